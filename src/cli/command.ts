@@ -1,0 +1,50 @@
+/** One `scwb` subcommand. Each lives in src/cli/commands/<name>.ts and is listed in src/cli/main.ts. */
+export interface CliCommand {
+  readonly name: string;
+  /** One line for `scwb --help`. */
+  readonly summary: string;
+  /** Full usage text for `scwb <name> --help`. */
+  readonly usage: string;
+  run(args: string[], io: CliIO): Promise<number>;
+}
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** A user error: printed as `scwb <cmd>: message` with exit code 2, no stack. */
+export class UsageError extends Error {}
+
+/**
+ * Minimal flag parser: `--name value`, `--flag` (boolean when listed in `booleans`), and positionals.
+ * Kept tiny on purpose: the CLI has a handful of flags per command.
+ */
+export function parseFlags(args: string[], booleans: readonly string[] = []): { flags: Map<string, string | true>; positionals: string[] } {
+  const flags = new Map<string, string | true>();
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      if (eq > 0) { flags.set(a.slice(2, eq), a.slice(eq + 1)); continue; }
+      const name = a.slice(2);
+      if (booleans.includes(name)) { flags.set(name, true); continue; }
+      const v = args[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, v);
+      i++;
+    } else {
+      positionals.push(a);
+    }
+  }
+  return { flags, positionals };
+}
+
+export function numberFlag(flags: Map<string, string | true>, name: string, fallback: number): number {
+  const v = flags.get(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v === true || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(v)}`);
+  return n;
+}

@@ -1,0 +1,44 @@
+/** Entry of the `scwb` command line (bin/scwb.js). */
+import { CliCommand, CliIO, UsageError } from './command';
+
+// Each subcommand module is loaded only when used, so `scwb --help` stays instant.
+const COMMANDS: Record<string, () => Promise<CliCommand>> = {
+};
+
+export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    const lines = ['usage: scwb <command> [options]', '', 'commands:'];
+    for (const key of Object.keys(COMMANDS).sort()) {
+      const cmd = await COMMANDS[key]();
+      lines.push(`  ${key.padEnd(12)}${cmd.summary}`);
+    }
+    io.out(lines.join('\n') + '\n');
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`scwb: unknown command '${name}'. Run 'scwb --help' for the list.\n`);
+    return 2;
+  }
+  const cmd = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(cmd.usage + '\n');
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`scwb ${name}: ${e.message}\n${cmd.usage}\n`);
+      return 2;
+    }
+    io.err(`scwb ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+const defaultIO: CliIO = {
+  out: t => process.stdout.write(t),
+  err: t => process.stderr.write(t),
+};
