@@ -59,7 +59,8 @@ export interface DatasetSummary {
   raw: { nVars: number; X: MatrixInfo | null; var: ColumnSummary[] } | null;
   obs: ColumnSummary[];
   var: ColumnSummary[];
-  obsm: { name: string; shape: number[]; dtype: string }[];
+  /** `encoding`: array, csr, csc, dataframe, or compound-member (anndata <= 0.6 kept all of obsm in one compound dataset) */
+  obsm: { name: string; shape: number[]; dtype: string; encoding?: string }[];
   uns: string[];
 }
 
@@ -69,6 +70,12 @@ export class H5adError extends Error {
     super(`${file}: ${problem}`);
     this.name = 'H5adError';
   }
+}
+
+export interface ReadAllOptions {
+  blockRows?: number;
+  maxRows?: number;
+  onBlock?: (rowsDone: number) => void;
 }
 
 /** The reader's contract: everything is read lazily; X (or a layer) is read in row blocks. */
@@ -84,5 +91,12 @@ export interface AnnDataReader {
    * Dense and CSC storage are converted; values keep float32 unless the file stores float64.
    */
   readRows(start: number, end: number, matrix?: string): CsrMatrix;
+  /**
+   * The whole matrix (or its first `maxRows` rows) as one CSR, read in blocks of `blockRows` rows (default 4096);
+   * `onBlock` hears the rows done so far.
+   */
+  readAllRows(matrix?: string, opts?: ReadAllOptions): CsrMatrix;
+  /** An obsm entry (an embedding) as a dense row-major array. */
+  readObsm(name: string): { shape: number[]; data: Float32Array | Float64Array };
   close(): void;
 }
