@@ -2,6 +2,7 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import { execFileSync } from 'child_process';
+import * as os from 'os';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SHARED = process.env.SCWB_SHARED ?? path.resolve(PROJECT_ROOT, '..', 'shared');
@@ -25,5 +26,5 @@ export function runPythonJson<T = unknown>(script: string, args: string[], input
 
 /** A fresh temp folder under the OS temp dir (tests clean it up). */
 export function tempDir(prefix = 'scwb-test-'): string {
-  return fs.mkdtempSync(path.join(require('os').tmpdir(), prefix));
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

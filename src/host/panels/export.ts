@@ -1,0 +1,36 @@
+/** Saves what a webview exports (tables as text, figures as PNG data URLs) where the user chooses. */
+import * as vscode from 'vscode';
+import type { ExportFormat } from '../../shared/protocol';
+import { writeFileAtomic } from '../../core/fs-atomic';
+
+const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
+  csv: { CSV: ['csv'] },
+  md: { Markdown: ['md'] },
+  tex: { LaTeX: ['tex'] },
+  png: { 'PNG image': ['png'] },
+};
+
+export async function saveExport(format: ExportFormat, suggestedName: string, content: string): Promise<vscode.Uri | undefined> {
+  const base = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const safeName = suggestedName.replace(/[^\w.+-]+/g, '_');
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: base ? vscode.Uri.joinPath(base, safeName) : undefined,
+    filters: FILTERS[format],
+    saveLabel: 'Export',
+  });
+  if (!target) return undefined;
+  const bytes = exportBytes(format, content);
+  await writeFileAtomic(target.fsPath, bytes);
+  void vscode.window.showInformationMessage(`Exported ${vscode.workspace.asRelativePath(target)}`);
+  return target;
+}
+
+/** PNG arrives as a data URL from canvas.toDataURL(); text formats arrive as text. */
+export function exportBytes(format: ExportFormat, content: string): Buffer {
+  if (format === 'png') {
+    const m = /^data:image\/png;base64,(.*)$/s.exec(content);
+    if (!m) throw new Error('the figure did not arrive as a PNG data URL');
+    return Buffer.from(m[1], 'base64');
+  }
+  return Buffer.from(content, 'utf8');
+}

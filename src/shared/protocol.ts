@@ -1,0 +1,59 @@
+/**
+ * The one message contract between the extension host and its webviews. Both sides import this file
+ * (the webview bundles it with esbuild), so a renamed field fails to compile on both.
+ *
+ * Every webview app starts by posting `ready`; the host answers with the app's data. Apps post `rendered`
+ * once what they show is on screen: tests and the host wait for it instead of sleeping.
+ */
+
+export type AppName = 'about' | 'dataset' | 'results';
+
+/** What the About / Environment panel reports. */
+export interface EnvReport {
+  vscodeVersion: string;
+  appHost: string;
+  extensionVersion: string;
+  nodeVersion: string;
+  platform: string;
+  workspaceTrusted: boolean;
+  python: PythonReport;
+}
+
+export interface PythonReport {
+  /** where the interpreter came from */
+  source: 'python-extension' | 'setting' | 'default' | 'untrusted';
+  /** the command or path used */
+  interpreter: string;
+  /** null when the interpreter could not be started */
+  version: string | null;
+  executable: string | null;
+  torch: { version: string; cudaAvailable: boolean; cudaVersion: string | null; devices: string[] } | null;
+  /** user-facing: what went wrong and what to do; null when all is fine */
+  problem: string | null;
+  /** what the user can do about `problem` */
+  advice: string | null;
+}
+
+/** Messages from a webview to the host. */
+export type WebviewMessage =
+  | { type: 'ready'; app: AppName }
+  | { type: 'rendered'; app: AppName; detail: Record<string, number | string | boolean> }
+  | { type: 'action'; action: 'refresh' | 'openSettings' }
+  | { type: 'export'; format: ExportFormat; suggestedName: string; content: string }
+  | { type: 'error'; message: string };
+
+export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
+
+/** Messages from the host to a webview. */
+export type HostMessage =
+  | { type: 'about/report'; report: EnvReport }
+  | { type: 'about/checking' }
+  | { type: 'error'; message: string };
+
+const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error']);
+
+/** Messages from a webview are untrusted input: check the shape before use. */
+export function isWebviewMessage(m: unknown): m is WebviewMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string'
+    && WEBVIEW_TYPES.has((m as { type: string }).type);
+}
