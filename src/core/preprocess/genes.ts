@@ -1,0 +1,138 @@
+/** Gene lists and vocabularies the recipes align to, and the column maps that do the aligning. */
+import * as fs from 'fs';
+import { H5adError } from '../h5ad/types';
+
+/**
+ * Parses a reference gene list: one gene per line, or a table whose first field (tab, comma or space separated)
+ * is the gene, as in gene2vec's text files. A word2vec header line ("<count> <dims>") and lines starting with '#'
+ * are skipped; so is a header whose first field is "gene", "genes", "gene_name" or "symbol". Duplicates are an
+ * error: the recipe could not tell which position a duplicated gene takes.
+ */
+export function parseGeneList(text: string, file: string): string[] {
+  const genes: string[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(/[\t, ]+/);
+    if (genes.length === 0 && fields.length === 2 && /^\d+$/.test(fields[0]) && /^\d+$/.test(fields[1])) continue;
+    if (genes.length === 0 && /^(genes?|gene_name|gene_symbol|symbol)$/i.test(fields[0])) continue;
+    genes.push(fields[0].replace(/^"(.*)"$/, '$1'));
+  }
+  if (genes.length === 0) throw new H5adError(file, 'the reference gene list is empty');
+  const seen = new Map<string, number>();
+  for (let i = 0; i < genes.length; i++) {
+    const first = seen.get(genes[i]);
+    if (first !== undefined) throw new H5adError(file, `gene "${genes[i]}" appears twice in the reference list (entries ${first + 1} and ${i + 1})`);
+    seen.set(genes[i], i);
+  }
+  return genes;
+}
+
+/**
+ * Loads a reference gene list from a text file or, for .h5ad, from its var_names through `readVarNames`
+ * (the caller passes the AnnData reader so this module stays free of HDF5).
+ */
+export async function loadGeneList(file: string, readVarNames?: (file: string) => Promise<string[]>): Promise<string[]> {
+  if (/\.h5ad$/i.test(file)) {
+    if (!readVarNames) throw new H5adError(file, 'reading a reference gene list from .h5ad needs the AnnData reader');
+    const names = await readVarNames(file);
+    return parseGeneList(names.join('\n'), file);
+  }
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    throw new H5adError(file, `cannot read the reference gene list: ${(e as Error).message}`);
+  }
+  return parseGeneList(text, file);
+}
+
+/** scGPT's vocab.json: an object mapping each gene (and special tokens such as <pad>) to its integer id. */
+export function parseVocab(text: string, file: string): Map<string, number> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new H5adError(file, `the vocabulary is not valid JSON: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new H5adError(file, 'the vocabulary must be a JSON object {"GENE": id, ...}');
+  }
+  const vocab = new Map<string, number>();
+  for (const [gene, id] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new H5adError(file, `vocabulary id of "${gene}" is not a non-negative integer: ${JSON.stringify(id)}`);
+    vocab.set(gene, id);
+  }
+  if (vocab.size === 0) throw new H5adError(file, 'the vocabulary is empty');
+  return vocab;
+}
+
+export async function loadVocab(file: string): Promise<Map<string, number>> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    throw new H5adError(file, `cannot read the vocabulary: ${(e as Error).message}`);
+  }
+  return parseVocab(text, file);
+}
+
+export interface ReferenceAlignment {
+  /** data column -> reference position, -1 when the gene is not in the reference */
+  colMap: Int32Array;
+  /** per reference gene: 1 when at least one data column maps to it */
+  present: Uint8Array;
+  /** reference genes found in the data */
+  found: number;
+  /** data columns whose gene name repeats an earlier column's; their counts are summed into the same reference column */
+  duplicatesMerged: number;
+}
+
+/** Aligns data genes to a reference order (scBERT): duplicates in the data are summed into one column. */
+export function alignToReference(dataGenes: readonly string[], reference: readonly string[]): ReferenceAlignment {
+  const position = new Map<string, number>();
+  reference.forEach((g, i) => position.set(g, i));
+  const colMap = new Int32Array(dataGenes.length).fill(-1);
+  const present = new Uint8Array(reference.length);
+  let found = 0;
+  let duplicatesMerged = 0;
+  dataGenes.forEach((g, c) => {
+    const p = position.get(g);
+    if (p === undefined) return;
+    colMap[c] = p;
+    if (present[p]) duplicatesMerged++;
+    else {
+      present[p] = 1;
+      found++;
+    }
+  });
+  return { colMap, present, found, duplicatesMerged };
+}
+
+export interface Selection {
+  /** source column -> output column, -1 when dropped */
+  colMap: Int32Array;
+  /** source column of each output column */
+  kept: Int32Array;
+}
+
+/** Keeps the columns whose flag is set, in their order. */
+export function selectionFromFlags(flags: ArrayLike<number | boolean>): Selection {
+  const colMap = new Int32Array(flags.length).fill(-1);
+  const kept: number[] = [];
+  for (let c = 0; c < flags.length; c++) {
+    if (flags[c]) {
+      colMap[c] = kept.length;
+      kept.push(c);
+    }
+  }
+  return { colMap, kept: Int32Array.from(kept) };
+}
+
+/** outer then inner: source -> (outer) -> intermediate -> (inner) -> output. */
+export function composeSelections(outer: Selection, inner: Selection): Selection {
+  const colMap = outer.colMap.map(c => (c < 0 ? -1 : inner.colMap[c]));
+  const kept = inner.kept.map(i => outer.kept[i]);
+  return { colMap, kept };
+}
