@@ -3,6 +3,7 @@ import { CliCommand, CliIO, UsageError } from './command';
 
 // Each subcommand module is loaded only when used, so `scwb --help` stays instant.
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
+  inspect: async () => (await import('./commands/inspect.js')).command,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
