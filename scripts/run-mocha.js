@@ -16,7 +16,8 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === '--grep') grep = args[++i];
   else filters.push(args[i]);
 }
-const dir = path.join(root, 'out', 'test', layer);
+// e2e tests are plain JavaScript (they drive a browser, not our modules) and run from test/e2e as written.
+const dir = layer === 'e2e' ? path.join(root, 'test', 'e2e') : path.join(root, 'out', 'test', layer);
 const files = [];
 (function walk(d) {
   for (const e of fs.readdirSync(d, { withFileTypes: true })) {

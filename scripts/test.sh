@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, builds, and runs every layer:
+#   lint (ESLint) and type checks (tsc --noEmit, host and webview configs),
+#   unit tests (mocha in Node over src/core, against numpy/scipy/sklearn/anndata references),
+#   extension-host tests (mocha inside code-server's real VS Code extension host),
+#   end-to-end tests (Chromium driving the workbench that `npm start` serves).
+# Ends with one line `N passed, N failed` (all layers added up); exits non-zero when anything failed.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+ART="$ROOT/.test-artifacts"
+rm -rf "$ART"; mkdir -p "$ART"
+passed=0; failed=0
+stage() { printf '\n== %s\n' "$*"; }
+count_check() { # name, then the command: one check that passes or fails as a whole
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+add_layer() { # layer name: add the counts its runner wrote to .test-artifacts/<layer>.json
+  local f="$ART/$1.json"
+  if [ -f "$f" ]; then
+    passed=$((passed + $(node -p "require('$f').passes")))
+    failed=$((failed + $(node -p "require('$f').failures")))
+  else
+    failed=$((failed + 1)); echo "FAILED: the $1 layer reported nothing"
+  fi
+}
+finish() { printf '\n%s passed, %s failed\n' "$passed" "$failed"; [ "$failed" = 0 ]; exit $?; }
+
+stage "setup (apt, npm ci, code-server)"
+if ! bash scripts/setup.sh; then failed=$((failed + 1)); echo "FAILED: setup"; finish; fi
+
+stage "build"
+if ! node scripts/build.mjs; then failed=$((failed + 1)); echo "FAILED: build"; finish; fi
+
+stage "lint and type checks"
+count_check "eslint" node_modules/.bin/eslint src test webview scripts bin bench
+count_check "tsc --noEmit (extension, core, tests)" node_modules/.bin/tsc -p . --noEmit
+count_check "tsc --noEmit (webviews)" node_modules/.bin/tsc -p tsconfig.webview.json
+
+stage "unit tests (Node)"
+node scripts/run-mocha.js unit; add_layer unit
+
+stage "extension-host tests (code-server $(.tools/node_modules/.bin/code-server --version 2>/dev/null | head -1))"
+node test/harness/run-host-tests.js; add_layer host
+
+stage "end-to-end tests (Chromium + npm start)"
+node scripts/run-mocha.js e2e; add_layer e2e
+
+finish

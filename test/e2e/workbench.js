@@ -1,0 +1,98 @@
+// Page helpers for the browser end-to-end tests: the workbench served by `npm start`, driven by Chromium.
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { ROOT, launchBrowser, freePort, killGroup } = require('../harness/code-server');
+
+const ARTIFACTS = path.join(ROOT, '.test-artifacts', 'e2e');
+
+/** Runs `npm start` (scripts/start.sh) exactly as a user does, in its own process group, on a free port. */
+async function startWorkbench() {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scwb-e2e-'));
+  const port = await freePort();
+  const log = path.join(ARTIFACTS, 'npm-start.log');
+  const out = fs.openSync(log, 'w');
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT, detached: true, stdio: ['ignore', out, out],
+    env: { ...process.env, SCWB_PORT: String(port), SCWB_DEMO_DIR: demoDir },
+  });
+  fs.closeSync(out);
+  let exited = false;
+  child.once('exit', () => { exited = true; });
+  let url;
+  while (!url) {
+    if (exited) throw new Error(`npm start exited early:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`);
+    const m = /scWorkbench is running: (http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(fs.readFileSync(log, 'utf8'));
+    if (m) url = m[1];
+    else await new Promise(r => setTimeout(r, 250));
+  }
+  const browser = await launchBrowser(demoDir);
+  const page = browser.pages()[0] || await browser.newPage();
+  page.setDefaultTimeout(60000);
+  page.on('console', m => { if (m.type() === 'error' && process.env.SCWB_DEBUG_CONSOLE) console.log('  [browser]', m.text().slice(0, 300)); });
+  await page.goto(url);
+  await page.locator('.monaco-workbench').waitFor();
+  await page.locator('.statusbar').waitFor();
+  await trustWorkspace(page);
+  return {
+    url, page, browser, demoDir, workspace: path.join(demoDir, 'workspace'),
+    async stop() {
+      await browser.close().catch(() => undefined);
+      killGroup(child.pid, 'SIGINT');
+      await new Promise(r => setTimeout(r, 1500));
+      killGroup(child.pid, 'SIGKILL');
+      fs.rmSync(demoDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The demo workspace opens in restricted mode until the user trusts it, as in desktop VS Code: trust it. */
+async function trustWorkspace(page) {
+  const trust = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Yes, I trust the authors' });
+  try {
+    await trust.first().waitFor({ timeout: 15000 });
+  } catch {
+    return; // no trust prompt (trust already granted)
+  }
+  await trust.first().click();
+  await page.locator('.monaco-dialog-box').waitFor({ state: 'detached' });
+}
+
+async function openScwbContainer(page) {
+  await page.locator('.activitybar .action-label[aria-label="scWorkbench"]').first().click();
+  await page.locator('.pane-header', { hasText: 'Datasets' }).first().waitFor();
+}
+
+/** Runs a command from the palette by its title (waits for the row: commands register after activation). */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill('>' + title);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** The content frame of the (last) visible webview. */
+function webviewFrame(page) {
+  return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+/** Number of non-transparent pixels on a canvas inside a frame. */
+async function paintedPixels(locator) {
+  return locator.evaluate(c => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+    return n;
+  });
+}
+
+module.exports = { startWorkbench, openScwbContainer, runCommand, webviewFrame, shot, paintedPixels, ARTIFACTS };
