@@ -1,0 +1,444 @@
+/**
+ * Logistic-regression baselines of the published evaluations, matching scikit-learn 1.2's optima:
+ *
+ * - `penalty: 'l1', multiClass: 'ovr'` = LogisticRegression(penalty='l1', solver='liblinear'): one binary problem
+ *   per class (a single one for two classes), each  ||w||_1 + sum_i C_i log(1 + exp(-y_i (w.x_i + b)))  with the
+ *   intercept b penalised like a weight (liblinear's intercept_scaling = 1), solved by newGLMNET (l1-binary.ts).
+ *   Class weights follow liblinear's one-vs-rest rule: positives get C * weight[class], the rest plain C.
+ * - `penalty: 'l2', multiClass: 'multinomial'` = LogisticRegression(penalty='l2', multi_class='multinomial',
+ *   solver='lbfgs'):  sum_i s_i (-log softmax(W x_i + b)[y_i]) + ||W||^2 / (2C), intercepts unpenalised, s_i the
+ *   class weight of row i, solved by L-BFGS (lbfgs.ts) from zero.
+ *
+ * Prediction is the argmax of the decision values (the sign for a single binary problem), as in scikit-learn.
+ * Work runs on worker threads: one OvR class per thread, or row blocks of the softmax objective per thread.
+ */
+import * as os from 'os';
+import type { CsrMatrix } from '../sparse';
+import { CancelledError } from '../workers/task';
+import { softplus, type L1BinaryResult } from './l1-binary';
+import { lbfgs } from './lbfgs';
+import { cscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
+import { createRunner, type JobRunner } from './pool';
+import { balancedRowChunks, type SoftmaxRows } from './softmax';
+
+export type Penalty = 'l1' | 'l2';
+export type MultiClass = 'ovr' | 'multinomial';
+
+export interface LogRegOptions {
+  penalty: Penalty;
+  /** inverse regularisation strength, > 0 */
+  C: number;
+  /** default: 'ovr' for l1, 'multinomial' for l2 (the two supported pairs) */
+  multiClass?: MultiClass;
+  /** 'balanced' = n_samples / (n_classes * count) over the classes present; or a weight per class code */
+  classWeight?: 'balanced' | ArrayLike<number> | null;
+  /** Newton iterations per OvR problem (liblinear) or L-BFGS iterations; default 100 like scikit-learn */
+  maxIter?: number;
+  /** default 1e-4 like scikit-learn */
+  tol?: number;
+  /** worker threads; 1 computes on the calling thread. Default: min(2, available cores) */
+  threads?: number;
+  /** seed of the coordinate order in the L1 solver */
+  seed?: number;
+}
+
+export interface LogRegModel {
+  format: 'scwb-logreg/1';
+  penalty: Penalty;
+  multiClass: MultiClass;
+  C: number;
+  nFeatures: number;
+  /** number of class codes the labels could take */
+  nClasses: number;
+  /** class code of each decision row (the classes present in training, ascending) */
+  classes: number[];
+  /** decision rows x nFeatures: one row for a two-class OvR model, else one per class in `classes` */
+  coef: number[][];
+  intercept: number[];
+  /** per class code, as used in the fit; null when unweighted */
+  classWeight: number[] | null;
+  /** per OvR problem, or one entry for the multinomial fit */
+  nIter: number[];
+  converged: boolean[];
+  /** final objective value of each problem (see the module comment for the formulas) */
+  objective: number[];
+}
+
+export type ProgressFn = (fraction: number, message?: string) => void;
+
+const DEFAULT_MAX_ITER = 100;
+const DEFAULT_TOL = 1e-4;
+
+export function defaultThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(2, cores));
+}
+
+function validateLabels(X: CsrMatrix, y: Int32Array, nClasses: number): number[] {
+  if (!Number.isInteger(nClasses) || nClasses < 2) throw new Error(`nClasses must be an integer >= 2, got ${nClasses}`);
+  if (y.length !== X.nRows) throw new Error(`labels: ${y.length} labels for ${X.nRows} rows`);
+  const counts = new Array<number>(nClasses).fill(0);
+  for (let i = 0; i < y.length; i++) {
+    const c = y[i];
+    if (c < 0 || c >= nClasses) throw new Error(`labels: class code ${c} at row ${i} outside 0..${nClasses - 1}`);
+    counts[c]++;
+  }
+  return counts;
+}
+
+/** scikit-learn's class weights for the classes present; explicit weights are checked and copied. */
+export function resolveClassWeight(classWeight: LogRegOptions['classWeight'], counts: number[]): number[] | null {
+  if (classWeight === undefined || classWeight === null) return null;
+  const K = counts.length;
+  if (classWeight === 'balanced') {
+    const present = counts.filter(c => c > 0).length;
+    const n = counts.reduce((a, b) => a + b, 0);
+    return counts.map(c => (c > 0 ? n / (present * c) : 1));
+  }
+  if (classWeight.length !== K) throw new Error(`classWeight has ${classWeight.length} entries for ${K} classes`);
+  const w = Array.from(classWeight);
+  w.forEach((v, k) => {
+    if (!(v > 0) || !Number.isFinite(v)) throw new Error(`classWeight[${k}] must be a positive number, got ${v}`);
+  });
+  return w;
+}
+
+function resolveOptions(opts: LogRegOptions): Required<Omit<LogRegOptions, 'classWeight'>> {
+  if (!(opts.C > 0) || !Number.isFinite(opts.C)) throw new Error(`C must be a positive number, got ${opts.C}`);
+  const multiClass = opts.multiClass ?? (opts.penalty === 'l1' ? 'ovr' : 'multinomial');
+  if (opts.penalty === 'l1' && multiClass !== 'ovr') throw new Error(`penalty 'l1' is fitted one-vs-rest (liblinear); multiClass '${multiClass}' is not supported`);
+  if (opts.penalty === 'l2' && multiClass !== 'multinomial') throw new Error(`penalty 'l2' is fitted as multinomial (lbfgs); multiClass '${multiClass}' is not supported`);
+  if (opts.penalty !== 'l1' && opts.penalty !== 'l2') throw new Error(`penalty must be 'l1' or 'l2', got '${String(opts.penalty)}'`);
+  const maxIter = opts.maxIter ?? DEFAULT_MAX_ITER;
+  if (!Number.isInteger(maxIter) || maxIter < 1) throw new Error(`maxIter must be a positive integer, got ${maxIter}`);
+  const tol = opts.tol ?? DEFAULT_TOL;
+  if (!(tol > 0)) throw new Error(`tol must be positive, got ${tol}`);
+  const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  return { penalty: opts.penalty, C: opts.C, multiClass, maxIter, tol, threads, seed: opts.seed ?? 1 };
+}
+
+/**
+ * Fits the model on rows of X (float32 CSR) with class codes y in 0..nClasses-1. Classes absent from y get no
+ * decision row (like scikit-learn's classes_); at least two must be present.
+ */
+export async function fitLogReg(
+  X: CsrMatrix, y: Int32Array, nClasses: number, opts: LogRegOptions,
+  onProgress?: ProgressFn, isCancelled?: () => boolean,
+): Promise<LogRegModel> {
+  const o = resolveOptions(opts);
+  validateCsr(X, 'training matrix');
+  const counts = validateLabels(X, y, nClasses);
+  const classes = counts.flatMap((c, k) => (c > 0 ? [k] : []));
+  if (classes.length < 2) throw new Error(`labels: need at least two classes in the training rows, found ${classes.length}`);
+  const classWeight = resolveClassWeight(opts.classWeight, counts);
+  const runner = createRunner(o.threads, isCancelled);
+  try {
+    const fit = o.penalty === 'l1'
+      ? await fitOvrL1(runner, X, y, classes, classWeight, o, onProgress)
+      : await fitMultinomial(runner, X, y, classes, classWeight, o, onProgress, isCancelled);
+    onProgress?.(1, 'done');
+    return {
+      format: 'scwb-logreg/1', penalty: o.penalty, multiClass: o.multiClass, C: o.C, nFeatures: X.nCols, nClasses,
+      classes, classWeight, ...fit,
+    };
+  } finally {
+    await runner.close();
+  }
+}
+
+type FitPart = Pick<LogRegModel, 'coef' | 'intercept' | 'nIter' | 'converged' | 'objective'>;
+
+async function fitOvrL1(
+  runner: JobRunner, X: CsrMatrix, y: Int32Array, classes: number[], classWeight: number[] | null,
+  o: ReturnType<typeof resolveOptions>, onProgress?: ProgressFn,
+): Promise<FitPart> {
+  const csc = cscWithBias(X, 1);
+  const l = X.nRows;
+  const cw = (k: number) => (classWeight ? classWeight[k] : 1);
+  // Two classes: one problem, the second class positive (scikit-learn's liblinear order); else one per class.
+  const problems = classes.length === 2
+    ? [{ positive: classes[1], Cp: o.C * cw(classes[1]), Cn: o.C * cw(classes[0]) }]
+    : classes.map(k => ({ positive: k, Cp: o.C * cw(k), Cn: o.C }));
+  const itersDone = new Array<number>(problems.length).fill(0);
+  const report = () => {
+    const frac = itersDone.reduce((a, b) => a + b, 0) / (problems.length * o.maxIter);
+    onProgress?.(Math.min(0.99, frac), 'fitting one-vs-rest L1 logistic regression');
+  };
+  const results = await Promise.all(problems.map(async (pr, idx) => {
+    let pos = 0;
+    for (let i = 0; i < l; i++) if (y[i] === pr.positive) pos++;
+    const eps = (o.tol * Math.max(Math.min(pos, l - pos), 1)) / l;
+    const r = await runner.run(
+      { kind: 'l1', problem: { csc, labels: y, positive: pr.positive, Cp: pr.Cp, Cn: pr.Cn, eps, maxNewtonIter: o.maxIter, seed: o.seed + idx } },
+      iter => { itersDone[idx] = iter; report(); },
+    ) as L1BinaryResult;
+    itersDone[idx] = o.maxIter;
+    report();
+    return r;
+  }));
+  const p = X.nCols;
+  return {
+    coef: results.map(r => Array.from(r.w.subarray(0, p))),
+    intercept: results.map(r => r.w[p]),
+    nIter: results.map(r => r.newtonIter),
+    converged: results.map(r => r.converged),
+    objective: results.map(r => r.objective),
+  };
+}
+
+async function fitMultinomial(
+  runner: JobRunner, X: CsrMatrix, y: Int32Array, classes: number[], classWeight: number[] | null,
+  o: ReturnType<typeof resolveOptions>, onProgress?: ProgressFn, isCancelled?: () => boolean,
+): Promise<FitPart> {
+  const K = classes.length;
+  const p = X.nCols;
+  const codeToIdx = new Int32Array(Math.max(...classes) + 1).fill(-1);
+  classes.forEach((c, i) => { codeToIdx[c] = i; });
+  const Xs = runner.threads > 1 ? shareCsr(X) : X;
+  const labels = new Int32Array(new SharedArrayBuffer(Math.max(1, X.nRows) * 4), 0, X.nRows);
+  for (let i = 0; i < X.nRows; i++) labels[i] = codeToIdx[y[i]];
+  let rowWeight: Float64Array | null = null;
+  if (classWeight) {
+    rowWeight = sharedFloat64(X.nRows);
+    for (let i = 0; i < X.nRows; i++) rowWeight[i] = classWeight[y[i]];
+  }
+  const rows: SoftmaxRows = { X: Xs, labels, rowWeight, nClasses: K };
+  const dim = (p + 1) * K;
+  const W = sharedFloat64(dim);
+  const chunks = balancedRowChunks(Xs, runner.threads);
+  const grads = chunks.map(() => sharedFloat64(dim));
+  const penalised = p * K;
+  const lambda = 1 / o.C;
+  const objective = async (x: Float64Array, g: Float64Array): Promise<number> => {
+    W.set(x);
+    const parts = await Promise.all(chunks.map(([start, end], t) =>
+      runner.run({ kind: 'softmax', rows, start, end, W, grad: grads[t] }) as Promise<{ loss: number }>));
+    let f = 0;
+    for (const part of parts) f += part.loss;
+    g.set(grads[0]);
+    for (let t = 1; t < grads.length; t++) {
+      const gt = grads[t];
+      for (let i = 0; i < dim; i++) g[i] += gt[i];
+    }
+    let sq = 0;
+    for (let i = 0; i < penalised; i++) {
+      sq += x[i] * x[i];
+      g[i] += lambda * x[i];
+    }
+    return f + 0.5 * lambda * sq;
+  };
+  const res = await lbfgs(objective, new Float64Array(dim), {
+    maxIter: o.maxIter, gtol: o.tol,
+    shouldStop: () => isCancelled?.() ?? false,
+    onIteration: iter => onProgress?.(Math.min(0.99, iter / o.maxIter), 'fitting multinomial L2 logistic regression'),
+  }).catch(e => {
+    if ((e as Error)?.name === 'CancelledError') throw new CancelledError();
+    throw e;
+  });
+  const coef: number[][] = [];
+  for (let k = 0; k < K; k++) {
+    const row = new Array<number>(p);
+    for (let j = 0; j < p; j++) row[j] = res.x[j * K + k];
+    coef.push(row);
+  }
+  const intercept = Array.from({ length: K }, (_, k) => res.x[p * K + k]);
+  return { coef, intercept, nIter: [res.iter], converged: [res.converged], objective: [res.f] };
+}
+
+/** Decision values, row-major nRows x model.coef.length. */
+export function decisionFunction(model: LogRegModel, X: CsrMatrix): Float64Array {
+  if (X.nCols !== model.nFeatures) throw new Error(`matrix has ${X.nCols} columns, the model was fitted on ${model.nFeatures}`);
+  const R = model.coef.length;
+  const p = model.nFeatures;
+  // feature-major copy so each stored value touches R contiguous weights
+  const Wt = new Float64Array(p * R);
+  for (let r = 0; r < R; r++) {
+    const row = model.coef[r];
+    for (let j = 0; j < p; j++) Wt[j * R + r] = row[j];
+  }
+  const out = new Float64Array(X.nRows * R);
+  for (let i = 0; i < X.nRows; i++) {
+    const o = i * R;
+    for (let r = 0; r < R; r++) out[o + r] = model.intercept[r];
+    for (let t = X.indptr[i]; t < X.indptr[i + 1]; t++) {
+      const off = X.indices[t] * R;
+      const v = X.data[t];
+      for (let r = 0; r < R; r++) out[o + r] += v * Wt[off + r];
+    }
+  }
+  return out;
+}
+
+/** Class code of every row: argmax of the decision values (first maximum), or the sign for one binary problem. */
+export function predict(model: LogRegModel, X: CsrMatrix): Int32Array {
+  const d = decisionFunction(model, X);
+  const R = model.coef.length;
+  const out = new Int32Array(X.nRows);
+  for (let i = 0; i < X.nRows; i++) {
+    if (R === 1) {
+      out[i] = d[i] > 0 ? model.classes[1] : model.classes[0];
+      continue;
+    }
+    let best = 0;
+    for (let r = 1; r < R; r++) if (d[i * R + r] > d[i * R + best]) best = r;
+    out[i] = model.classes[best];
+  }
+  return out;
+}
+
+/** Checks a parsed JSON value is a model this code wrote; throws naming the first problem. */
+export function modelFromJson(value: unknown, source = 'model'): LogRegModel {
+  const m = value as Partial<LogRegModel> | null;
+  const bad = (what: string) => new Error(`${source}: ${what}`);
+  if (!m || typeof m !== 'object') throw bad('not an object');
+  if (m.format !== 'scwb-logreg/1') throw bad(`unknown format ${JSON.stringify(m.format)}`);
+  if (m.penalty !== 'l1' && m.penalty !== 'l2') throw bad('penalty must be l1 or l2');
+  if (m.multiClass !== 'ovr' && m.multiClass !== 'multinomial') throw bad('multiClass must be ovr or multinomial');
+  if (!Number.isInteger(m.nFeatures) || !Number.isInteger(m.nClasses)) throw bad('nFeatures/nClasses must be integers');
+  if (!Array.isArray(m.classes) || !Array.isArray(m.coef) || !Array.isArray(m.intercept)) throw bad('classes, coef and intercept must be arrays');
+  const R = m.coef.length;
+  if (m.intercept.length !== R) throw bad(`${R} coefficient rows but ${m.intercept.length} intercepts`);
+  if (R !== (m.classes.length === 2 && m.multiClass === 'ovr' ? 1 : m.classes.length)) throw bad(`${R} coefficient rows for ${m.classes.length} classes`);
+  for (const row of m.coef) {
+    if (!Array.isArray(row) || row.length !== m.nFeatures) throw bad(`a coefficient row does not have ${m.nFeatures} numbers`);
+    if (!row.every(v => typeof v === 'number' && Number.isFinite(v))) throw bad('non-finite coefficient');
+  }
+  if (!m.intercept.every(v => typeof v === 'number' && Number.isFinite(v))) throw bad('non-finite intercept');
+  return m as LogRegModel;
+}
+
+/**
+ * Stratified k-fold assignment: each class's rows are shuffled (seeded) and dealt to the folds in turn, the
+ * deal continuing across classes so fold sizes differ by at most one. Not scikit-learn's StratifiedKFold fold for
+ * fold (that uses its own allocation), but the same property: every fold has each class in proportion.
+ */
+export function stratifiedKFold(y: Int32Array, nClasses: number, k: number, seed = 0): Int32Array {
+  if (!Number.isInteger(k) || k < 2) throw new Error(`folds must be an integer >= 2, got ${k}`);
+  const fold = new Int32Array(y.length);
+  const byClass: number[][] = Array.from({ length: nClasses }, () => []);
+  for (let i = 0; i < y.length; i++) byClass[y[i]].push(i);
+  const rand = mulberry32(seed);
+  let next = 0;
+  for (const rows of byClass) {
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      const t = rows[i]; rows[i] = rows[j]; rows[j] = t;
+    }
+    for (const r of rows) {
+      fold[r] = next;
+      next = (next + 1) % k;
+    }
+  }
+  return fold;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The scGPT baseline's grid, 1e-3 ... 1e4. */
+export const DEFAULT_C_GRID: readonly number[] = [1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4];
+
+export interface CvOptions extends Omit<LogRegOptions, 'C'> {
+  grid?: readonly number[];
+  folds?: number;
+  /** seed of the fold assignment */
+  foldSeed?: number;
+}
+
+export interface CvResult {
+  bestC: number;
+  scores: Array<{ C: number; meanAccuracy: number; foldAccuracy: number[] }>;
+  /** refitted on all rows with bestC */
+  model: LogRegModel;
+}
+
+/**
+ * k-fold cross-validation over a grid of C, selecting by mean validation accuracy (ties: the first in grid order,
+ * as GridSearchCV ranks), then a refit on all rows.
+ */
+export async function cvSelectC(
+  X: CsrMatrix, y: Int32Array, nClasses: number, opts: CvOptions,
+  onProgress?: ProgressFn, isCancelled?: () => boolean,
+): Promise<CvResult> {
+  validateCsr(X, 'training matrix');
+  validateLabels(X, y, nClasses);
+  const grid = opts.grid ?? DEFAULT_C_GRID;
+  if (grid.length === 0) throw new Error('the C grid is empty');
+  const k = opts.folds ?? 5;
+  const fold = stratifiedKFold(y, nClasses, k, opts.foldSeed ?? 0);
+  const total = grid.length * k + 1;
+  let done = 0;
+  const sub = (frac: number) => onProgress?.(Math.min(0.99, (done + frac) / total), 'cross-validating C');
+  const scores: CvResult['scores'] = grid.map(C => ({ C, meanAccuracy: 0, foldAccuracy: [] }));
+  for (let f = 0; f < k; f++) {
+    const trainRows: number[] = [];
+    const testRows: number[] = [];
+    for (let i = 0; i < y.length; i++) (fold[i] === f ? testRows : trainRows).push(i);
+    const Xtr = selectRows(X, trainRows);
+    const Xte = selectRows(X, testRows);
+    const ytr = Int32Array.from(trainRows, i => y[i]);
+    for (const s of scores) {
+      if (isCancelled?.()) throw new CancelledError();
+      const model = await fitLogReg(Xtr, ytr, nClasses, { ...opts, C: s.C }, sub, isCancelled);
+      const pred = predict(model, Xte);
+      let hit = 0;
+      testRows.forEach((r, t) => { if (pred[t] === y[r]) hit++; });
+      s.foldAccuracy.push(testRows.length ? hit / testRows.length : 0);
+      done++;
+    }
+  }
+  for (const s of scores) s.meanAccuracy = s.foldAccuracy.reduce((a, b) => a + b, 0) / s.foldAccuracy.length;
+  let best = scores[0];
+  for (const s of scores) if (s.meanAccuracy > best.meanAccuracy) best = s;
+  const model = await fitLogReg(X, y, nClasses, { ...opts, C: best.C }, sub, isCancelled);
+  onProgress?.(1, 'done');
+  return { bestC: best.C, scores, model };
+}
+
+/**
+ * The objective each fit minimises, evaluated for `model` on rows X with labels y (one value per OvR problem, or
+ * one for the multinomial fit). Lets a fitted model be compared with another solver's coefficients.
+ */
+export function logRegObjective(model: LogRegModel, X: CsrMatrix, y: Int32Array): number[] {
+  const d = decisionFunction(model, X);
+  const R = model.coef.length;
+  const cw = (k: number) => (model.classWeight ? model.classWeight[k] : 1);
+  const out: number[] = [];
+  if (model.penalty === 'l1') {
+    for (let r = 0; r < R; r++) {
+      const positive = R === 1 ? model.classes[1] : model.classes[r];
+      const Cp = model.C * cw(positive);
+      const Cn = R === 1 ? model.C * cw(model.classes[0]) : model.C;
+      let f = Math.abs(model.intercept[r]);
+      for (const v of model.coef[r]) f += Math.abs(v);
+      for (let i = 0; i < X.nRows; i++) {
+        const m = d[i * R + r];
+        f += y[i] === positive ? Cp * softplus(-m) : Cn * softplus(m);
+      }
+      out.push(f);
+    }
+    return out;
+  }
+  const idx = new Map(model.classes.map((c, k) => [c, k]));
+  let f = 0;
+  for (let i = 0; i < X.nRows; i++) {
+    const k = idx.get(y[i]);
+    if (k === undefined) throw new Error(`row ${i} has class ${y[i]}, which the model does not know`);
+    let zmax = -Infinity;
+    for (let r = 0; r < R; r++) zmax = Math.max(zmax, d[i * R + r]);
+    let s = 0;
+    for (let r = 0; r < R; r++) s += Math.exp(d[i * R + r] - zmax);
+    f += cw(y[i]) * (Math.log(s) + zmax - d[i * R + k]);
+  }
+  let sq = 0;
+  for (const row of model.coef) for (const v of row) sq += v * v;
+  return [f + (0.5 * sq) / model.C];
+}

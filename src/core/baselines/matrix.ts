@@ -1,0 +1,113 @@
+/**
+ * Sparse-matrix layouts the logistic-regression solvers need. Arrays are allocated on SharedArrayBuffer so that
+ * worker threads read the same memory instead of receiving a copy each.
+ */
+import type { CsrMatrix } from '../sparse';
+
+/** Column-compressed copy of a CSR matrix with one extra, all-ones column (index nCols) for the intercept. */
+export interface CscWithBias {
+  readonly nRows: number;
+  /** columns including the intercept column */
+  readonly nCols: number;
+  readonly colPtr: Int32Array;
+  readonly rowIdx: Int32Array;
+  readonly values: Float32Array;
+}
+
+export function sharedInt32(n: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4), 0, n);
+}
+
+export function sharedFloat32(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4), 0, n);
+}
+
+export function sharedFloat64(n: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8), 0, n);
+}
+
+export function isShared(a: ArrayBufferView): boolean {
+  return a.buffer instanceof SharedArrayBuffer;
+}
+
+/** Checks the CSR invariants the solvers rely on; a broken matrix would otherwise read out of bounds silently. */
+export function validateCsr(X: CsrMatrix, what = 'matrix'): void {
+  const { nRows, nCols, indptr, indices, data } = X;
+  if (indptr.length !== nRows + 1) throw new Error(`${what}: indptr has length ${indptr.length}, expected ${nRows + 1}`);
+  if (indptr[0] !== 0) throw new Error(`${what}: indptr[0] is ${indptr[0]}, expected 0`);
+  const nnz = indptr[nRows];
+  if (indices.length < nnz || data.length < nnz) throw new Error(`${what}: indptr announces ${nnz} values but indices/data hold ${indices.length}/${data.length}`);
+  for (let i = 0; i < nRows; i++) {
+    if (indptr[i + 1] < indptr[i]) throw new Error(`${what}: indptr decreases at row ${i}`);
+  }
+  for (let k = 0; k < nnz; k++) {
+    const j = indices[k];
+    if (j < 0 || j >= nCols) throw new Error(`${what}: column index ${j} at position ${k} outside 0..${nCols - 1}`);
+    if (!Number.isFinite(data[k])) throw new Error(`${what}: non-finite value at position ${k}`);
+  }
+}
+
+/**
+ * The CSR matrix with its arrays on shared memory (the same object when they already are). float64 values are
+ * narrowed to float32, the storage precision all solvers use.
+ */
+export function shareCsr(X: CsrMatrix): CsrMatrix {
+  if (isShared(X.indptr) && isShared(X.indices) && isShared(X.data) && X.data instanceof Float32Array) return X;
+  const nnz = X.indptr[X.nRows];
+  const indptr = sharedInt32(X.nRows + 1);
+  indptr.set(X.indptr.subarray(0, X.nRows + 1));
+  const indices = sharedInt32(nnz);
+  indices.set(X.indices.subarray(0, nnz));
+  const data = sharedFloat32(nnz);
+  data.set(X.data.subarray(0, nnz));
+  return { nRows: X.nRows, nCols: X.nCols, indptr, indices, data };
+}
+
+/** Rows `rows` of X (in that order) as a new CSR on shared memory. */
+export function selectRows(X: CsrMatrix, rows: ArrayLike<number>): CsrMatrix {
+  const n = rows.length;
+  const indptr = sharedInt32(n + 1);
+  let nnz = 0;
+  for (let r = 0; r < n; r++) {
+    const i = rows[r];
+    if (i < 0 || i >= X.nRows || !Number.isInteger(i)) throw new Error(`row ${i} outside 0..${X.nRows - 1}`);
+    nnz += X.indptr[i + 1] - X.indptr[i];
+    indptr[r + 1] = nnz;
+  }
+  const indices = sharedInt32(nnz);
+  const data = sharedFloat32(nnz);
+  for (let r = 0; r < n; r++) {
+    const i = rows[r];
+    const a = X.indptr[i], b = X.indptr[i + 1];
+    indices.set(X.indices.subarray(a, b), indptr[r]);
+    data.set(X.data.subarray(a, b), indptr[r]);
+  }
+  return { nRows: n, nCols: X.nCols, indptr, indices, data };
+}
+
+/** Transposes X into column order and appends the intercept column of `interceptScaling` values. */
+export function cscWithBias(X: CsrMatrix, interceptScaling = 1): CscWithBias {
+  const { nRows, nCols, indptr, indices, data } = X;
+  const nnz = indptr[nRows];
+  const cols = nCols + 1;
+  const colPtr = sharedInt32(cols + 1);
+  for (let k = 0; k < nnz; k++) colPtr[indices[k] + 1]++;
+  colPtr[nCols + 1] = nRows;
+  for (let j = 0; j < cols; j++) colPtr[j + 1] += colPtr[j];
+  const rowIdx = sharedInt32(nnz + nRows);
+  const values = sharedFloat32(nnz + nRows);
+  const next = new Int32Array(colPtr.subarray(0, cols));
+  for (let i = 0; i < nRows; i++) {
+    for (let k = indptr[i]; k < indptr[i + 1]; k++) {
+      const pos = next[indices[k]]++;
+      rowIdx[pos] = i;
+      values[pos] = data[k];
+    }
+  }
+  const base = colPtr[nCols];
+  for (let i = 0; i < nRows; i++) {
+    rowIdx[base + i] = i;
+    values[base + i] = interceptScaling;
+  }
+  return { nRows, nCols: cols, colPtr, rowIdx, values };
+}
