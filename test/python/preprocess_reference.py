@@ -1,0 +1,258 @@
+"""Reference implementations of the published preprocessing steps, in numpy/scipy, for the exactness tests.
+
+  preprocess_reference.py <scbert|scgpt|benchmark> <datadir> <params.json>
+  preprocess_reference.py batch <jobs.json>      [{"recipe", "datadir", "params"}, ...] -> a list of outputs
+
+<datadir> holds a matrix written by preprocess_data.py; <params.json> the recipe parameters (as the TypeScript
+recipe takes them, paths absolute). Prints JSON: the output genes, kept cells, X (CSR, float32 values), the bins
+at X's stored positions, and the statistics the tests compare.
+
+The steps follow scanpy and the published scripts:
+  scBERT  (preprocess.py of scBERT): align to the reference gene order (duplicate data genes summed; scBERT's script
+          keeps the first), sc.pp.filter_cells(min_genes), sc.pp.normalize_total(target_sum), sc.pp.log1p(base=2).
+  scGPT   (scGPT Preprocessor): genes in the vocabulary; sc.pp.filter_genes; sc.pp.filter_cells(min_counts);
+          normalize_total; log1p; highly_variable_genes(flavor='seurat_v3') on counts; binning with
+          np.random.seed(seed) and one np.random.rand(len(x)) per non-empty cell.
+  benchmark: log1p of counts (no size normalisation), optional binning as scGPT's.
+Computation is float64, values rounded to float32 at the end, as the TypeScript recipes write X.
+scikit-misc (skmisc.loess) is not in Debian, so the Seurat v3 loess is the direct local regression described in
+src/core/preprocess/hvg.ts, computed here with np.polyfit; ties in normalised variance keep gene order (stable
+sorts), where scanpy's quicksort leaves them unspecified.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+def load(datadir):
+    with open(os.path.join(datadir, "meta.json")) as f:
+        meta = json.load(f)
+    indptr = np.fromfile(os.path.join(datadir, "indptr.i32"), dtype=np.int32)
+    indices = np.fromfile(os.path.join(datadir, "indices.i32"), dtype=np.int32)
+    if meta["dtype"] == "float64":
+        data = np.fromfile(os.path.join(datadir, "data.f64"), dtype=np.float64)
+    else:
+        data = np.fromfile(os.path.join(datadir, "data.f32"), dtype=np.float32)
+    X = sp.csr_matrix((data, indices, indptr), shape=(meta["nObs"], meta["nVars"]))
+    return X, meta
+
+
+def read_gene_list(path):
+    genes = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                genes.append(line.replace(",", " ").replace("\t", " ").split()[0])
+    return genes
+
+
+def normalize_log(X, target_sum, base):
+    """sc.pp.normalize_total(target_sum) then sc.pp.log1p(base), on a float64 CSR."""
+    X = X.astype(np.float64).tocsr(copy=True)
+    totals = np.asarray(X.sum(axis=1)).ravel()
+    if target_sum is not None:
+        scale = totals / target_sum
+        scale[totals == 0] = 1
+        X.data = X.data / np.repeat(scale, np.diff(X.indptr))
+    X.data = np.log1p(X.data)
+    if base is not None:
+        X.data = X.data / np.log(base)
+    return X
+
+
+def loess_direct(x, y, span):
+    """Degree-2 local regression with tricube weights over the floor(span * n) nearest points, fitted at each x."""
+    n = len(x)
+    q = min(n, int(np.floor(n * span)))
+    fitted = np.empty(n)
+    for x0 in np.unique(x):
+        at = x == x0
+        d = np.abs(x - x0)
+        h = np.partition(d, q - 1)[q - 1]
+        if h == 0:
+            fitted[at] = y[at].mean()
+            continue
+        w = np.where(d < h, (1 - (d / h) ** 3) ** 3, 0.0)
+        sel = w > 0
+        degree = min(2, len(np.unique(x[sel])) - 1)
+        coef = np.polyfit((x[sel] - x0) / h, y[sel], degree, w=np.sqrt(w[sel]))
+        fitted[at] = coef[-1]
+    return fitted
+
+
+def hvg_seurat_v3(counts, batch_info, n_top, span):
+    """scanpy's highly_variable_genes(flavor='seurat_v3') on a cells x genes count CSR."""
+    G = counts.shape[1]
+    norm_gene_vars = []
+    for b in np.unique(batch_info):
+        data_batch = counts[batch_info == b]
+        N = data_batch.shape[0]
+        mean = np.asarray(data_batch.sum(axis=0)).ravel() / N
+        mean_sq = np.asarray(data_batch.multiply(data_batch).sum(axis=0)).ravel() / N
+        var = (mean_sq - mean * mean) * (N / (N - 1))
+        not_const = var > 0
+        estimat_var = np.zeros(G, dtype=np.float64)
+        estimat_var[not_const] = loess_direct(np.log10(mean[not_const]), np.log10(var[not_const]), span)
+        reg_std = np.sqrt(10 ** estimat_var)
+        clip_val = reg_std * np.sqrt(N) + mean
+        clipped = sp.csr_matrix(data_batch, copy=True)
+        mask = clipped.data > clip_val[clipped.indices]
+        clipped.data[mask] = clip_val[clipped.indices[mask]]
+        squared_sum = np.asarray(clipped.power(2).sum(axis=0)).ravel()
+        batch_sum = np.asarray(clipped.sum(axis=0)).ravel()
+        norm_gene_var = (1 / ((N - 1) * np.square(reg_std))) * ((N * np.square(mean)) + squared_sum - 2 * batch_sum * mean)
+        norm_gene_vars.append(norm_gene_var.reshape(1, -1))
+    norm_gene_vars = np.concatenate(norm_gene_vars, axis=0)
+    ranked = np.argsort(np.argsort(-norm_gene_vars, axis=1, kind="stable"), axis=1, kind="stable").astype(np.float32)
+    n_batches = np.sum((ranked < n_top).astype(int), axis=0)
+    ranked[ranked >= n_top] = np.nan
+    median_rank = np.ma.median(np.ma.masked_invalid(ranked), axis=0).filled(np.nan)
+    df = pd.DataFrame({"rank": median_rank, "nbatches": n_batches})
+    order = df.sort_values(["rank", "nbatches"], ascending=[True, False], na_position="last", kind="stable").index
+    selected = np.zeros(G, dtype=bool)
+    selected[np.asarray(order[:n_top])] = True
+    return {"selected": selected, "rank": median_rank, "nbatches": n_batches,
+            "variances_norm": norm_gene_vars.mean(axis=0)}
+
+
+def digitize_spread(x, edges):
+    """Left and right np.digitize; values on tied edges get ceil(left + u (right - left)), u ~ np.random.rand."""
+    left = np.digitize(x, edges)
+    right = np.digitize(x, edges, right=True)
+    u = np.random.rand(len(x))
+    return np.ceil(u * (right - left) + left).astype(np.int64)
+
+
+def bin_rows(X32, n_bins, seed):
+    """scGPT's binning over the dense rows of a float32 matrix, one random draw per non-zero value of each cell."""
+    np.random.seed(seed)
+    out = np.zeros(X32.shape, dtype=np.int64)
+    for i in range(X32.shape[0]):
+        row = X32[i].toarray().ravel()
+        if row.max() == 0:
+            continue
+        nz = row.nonzero()
+        values = row[nz]
+        edges = np.quantile(values, np.linspace(0, 1, n_bins - 1))
+        digits = digitize_spread(values, edges)
+        assert digits.min() >= 1 and digits.max() <= n_bins - 1
+        out[i][nz] = digits
+    return out
+
+
+def csr_json(X):
+    X = sp.csr_matrix(X)
+    X.sort_indices()
+    return {"indptr": X.indptr.tolist(), "indices": X.indices.tolist(), "data": [float(v) for v in X.data]}
+
+
+def finish(X64, kept_cells, var_names, extra, bins_of=None):
+    X32 = sp.csr_matrix(X64.astype(np.float32))
+    X32.eliminate_zeros()
+    X32.sort_indices()
+    out = {"varNames": list(var_names), "keptCells": [int(i) for i in kept_cells], "X": csr_json(X32)}
+    if bins_of is not None:
+        n_bins, seed = bins_of
+        dense_bins = bin_rows(X32, n_bins, seed)
+        out["bins"] = [int(dense_bins[r, c]) for r in range(X32.shape[0]) for c in X32.indices[X32.indptr[r]:X32.indptr[r + 1]]]
+    out.update(extra)
+    return out
+
+
+def scbert(X, meta, p):
+    reference = read_gene_list(p["referenceGenes"])
+    position = {g: i for i, g in enumerate(reference)}
+    genes = meta["varNames"]
+    rows = [c for c, g in enumerate(genes) if g in position]
+    mapping = sp.csr_matrix((np.ones(len(rows)), (rows, [position[genes[c]] for c in rows])), shape=(len(genes), len(reference)))
+    aligned = sp.csr_matrix(X.astype(np.float64) @ mapping)
+    aligned.eliminate_zeros()
+    n_genes = np.asarray((aligned > 0).sum(axis=1)).ravel()
+    keep = n_genes >= p.get("minGenes", 200)
+    aligned = aligned[keep]
+    Xn = normalize_log(aligned, p.get("targetSum", 1e4), p.get("logBase", 2))
+    found = len({genes[c] for c in rows})
+    return finish(Xn, np.flatnonzero(keep), reference,
+                  {"referenceGenesFound": found, "duplicateGenesMerged": len(rows) - found,
+                   "present": [bool(g in set(genes)) for g in reference], "nGenes": n_genes[keep].tolist()})
+
+
+def scgpt(X, meta, p):
+    with open(p["vocab"]) as f:
+        vocab = json.load(f)
+    genes = np.array(meta["varNames"], dtype=object)
+    in_vocab = np.array([g in vocab for g in genes])
+    counts = sp.csr_matrix(X[:, np.flatnonzero(in_vocab)].astype(np.float64))
+    gene_idx = np.flatnonzero(in_vocab)
+    min_counts_gene, min_cells_gene = p.get("minCountsPerGene", 0), p.get("minCellsPerGene", 0)
+    if min_counts_gene > 0 or min_cells_gene > 0:
+        totals = np.asarray(counts.sum(axis=0)).ravel()
+        cells = np.asarray((counts > 0).sum(axis=0)).ravel()
+        keep_genes = (totals >= min_counts_gene) & (cells >= min_cells_gene)
+        counts, gene_idx = counts[:, keep_genes], gene_idx[keep_genes]
+    keep_cells = np.asarray(counts.sum(axis=1)).ravel() >= p.get("minCountsPerCell", 0)
+    kept = np.flatnonzero(keep_cells)
+    counts = counts[keep_cells]
+    log_normalized = p.get("inputIsLogNormalized", False)
+    values = counts if log_normalized else normalize_log(counts, p.get("targetSum", 1e4), None)
+    extra = {}
+    n_top = p.get("nTopGenes")
+    if n_top is not None:
+        key = p.get("hvgBatchKey")
+        batch = np.array(meta["obs"][key])[kept] if key else np.zeros(len(kept), dtype=int)
+        h = hvg_seurat_v3(counts, batch, n_top, p.get("hvgSpan", 0.3))
+        sel = h["selected"]
+        values, gene_idx = values[:, sel], gene_idx[sel]
+        extra = {"hvgRank": [None if np.isnan(r) else float(r) for r in h["rank"][sel]],
+                 "hvgNBatches": h["nbatches"][sel].tolist(), "hvgVariancesNorm": h["variances_norm"][sel].tolist(),
+                 "hvgSelectedAmongCandidates": int(sel.sum())}
+    extra["idInVocab"] = [int(vocab[g]) for g in genes[gene_idx]]
+    return finish(values, kept, genes[gene_idx].tolist(), extra, (p.get("nBins", 51), p.get("seed", 0)))
+
+
+def benchmark(X, meta, p):
+    genes = np.array(meta["varNames"], dtype=object)
+    gene_idx = np.arange(len(genes))
+    vocab = None
+    if p.get("vocab"):
+        with open(p["vocab"]) as f:
+            vocab = json.load(f)
+        gene_idx = np.flatnonzero([g in vocab for g in genes])
+    counts = sp.csr_matrix(X[:, gene_idx].astype(np.float64))
+    min_counts = p.get("minCountsPerGene", 0)
+    if min_counts > 0:
+        keep = np.asarray(counts.sum(axis=0)).ravel() >= min_counts
+        counts, gene_idx = counts[:, keep], gene_idx[keep]
+    values = normalize_log(counts, None, None)
+    extra = {"idInVocab": [int(vocab[g]) for g in genes[gene_idx]]} if vocab else {}
+    bins = (p.get("nBins", 51), p.get("seed", 0)) if p.get("mode", "none") == "bin" else None
+    return finish(values, np.arange(X.shape[0]), genes[gene_idx].tolist(), extra, bins)
+
+
+RECIPES = {"scbert": scbert, "scgpt": scgpt, "benchmark": benchmark}
+
+
+def run(recipe, datadir, params):
+    X, meta = load(datadir)
+    return RECIPES[recipe](X, meta, params)
+
+
+def main():
+    if sys.argv[1] == "batch":
+        with open(sys.argv[2]) as f:
+            jobs = json.load(f)
+        print(json.dumps([run(j["recipe"], j["datadir"], j["params"]) for j in jobs]))
+        return
+    recipe, datadir, params_file = sys.argv[1:4]
+    with open(params_file) as f:
+        params = json.load(f)
+    print(json.dumps(run(recipe, datadir, params)))
+
+
+if __name__ == "__main__":
+    main()
