@@ -1,6 +1,6 @@
 """Writes small .h5ad files the real test files do not cover, for the reader's tests.
 
-usage: h5ad_read_make.py KIND OUT_PATH   (prints {"ok": true} as JSON)
+usage: h5ad_read_make.py KIND OUT_PATH [KIND OUT_PATH ...]   (prints {"ok": true} as JSON)
   modern     anndata 0.8 writer: CSC X of integer counts, layers (dense float64, CSR int32, CSC float32),
              raw, obs with categorical (with missing), nullable-integer, nullable-boolean, bool, string, int
              and float (with NaN) columns, Ensembl var names with a gene-symbol column, obsm.
@@ -84,7 +84,9 @@ def badfilter(path):
     a = anndata.AnnData(X=sp.random(20, 10, density=0.3, format="csr", dtype=np.float32, random_state=1))
     a.write_h5ad(path)
     with h5py.File(path, "a") as f:
-        data = f["X/data"][:]
+        # Compressible values: h5py registers LZF as an optional filter, so a chunk LZF cannot shrink is
+        # stored unfiltered and would read fine without the filter.
+        data = np.arange(f["X/data"].shape[0], dtype=np.float32) % 4 + 1
         del f["X/data"]
         f.create_dataset("X/data", data=data, compression="lzf", chunks=True)
     raw = bytearray(open(path, "rb").read())
@@ -101,6 +103,8 @@ def nox(path):
 
 
 if __name__ == "__main__":
-    kind, out = sys.argv[1], sys.argv[2]
-    {"modern": modern, "foo": foo, "badfilter": badfilter, "nox": nox}[kind](out)
+    makers = {"modern": modern, "foo": foo, "badfilter": badfilter, "nox": nox}
+    args = sys.argv[1:]
+    for kind, out in zip(args[::2], args[1::2]):
+        makers[kind](out)
     json.dump({"ok": True}, sys.stdout)

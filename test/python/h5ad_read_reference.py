@@ -55,15 +55,16 @@ def matrix(m):
     for r in picks:
         row = csr[r].toarray().ravel() if is_sparse else np.asarray(m[r]).ravel()
         dense_rows.append([float(v) for v in row])
-    arr = csr if is_sparse else np.asarray(m)
+    # Sums in float64 from the start (scipy's sparse sum(dtype=float64) still accumulates float32 values).
+    arr = csr.astype(np.float64) if is_sparse else np.asarray(m, dtype=np.float64)
     return {
         "shape": list(m.shape),
         "format": m.format if is_sparse else "dense",
         "dtype": str(m.dtype),
-        "sum": float(arr.sum(dtype=np.float64)),
+        "sum": float(arr.sum()),
         "nnz": int(csr.count_nonzero() if is_sparse else np.count_nonzero(arr)),
         "stored": int(csr.nnz) if is_sparse else int(arr.size),
-        "rowSums": [float(v) for v in np.asarray(arr.sum(axis=1, dtype=np.float64)).ravel()],
+        "rowSums": [float(v) for v in np.asarray(arr.sum(axis=1)).ravel()],
         "rows": picks,
         "denseRows": dense_rows,
     }

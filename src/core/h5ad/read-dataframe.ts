@@ -111,28 +111,31 @@ function readCompoundDataFrame(ctx: H5Context, ds: H5Dataset): DataFrame {
   const meta = ctx.metadata(ds);
   const members = meta.compound_type?.members;
   if (meta.type !== H5T.COMPOUND || !members) return ctx.fail(`'${ds.path}' is neither a dataframe group nor a compound dataset`);
-  const rows = ctx.readAll(ds) as unknown[][];
-  const indexPos = members.findIndex(m => m.name === 'index');
-  const columnOf = (j: number) => rows.map(r => r[j]);
-  const index = indexPos >= 0 ? toStrings(columnOf(indexPos)) : rows.map((_, i) => String(i));
+  const decoded = ctx.readCompoundMembers(ds);
+  const n = (meta.shape ?? [])[0] ?? 0;
+  const indexValues = decoded.get('index')?.values;
+  const index = indexValues ? toStrings(indexValues) : Array.from({ length: n }, (_, i) => String(i));
   const columns: Column[] = [];
-  members.forEach((m, j) => {
-    if (j === indexPos) return;
-    const values = columnOf(j);
+  for (const m of members) {
+    if (m.name === 'index') continue;
+    const values = decoded.get(m.name)?.values;
+    if (!values || (m.type !== H5T.STRING && !isNumericType(m) && m.type !== H5T.ENUM)) {
+      ctx.fail(`column '${m.name}' of '${ds.path}' has HDF5 type '${dtypeName(m)}', which is not a dataframe column type`);
+    }
     const cats = ctx.dataset(`uns/${m.name}_categories`);
-    if (cats && m.type === H5T.INTEGER) {
-      columns.push({ kind: 'categorical', name: m.name, categories: toStrings(ctx.readAll(cats)), codes: toInt32(values as number[]), ordered: false });
-    } else if (m.type === H5T.STRING) {
-      columns.push({ kind: 'string', name: m.name, values: toStrings(values) });
+    if (Array.isArray(values)) {
+      columns.push({ kind: 'string', name: m.name, values });
+    } else if (cats && m.type === H5T.INTEGER) {
+      columns.push({ kind: 'categorical', name: m.name, categories: toStrings(ctx.readAll(cats)), codes: toInt32(values), ordered: false });
     } else if (isBooleanEnum(m)) {
-      columns.push({ kind: 'boolean', name: m.name, values: toUint8(values as number[]) });
+      columns.push({ kind: 'boolean', name: m.name, values: toUint8(values) });
     } else if (isNumericType(m)) {
-      columns.push({ kind: 'numeric', name: m.name, dtype: dtypeName(m), values: toFloat64(values as number[]) });
+      columns.push({ kind: 'numeric', name: m.name, dtype: dtypeName(m), values });
     } else {
       ctx.fail(`column '${m.name}' of '${ds.path}' has HDF5 type '${dtypeName(m)}', which is not a dataframe column type`);
     }
-  });
-  return { index, indexName: indexPos >= 0 ? 'index' : '', columns };
+  }
+  return { index, indexName: indexValues ? 'index' : '', columns };
 }
 
 /** `uns` keys that anndata <= 0.6 used for categories of these columns (anndata folds them back into obs/var). */

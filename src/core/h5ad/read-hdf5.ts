@@ -154,6 +154,63 @@ export class H5Context {
     }
   }
 
+  /**
+   * The members of a compound dataset (anndata <= 0.6 obs/var/obsm), decoded from the raw bytes:
+   * numbers (enums and arrays of numbers included) as Float64Array, rows x width; fixed-length strings as
+   * string[]. h5wasm's own decoding builds a JS array per row and field, far too slow for many cells.
+   */
+  readCompoundMembers(ds: H5Dataset): Map<string, { values: Float64Array | string[]; width: number }> {
+    const meta = this.metadata(ds);
+    const members = meta.compound_type?.members ?? [];
+    const n = (meta.shape ?? [])[0] ?? 0;
+    const bytes = this.readRawBytes(ds, meta, n);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out = new Map<string, { values: Float64Array | string[]; width: number }>();
+    for (const m of members) {
+      if (m.type === H5T.STRING && !m.vlen) {
+        const decoder = new TextDecoder(m.cset === 1 ? 'utf-8' : 'latin1');
+        const values: string[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          const at = bytes.byteOffset + i * meta.size + m.offset;
+          let end = 0;
+          while (end < m.size && bytes[i * meta.size + m.offset + end] !== 0) end++;
+          values[i] = decoder.decode(new Uint8Array(bytes.buffer, at, end));
+        }
+        out.set(m.name, { values, width: 1 });
+        continue;
+      }
+      const base = m.type === H5T.ARRAY ? m.array_type : m;
+      if (!base || !(base.type === H5T.INTEGER || base.type === H5T.FLOAT || base.type === H5T.ENUM)) continue;
+      const width = m.type === H5T.ARRAY ? (base.shape ?? m.array_type?.shape ?? []).reduce((a: number, b: number) => a * b, 1) : 1;
+      const signed = base.type === H5T.ENUM ? true : base.signed;
+      const read = numberReader(view, base.type === H5T.FLOAT, base.size, signed, base.littleEndian);
+      if (!read) continue;
+      const values = new Float64Array(n * width);
+      for (let i = 0; i < n; i++) {
+        const rowAt = i * meta.size + m.offset;
+        for (let j = 0; j < width; j++) values[i * width + j] = read(rowAt + j * base.size);
+      }
+      out.set(m.name, { values, width });
+    }
+    return out;
+  }
+
+  private readRawBytes(ds: H5Dataset, meta: H5Metadata, n: number): Uint8Array {
+    const mod = this.h5.Module;
+    const bytes = n * meta.size;
+    if (bytes === 0) return new Uint8Array(0);
+    return this.guard(ds.path, () => {
+      const ptr = mod._malloc(bytes);
+      if (!ptr) throw new Error(`out of WASM memory allocating ${bytes} bytes`);
+      try {
+        mod.get_dataset_data(ds.file_id, ds.path, null, null, null, BigInt(ptr));
+        return mod.HEAPU8.slice(ptr, ptr + bytes);
+      } finally {
+        mod._free(ptr);
+      }
+    });
+  }
+
   private readRawInto(ds: H5Dataset, meta: H5Metadata, lo: number, hi: number, target: NumericArray, at: number): void {
     const mod = this.h5.Module;
     const n = hi - lo;
@@ -171,6 +228,17 @@ export class H5Context {
         mod._free(ptr);
       }
     });
+  }
+}
+
+function numberReader(view: DataView, isFloat: boolean, size: number, signed: boolean, le: boolean): ((at: number) => number) | undefined {
+  if (isFloat) return size === 8 ? at => view.getFloat64(at, le) : size === 4 ? at => view.getFloat32(at, le) : undefined;
+  switch (size) {
+    case 1: return signed ? at => view.getInt8(at) : at => view.getUint8(at);
+    case 2: return signed ? at => view.getInt16(at, le) : at => view.getUint16(at, le);
+    case 4: return signed ? at => view.getInt32(at, le) : at => view.getUint32(at, le);
+    case 8: return signed ? at => Number(view.getBigInt64(at, le)) : at => Number(view.getBigUint64(at, le));
+    default: return undefined;
   }
 }
 

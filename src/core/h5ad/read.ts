@@ -200,16 +200,9 @@ class H5adReader implements AnnDataReader {
     if (!info) return this.ctx.fail(`obsm has no '${name}' (it has: ${this.obsmInfo().map(o => o.name).join(', ') || 'nothing'})`);
     if (info.encoding === 'dataframe') return this.ctx.fail(`obsm/${name} is a dataframe, not a numeric embedding`);
     if (info.encoding === 'compound-member') {
-      const ds = this.ctx.dataset('obsm')!;
-      const member = this.ctx.metadata(ds).compound_type!.members.findIndex(m => m.name === name);
-      const rows = this.ctx.readAll(ds) as unknown[][];
-      const width = info.shape.slice(1).reduce((a, b) => a * b, 1);
-      const data = info.dtype === 'float64' ? new Float64Array(rows.length * width) : new Float32Array(rows.length * width);
-      rows.forEach((row, i) => {
-        const v = row[member];
-        const flat = Array.isArray(v) ? (v.flat(Infinity) as number[]) : [Number(v)];
-        for (let j = 0; j < width; j++) data[i * width + j] = Number(flat[j]);
-      });
+      const member = this.ctx.readCompoundMembers(this.ctx.dataset('obsm')!).get(name);
+      if (!member || Array.isArray(member.values)) return this.ctx.fail(`obsm/${name} holds ${info.dtype} values, not numbers`);
+      const data = info.dtype === 'float64' ? member.values : Float32Array.from(member.values);
       return { shape: info.shape, data };
     }
     if (info.encoding === 'array') {
