@@ -1,0 +1,167 @@
+/**
+ * On-disk shapes of a run folder (`<store>/<id>/`): run.json, metrics.json and the lines of events.jsonl.
+ * Every file carries `schemaVersion`; reading checks it with zod so a hand-edited or foreign file is reported
+ * by name instead of surfacing later as `undefined` in a table.
+ */
+import * as z from 'zod';
+
+export const RUN_SCHEMA_VERSION = 1;
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Statuses after which a run never changes again on its own. */
+export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'interrupted'];
+
+export const RunSplitSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('stratified'), testSize: z.number().positive(), seed: z.number().int() }),
+  z.object({ kind: z.literal('reference-query'), queryPath: z.string().min(1) }),
+  z.object({ kind: z.literal('group'), column: z.string().min(1), testSize: z.number().positive(), seed: z.number().int() }),
+]);
+/** How the cells were divided into training and test sets. */
+export type RunSplit = z.infer<typeof RunSplitSchema>;
+
+export const DatasetRefSchema = z.object({
+  path: z.string().min(1),
+  /** hex sha256 of the file's bytes (streamed), so a run records exactly which file it used */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  nObs: z.number().int().nonnegative().optional(),
+  nVars: z.number().int().nonnegative().optional(),
+});
+export type DatasetRef = z.infer<typeof DatasetRefSchema>;
+
+export const ModelRefSchema = z.object({
+  /** model family used to group rows and to match published numbers: 'LR', 'scBERT', 'scGPT', ... */
+  family: z.string().min(1),
+  /** human label that tells configurations apart in a table, e.g. 'LR L1 C=0.1' */
+  label: z.string().min(1),
+  /** ablation or variant name ('' for the standard model), e.g. 'no pretraining' */
+  variant: z.string().default(''),
+});
+export type ModelRef = z.infer<typeof ModelRefSchema>;
+
+export const OwnerSchema = z.object({
+  pid: z.number().int(),
+  hostname: z.string(),
+  /** start time of the owning process as the OS reports it (Linux: /proc/<pid>/stat field 22); null elsewhere */
+  processStart: z.string().nullable(),
+});
+/** The process that executes a run; used to tell a live run from one whose process died. */
+export type RunOwner = z.infer<typeof OwnerSchema>;
+
+export const RunSummarySchema = z.object({
+  accuracy: z.number(),
+  macroF1: z.number(),
+  weightedF1: z.number(),
+  nTrain: z.number().int().nonnegative(),
+  nTest: z.number().int().nonnegative(),
+});
+/** Headline metrics copied into run.json so list views need not open metrics.json. */
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+export const RunRecordSchema = z.object({
+  schemaVersion: z.literal(RUN_SCHEMA_VERSION),
+  id: z.string().min(1),
+  kind: z.enum(['baseline', 'finetune']),
+  name: z.string(),
+  note: z.string().default(''),
+  experiment: z.string().min(1),
+  dataset: DatasetRefSchema,
+  /** the query file of a reference/query split */
+  query: DatasetRefSchema.optional(),
+  /** dataset name used to match published numbers when the file stem differs (e.g. 'Zheng68K') */
+  publishedDataset: z.string().optional(),
+  labelColumn: z.string().min(1),
+  split: RunSplitSchema,
+  /** few-shot seed (np.random.seed(k) of the training subset) */
+  seed: z.number().int(),
+  /** few-shot fraction of the training split, in (0, 1] */
+  fraction: z.number().gt(0).lte(1),
+  /** stratified few-shot subsets (train_test_split) instead of np.random.choice */
+  stratifiedFewShot: z.boolean().default(false),
+  model: ModelRefSchema,
+  /** model and solver settings as given, plus what the run chose (e.g. the C picked by cross-validation) */
+  parameters: z.record(z.string(), z.unknown()),
+  codeVersion: z.string(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable().default(null),
+  endedAt: z.string().nullable().default(null),
+  status: z.enum(RUN_STATUSES),
+  error: z.string().nullable().default(null),
+  owner: OwnerSchema.nullable().default(null),
+  summary: RunSummarySchema.nullable().default(null),
+});
+/** run.json */
+export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+export const PerClassSchema = z.object({
+  name: z.string(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  support: z.number().int().nonnegative(),
+});
+export type PerClassMetrics = z.infer<typeof PerClassSchema>;
+
+export const RunMetricsSchema = z.object({
+  schemaVersion: z.literal(RUN_SCHEMA_VERSION),
+  accuracy: z.number(),
+  macroF1: z.number(),
+  weightedF1: z.number(),
+  /** labels of the confusion matrix, sorted (sklearn's unique_labels of true and predicted) */
+  classes: z.array(z.string()),
+  perClass: z.array(PerClassSchema),
+  /** confusion[i][j]: cells of true class i predicted as class j */
+  confusion: z.array(z.array(z.number().int().nonnegative())),
+  nTest: z.number().int().nonnegative(),
+}).refine(m => m.perClass.length === m.classes.length && m.confusion.length === m.classes.length
+  && m.confusion.every(r => r.length === m.classes.length), { message: 'classes, perClass and confusion sizes differ' });
+/** metrics.json */
+export type RunMetrics = z.infer<typeof RunMetricsSchema>;
+
+export const RunSplitRowsSchema = z.object({
+  schemaVersion: z.literal(RUN_SCHEMA_VERSION),
+  train: z.array(z.number().int().nonnegative()),
+  test: z.array(z.number().int().nonnegative()),
+});
+/** split.json */
+export type RunSplitRows = Omit<z.infer<typeof RunSplitRowsSchema>, 'schemaVersion'>;
+
+export const RunEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('progress'), time: z.string(), fraction: z.number(), message: z.string().optional() }),
+  z.object({ type: z.literal('metric'), time: z.string(), name: z.string(), value: z.number(), step: z.number().optional() }),
+  z.object({ type: z.literal('status'), time: z.string(), status: z.enum(RUN_STATUSES), message: z.string().optional() }),
+]);
+/** One line of events.jsonl. */
+export type RunEvent = z.infer<typeof RunEventSchema>;
+/** An event as callers give it; the store stamps the time when absent. */
+export type RunEventInput = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'time'> & { time?: string } : never) : never;
+
+/** A file in a run folder that does not hold what its schema says; the message names the file and the field. */
+export class RunFileError extends Error {
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'RunFileError';
+  }
+}
+
+/** Parses and validates JSON text from `file` against `schema`, or throws RunFileError naming the file. */
+export function parseRunFile<S extends z.ZodType>(file: string, text: string, schema: S): z.infer<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new RunFileError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  const version = (value as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (value && typeof value === 'object' && version !== undefined && version !== RUN_SCHEMA_VERSION) {
+    throw new RunFileError(file, `schemaVersion ${JSON.stringify(version)} is not supported (this version reads ${RUN_SCHEMA_VERSION})`);
+  }
+  const res = schema.safeParse(value);
+  if (!res.success) throw new RunFileError(file, describeIssues(res.error));
+  return res.data;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.slice(0, 3).map(i => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,370 @@
+/**
+ * The run store: one folder per run under a root (`<workspace>/.scwb/runs/` by default).
+ *
+ *   <root>/<id>/run.json          RunRecord (schema-validated, written atomically)
+ *   <root>/<id>/events.jsonl      progress / metric / status events, one JSON object a line, append-only
+ *   <root>/<id>/run.log           free-text log, append-only
+ *   <root>/<id>/metrics.json      RunMetrics once the run completed
+ *   <root>/<id>/predictions.csv   index,obs_name,true_label,predicted_label for every test cell
+ *   <root>/<id>/split.json        the training rows (after few-shot sampling) and test rows, in the order used
+ *   <root>/<id>/heartbeat         touched while the owner runs (only read for owners on another host)
+ *
+ * Ids sort by creation time (UTC timestamp, then a random suffix), so a plain directory listing is chronological.
+ * A run found 'queued' or 'running' whose owner process is gone is marked 'interrupted' when read; its log and
+ * events stay.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from '../fs-atomic';
+import { csvRow, parseCsv } from '../results/csv';
+import { isOwnerAlive } from './owner';
+import {
+  FINAL_STATUSES, RUN_SCHEMA_VERSION, RunEventSchema, RunFileError, RunMetricsSchema, RunRecordSchema,
+  RunSplitRowsSchema, parseRunFile, type RunEvent, type RunSplitRows, type RunEventInput, type RunMetrics, type RunRecord,
+} from './schema';
+
+export const RUN_FILE = 'run.json';
+export const EVENTS_FILE = 'events.jsonl';
+export const LOG_FILE = 'run.log';
+export const METRICS_FILE = 'metrics.json';
+export const PREDICTIONS_FILE = 'predictions.csv';
+export const HEARTBEAT_FILE = 'heartbeat';
+export const SPLIT_FILE = 'split.json';
+
+/** The default store folder inside a workspace. */
+export function defaultStoreRoot(workspace: string): string {
+  return path.join(workspace, '.scwb', 'runs');
+}
+
+/** What a caller gives to create a run; the store fills in id, times, status and schema version. */
+export type NewRun = Omit<RunRecord, 'schemaVersion' | 'id' | 'createdAt' | 'startedAt' | 'endedAt' | 'status' | 'error'
+  | 'note' | 'summary' | 'owner' | 'stratifiedFewShot'> & Partial<Pick<RunRecord, 'note' | 'status' | 'owner' | 'stratifiedFewShot'>>;
+
+/** Fields `update` may change. */
+export type RunPatch = Partial<Omit<RunRecord, 'schemaVersion' | 'id' | 'createdAt'>>;
+
+export interface PredictionRow {
+  /** row of the test cell in its file (the dataset, or the query file of a reference/query split) */
+  index: number;
+  obsName: string;
+  trueLabel: string;
+  predictedLabel: string;
+}
+
+/** Runs of one experiment: a named grid of dataset x model x fraction x seed. */
+export interface ExperimentGroup {
+  name: string;
+  runs: RunRecord[];
+  datasets: string[];
+  models: string[];
+  fractions: number[];
+  seeds: number[];
+  /** runs per status */
+  statusCounts: Partial<Record<RunRecord['status'], number>>;
+  /** creation time of the newest run */
+  lastCreatedAt: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** A new id: 20250131T123456789Z-3f9a1c (UTC time to the millisecond, then 6 random hex digits). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:.]/g, '');
+  return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+export class RunStore {
+  /** Updates of one run are applied one after another within this process. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(readonly root: string) {}
+
+  runDir(id: string): string {
+    if (!ID_PATTERN.test(id)) throw new Error(`invalid run id '${id}'`);
+    return path.join(this.root, id);
+  }
+
+  file(id: string, name: string): string {
+    return path.join(this.runDir(id), name);
+  }
+
+  async create(init: NewRun): Promise<RunRecord> {
+    await fs.promises.mkdir(this.root, { recursive: true });
+    let id = newRunId();
+    // mkdir without recursive fails when the folder exists, so two creators never share an id.
+    for (;;) {
+      try {
+        await fs.promises.mkdir(this.runDir(id));
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        id = newRunId();
+      }
+    }
+    const record = this.validate(id, {
+      ...init, schemaVersion: RUN_SCHEMA_VERSION, id, createdAt: new Date().toISOString(), startedAt: null, endedAt: null,
+      status: init.status ?? 'queued', error: null, note: init.note ?? '', summary: null, owner: init.owner ?? null,
+      stratifiedFewShot: init.stratifiedFewShot ?? false,
+    });
+    await writeFileAtomic(this.file(id, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
+    await fs.promises.appendFile(this.file(id, LOG_FILE), '');
+    await fs.promises.appendFile(this.file(id, EVENTS_FILE), '');
+    return record;
+  }
+
+  /** The run's record, validated; a dead owner's 'queued'/'running' run comes back (and is saved) 'interrupted'. */
+  async get(id: string): Promise<RunRecord> {
+    const record = await this.readRecord(id);
+    return this.detectInterrupted(record);
+  }
+
+  /** All runs that read cleanly, oldest first. Use `scan` to also see the folders that did not. */
+  async list(): Promise<RunRecord[]> {
+    return (await this.scan()).runs;
+  }
+
+  async scan(): Promise<{ runs: RunRecord[]; problems: Error[] }> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(this.root, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], problems: [] };
+      throw e;
+    }
+    const ids = entries.filter(e => e.isDirectory() && ID_PATTERN.test(e.name)).map(e => e.name).sort();
+    const runs: RunRecord[] = [];
+    const problems: Error[] = [];
+    for (const id of ids) {
+      try {
+        runs.push(await this.get(id));
+      } catch (e) {
+        // A folder still being created has no run.json yet; that is not a problem to report.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        problems.push(e as Error);
+      }
+    }
+    return { runs, problems };
+  }
+
+  /** Applies `patch` to run.json (validated, atomic) and returns the new record. */
+  update(id: string, patch: RunPatch | ((r: RunRecord) => RunPatch)): Promise<RunRecord> {
+    return this.serialize(id, async () => {
+      const current = await this.readRecord(id);
+      const p = typeof patch === 'function' ? patch(current) : patch;
+      const next = this.validate(id, { ...current, ...p, schemaVersion: RUN_SCHEMA_VERSION, id, createdAt: current.createdAt });
+      await writeFileAtomic(this.file(id, RUN_FILE), JSON.stringify(next, null, 2) + '\n');
+      return next;
+    });
+  }
+
+  rename(id: string, name: string): Promise<RunRecord> {
+    return this.update(id, { name });
+  }
+
+  setNote(id: string, note: string): Promise<RunRecord> {
+    return this.update(id, { note });
+  }
+
+  /** Removes the run's folder and everything in it. */
+  async delete(id: string): Promise<void> {
+    await fs.promises.rm(this.runDir(id), { recursive: true, force: true });
+  }
+
+  async appendEvent(id: string, event: RunEventInput): Promise<void> {
+    const full = { ...event, time: event.time ?? new Date().toISOString() };
+    const checked = RunEventSchema.safeParse(full);
+    if (!checked.success) throw new Error(`run ${id}: invalid event: ${checked.error.issues[0]?.message}`);
+    await fs.promises.appendFile(this.file(id, EVENTS_FILE), JSON.stringify(checked.data) + '\n');
+  }
+
+  /**
+   * Events in order. A last line cut short by a crash mid-append is skipped; any other bad line is an error
+   * naming the file and line.
+   */
+  async readEvents(id: string): Promise<RunEvent[]> {
+    const file = this.file(id, EVENTS_FILE);
+    const text = await readIfExists(file);
+    if (text === null) return [];
+    const lines = text.split('\n');
+    const complete = text.endsWith('\n');
+    const out: RunEvent[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (line.trim() === '') continue;
+      if (i === lines.length - 1 && !complete) break;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new RunFileError(file, `line ${i + 1} is not valid JSON`);
+      }
+      const res = RunEventSchema.safeParse(value);
+      if (!res.success) throw new RunFileError(file, `line ${i + 1}: ${res.error.issues[0]?.message}`);
+      out.push(res.data);
+    }
+    return out;
+  }
+
+  /** Appends text to run.log, each line prefixed with an ISO timestamp. */
+  async appendLog(id: string, text: string): Promise<void> {
+    const stamp = new Date().toISOString();
+    const lines = text.replace(/\n$/, '').split('\n').map(l => `${stamp} ${l}`).join('\n') + '\n';
+    await fs.promises.appendFile(this.file(id, LOG_FILE), lines);
+  }
+
+  async readLog(id: string): Promise<string> {
+    return (await readIfExists(this.file(id, LOG_FILE))) ?? '';
+  }
+
+  async writeMetrics(id: string, metrics: Omit<RunMetrics, 'schemaVersion'>): Promise<RunMetrics> {
+    const file = this.file(id, METRICS_FILE);
+    const res = RunMetricsSchema.safeParse({ ...metrics, schemaVersion: RUN_SCHEMA_VERSION });
+    if (!res.success) throw new RunFileError(file, `refusing to write invalid metrics: ${res.error.issues[0]?.message}`);
+    await writeFileAtomic(file, JSON.stringify(res.data, null, 2) + '\n');
+    return res.data;
+  }
+
+  /** The run's metrics, or null before it completed. */
+  async readMetrics(id: string): Promise<RunMetrics | null> {
+    const file = this.file(id, METRICS_FILE);
+    const text = await readIfExists(file);
+    return text === null ? null : parseRunFile(file, text, RunMetricsSchema);
+  }
+
+  async writePredictions(id: string, rows: readonly PredictionRow[]): Promise<void> {
+    const parts = [csvRow(['index', 'obs_name', 'true_label', 'predicted_label'])];
+    for (const r of rows) parts.push(csvRow([r.index, r.obsName, r.trueLabel, r.predictedLabel]));
+    await writeFileAtomic(this.file(id, PREDICTIONS_FILE), parts.join(''));
+  }
+
+  async readPredictions(id: string): Promise<PredictionRow[] | null> {
+    const file = this.file(id, PREDICTIONS_FILE);
+    const text = await readIfExists(file);
+    if (text === null) return null;
+    const rows = parseCsv(text, file);
+    const header = rows.shift()?.join(',');
+    if (header !== 'index,obs_name,true_label,predicted_label') throw new RunFileError(file, `unexpected header '${header}'`);
+    return rows.map((r, i) => {
+      if (r.length !== 4 || !/^\d+$/.test(r[0])) throw new RunFileError(file, `row ${i + 2} is malformed`);
+      return { index: Number(r[0]), obsName: r[1], trueLabel: r[2], predictedLabel: r[3] };
+    });
+  }
+
+  /** Records which rows trained and which tested the run (row numbers in their files, in the order used). */
+  async writeSplit(id: string, split: RunSplitRows): Promise<void> {
+    const value = RunSplitRowsSchema.parse({ ...split, schemaVersion: RUN_SCHEMA_VERSION });
+    await writeFileAtomic(this.file(id, SPLIT_FILE), JSON.stringify(value) + '\n');
+  }
+
+  async readSplit(id: string): Promise<RunSplitRows | null> {
+    const file = this.file(id, SPLIT_FILE);
+    const text = await readIfExists(file);
+    return text === null ? null : parseRunFile(file, text, RunSplitRowsSchema);
+  }
+
+  /** Marks the run alive for observers on other hosts. */
+  async heartbeat(id: string): Promise<void> {
+    const file = this.file(id, HEARTBEAT_FILE);
+    const now = new Date();
+    try {
+      await fs.promises.utimes(file, now, now);
+    } catch {
+      await fs.promises.writeFile(file, '');
+    }
+  }
+
+  /** Runs grouped by experiment name, newest experiment first. */
+  async experiments(): Promise<ExperimentGroup[]> {
+    return groupExperiments(await this.list());
+  }
+
+  private async readRecord(id: string): Promise<RunRecord> {
+    const file = this.file(id, RUN_FILE);
+    const text = await fs.promises.readFile(file, 'utf8');
+    const record = parseRunFile(file, text, RunRecordSchema);
+    if (record.id !== id) throw new RunFileError(file, `id '${record.id}' does not match its folder '${id}'`);
+    return record;
+  }
+
+  private async detectInterrupted(record: RunRecord): Promise<RunRecord> {
+    if (FINAL_STATUSES.includes(record.status) || !record.owner) return record;
+    let heartbeat: number | null = null;
+    try {
+      heartbeat = (await fs.promises.stat(this.file(record.id, HEARTBEAT_FILE))).mtimeMs;
+    } catch {
+      heartbeat = null;
+    }
+    if (isOwnerAlive(record.owner, heartbeat)) return record;
+    const message = `the process that ran it (pid ${record.owner.pid} on ${record.owner.hostname}) is gone: it crashed, was killed or its window reloaded`;
+    const updated = await this.update(record.id, r => (FINAL_STATUSES.includes(r.status) ? {} : {
+      status: 'interrupted', endedAt: new Date().toISOString(), error: message,
+    }));
+    if (updated.status === 'interrupted' && record.status !== 'interrupted') {
+      await this.appendEvent(record.id, { type: 'status', status: 'interrupted', message });
+      await this.appendLog(record.id, `interrupted: ${message}`);
+    }
+    return updated;
+  }
+
+  private validate(id: string, value: unknown): RunRecord {
+    const res = RunRecordSchema.safeParse(value);
+    if (!res.success) {
+      const issue = res.error.issues[0];
+      throw new RunFileError(this.file(id, RUN_FILE), `refusing to write an invalid record: ${issue?.path.join('.')}: ${issue?.message}`);
+    }
+    return res.data;
+  }
+
+  private serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.queues.set(id, settled);
+    void settled.then(() => { if (this.queues.get(id) === settled) this.queues.delete(id); });
+    return next;
+  }
+}
+
+/** Groups runs by experiment; pure, so views can group a list they already hold. */
+export function groupExperiments(runs: readonly RunRecord[]): ExperimentGroup[] {
+  const byName = new Map<string, RunRecord[]>();
+  for (const r of runs) {
+    const list = byName.get(r.experiment) ?? [];
+    list.push(r);
+    byName.set(r.experiment, list);
+  }
+  const groups: ExperimentGroup[] = [];
+  for (const [name, list] of byName) {
+    const statusCounts: ExperimentGroup['statusCounts'] = {};
+    for (const r of list) statusCounts[r.status] = (statusCounts[r.status] ?? 0) + 1;
+    groups.push({
+      name, runs: list,
+      datasets: uniqueSorted(list.map(r => datasetName(r))),
+      models: uniqueSorted(list.map(r => r.model.label)),
+      fractions: Array.from(new Set(list.map(r => r.fraction))).sort((a, b) => a - b),
+      seeds: Array.from(new Set(list.map(r => r.seed))).sort((a, b) => a - b),
+      statusCounts,
+      lastCreatedAt: list.map(r => r.createdAt).sort().at(-1) ?? '',
+    });
+  }
+  return groups.sort((a, b) => (a.lastCreatedAt < b.lastCreatedAt ? 1 : a.lastCreatedAt > b.lastCreatedAt ? -1 : 0));
+}
+
+/** The dataset's display name: the file stem (`zheng68k.h5ad` -> `zheng68k`). */
+export function datasetName(run: Pick<RunRecord, 'dataset'>): string {
+  return path.basename(run.dataset.path).replace(/\.h5ad$/i, '');
+}
+
+function uniqueSorted(values: string[]): string[] {
+  return Array.from(new Set(values)).sort();
+}
+
+async function readIfExists(file: string): Promise<string | null> {
+  try {
+    return await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
