@@ -3,7 +3,9 @@ import { CliCommand, CliIO, UsageError } from './command';
 
 // Each subcommand module is loaded only when used, so `scwb --help` stays instant.
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
+  baseline: async () => (await import('./commands/baseline.js')).command,
   inspect: async () => (await import('./commands/inspect.js')).command,
+  results: async () => (await import('./commands/results.js')).command,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {

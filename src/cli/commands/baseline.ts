@@ -1,0 +1,127 @@
+/** `scwb baseline`: the logistic-regression baseline grid into the run store; prints the metrics as JSON. */
+import * as path from 'path';
+import { CliCommand, CliIO, UsageError, numberFlag, parseFlags } from '../command';
+import { runBaselinesInWorker, type BaselineGridInput, type BaselineModelSpec } from '../../core/runs/baseline';
+import type { RunSplit } from '../../core/runs/schema';
+import { defaultStoreRoot } from '../../core/runs/store';
+import { CancelledError } from '../../core/workers/task';
+
+const USAGE = `usage: scwb baseline DATASET.h5ad --label COL [split] [model] [grid] [--experiment NAME] [--store DIR]
+
+Fits logistic regression on X as stored (no re-normalisation) and evaluates it on a fixed test set, once per
+(fraction, seed); every run is saved in the run store and the metrics are printed as JSON.
+
+split (one of):
+  --test-size 0.2 --seed 2022   StratifiedShuffleSplit on the label (default: 0.2 and 2022, the scBERT protocol)
+  --query QUERY.h5ad            train on all of DATASET (reference), test on all of QUERY; query genes are
+                                matched to the reference by var name, missing ones are zero
+  --group COL [--test-size 0.2 --seed 2022]   GroupShuffleSplit: whole groups (donors) on one side
+model (one of):
+  --penalty l1 --C 0.1          fixed C (default: L1, C=0.1, liblinear one-vs-rest; l2 = multinomial lbfgs)
+  --cv-grid 1e-3,1e-2,...       choose C per run by stratified k-fold CV (--cv-folds, default 5)
+grid:
+  --fractions 0.1,0.5,1         few-shot fractions of the training split (default 1)
+  --seeds 0,1,2                 few-shot seeds: np.random.seed(k) + choice (default 0)
+  --stratified-few-shot         stratified subsets (train_test_split) instead of np.random.choice
+other:
+  --experiment NAME             experiment the runs belong to (default: '<dataset stem> baseline')
+  --store DIR                   run store folder (default: ./.scwb/runs)
+  --published-dataset NAME      dataset name to match published numbers (e.g. Zheng68K)
+  --threads N                   solver threads
+  --progress                    print progress to stderr`;
+
+const KNOWN = new Set(['label', 'test-size', 'seed', 'query', 'group', 'penalty', 'C', 'cv-grid', 'cv-folds', 'fractions',
+  'seeds', 'stratified-few-shot', 'experiment', 'store', 'published-dataset', 'threads', 'progress']);
+
+function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  if (v === true) throw new UsageError(`--${name} needs a comma-separated list of numbers`);
+  const values = v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
+  if (!values.length || values.some(x => !Number.isFinite(x))) throw new UsageError(`--${name} must be a comma-separated list of numbers, got '${v}'`);
+  return values;
+}
+
+function stringFlag(flags: Map<string, string | true>, name: string): string | undefined {
+  const v = flags.get(name);
+  if (v === true) throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+/** Turns the command line into the runner's input (exported for tests and the extension's "copy as CLI"). */
+export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { input: BaselineGridInput; progress: boolean } {
+  const { flags, positionals } = parseFlags(args, ['stratified-few-shot', 'progress']);
+  for (const name of flags.keys()) if (!KNOWN.has(name)) throw new UsageError(`unknown option --${name}`);
+  if (positionals.length !== 1) throw new UsageError('give exactly one DATASET.h5ad');
+  const label = stringFlag(flags, 'label');
+  if (!label) throw new UsageError('--label COL is required (the obs column with the cell types)');
+  const query = stringFlag(flags, 'query');
+  const group = stringFlag(flags, 'group');
+  if (query && group) throw new UsageError('--query and --group are different splits; give one');
+  if (query && (flags.has('test-size') || flags.has('seed'))) throw new UsageError('--test-size/--seed do not apply to a reference/query split');
+  const testSize = numberFlag(flags, 'test-size', 0.2);
+  const seed = numberFlag(flags, 'seed', 2022);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
+  const split: RunSplit = query
+    ? { kind: 'reference-query', queryPath: path.resolve(cwd, query) }
+    : group ? { kind: 'group', column: group, testSize, seed } : { kind: 'stratified', testSize, seed };
+  const penalty = stringFlag(flags, 'penalty') ?? 'l1';
+  if (penalty !== 'l1' && penalty !== 'l2') throw new UsageError(`--penalty must be l1 or l2, got '${penalty}'`);
+  const grid = numberList(flags, 'cv-grid');
+  if (grid && flags.has('C')) throw new UsageError('give --C or --cv-grid, not both');
+  const model: BaselineModelSpec = grid
+    ? { penalty, cvGrid: grid, folds: numberFlag(flags, 'cv-folds', 5) }
+    : { penalty, C: numberFlag(flags, 'C', 0.1) };
+  const threads = flags.has('threads') ? numberFlag(flags, 'threads', 1) : undefined;
+  const store = stringFlag(flags, 'store');
+  return {
+    input: {
+      datasetPath: path.resolve(cwd, positionals[0]), labelColumn: label, split, model,
+      fractions: numberList(flags, 'fractions'), seeds: numberList(flags, 'seeds'),
+      stratifiedFewShot: flags.get('stratified-few-shot') === true,
+      experiment: stringFlag(flags, 'experiment'),
+      storeRoot: store ? path.resolve(cwd, store) : defaultStoreRoot(cwd),
+      publishedDataset: stringFlag(flags, 'published-dataset'), threads,
+    },
+    progress: flags.get('progress') === true,
+  };
+}
+
+export const command: CliCommand = {
+  name: 'baseline',
+  summary: 'run the logistic-regression baseline (few-shot fractions x seeds) into the run store',
+  usage: USAGE,
+  async run(args: string[], io: CliIO): Promise<number> {
+    const { input, progress } = baselineInputFromArgs(args);
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    let lastShown = -1;
+    try {
+      const result = await runBaselinesInWorker(input, {
+        signal: abort.signal,
+        onProgress: progress ? (f, m) => {
+          const pct = Math.floor(f * 100);
+          if (pct !== lastShown) { lastShown = pct; io.err(`${String(pct).padStart(3)}% ${m ?? ''}\n`); }
+        } : undefined,
+      });
+      io.out(JSON.stringify({
+        experiment: result.experiment, store: result.storeRoot, nTest: result.nTest, geneAlignment: result.geneAlignment,
+        runs: result.runs.map(r => ({
+          id: r.id, fraction: r.fraction, seed: r.seed, status: r.status, nTrain: r.nTrain,
+          accuracy: r.metrics?.accuracy ?? null, macroF1: r.metrics?.macroF1 ?? null, weightedF1: r.metrics?.weightedF1 ?? null,
+          error: r.error,
+        })),
+      }, null, 2) + '\n');
+      return result.runs.every(r => r.status === 'completed') ? 0 : 1;
+    } catch (e) {
+      if (e instanceof CancelledError) {
+        io.err('scwb baseline: cancelled; finished runs are kept, the current one is marked cancelled\n');
+        return 130;
+      }
+      throw e;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
+  },
+};
