@@ -6,6 +6,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   baseline: async () => (await import('./commands/baseline.js')).command,
   inspect: async () => (await import('./commands/inspect.js')).command,
   results: async () => (await import('./commands/results.js')).command,
+  simulate: async () => (await import('./commands/simulate.js')).command,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
