@@ -29,4 +29,9 @@ export default tseslint.config(
     languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // Browser end-to-end tests: mocha globals, and callbacks that playwright runs inside the page.
+    files: ['test/e2e/**/*.js'],
+    languageOptions: { globals: { describe: 'readonly', it: 'readonly', before: 'readonly', after: 'readonly', beforeEach: 'readonly', afterEach: 'readonly', getComputedStyle: 'readonly', document: 'readonly', window: 'readonly' } },
+  },
 );

@@ -34,14 +34,14 @@ stage "build"
 if ! node scripts/build.mjs; then failed=$((failed + 1)); echo "FAILED: build"; finish; fi
 
 stage "lint and type checks"
-count_check "eslint" node_modules/.bin/eslint src test webview scripts bin bench
+count_check "eslint" node_modules/.bin/eslint --no-error-on-unmatched-pattern src test webview scripts bin bench
 count_check "tsc --noEmit (extension, core, tests)" node_modules/.bin/tsc -p . --noEmit
 count_check "tsc --noEmit (webviews)" node_modules/.bin/tsc -p tsconfig.webview.json
 
 stage "unit tests (Node)"
 node scripts/run-mocha.js unit; add_layer unit
 
-stage "extension-host tests (code-server $(.tools/node_modules/.bin/code-server --version 2>/dev/null | head -1))"
+stage "extension-host tests (VS Code 1.100 in code-server)"
 node test/harness/run-host-tests.js; add_layer host
 
 stage "end-to-end tests (Chromium + npm start)"

@@ -1,22 +1,38 @@
 /** Extension entry: the composition root. Everything created here is owned by the context's subscriptions. */
 const moduleLoadStart = performance.now();
 import * as vscode from 'vscode';
+import { DatasetView } from './host/datasets/dataset-view';
+import { SummaryCache } from './host/datasets/summaries';
+import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { AboutPanel } from './host/panels/about';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
   /** time from loading this module to the end of activate(), ms */
   readonly activationMs: number;
-  readonly panels: { about(): AboutPanel | undefined };
+  readonly datasets: DatasetsTree;
+  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[] };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
+  const summaries = new SummaryCache();
+  const datasets = new DatasetsTree(summaries);
+  const datasetsView = vscode.window.createTreeView<DatasetTreeNode>('scwb.datasets', { treeDataProvider: datasets, showCollapseAll: true });
   // Views without content yet show their welcome text (package.json viewsWelcome).
-  for (const view of ['scwb.datasets', 'scwb.checkpoints', 'scwb.runs']) {
+  for (const view of ['scwb.checkpoints', 'scwb.runs']) {
     context.subscriptions.push(vscode.window.registerTreeDataProvider(view, { getTreeItem: (e: vscode.TreeItem) => e, getChildren: () => [] }));
   }
   context.subscriptions.push(
+    datasets,
+    datasetsView,
+    DatasetView.register(context, summaries),
     vscode.commands.registerCommand('scwb.showAbout', () => AboutPanel.show(context)),
+    vscode.commands.registerCommand('scwb.datasets.refresh', () => datasets.refresh()),
+    vscode.commands.registerCommand('scwb.dataset.open', (target?: vscode.Uri | { uri: vscode.Uri }) => {
+      const uri = target instanceof vscode.Uri ? target : target?.uri ?? vscode.window.activeTextEditor?.document.uri;
+      if (uri) return vscode.commands.executeCommand('vscode.openWith', uri, DatasetView.viewType);
+      return undefined;
+    }),
     vscode.window.registerWebviewPanelSerializer(AboutPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         AboutPanel.adopt(context, panel);
@@ -26,7 +42,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
-    panels: { about: () => AboutPanel.instance },
+    datasets,
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views() },
   };
 }
 

@@ -6,6 +6,11 @@
  * once what they show is on screen: tests and the host wait for it instead of sleeping.
  */
 
+import type { DatasetStats, GeneOverlapResult } from '../core/h5ad/tasks';
+import type { DatasetSummary } from '../core/h5ad/types';
+
+export type { DatasetStats, DatasetSummary, GeneOverlapResult };
+
 export type AppName = 'about' | 'dataset' | 'results';
 
 /** What the About / Environment panel reports. */
@@ -40,7 +45,9 @@ export type WebviewMessage =
   | { type: 'rendered'; app: AppName; detail: Record<string, number | string | boolean> }
   | { type: 'action'; action: 'refresh' | 'openSettings' }
   | { type: 'export'; format: ExportFormat; suggestedName: string; content: string }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'dataset/selectColumn'; column: string }
+  | { type: 'dataset/pickGeneList' };
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
@@ -48,9 +55,15 @@ export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 export type HostMessage =
   | { type: 'about/report'; report: EnvReport }
   | { type: 'about/checking' }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** the summary comes first (fast); statistics stream in after it */
+  | { type: 'dataset/summary'; summary: DatasetSummary; labelCandidates: string[] }
+  | { type: 'dataset/progress'; fraction: number; message: string }
+  | { type: 'dataset/stats'; stats: DatasetStats }
+  | { type: 'dataset/overlap'; file: string; overlap: GeneOverlapResult }
+  | { type: 'dataset/error'; message: string; stage: 'summary' | 'stats' | 'overlap' };
 
-const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error']);
+const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList']);
 
 /** Messages from a webview are untrusted input: check the shape before use. */
 export function isWebviewMessage(m: unknown): m is WebviewMessage {

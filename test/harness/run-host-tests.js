@@ -32,7 +32,7 @@ async function main() {
     await page.exposeFunction('codeAutomationExit', () => undefined);
     page.on('console', m => {
       const t = m.text().replace(/%c/g, '');
-      if (/^(PASS|FAIL|HOST)\b/.test(t) || process.env.SCWB_DEBUG_CONSOLE) console.log('  ' + t.slice(0, 400));
+      if (/(^|\s)(PASS|FAIL|HOST) /.test(t) || process.env.SCWB_DEBUG_CONSOLE) console.log('  ' + t.slice(0, 400));
     });
     const authority = `127.0.0.1:${server.port}`;
     const payload = [

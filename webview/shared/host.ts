@@ -39,7 +39,7 @@ export function rendered(app: AppName, detail: Record<string, number | string | 
 
 /** Small DOM helper: h('div', {class: 'x'}, 'text', child). */
 export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K, attrs: Record<string, string> = {}, ...children: (Node | string | null | undefined)[]
+  tag: K, attrs?: Record<string, string>, ...children: (Node | string | null | undefined)[]
 ): HTMLElementTagNameMap[K];
 export function h(tag: string, attrs?: Record<string, string>, ...children: (Node | string | null | undefined)[]): HTMLElement;
 export function h(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string | null | undefined)[]): HTMLElement {
