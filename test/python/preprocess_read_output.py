@@ -1,0 +1,49 @@
+"""Reads a preprocessed .h5ad with anndata and prints what the tests compare, plus sha256 of the input file.
+
+  preprocess_read_output.py <output.h5ad> <input file> [<output.h5ad> <input file> ...]
+One pair prints one object; several print a list.
+"""
+import hashlib
+import json
+import sys
+
+import anndata
+import numpy as np
+import scipy.sparse as sp
+
+
+def csr(m):
+    m = sp.csr_matrix(m)
+    return {"indptr": m.indptr.tolist(), "indices": m.indices.tolist(), "data": [float(v) for v in m.data],
+            "dtype": str(m.dtype)}
+
+
+def describe(out_path, in_path):
+    a = anndata.read_h5ad(out_path)
+    h = hashlib.sha256()
+    with open(in_path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return {
+        "shape": list(a.shape),
+        "X": csr(a.X),
+        "layers": {k: csr(v) for k, v in a.layers.items()},
+        "varNames": a.var_names.tolist(),
+        "var": {c: [None if isinstance(v, float) and np.isnan(v) else (v.item() if hasattr(v, "item") else v)
+                    for v in a.var[c].tolist()] for c in a.var.columns},
+        "obsNames": a.obs_names.tolist(),
+        "obsColumns": {c: str(a.obs[c].dtype) for c in a.obs.columns},
+        "obsNGenes": a.obs["n_genes"].tolist() if "n_genes" in a.obs else None,
+        "uns": {k: (dict(v) if isinstance(v, dict) else str(v)) for k, v in a.uns.items()},
+        "inputSha256": h.hexdigest(),
+    }
+
+
+def main():
+    pairs = [sys.argv[i:i + 2] for i in range(1, len(sys.argv), 2)]
+    outs = [describe(o, i) for o, i in pairs]
+    print(json.dumps(outs[0] if len(outs) == 1 else outs))
+
+
+if __name__ == "__main__":
+    main()
