@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   inspect: async () => (await import('./commands/inspect.js')).command,
   results: async () => (await import('./commands/results.js')).command,
   simulate: async () => (await import('./commands/simulate.js')).command,
+  split: async () => (await import('./commands/split.js')).command,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {

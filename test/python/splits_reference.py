@@ -17,8 +17,10 @@ def size(v):
     return int(v) if float(v).is_integer() else float(v)
 
 
-def run(req):
+def run(req, earlier):
     kind = req["kind"]
+    if "train_of" in req:  # the training rows of an earlier request's first split, to keep the JSON small
+        req = dict(req, train=earlier[req["train_of"]][0]["train"])
     try:
         if kind == "sss":
             y = np.array(req["labels"])
@@ -35,6 +37,8 @@ def run(req):
             tr, te = train_test_split(idx, train_size=size(req.get("train_size")), test_size=size(req.get("test_size")),
                                       stratify=strat, random_state=req["seed"])
             return {"train": ints(tr), "test": ints(te)}
+        if kind == "echo":
+            return req["value"]
         if kind == "fewshot":
             train = np.array(req["train"])
             np.random.seed(req["seed"])
@@ -42,7 +46,7 @@ def run(req):
             return ints(train[idx])
         if kind == "stratified_fewshot":
             train = np.array(req["train"])
-            y = np.array(req["labels"])[train]
+            y = np.array(req["labels"] if "labels" in req else earlier[req["labels_of"]])[train]
             sub, _ = train_test_split(train, train_size=req["fraction"], stratify=y, random_state=req["seed"])
             return ints(sub)
         if kind == "gss":
@@ -50,9 +54,36 @@ def run(req):
             cv = GroupShuffleSplit(n_splits=req.get("n_splits", 1), test_size=size(req.get("test_size")),
                                    random_state=req["seed"])
             return [{"train": ints(tr), "test": ints(te)} for tr, te in cv.split(np.zeros(len(g)), groups=g)]
+        if kind == "pipeline":
+            # What a user's script does: read the labels (an obs column via anndata, or given), split, then draw
+            # the few-shot subset from the training rows.
+            if "path" in req:
+                import anndata
+                obs = anndata.read_h5ad(req["path"], backed="r").obs
+                y = obs[req["column"]]
+            else:
+                obs, y = None, np.array(req["labels"])
+            if req.get("group_column"):
+                cv = GroupShuffleSplit(n_splits=1, test_size=req["test_size"], random_state=req["seed"])
+                tr, te = next(cv.split(np.zeros(len(y)), groups=obs[req["group_column"]]))
+            else:
+                cv = StratifiedShuffleSplit(n_splits=1, test_size=req["test_size"], random_state=req["seed"])
+                tr, te = next(cv.split(np.zeros(len(y)), y))
+            out = {"n": len(y), "train": ints(tr), "test": ints(te)}
+            if req.get("fraction") is not None:
+                if req.get("stratified"):
+                    out["fewshot"] = ints(train_test_split(tr, train_size=req["fraction"], stratify=np.asarray(y)[tr],
+                                                           random_state=req["fraction_seed"])[0])
+                else:
+                    np.random.seed(req["fraction_seed"])
+                    out["fewshot"] = ints(tr[np.random.choice(len(tr), int(len(tr) * req["fraction"]), replace=False)])
+            return out
         raise ValueError(kind)
     except ValueError as e:
         return {"error": str(e)}
 
 
-print(json.dumps([run(r) for r in json.load(sys.stdin)]))
+results = []
+for r in json.load(sys.stdin):
+    results.append(run(r, results))
+print(json.dumps(results))

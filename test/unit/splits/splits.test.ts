@@ -49,9 +49,19 @@ describe('splits vs scikit-learn 1.2.1', () => {
     tts: [0.1, 0.25, 0.5, 0.75].map(f => ({ f, at: add({ kind: 'tts', n: 700, train_size: f, labels: imbalanced.map(s => s + '') , seed: 2 }) })),
     ttsPlain: add({ kind: 'tts', n: 700, test_size: 0.3, seed: 4 }),
     gss: [0, 2022].map(seed => ({ seed, at: add({ kind: 'gss', groups, test_size: 0.2, seed, n_splits: 2 }) })),
+    zhengLabels: add({ kind: 'echo', value: zheng }),
+    fewShot: [] as { fraction: number; k: number; at: number }[],
+    stratifiedFewShot: [] as { fraction: number; seed: number; at: number }[],
   };
+  // Few-shot draws reuse sklearn's own Zheng68K training split (request train_of) rather than resending it.
+  const zhengSplit2022 = cases.zheng[0].at;
+  for (const fraction of [0.1, 0.25, 1.0]) {
+    for (const k of [0, 1, 2]) cases.fewShot.push({ fraction, k, at: add({ kind: 'fewshot', train_of: zhengSplit2022, fraction, seed: 2021 * k }) });
+  }
+  for (const [fraction, seed] of [[0.1, 1], [0.5, 10]]) {
+    cases.stratifiedFewShot.push({ fraction, seed, at: add({ kind: 'stratified_fewshot', train_of: zhengSplit2022, labels_of: cases.zhengLabels, fraction, seed }) });
+  }
   let expected: unknown[] = [];
-  let zhengTrain: number[] = [];
   before(() => { expected = runPythonJson<unknown[]>('splits_reference.py', [], JSON.stringify(requests)); });
 
   it('Zheng68K protocol: StratifiedShuffleSplit(test_size=0.2, random_state=2022) gives 54,760/13,690 and sklearn\'s exact indices', () => {
@@ -61,7 +71,6 @@ describe('splits vs scikit-learn 1.2.1', () => {
       assert.strictEqual(ours.train.length, 54760);
       assert.strictEqual(ours.test.length, 13690);
       assert.deepStrictEqual(ours, ref, `seed ${seed}`);
-      if (seed === 2022) zhengTrain = ours.train;
     }
   });
 
@@ -112,22 +121,15 @@ describe('splits vs scikit-learn 1.2.1', () => {
   });
 
   it('few-shot subsets of the Zheng68K training split equal np.random.choice and sklearn stratified subsets', () => {
-    assert.strictEqual(zhengTrain.length, 54760);
-    const reqs: Req[] = [];
-    const ours: number[][] = [];
-    for (const fraction of [0.1, 0.25, 1.0]) {
-      for (const k of [0, 1, 2]) {
-        reqs.push({ kind: 'fewshot', train: zhengTrain, fraction, seed: 2021 * k });
-        ours.push(fewShotSubset(zhengTrain, fraction, 2021 * k));
-      }
+    const zhengTrain = stratifiedShuffleSplit(zheng, { testSize: 0.2, seed: 2022 }).train;
+    for (const { fraction, k, at } of cases.fewShot) {
+      const ours = fewShotSubset(zhengTrain, fraction, 2021 * k);
+      assert.strictEqual(ours.length, Math.floor(54760 * fraction));
+      assert.deepStrictEqual(ours, expected[at], `fraction ${fraction}, seed ${2021 * k}`);
     }
-    for (const [fraction, seed] of [[0.1, 1], [0.5, 10]]) {
-      reqs.push({ kind: 'stratified_fewshot', train: zhengTrain, labels: zheng, fraction, seed });
-      ours.push(stratifiedFewShotSubset(zhengTrain, zheng, fraction, seed));
+    for (const { fraction, seed, at } of cases.stratifiedFewShot) {
+      assert.deepStrictEqual(stratifiedFewShotSubset(zhengTrain, zheng, fraction, seed), expected[at], `stratified ${fraction}, seed ${seed}`);
     }
-    const ref = runPythonJson<number[][]>('splits_reference.py', [], JSON.stringify(reqs));
-    assert.strictEqual(ours[0].length, 5476);
-    ref.forEach((r, i) => assert.deepStrictEqual(ours[i], r, `request ${i} (${String(reqs[i].kind)} ${String(reqs[i].fraction)})`));
   });
 });
 
