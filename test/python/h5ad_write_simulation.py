@@ -7,15 +7,18 @@ of a logistic regression on log1p(CP10k) (stratified 70/30 split).
 """
 import json
 import sys
+import warnings
 
 import anndata
 import numpy as np
 from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 
 def main():
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     ad = anndata.read_h5ad(sys.argv[1])
     markers = json.loads(sys.argv[2])
     X = sparse.csr_matrix(ad.X)
