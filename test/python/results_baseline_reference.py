@@ -5,6 +5,7 @@ stdin JSON: {"dataset", "label", "split": {"kind": "stratified", "testSize", "se
 "queryPath"}, "C", "runs": [{"dir", "fraction", "seed"}]}
 """
 import csv
+import hashlib
 import json
 import sys
 
@@ -27,7 +28,7 @@ def main():
     y = ref.obs[req["label"]].astype(str).to_numpy()
     X = dense(ref.X)
     split = req["split"]
-    out = {"runs": []}
+    out = {"runs": [], "sha256": hashlib.sha256(open(req["dataset"], "rb").read()).hexdigest()}
     if split["kind"] == "stratified":
         sss = StratifiedShuffleSplit(n_splits=1, test_size=split["testSize"], random_state=split["seed"])
         train, test = next(sss.split(X, y))
