@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { DatasetView } from './host/datasets/dataset-view';
 import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
+import { CheckpointsTree } from './host/checkpoints/tree';
 import { AboutPanel } from './host/panels/about';
 
 /** What the extension returns from activate(): used by the integration tests. */
@@ -11,6 +12,7 @@ export interface ScwbApi {
   /** time from loading this module to the end of activate(), ms */
   readonly activationMs: number;
   readonly datasets: DatasetsTree;
+  readonly checkpoints: CheckpointsTree;
   readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[] };
 }
 
@@ -19,7 +21,9 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   const datasets = new DatasetsTree(summaries);
   const datasetsView = vscode.window.createTreeView<DatasetTreeNode>('scwb.datasets', { treeDataProvider: datasets, showCollapseAll: true });
   // Views without content yet show their welcome text (package.json viewsWelcome).
-  for (const view of ['scwb.checkpoints', 'scwb.runs']) {
+  const checkpoints = new CheckpointsTree();
+  context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
+  for (const view of ['scwb.runs']) {
     context.subscriptions.push(vscode.window.registerTreeDataProvider(view, { getTreeItem: (e: vscode.TreeItem) => e, getChildren: () => [] }));
   }
   context.subscriptions.push(
@@ -43,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   return {
     activationMs,
     datasets,
+    checkpoints,
     panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views() },
   };
 }

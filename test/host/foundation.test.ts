@@ -69,3 +69,20 @@ describe('foundation (in the real extension host)', () => {
     }
   });
 });
+
+describe('Checkpoints view (in the real extension host)', () => {
+  it('lists a scGPT model folder put into the workspace', async () => {
+    const api = await activeApi();
+    const ws = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const folder = path.join(ws, 'models', 'scGPT_human');
+    fs.mkdirSync(folder, { recursive: true });
+    for (const f of ['best_model.pt', 'vocab.json', 'args.json']) fs.writeFileSync(path.join(folder, f), '{}');
+    try {
+      const found = await until(async () => (await api.checkpoints.getChildren()).find(c => c.path === folder));
+      assert.strictEqual(found.kind, 'scgpt-folder');
+      assert.match(String(api.checkpoints.getTreeItem(found).label), /scGPT model folder/);
+    } finally {
+      fs.rmSync(path.join(ws, 'models'), { recursive: true, force: true });
+    }
+  });
+});
