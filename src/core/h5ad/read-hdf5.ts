@@ -143,11 +143,11 @@ export class H5Context {
    * MAX_ELEMENTS_PER_READ. When the stored type matches the target's, HDF5 writes into a heap buffer that is
    * copied once into the target; otherwise the values are converted (int64 -> int32, int -> float32...).
    */
-  readNumericInto(ds: H5Dataset, start: number, end: number, target: NumericArray, offset: number): void {
+  readNumericInto(ds: H5Dataset, start: number, end: number, target: NumericArray, offset: number, piece = MAX_ELEMENTS_PER_READ): void {
     const meta = this.metadata(ds);
     const sameType = typedArrayFor(meta) === target.constructor;
-    for (let lo = start; lo < end; lo += MAX_ELEMENTS_PER_READ) {
-      const hi = Math.min(end, lo + MAX_ELEMENTS_PER_READ);
+    for (let lo = start; lo < end; lo += piece) {
+      const hi = Math.min(end, lo + piece);
       const at = offset + (lo - start);
       if (sameType) this.readRawInto(ds, meta, lo, hi, target, at);
       else copyConverted(this.readSlice(ds, lo, hi) as NumericArray, target, at);

@@ -217,6 +217,13 @@ function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
 }
 
 /**
+ * Elements per HDF5 call when reading straight into a preallocated output: small enough that the WASM heap
+ * (which never shrinks, and adds to the process's peak memory) stays near its initial size, large enough that
+ * the per-call cost is negligible.
+ */
+const BULK_PIECE = 1 << 20;
+
+/**
  * A whole matrix (or rows [0, maxRows)) as one CSR, read in blocks of `blockRows` rows. For CSR storage the
  * output is allocated once from indptr and each block is read straight into it (no per-block copies).
  */
@@ -237,8 +244,8 @@ export function readMatrixAll(
     const outData = valuesArrayFor(ctx, data, nnz);
     for (let r0 = 0; r0 < nRows; r0 += blockRows) {
       const r1 = Math.min(nRows, r0 + blockRows);
-      ctx.readNumericInto(indices, ptr[r0], ptr[r1], outIdx, outPtr[r0]);
-      ctx.readNumericInto(data, ptr[r0], ptr[r1], outData, outPtr[r0]);
+      ctx.readNumericInto(indices, ptr[r0], ptr[r1], outIdx, outPtr[r0], BULK_PIECE);
+      ctx.readNumericInto(data, ptr[r0], ptr[r1], outData, outPtr[r0], BULK_PIECE);
       opts.onBlock?.(r1);
     }
     return { nRows, nCols: m.info.shape[1], indptr: outPtr, indices: outIdx, data: outData };
