@@ -66,6 +66,10 @@ export interface ExperimentGroup {
   lastCreatedAt: string;
 }
 
+const LOCK_DIR = '.lock';
+const LOCK_STALE_MS = 10_000;
+const LOCK_WAIT_MS = 15_000;
+
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A new id: 20250131T123456789Z-3f9a1c (UTC time to the millisecond, then 6 random hex digits). */
@@ -316,9 +320,39 @@ export class RunStore {
     return res.data;
   }
 
+  /**
+   * Read-modify-write of run.json under a lock folder, so a worker thread or another process (the runner
+   * setting the status while the user renames the run) never loses the other's change. A lock older than
+   * LOCK_STALE_MS is left over from a crash and is taken over.
+   */
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const lock = this.file(id, LOCK_DIR);
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        await fs.promises.mkdir(lock);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const age = await fs.promises.stat(lock).then(st => Date.now() - st.mtimeMs, () => 0);
+        if (age > LOCK_STALE_MS || Date.now() > deadline) {
+          await fs.promises.rm(lock, { recursive: true, force: true });
+          continue;
+        }
+        await new Promise(res => setTimeout(res, wait));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await fs.promises.rm(lock, { recursive: true, force: true });
+    }
+  }
+
   private serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
+    const locked = () => this.withLock(id, fn);
+    const next = prev.then(locked, locked);
     const settled = next.catch(() => undefined);
     this.queues.set(id, settled);
     void settled.then(() => { if (this.queues.get(id) === settled) this.queues.delete(id); });

@@ -165,7 +165,7 @@ describe('run store', () => {
     assert.deepStrictEqual((await store.readEvents(dead.id)).map(e => e.type), ['progress', 'status']);
   });
 
-  it('writes run.json atomically: concurrent readers never see a partial file and no temp files remain', async () => {
+  it('writes run.json atomically and under a lock: readers never see a partial file, no writer loses an update', async () => {
     const r = await store.create(newRun());
     const file = path.join(root, r.id, 'run.json');
     let reads = 0;
@@ -179,12 +179,15 @@ describe('run store', () => {
       }
     })();
     const long = 'x'.repeat(200_000);
-    await Promise.all(Array.from({ length: 40 }, (_, i) => store.update(r.id, cur => ({ note: `${long}${i}`, parameters: { ...cur.parameters, [`k${i}`]: i } }))));
+    // Two store objects stand for two writers (the runner's worker and the extension host renaming the run).
+    const other = new RunStore(root);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? other : store).update(r.id, cur => ({ note: `${long}${i}`, parameters: { ...cur.parameters, [`k${i}`]: i } }))));
     stop = true;
     await reader;
     assert.ok(reads > 0);
     const final = await store.get(r.id);
-    assert.strictEqual(Object.keys(final.parameters).length, 41, 'every serialized update applied');
+    assert.strictEqual(Object.keys(final.parameters).length, 41, 'no writer lost another\'s update');
+    assert.ok(!fs.existsSync(path.join(root, r.id, '.lock')), 'the lock is released');
     assert.deepStrictEqual(fs.readdirSync(path.join(root, r.id)).filter(n => n.includes('.tmp-')), []);
   });
 
