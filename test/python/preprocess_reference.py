@@ -152,16 +152,28 @@ def csr_json(X):
 
 
 def finish(X64, kept_cells, var_names, extra, bins_of=None):
+    """X rounded to float32 (as the recipes write it), and the bins at X's stored positions when binning."""
     X32 = sp.csr_matrix(X64.astype(np.float32))
     X32.eliminate_zeros()
     X32.sort_indices()
-    out = {"varNames": list(var_names), "keptCells": [int(i) for i in kept_cells], "X": csr_json(X32)}
+    out = {"varNames": list(var_names), "keptCells": np.asarray(kept_cells, dtype=np.int64), "X": X32}
     if bins_of is not None:
         n_bins, seed = bins_of
         dense_bins = bin_rows(X32, n_bins, seed)
-        out["bins"] = [int(dense_bins[r, c]) for r in range(X32.shape[0]) for c in X32.indices[X32.indptr[r]:X32.indptr[r + 1]]]
+        rows = np.repeat(np.arange(X32.shape[0]), np.diff(X32.indptr))
+        out["bins"] = sp.csr_matrix((dense_bins[rows, X32.indices].astype(np.float32), X32.indices.copy(), X32.indptr.copy()),
+                                    shape=X32.shape)
     out.update(extra)
     return out
+
+
+def to_json(out):
+    res = dict(out)
+    res["keptCells"] = [int(i) for i in out["keptCells"]]
+    res["X"] = csr_json(out["X"])
+    if "bins" in out:
+        res["bins"] = [int(b) for b in out["bins"].data]
+    return res
 
 
 def scbert(X, meta, p):
@@ -239,7 +251,7 @@ RECIPES = {"scbert": scbert, "scgpt": scgpt, "benchmark": benchmark}
 
 def run(recipe, datadir, params):
     X, meta = load(datadir)
-    return RECIPES[recipe](X, meta, params)
+    return to_json(RECIPES[recipe](X, meta, params))
 
 
 def main():

@@ -80,7 +80,9 @@ export function binRows(block: CsrBlock, nBins: number, rand: () => number, floa
       const x = block.data[k];
       if (x === 0) continue;
       const left = digitize(x, edges, false);
-      const rightDigit = digitize(x, edges, true);
+      // digitize(x, edges, right=True) counts edges < x: the edges equal to x sit just below `left`.
+      let rightDigit = left;
+      while (rightDigit > 0 && edges[rightDigit - 1] === x) rightDigit--;
       bins[k] = Math.ceil(rand() * (rightDigit - left) + left);
     }
   }
