@@ -110,6 +110,20 @@ describe('preprocessing refusals and recipe files', () => {
     assert.match(b.error.problem, /obs has no column "donor" for the batch key \(columns: batch\)/);
   });
 
+  it('stops between blocks when cancelled and discards the output', async () => {
+    const sink = memorySink();
+    const src = dumpSource(data.tenx);
+    let cancelled = false;
+    const fractions: number[] = [];
+    const ctx = { get cancelled() { return cancelled; }, progress(f: number) { fractions.push(f); cancelled = f > 0.3; } };
+    const recipe = parseRecipe({ recipe: 'benchmark' });
+    await assert.rejects(runPipeline(recipe, src, sink, { inputSha256: '', blockRows: 100, ctx }), { name: 'CancelledError' });
+    assert.ok(sink.aborted && !sink.result);
+    // 1,107 cells in blocks of 100: stopped after the block that passed 30 %, long before the end.
+    assert.strictEqual(src.reads, fractions.length);
+    assert.ok(src.reads >= 4 && src.reads < 11, `read ${src.reads} blocks`);
+  });
+
   it('fills every default and resolves reference paths against the recipe file', () => {
     const r = parseRecipe({ recipe: 'scgpt', params: { vocab: 'vocab.json' } });
     assert.deepStrictEqual(r.params, { vocab: 'vocab.json', ...RECIPE_DEFAULTS.scgpt });
