@@ -5,6 +5,7 @@ import { DatasetView } from './host/datasets/dataset-view';
 import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { CheckpointsTree } from './host/checkpoints/tree';
+import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 
 /** What the extension returns from activate(): used by the integration tests. */
@@ -37,6 +38,11 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       if (uri) return vscode.commands.executeCommand('vscode.openWith', uri, DatasetView.viewType);
       return undefined;
     }),
+    vscode.commands.registerCommand('scwb.preprocess', async (target?: Parameters<typeof preprocessCommand>[0]) => {
+      const outcome = await preprocessCommand(target, f => datasets.summaryOf(f), () => pickDataset(datasets));
+      if (outcome) datasets.refresh();
+      return outcome;
+    }),
     vscode.window.registerWebviewPanelSerializer(AboutPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         AboutPanel.adopt(context, panel);
@@ -50,6 +56,16 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     checkpoints,
     panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views() },
   };
+}
+
+/** Quick pick over the datasets of the Datasets view, for commands run from the palette. */
+async function pickDataset(datasets: DatasetsTree): Promise<string | undefined> {
+  const items = (await datasets.list()).map(d => ({ label: vscode.workspace.asRelativePath(d.uri), file: d.uri.fsPath }));
+  if (!items.length) {
+    void vscode.window.showInformationMessage('No .h5ad datasets in this workspace.');
+    return undefined;
+  }
+  return (await vscode.window.showQuickPick(items, { title: 'Dataset' }))?.file;
 }
 
 export function deactivate(): void {

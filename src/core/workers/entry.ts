@@ -1,6 +1,6 @@
 /** Worker-thread side of runTask: loads the task module, runs the function, posts progress and the result. */
 import * as path from 'path';
-import { parentPort, workerData } from 'worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'worker_threads';
 import type { CallerMessage, TaskContext, TaskFunction, TaskSpec, WorkerMessage } from './task';
 
 const CORE_DIR = path.resolve(__dirname, '..');
@@ -29,6 +29,11 @@ async function main(): Promise<void> {
       port.postMessage(msg);
     },
     get cancelled() {
+      // A task that never yields to the event loop would never see the 'cancel' message arrive: look for it here.
+      if (!cancelled) {
+        const pending = receiveMessageOnPort(port) as { message: CallerMessage } | undefined;
+        if (pending?.message.type === 'cancel') cancelled = true;
+      }
       return cancelled;
     },
   };

@@ -24,6 +24,16 @@ describe('runTask (worker threads)', () => {
     await assert.rejects(p, CancelledError);
   });
 
+  it('cancels a synchronous task that polls ctx.cancelled without yielding', async () => {
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const p = runTask(MODULE, 'syncLoopPolling', {}, { signal: ac.signal, graceMs: 30_000 });
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(p, CancelledError);
+    // Well before the 30 s grace period: the task itself saw the cancel.
+    assert.ok(Date.now() - t0 < 20_000);
+  });
+
   it('terminates a task that ignores cancellation', async () => {
     const ac = new AbortController();
     const p = runTask(MODULE, 'busyForever', {}, { signal: ac.signal, graceMs: 100 });

@@ -30,3 +30,17 @@ export function failWithFileError(): never {
 export function busyForever(): never {
   for (;;) { /* never checks ctx.cancelled: must be terminated */ }
 }
+
+/** A synchronous loop that only polls ctx.cancelled: cancellation must still reach it. */
+export function syncLoopPolling(_input: unknown, ctx: TaskContext): number {
+  let i = 0;
+  const start = Date.now();
+  while (Date.now() - start < 60_000) {
+    i++;
+    if (i % 100000 === 0) {
+      ctx.progress(NaN);
+      if (ctx.cancelled) throw new CancelledError();
+    }
+  }
+  return i;
+}

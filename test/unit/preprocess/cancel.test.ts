@@ -1,0 +1,29 @@
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { runTask } from '../../../src/core/workers/run-task';
+import { CancelledError } from '../../../src/core/workers/task';
+import { PROJECT_ROOT, tempDir } from '../../helpers/shared';
+
+describe('preprocess in a worker thread: cancellation', () => {
+  it('stops on cancel and leaves no partial output (nor a temp file)', async () => {
+    const dir = tempDir();
+    try {
+      const input = path.join(dir, 'counts.h5ad');
+      execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'simulate', '--cells', '20000', '--genes', '1000', '--seed', '1', '--out', input]);
+      const output = path.join(dir, 'counts.benchmark.h5ad');
+      const ac = new AbortController();
+      let progressSeen = 0;
+      const run = runTask('preprocess/tasks', 'preprocess', { inPath: input, outPath: output, recipe: { recipe: 'benchmark', params: { mode: 'bin' } }, blockRows: 512 }, {
+        signal: ac.signal,
+        onProgress: () => { if (++progressSeen === 1) ac.abort(); },
+      });
+      await assert.rejects(run, CancelledError);
+      assert.ok(progressSeen >= 1);
+      assert.deepStrictEqual(fs.readdirSync(dir), ['counts.h5ad']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
