@@ -8,8 +8,10 @@
 
 import type { DatasetStats, GeneOverlapResult } from '../core/h5ad/tasks';
 import type { DatasetSummary } from '../core/h5ad/types';
+import type { ConfusionView, ExperimentResults, ResultsModel } from '../core/results/model';
+import type { TableFormat } from '../core/results/export';
 
-export type { DatasetStats, DatasetSummary, GeneOverlapResult };
+export type { ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 
 export type AppName = 'about' | 'dataset' | 'results';
 
@@ -47,7 +49,12 @@ export type WebviewMessage =
   | { type: 'export'; format: ExportFormat; suggestedName: string; content: string }
   | { type: 'error'; message: string }
   | { type: 'dataset/selectColumn'; column: string }
-  | { type: 'dataset/pickGeneList' };
+  | { type: 'dataset/pickGeneList' }
+  /** show the confusion matrix / per-class F1 of a table row (a dataset x model x fraction group) */
+  | { type: 'results/selectRow'; experiment: string; rowKey: string }
+  | { type: 'results/selectExperiment'; experiment: string }
+  /** export the experiment's table; the host formats it (the same code as `scwb results`) and saves it */
+  | { type: 'results/exportTable'; experiment: string; format: TableFormat };
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
@@ -61,9 +68,16 @@ export type HostMessage =
   | { type: 'dataset/progress'; fraction: number; message: string }
   | { type: 'dataset/stats'; stats: DatasetStats }
   | { type: 'dataset/overlap'; file: string; overlap: GeneOverlapResult }
-  | { type: 'dataset/error'; message: string; stage: 'summary' | 'stats' | 'overlap' };
+  | { type: 'dataset/error'; message: string; stage: 'summary' | 'stats' | 'overlap' }
+  /**
+   * Everything the results panel shows. `experiment` is the one to display (the webview may switch among
+   * `model.experiments`); `confusion` belongs to `confusionRowKey` of that experiment (null when no run has metrics).
+   */
+  | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null }
+  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null };
 
-const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList']);
+const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList',
+  'results/selectRow', 'results/selectExperiment', 'results/exportTable']);
 
 /** Messages from a webview are untrusted input: check the shape before use. */
 export function isWebviewMessage(m: unknown): m is WebviewMessage {
