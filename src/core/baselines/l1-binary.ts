@@ -76,186 +76,264 @@ export function xorshift(seed: number): () => number {
   };
 }
 
+/** Arrays of one solve. Rows: margin = w.x_i; rc and cx hold per-row pairs interleaved so the column loops fetch
+ * both with one cache line: rc = [d loss/d margin, d2 loss/d margin2] for the gradient pass, cx = [d2 loss/d
+ * margin2, (X d)_i] for the inner loop. Features: w, wpd = w + d (the inner loop's iterate), grad, hdiag, and
+ * index, a permutation whose prefixes are the active sets. */
+interface State {
+  colPtr: Int32Array;
+  rowIdx: Int32Array;
+  values: Float32Array;
+  l: number;
+  n: number;
+  isPos: Uint8Array;
+  cost: Float64Array;
+  margin: Float64Array;
+  rc: Float64Array;
+  cx: Float64Array;
+  w: Float64Array;
+  wpd: Float64Array;
+  grad: Float64Array;
+  hdiag: Float64Array;
+  index: Int32Array;
+}
+
+/** Violation statistics of one pass: the largest and the sum (L1 norm of the minimum-norm subgradient). */
+interface Pass {
+  size: number;
+  gmax: number;
+  gnorm: number;
+}
+
+// Each loop of newGLMNET lives in its own small function: V8 then optimises each one as soon as it is hot, where
+// one large function kept falling back to the interpreter whenever a branch it had not seen yet was taken.
+
+function refreshCurvature(st: State): void {
+  const { l, margin, cost, isPos, rc, cx } = st;
+  for (let i = 0; i < l; i++) {
+    const prob = 1 / (1 + Math.exp(-margin[i]));
+    const c = cost[i] * prob * (1 - prob);
+    rc[2 * i] = cost[i] * (prob - isPos[i]);
+    rc[2 * i + 1] = c;
+    cx[2 * i] = c;
+  }
+}
+
+/**
+ * Gradient and Hessian diagonal of the loss over the candidates index[0, size). Zero weights well inside the L1
+ * kink (|g| < 1 - gmaxOld/l) move behind the returned size.
+ */
+function gradientPass(st: State, size: number, gmaxOld: number): Pass {
+  const { colPtr, rowIdx, values, rc, grad, hdiag, index, w, l } = st;
+  let active = size;
+  let gmax = 0;
+  let gnorm = 0;
+  const bound = gmaxOld / l;
+  for (let s = 0; s < active; s++) {
+    const j = index[s];
+    let g = 0;
+    let h = HESSIAN_FLOOR;
+    for (let k = colPtr[j], e = colPtr[j + 1]; k < e; k++) {
+      const i2 = 2 * rowIdx[k];
+      const v = values[k];
+      g += v * rc[i2];
+      h += v * v * rc[i2 + 1];
+    }
+    grad[j] = g;
+    hdiag[j] = h;
+    const gp = g + 1, gn = g - 1;
+    let violation = 0;
+    const wj = w[j];
+    if (wj === 0) {
+      if (gp < 0) violation = -gp;
+      else if (gn > 0) violation = gn;
+      else if (gp > bound && gn < -bound) {
+        active--;
+        index[s] = index[active];
+        index[active] = j;
+        s--;
+        continue;
+      }
+    } else if (wj > 0) violation = Math.abs(gp);
+    else violation = Math.abs(gn);
+    if (violation > gmax) gmax = violation;
+    gnorm += violation;
+  }
+  return { size: active, gmax, gnorm };
+}
+
+function shuffle(index: Int32Array, size: number, rand: () => number): void {
+  for (let s = 0; s < size; s++) {
+    const t = s + (rand() % (size - s));
+    const tmp = index[t];
+    index[t] = index[s];
+    index[s] = tmp;
+  }
+}
+
+/**
+ * One coordinate-descent sweep over index[0, size) on  g.d + 0.5 d'X'DXd + ||w + d||_1, updating wpd and X d,
+ * with inner-level shrinking against qpGmaxOld.
+ */
+function coordinateSweep(st: State, size: number, qpGmaxOld: number): Pass {
+  const { colPtr, rowIdx, values, cx, grad, hdiag, index, w, wpd, l } = st;
+  let active = size;
+  let gmax = 0;
+  let gnorm = 0;
+  const bound = qpGmaxOld / l;
+  for (let s = 0; s < active; s++) {
+    const j = index[s];
+    const h = hdiag[j];
+    const wj = wpd[j];
+    let g = grad[j] + (wj - w[j]) * HESSIAN_FLOOR;
+    for (let k = colPtr[j], e = colPtr[j + 1]; k < e; k++) {
+      const i2 = 2 * rowIdx[k];
+      g += values[k] * cx[i2] * cx[i2 + 1];
+    }
+    const gp = g + 1, gn = g - 1;
+    let violation = 0;
+    if (wj === 0) {
+      if (gp < 0) violation = -gp;
+      else if (gn > 0) violation = gn;
+      else if (gp > bound && gn < -bound) {
+        active--;
+        index[s] = index[active];
+        index[active] = j;
+        s--;
+        continue;
+      }
+    } else if (wj > 0) violation = Math.abs(gp);
+    else violation = Math.abs(gn);
+    if (violation > gmax) gmax = violation;
+    gnorm += violation;
+
+    let z: number;
+    if (gp < h * wj) z = -gp / h;
+    else if (gn > h * wj) z = -gn / h;
+    else z = -wj;
+    if (Math.abs(z) < 1e-12) continue;
+    z = Math.min(Math.max(z, -10), 10);
+    wpd[j] = wj + z;
+    for (let k = colPtr[j], e = colPtr[j + 1]; k < e; k++) cx[2 * rowIdx[k] + 1] += z * values[k];
+  }
+  return { size: active, gmax, gnorm };
+}
+
+/** Loss at margin (+ X d when withStep). */
+function lossAt(st: State, withStep: boolean): number {
+  const { l, margin, cx, cost, isPos } = st;
+  let s = 0;
+  for (let i = 0; i < l; i++) {
+    const m = withStep ? margin[i] + cx[2 * i + 1] : margin[i];
+    s += cost[i] * softplus(isPos[i] ? -m : m);
+  }
+  return s;
+}
+
+function l1Norm(a: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += Math.abs(a[j]);
+  return s;
+}
+
+/** Halves the step: wpd = (w + wpd) / 2, X d /= 2. */
+function halveStep(st: State): void {
+  const { w, wpd, cx, l, n } = st;
+  for (let j = 0; j < n; j++) wpd[j] = 0.5 * (w[j] + wpd[j]);
+  for (let i = 0; i < l; i++) cx[2 * i + 1] *= 0.5;
+}
+
 export function solveL1Binary(p: L1BinaryProblem, hooks: SolverHooks = {}): L1BinaryResult {
   const { csc, labels, positive, Cp, Cn, eps, maxNewtonIter } = p;
-  const { colPtr, rowIdx, values } = csc;
   const l = csc.nRows;
   const n = csc.nCols;
   const rand = xorshift(p.seed);
-
-  const isPos = new Uint8Array(l);
-  const cost = new Float64Array(l);
+  const st: State = {
+    colPtr: csc.colPtr, rowIdx: csc.rowIdx, values: csc.values, l, n,
+    isPos: new Uint8Array(l), cost: new Float64Array(l), margin: new Float64Array(l),
+    rc: new Float64Array(2 * l), cx: new Float64Array(2 * l),
+    w: new Float64Array(n), wpd: new Float64Array(n), grad: new Float64Array(n), hdiag: new Float64Array(n),
+    index: new Int32Array(n),
+  };
+  const { isPos, cost, margin, cx, w, wpd, grad, index } = st;
   for (let i = 0; i < l; i++) {
     isPos[i] = labels[i] === positive ? 1 : 0;
     cost[i] = isPos[i] ? Cp : Cn;
   }
-  const w = new Float64Array(n);
-  const wpd = new Float64Array(n);
-  const grad = new Float64Array(n);
-  const hdiag = new Float64Array(n);
-  const index = new Int32Array(n);
-  /** margin w.x_i */
-  const margin = new Float64Array(l);
-  /** d(loss)/d(margin) and its derivative */
-  const resid = new Float64Array(l);
-  const curv = new Float64Array(l);
-  const xTd = new Float64Array(l);
-
-  const lossAt = (step: Float64Array | null): number => {
-    let s = 0;
-    for (let i = 0; i < l; i++) {
-      const m = step ? margin[i] + step[i] : margin[i];
-      s += cost[i] * softplus(isPos[i] ? -m : m);
-    }
-    return s;
-  };
+  for (let j = 0; j < n; j++) index[j] = j;
 
   let wNorm = 0;
-  let loss = lossAt(null);
+  let loss = lossAt(st, false);
   let gnormInit = -1;
   let gmaxOld = Infinity;
   let innerEps = 1;
   let newtonIter = 0;
   let converged = false;
+  // Candidates for the gradient pass. liblinear re-examines every feature each iteration; we drop the shrunk ones
+  // until the candidates look converged and only then re-examine all, which saves most passes over the matrix
+  // and stops under the same condition.
+  let outerSize = n;
 
   while (newtonIter < maxNewtonIter) {
     if (hooks.shouldStop?.()) throw new SolverCancelled();
-    for (let i = 0; i < l; i++) {
-      const prob = 1 / (1 + Math.exp(-margin[i]));
-      resid[i] = cost[i] * (prob - isPos[i]);
-      curv[i] = cost[i] * prob * (1 - prob);
-    }
-
-    // Gradient and Hessian diagonal of the loss; outer-level shrinking of zero weights well inside the L1 kink.
-    let activeSize = n;
-    let gmaxNew = 0;
-    let gnorm = 0;
-    for (let j = 0; j < n; j++) index[j] = j;
-    for (let s = 0; s < activeSize; s++) {
-      const j = index[s];
-      let g = 0;
-      let h = HESSIAN_FLOOR;
-      for (let k = colPtr[j], e = colPtr[j + 1]; k < e; k++) {
-        const i = rowIdx[k];
-        const v = values[k];
-        g += v * resid[i];
-        h += v * v * curv[i];
+    refreshCurvature(st);
+    const outer = gradientPass(st, outerSize, gmaxOld);
+    if (newtonIter === 0) gnormInit = outer.gnorm;
+    if (outer.gnorm <= eps * gnormInit) {
+      if (outerSize === n) {
+        converged = true;
+        break;
       }
-      grad[j] = g;
-      hdiag[j] = h;
-      const gp = g + 1, gn = g - 1;
-      let violation = 0;
-      if (w[j] === 0) {
-        if (gp < 0) violation = -gp;
-        else if (gn > 0) violation = gn;
-        else if (gp > gmaxOld / l && gn < -gmaxOld / l) {
-          activeSize--;
-          index[s] = index[activeSize];
-          index[activeSize] = j;
-          s--;
-          continue;
-        }
-      } else if (w[j] > 0) violation = Math.abs(gp);
-      else violation = Math.abs(gn);
-      if (violation > gmaxNew) gmaxNew = violation;
-      gnorm += violation;
+      outerSize = n;
+      for (let j = 0; j < n; j++) index[j] = j;
+      gmaxOld = Infinity;
+      continue;
     }
-    if (newtonIter === 0) gnormInit = gnorm;
-    if (gnorm <= eps * gnormInit) {
-      converged = true;
-      break;
-    }
+    const activeSize = outer.size;
+    outerSize = activeSize;
 
-    // Inner coordinate descent on  g.d + 0.5 d'X'DXd + ||w + d||_1  (wpd = w + d).
-    xTd.fill(0);
+    // Inner coordinate descent (wpd = w + d), with its own shrinking and a final check of the whole active set.
+    for (let i = 0; i < l; i++) cx[2 * i + 1] = 0;
     let qpActive = activeSize;
     let qpGmaxOld = Infinity;
     let innerIter = 0;
     while (innerIter < MAX_INNER_ITER) {
-      let qpGmaxNew = 0;
-      let qpGnorm = 0;
-      for (let s = 0; s < qpActive; s++) {
-        const t = s + (rand() % (qpActive - s));
-        const tmp = index[t];
-        index[t] = index[s];
-        index[s] = tmp;
-      }
-      for (let s = 0; s < qpActive; s++) {
-        const j = index[s];
-        const h = hdiag[j];
-        let g = grad[j] + (wpd[j] - w[j]) * HESSIAN_FLOOR;
-        for (let k = colPtr[j], e = colPtr[j + 1]; k < e; k++) {
-          const i = rowIdx[k];
-          g += values[k] * curv[i] * xTd[i];
-        }
-        const gp = g + 1, gn = g - 1;
-        const wj = wpd[j];
-        let violation = 0;
-        if (wj === 0) {
-          if (gp < 0) violation = -gp;
-          else if (gn > 0) violation = gn;
-          else if (gp > qpGmaxOld / l && gn < -qpGmaxOld / l) {
-            qpActive--;
-            index[s] = index[qpActive];
-            index[qpActive] = j;
-            s--;
-            continue;
-          }
-        } else if (wj > 0) violation = Math.abs(gp);
-        else violation = Math.abs(gn);
-        if (violation > qpGmaxNew) qpGmaxNew = violation;
-        qpGnorm += violation;
-
-        let z: number;
-        if (gp < h * wj) z = -gp / h;
-        else if (gn > h * wj) z = -gn / h;
-        else z = -wj;
-        if (Math.abs(z) < 1e-12) continue;
-        z = Math.min(Math.max(z, -10), 10);
-        wpd[j] = wj + z;
-        for (let k = colPtr[j], e = colPtr[j + 1]; k < e; k++) xTd[rowIdx[k]] += z * values[k];
-      }
+      shuffle(index, qpActive, rand);
+      const sweep = coordinateSweep(st, qpActive, qpGmaxOld);
+      qpActive = sweep.size;
       innerIter++;
-      if (qpGnorm <= innerEps * gnormInit) {
+      if (sweep.gnorm <= innerEps * gnormInit) {
         if (qpActive === activeSize) break;
-        // Converged on the shrunk set: check the whole active set once more before stopping.
         qpActive = activeSize;
         qpGmaxOld = Infinity;
         continue;
       }
-      qpGmaxOld = qpGmaxNew;
+      qpGmaxOld = sweep.gmax;
     }
 
     // Backtracking (halving) line search with the Armijo rule on the true objective.
     let delta = 0;
-    let wNormNew = 0;
-    for (let j = 0; j < n; j++) {
-      delta += grad[j] * (wpd[j] - w[j]);
-      wNormNew += Math.abs(wpd[j]);
-    }
+    for (let j = 0; j < n; j++) delta += grad[j] * (wpd[j] - w[j]);
+    let wNormNew = l1Norm(wpd);
     delta += wNormNew - wNorm;
     let accepted = false;
     for (let ls = 0; ls < MAX_LINE_SEARCH; ls++) {
-      const lossNew = lossAt(xTd);
+      const lossNew = lossAt(st, true);
       if (wNormNew - wNorm + lossNew - loss <= ARMIJO * delta) {
-        for (let i = 0; i < l; i++) margin[i] += xTd[i];
+        for (let i = 0; i < l; i++) margin[i] += cx[2 * i + 1];
         w.set(wpd);
         wNorm = wNormNew;
         loss = lossNew;
         accepted = true;
         break;
       }
-      wNormNew = 0;
-      for (let j = 0; j < n; j++) {
-        wpd[j] = 0.5 * (w[j] + wpd[j]);
-        wNormNew += Math.abs(wpd[j]);
-      }
+      halveStep(st);
+      wNormNew = l1Norm(wpd);
       delta *= 0.5;
-      for (let i = 0; i < l; i++) xTd[i] *= 0.5;
     }
     if (innerIter === 1) innerEps *= 0.25;
     newtonIter++;
-    gmaxOld = gmaxNew;
+    gmaxOld = outer.gmax;
     hooks.onIteration?.(newtonIter);
     if (!accepted) {
       // No decrease along the Newton direction: w is optimal to machine precision for this problem.

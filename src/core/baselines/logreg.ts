@@ -127,23 +127,30 @@ export async function fitLogReg(
 ): Promise<LogRegModel> {
   const o = resolveOptions(opts);
   validateCsr(X, 'training matrix');
+  const runner = createRunner(o.threads, isCancelled);
+  try {
+    return await fitWithRunner(runner, X, y, nClasses, opts, o, onProgress, isCancelled);
+  } finally {
+    await runner.close();
+  }
+}
+
+async function fitWithRunner(
+  runner: JobRunner, X: CsrMatrix, y: Int32Array, nClasses: number, opts: LogRegOptions,
+  o: ReturnType<typeof resolveOptions>, onProgress?: ProgressFn, isCancelled?: () => boolean,
+): Promise<LogRegModel> {
   const counts = validateLabels(X, y, nClasses);
   const classes = counts.flatMap((c, k) => (c > 0 ? [k] : []));
   if (classes.length < 2) throw new Error(`labels: need at least two classes in the training rows, found ${classes.length}`);
   const classWeight = resolveClassWeight(opts.classWeight, counts);
-  const runner = createRunner(o.threads, isCancelled);
-  try {
-    const fit = o.penalty === 'l1'
-      ? await fitOvrL1(runner, X, y, classes, classWeight, o, onProgress)
-      : await fitMultinomial(runner, X, y, classes, classWeight, o, onProgress, isCancelled);
-    onProgress?.(1, 'done');
-    return {
-      format: 'scwb-logreg/1', penalty: o.penalty, multiClass: o.multiClass, C: o.C, nFeatures: X.nCols, nClasses,
-      classes, classWeight, ...fit,
-    };
-  } finally {
-    await runner.close();
-  }
+  const fit = o.penalty === 'l1'
+    ? await fitOvrL1(runner, X, y, classes, classWeight, o, onProgress)
+    : await fitMultinomial(runner, X, y, classes, classWeight, o, onProgress, isCancelled);
+  onProgress?.(1, 'done');
+  return {
+    format: 'scwb-logreg/1', penalty: o.penalty, multiClass: o.multiClass, C: o.C, nFeatures: X.nCols, nClasses,
+    classes, classWeight, ...fit,
+  };
 }
 
 type FitPart = Pick<LogRegModel, 'coef' | 'intercept' | 'nIter' | 'converged' | 'objective'>;
@@ -378,27 +385,38 @@ export async function cvSelectC(
   let done = 0;
   const sub = (frac: number) => onProgress?.(Math.min(0.99, (done + frac) / total), 'cross-validating C');
   const scores: CvResult['scores'] = grid.map(C => ({ C, meanAccuracy: 0, foldAccuracy: [] }));
-  for (let f = 0; f < k; f++) {
-    const trainRows: number[] = [];
-    const testRows: number[] = [];
-    for (let i = 0; i < y.length; i++) (fold[i] === f ? testRows : trainRows).push(i);
-    const Xtr = selectRows(X, trainRows);
-    const Xte = selectRows(X, testRows);
-    const ytr = Int32Array.from(trainRows, i => y[i]);
-    for (const s of scores) {
-      if (isCancelled?.()) throw new CancelledError();
-      const model = await fitLogReg(Xtr, ytr, nClasses, { ...opts, C: s.C }, sub, isCancelled);
-      const pred = predict(model, Xte);
-      let hit = 0;
-      testRows.forEach((r, t) => { if (pred[t] === y[r]) hit++; });
-      s.foldAccuracy.push(testRows.length ? hit / testRows.length : 0);
-      done++;
+  // One set of solver threads for all fits: fresh threads would each compile the solvers again.
+  const base = resolveOptions({ ...opts, C: grid[0] });
+  const runner = createRunner(base.threads, isCancelled);
+  let best: CvResult['scores'][number];
+  let model: LogRegModel;
+  try {
+    for (let f = 0; f < k; f++) {
+      const trainRows: number[] = [];
+      const testRows: number[] = [];
+      for (let i = 0; i < y.length; i++) (fold[i] === f ? testRows : trainRows).push(i);
+      const Xtr = selectRows(X, trainRows);
+      const Xte = selectRows(X, testRows);
+      const ytr = Int32Array.from(trainRows, i => y[i]);
+      for (const s of scores) {
+        if (isCancelled?.()) throw new CancelledError();
+        const fitOpts = { ...opts, C: s.C };
+        const m = await fitWithRunner(runner, Xtr, ytr, nClasses, fitOpts, resolveOptions(fitOpts), sub, isCancelled);
+        const pred = predict(m, Xte);
+        let hit = 0;
+        testRows.forEach((r, t) => { if (pred[t] === y[r]) hit++; });
+        s.foldAccuracy.push(testRows.length ? hit / testRows.length : 0);
+        done++;
+      }
     }
+    for (const s of scores) s.meanAccuracy = s.foldAccuracy.reduce((a, b) => a + b, 0) / s.foldAccuracy.length;
+    best = scores[0];
+    for (const s of scores) if (s.meanAccuracy > best.meanAccuracy) best = s;
+    const fitOpts = { ...opts, C: best.C };
+    model = await fitWithRunner(runner, X, y, nClasses, fitOpts, resolveOptions(fitOpts), sub, isCancelled);
+  } finally {
+    await runner.close();
   }
-  for (const s of scores) s.meanAccuracy = s.foldAccuracy.reduce((a, b) => a + b, 0) / s.foldAccuracy.length;
-  let best = scores[0];
-  for (const s of scores) if (s.meanAccuracy > best.meanAccuracy) best = s;
-  const model = await fitLogReg(X, y, nClasses, { ...opts, C: best.C }, sub, isCancelled);
   onProgress?.(1, 'done');
   return { bestC: best.C, scores, model };
 }
