@@ -197,7 +197,7 @@ describe('h5ad writer (read back by anndata 0.8)', () => {
     const nVars = 9;
     const { csr, dense } = makeCsr(nObs, nVars, 3);
     const out = path.join(dir, 'streamed.h5ad');
-    const w = await H5adWriter.create(out, { nVars, compression: 'gzip' });
+    const w = await H5adWriter.create(out, { nVars, compression: 'gzip', streamChunk: 16 });
     for (const [a, b] of [[0, 5], [5, 5], [5, 17], [17, 23]]) {
       w.appendRows(sliceRows(csr, a, b));
       w.addLayerRows('counts', sliceRows(csr, a, b));
@@ -211,6 +211,20 @@ describe('h5ad writer (read back by anndata 0.8)', () => {
     assert.deepStrictEqual(py.X, dense);
     assert.deepStrictEqual(py.layer_values!.counts, dense);
     assert.deepStrictEqual(py.obs.columns.cell_type.categories, ['T cell', 'B cell', 'NK']);
+  });
+
+  it('streams across many chunk boundaries (small chunks) with exact values', async () => {
+    const nObs = 40;
+    const nVars = 11;
+    const { csr, dense } = makeCsr(nObs, nVars, 8);
+    const out = path.join(dir, 'chunks.h5ad');
+    const w = await H5adWriter.create(out, { nVars, streamChunk: 7 });
+    for (let a = 0; a < nObs; a += 3) w.appendRows(sliceRows(csr, a, Math.min(nObs, a + 3)));
+    await w.finish({ obs: obsFrame(nObs), var: varFrame(nVars) });
+    const py = readBack(out);
+    assert.ok(csr.indptr[nObs] > 10 * 7, 'the data spans many chunks');
+    assert.strictEqual(py.nnz, csr.indptr[nObs]);
+    assert.deepStrictEqual(py.X, dense);
   });
 
   it('writes an empty (0-row) AnnData that anndata reads', async () => {
