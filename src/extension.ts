@@ -5,8 +5,12 @@ import { DatasetView } from './host/datasets/dataset-view';
 import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { CheckpointsTree } from './host/checkpoints/tree';
+import { runBaselineCommand } from './host/commands/baseline';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
+import { ResultsPanel } from './host/panels/results';
+import { registerRunCommands } from './host/runs/commands';
+import { RunsTree } from './host/runs/tree';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
@@ -14,7 +18,8 @@ export interface ScwbApi {
   readonly activationMs: number;
   readonly datasets: DatasetsTree;
   readonly checkpoints: CheckpointsTree;
-  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[] };
+  readonly runs: RunsTree;
+  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -24,9 +29,9 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   // Views without content yet show their welcome text (package.json viewsWelcome).
   const checkpoints = new CheckpointsTree();
   context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
-  for (const view of ['scwb.runs']) {
-    context.subscriptions.push(vscode.window.registerTreeDataProvider(view, { getTreeItem: (e: vscode.TreeItem) => e, getChildren: () => [] }));
-  }
+  const runs = RunsTree.forWorkspace();
+  const showResults = (experiment?: string) => ResultsPanel.show(context, runs, experiment);
+  context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs));
   context.subscriptions.push(
     datasets,
     datasetsView,
@@ -43,6 +48,16 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       if (outcome) datasets.refresh();
       return outcome;
     }),
+    vscode.commands.registerCommand('scwb.runBaseline', (target?: Parameters<typeof runBaselineCommand>[0]) =>
+      runBaselineCommand(target, { summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), runs, showResults })),
+    vscode.commands.registerCommand('scwb.results.open', (arg?: { experiment?: string } | { kind: 'experiment'; group: { name: string } }) =>
+      showResults(arg && 'group' in arg ? arg.group.name : arg && 'experiment' in arg ? arg.experiment : undefined)),
+    vscode.window.registerWebviewPanelSerializer(ResultsPanel.viewType, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const experiment = (state as { experiment?: unknown } | undefined)?.experiment;
+        ResultsPanel.adopt(context, runs, panel, typeof experiment === 'string' ? experiment : undefined);
+      },
+    }),
     vscode.window.registerWebviewPanelSerializer(AboutPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         AboutPanel.adopt(context, panel);
@@ -54,7 +69,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     activationMs,
     datasets,
     checkpoints,
-    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views() },
+    runs,
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance },
   };
 }
 

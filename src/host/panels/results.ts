@@ -1,0 +1,112 @@
+/**
+ * The results panel beside the editor: per experiment, a table of mean ± CI over seeds with significance against
+ * the reference model and the published numbers beside, a confusion matrix and per-class F1 of a chosen row,
+ * few-shot curves; tables export as CSV / Markdown / LaTeX (the same code as `scwb results`), figures as PNG.
+ * It follows the run store: when runs change, the model is rebuilt and sent again.
+ */
+import * as vscode from 'vscode';
+import { exportTable } from '../../core/results/export';
+import { buildResultsModel, confusionView, type ConfusionView, type ResultsModel } from '../../core/results/model';
+import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
+import type { RunMetrics } from '../../core/runs/schema';
+import type { WebviewMessage } from '../../shared/protocol';
+import type { RunsTree } from '../runs/tree';
+import { saveExport } from './export';
+import { WebviewApp } from './webview-app';
+
+let published: PublishedNumber[] | undefined;
+
+export class ResultsPanel extends WebviewApp {
+  static readonly viewType = 'scwb.results';
+  private static current: ResultsPanel | undefined;
+  private model: ResultsModel | undefined;
+  private experiment: string | undefined;
+  private rowKey: string | null = null;
+
+  static show(extension: vscode.ExtensionContext, runs: RunsTree, experiment?: string): ResultsPanel {
+    const existing = ResultsPanel.current;
+    if (existing) {
+      if (experiment) existing.experiment = experiment;
+      existing.panel.reveal(vscode.ViewColumn.Beside, true);
+      void existing.send();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, 'scWorkbench: Results', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {});
+    return ResultsPanel.adopt(extension, runs, panel, experiment);
+  }
+
+  static adopt(extension: vscode.ExtensionContext, runs: RunsTree, panel: vscode.WebviewPanel, experiment?: string): ResultsPanel {
+    const p = new ResultsPanel(extension, runs, panel);
+    p.experiment = experiment;
+    ResultsPanel.current = p;
+    return p;
+  }
+
+  static get instance(): ResultsPanel | undefined {
+    return ResultsPanel.current;
+  }
+
+  private constructor(extension: vscode.ExtensionContext, private readonly runs: RunsTree, panel: vscode.WebviewPanel) {
+    super(extension.extensionUri, panel, 'results');
+    this.track(runs.onDidChangeRuns(() => void this.send()));
+  }
+
+  override dispose(): void {
+    if (ResultsPanel.current === this) ResultsPanel.current = undefined;
+    super.dispose();
+  }
+
+  get currentModel(): ResultsModel | undefined {
+    return this.model;
+  }
+
+  protected override onReady(): Promise<void> {
+    return this.send();
+  }
+
+  /** Rebuilds the model from the run store and sends it with the confusion matrix of the selected row. */
+  async send(): Promise<void> {
+    try {
+      published ??= loadPublishedNumbers();
+      const model = buildResultsModel(await this.runs.runs(), published);
+      this.model = model;
+      const names = model.experiments.map(e => e.experiment);
+      if (!this.experiment || !names.includes(this.experiment)) this.experiment = names[0];
+      const table = model.experiments.find(e => e.experiment === this.experiment);
+      if (!table || !table.rows.some(r => r.key === this.rowKey)) this.rowKey = table?.rows[0]?.key ?? null;
+      const confusion = table && this.rowKey ? await this.confusionOf(table.experiment, this.rowKey) : null;
+      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion });
+    } catch (e) {
+      this.post({ type: 'error', message: `Cannot build the results: ${(e as Error).message}` });
+    }
+  }
+
+  protected override async onMessage(m: WebviewMessage): Promise<void> {
+    if (m.type === 'results/selectRow') {
+      this.experiment = m.experiment;
+      this.rowKey = m.rowKey;
+      this.post({ type: 'results/confusion', experiment: m.experiment, rowKey: m.rowKey, confusion: await this.confusionOf(m.experiment, m.rowKey) });
+    } else if (m.type === 'results/selectExperiment') {
+      this.experiment = m.experiment;
+      await this.send();
+    } else if (m.type === 'results/exportTable') {
+      const table = this.model?.experiments.find(e => e.experiment === m.experiment);
+      if (!table) return;
+      await saveExport(m.format, `${m.experiment}.${m.format}`, exportTable(table, m.format));
+    }
+  }
+
+  /** The table in a format, as `scwb results` prints it (for tests and the export buttons). */
+  tableText(experiment: string, format: 'csv' | 'md' | 'tex'): string | undefined {
+    const table = this.model?.experiments.find(e => e.experiment === experiment);
+    return table ? exportTable(table, format) : undefined;
+  }
+
+  private async confusionOf(experiment: string, rowKey: string): Promise<ConfusionView | null> {
+    const row = this.model?.experiments.find(e => e.experiment === experiment)?.rows.find(r => r.key === rowKey);
+    const store = this.runs.store;
+    if (!row || !store) return null;
+    const metrics = (await Promise.all(row.runIds.map(id => store.readMetrics(id).catch(() => null)))).filter((x): x is RunMetrics => x !== null);
+    return metrics.length ? confusionView(metrics) : null;
+  }
+}

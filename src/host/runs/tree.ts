@@ -1,0 +1,123 @@
+/**
+ * The Runs view: runs of the workspace's run store (.scwb/runs) grouped by experiment, with status icons and live
+ * progress (the store's files are watched; a running run shows its last progress event). Rename, note, delete,
+ * reveal and open-results act on these nodes.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { RunRecord } from '../../core/runs/schema';
+import { RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
+import { Disposable } from '../disposable';
+
+export type RunsTreeNode = { kind: 'experiment'; group: ExperimentGroup } | { kind: 'run'; run: RunRecord };
+
+const STATUS_ICONS: Record<RunRecord['status'], [string, string?]> = {
+  queued: ['clock'],
+  running: ['sync~spin'],
+  completed: ['pass', 'testing.iconPassed'],
+  failed: ['error', 'testing.iconFailed'],
+  cancelled: ['circle-slash'],
+  interrupted: ['debug-disconnect', 'problemsWarningIcon.foreground'],
+};
+
+export class RunsTree extends Disposable implements vscode.TreeDataProvider<RunsTreeNode> {
+  private readonly changed = this.track(new vscode.EventEmitter<RunsTreeNode | undefined>());
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly changedRuns = this.track(new vscode.EventEmitter<void>());
+  /** fires (debounced) whenever something in the run store changed */
+  readonly onDidChangeRuns = this.changedRuns.event;
+  private cached: Promise<RunRecord[]> | undefined;
+  private readonly progress = new Map<string, string>();
+  private debounce: NodeJS.Timeout | undefined;
+
+  constructor(readonly store: RunStore | undefined) {
+    super();
+    if (store) {
+      const watcher = this.track(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(store.root), '**/*')));
+      for (const ev of [watcher.onDidCreate, watcher.onDidChange, watcher.onDidDelete]) this.track(ev(() => this.scheduleRefresh()));
+    }
+    this.track({ dispose: () => this.debounce && clearTimeout(this.debounce) });
+  }
+
+  static forWorkspace(): RunsTree {
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return new RunsTree(ws ? new RunStore(defaultStoreRoot(ws)) : undefined);
+  }
+
+  /** Progress of a run started in this window (faster than waiting for the file watcher). */
+  setProgress(runId: string, text: string | undefined): void {
+    if (text === undefined) this.progress.delete(runId);
+    else this.progress.set(runId, text);
+    this.scheduleRefresh();
+  }
+
+  refresh(): void {
+    this.cached = undefined;
+    this.changed.fire(undefined);
+    this.changedRuns.fire();
+  }
+
+  private scheduleRefresh(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => { this.debounce = undefined; this.refresh(); }, 250);
+  }
+
+  runs(): Promise<RunRecord[]> {
+    if (!this.store) return Promise.resolve([]);
+    this.cached ??= this.store.list();
+    return this.cached;
+  }
+
+  async getChildren(node?: RunsTreeNode): Promise<RunsTreeNode[]> {
+    if (!node) return groupExperiments(await this.runs()).map(group => ({ kind: 'experiment', group }));
+    if (node.kind === 'run') return [];
+    const runs = [...node.group.runs].sort((a, b) => datasetName(a).localeCompare(datasetName(b)) || a.model.label.localeCompare(b.model.label) || a.fraction - b.fraction || a.seed - b.seed);
+    return runs.map(run => ({ kind: 'run', run }));
+  }
+
+  getTreeItem(node: RunsTreeNode): vscode.TreeItem {
+    if (node.kind === 'experiment') {
+      const g = node.group;
+      const item = new vscode.TreeItem(g.name, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `experiment:${g.name}`;
+      const counts = Object.entries(g.statusCounts).map(([s, n]) => `${n} ${s}`).join(', ');
+      item.description = `${g.datasets.join(', ')} · ${g.models.join(', ')} · ${counts}`;
+      item.tooltip = `${g.name}\ndatasets: ${g.datasets.join(', ')}\nmodels: ${g.models.join(', ')}\nfractions: ${g.fractions.join(', ')}\nseeds: ${g.seeds.join(', ')}\n${counts}`;
+      item.iconPath = new vscode.ThemeIcon(g.statusCounts.running ? 'sync~spin' : 'beaker');
+      item.contextValue = 'scwb.experiment';
+      item.command = { command: 'scwb.results.open', title: 'Open Results', arguments: [{ experiment: g.name }] };
+      return item;
+    }
+    const r = node.run;
+    const label = r.name || `${r.model.label} · fraction ${r.fraction} · seed ${r.seed}`;
+    const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
+    item.id = `run:${r.id}`;
+    const [icon, color] = STATUS_ICONS[r.status];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    const live = this.progress.get(r.id);
+    item.description = r.status === 'completed' && r.summary
+      ? `accuracy ${r.summary.accuracy.toFixed(3)} · macro-F1 ${r.summary.macroF1.toFixed(3)}`
+      : r.status === 'running' && live ? `running · ${live}` : r.status + (r.error ? `: ${r.error}` : '');
+    const lines = [
+      `${r.id} (${r.kind})`, `dataset: ${r.dataset.path}`, `label: ${r.labelColumn}`, `split: ${splitText(r)}`,
+      `model: ${r.model.label}`, `fraction ${r.fraction}, seed ${r.seed}`, `status: ${r.status}`,
+    ];
+    if (r.note) lines.push(`note: ${r.note}`);
+    if (r.error) lines.push(`error: ${r.error}`);
+    item.tooltip = lines.join('\n');
+    item.contextValue = `scwb.run.${r.status}`;
+    item.resourceUri = vscode.Uri.file(path.join(this.store!.runDir(r.id), 'run.json'));
+    item.command = { command: 'scwb.runs.openLog', title: 'Open Log', arguments: [node] };
+    return item;
+  }
+}
+
+function splitText(r: RunRecord): string {
+  const s = r.split;
+  switch (s.kind) {
+    case 'stratified': return `stratified, test ${s.testSize}, seed ${s.seed}`;
+    case 'reference-query': return `reference / query (${path.basename(s.queryPath)})`;
+    case 'group': return `by ${s.column}, test ${s.testSize}, seed ${s.seed}`;
+    default: return JSON.stringify(s);
+  }
+}
