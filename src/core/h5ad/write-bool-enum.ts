@@ -125,15 +125,16 @@ export function lookup3(key: Uint8Array): number {
   let c = a;
   let k = 0;
   const rot = (x: number, n: number): number => ((x << n) | (x >>> (32 - n))) >>> 0;
-  const word = (i: number): number => {
+  /** little-endian word at i, zero-padded past `end` (the tail of the key) */
+  const word = (i: number, end: number): number => {
     let v = 0;
-    for (let j = 3; j >= 0; j--) v = (v << 8) | (i + j < key.length ? key[i + j] : 0);
+    for (let j = 3; j >= 0; j--) v = (v << 8) | (i + j < end ? key[i + j] : 0);
     return v >>> 0;
   };
   while (length > 12) {
-    a = (a + word(k)) >>> 0;
-    b = (b + word(k + 4)) >>> 0;
-    c = (c + word(k + 8)) >>> 0;
+    a = (a + word(k, key.length)) >>> 0;
+    b = (b + word(k + 4, key.length)) >>> 0;
+    c = (c + word(k + 8, key.length)) >>> 0;
     a = (a - c) >>> 0; a = (a ^ rot(c, 4)) >>> 0; c = (c + b) >>> 0;
     b = (b - a) >>> 0; b = (b ^ rot(a, 6)) >>> 0; a = (a + c) >>> 0;
     c = (c - b) >>> 0; c = (c ^ rot(b, 8)) >>> 0; b = (b + a) >>> 0;
@@ -144,16 +145,11 @@ export function lookup3(key: Uint8Array): number {
     k += 12;
   }
   if (length === 0) return c;
-  // The tail: up to 12 bytes, read as zero-padded little-endian words (word() stops at the end).
+  // The last 1-12 bytes, read as zero-padded words.
   const end = k + length;
-  const tail = (i: number): number => {
-    let v = 0;
-    for (let j = 3; j >= 0; j--) v = (v << 8) | (i + j < end ? key[i + j] : 0);
-    return v >>> 0;
-  };
-  a = (a + tail(k)) >>> 0;
-  b = (b + tail(k + 4)) >>> 0;
-  c = (c + tail(k + 8)) >>> 0;
+  a = (a + word(k, end)) >>> 0;
+  b = (b + word(k + 4, end)) >>> 0;
+  c = (c + word(k + 8, end)) >>> 0;
   c = (c ^ b) >>> 0; c = (c - rot(b, 14)) >>> 0;
   a = (a ^ c) >>> 0; a = (a - rot(c, 11)) >>> 0;
   b = (b ^ a) >>> 0; b = (b - rot(a, 25)) >>> 0;

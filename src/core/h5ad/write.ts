@@ -21,9 +21,11 @@
  * anndata 0.8 and >= 0.9 read `ordered` as bool, boolean columns as bool, nullable columns as pandas
  * BooleanArray/IntegerArray, and any HDF5 reader (h5py, h5wasm) sees an ordinary bool enum.
  *
- * Streaming. X's `data` and `indices` are chunked datasets with an unlimited maximum size: each appended row
- * block resizes them and writes its slice, so the number of rows need not be known in advance and memory holds
- * one block plus the row pointers (8 bytes per row). `indptr` is written at finish (int32 while the number of
+ * Streaming. X's `data` and `indices` are chunked datasets with an unlimited maximum size, grown as row blocks
+ * are appended, so the number of rows need not be known in advance (cells get filtered). Only whole chunks are
+ * written; the rest of a block waits in memory for the next one (rewriting a partly filled chunk made streaming
+ * 4x slower). Memory holds one block, one chunk and the row pointers (8 bytes per row); collecting all blocks
+ * and writing at the end would need the whole matrix in memory (and in the 2 GiB WASM heap). `indptr` is written at finish (int32 while the number of
  * stored values fits, else int64). gzip (optional) applies to the numeric datasets; HDF5 cannot compress
  * variable-length strings, so string columns are stored uncompressed, as anndata does.
  *
@@ -208,7 +210,8 @@ export class H5adWriter {
       file.close();
       this.file = null;
       patchBoolPlaceholders(this.tempPath, this.boolCount);
-      if (this.options.overwrite && fs.existsSync(this.outPath)) checkTarget(this.outPath, this.options);
+      // The target may have appeared while writing: check again right before the rename.
+      checkTarget(this.outPath, this.options);
       fs.renameSync(this.tempPath, this.outPath);
       this.done = true;
     });
