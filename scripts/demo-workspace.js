@@ -15,6 +15,7 @@ if (!fs.existsSync(settingsFile)) {
   const settings = {};
   // Debian's interpreter has torch when python3-torch is installed; the About panel says what it finds.
   if (fs.existsSync('/usr/bin/python3')) settings['scwb.pythonPath'] = '/usr/bin/python3';
+  settings['workbench.startupEditor'] = 'none';
   fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2) + '\n');
 }
 const readme = path.join(ws, 'README.md');
