@@ -2,7 +2,7 @@
 // the results panel beside shows the table and the confusion matrix.
 'use strict';
 const assert = require('assert');
-const { startWorkbench, openScwbContainer, webviewFrame, shot, paintedPixels } = require('./workbench');
+const { useWorkbench, openScwbContainer, webviewFrame, shot, paintedPixels } = require('./workbench');
 
 /** Accepts the current quick input (quick pick or input box) after checking its title. */
 async function accept(page, titlePattern, value) {
@@ -13,15 +13,10 @@ async function accept(page, titlePattern, value) {
 }
 
 describe('e2e: Run Baseline from the Datasets view', function () {
-  let wb;
-  before(async () => { wb = await startWorkbench(); });
-  afterEach(async function () {
-    if (this.currentTest && this.currentTest.state === 'failed' && wb) await shot(wb.page, `failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '_')}`);
-  });
-  after(async () => { if (wb) await wb.stop(); });
+  const ctx = useWorkbench();
 
   it('right-click the demo dataset -> Run Baseline -> results table and confusion matrix', async () => {
-    const page = wb.page;
+    const page = ctx.wb.page;
     await openScwbContainer(page);
     const row = page.locator('.monaco-list-row', { hasText: 'pbmc_demo.h5ad' }).first();
     await page.locator('.monaco-list-row', { hasText: '3,000 cells' }).first().waitFor();

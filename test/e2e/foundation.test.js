@@ -2,27 +2,22 @@
 // palette and a webview work in a real Chromium.
 'use strict';
 const assert = require('assert');
-const { startWorkbench, openScwbContainer, runCommand, webviewFrame, shot } = require('./workbench');
+const { useWorkbench, openScwbContainer, runCommand, webviewFrame, shot } = require('./workbench');
 
 describe('e2e: npm start serves the workbench', function () {
-  let wb;
-  before(async () => { wb = await startWorkbench(); });
-  afterEach(async function () {
-    if (this.currentTest && this.currentTest.state === 'failed' && wb) await shot(wb.page, `failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '_')}`);
-  });
-  after(async () => { if (wb) await wb.stop(); });
+  const ctx = useWorkbench();
 
   it('shows the scWorkbench container with its three views', async () => {
-    await openScwbContainer(wb.page);
+    await openScwbContainer(ctx.wb.page);
     for (const name of ['Datasets', 'Checkpoints', 'Runs']) {
-      assert.strictEqual(await wb.page.locator('.pane-header', { hasText: name }).count() > 0, true, `view ${name}`);
+      assert.strictEqual(await ctx.wb.page.locator('.pane-header', { hasText: name }).count() > 0, true, `view ${name}`);
     }
-    await shot(wb.page, 'views');
+    await shot(ctx.wb.page, 'views');
   });
 
   it('runs "About scWorkbench" from the palette and renders the environment webview', async () => {
-    await runCommand(wb.page, 'scWorkbench: About scWorkbench / Environment');
-    const frame = webviewFrame(wb.page);
+    await runCommand(ctx.wb.page, 'scWorkbench: About scWorkbench / Environment');
+    const frame = webviewFrame(ctx.wb.page);
     const table = frame.locator('#env-table');
     await table.waitFor();
     const rows = await table.locator('tr').count();
@@ -32,6 +27,6 @@ describe('e2e: npm start serves the workbench', function () {
     await frame.locator('#refresh').waitFor();
     const upgraded = await frame.locator('#refresh').evaluate(el => !!el.shadowRoot && getComputedStyle(el).display !== 'none');
     assert.strictEqual(upgraded, true);
-    await shot(wb.page, 'about');
+    await shot(ctx.wb.page, 'about');
   });
 });

@@ -9,7 +9,7 @@ const { ROOT, launchBrowser, freePort, killGroup } = require('../harness/code-se
 const ARTIFACTS = path.join(ROOT, '.test-artifacts', 'e2e');
 
 /** Runs `npm start` (scripts/start.sh) exactly as a user does, in its own process group, on a free port. */
-async function startWorkbench() {
+async function startWorkbench({ trust = true } = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scwb-e2e-'));
   const port = await freePort();
@@ -36,7 +36,7 @@ async function startWorkbench() {
   await page.goto(url);
   await page.locator('.monaco-workbench').waitFor();
   await page.locator('.statusbar').waitFor();
-  await trustWorkspace(page);
+  await answerTrustPrompt(page, trust);
   return {
     url, page, browser, demoDir, workspace: path.join(demoDir, 'workspace'),
     async stop() {
@@ -49,15 +49,16 @@ async function startWorkbench() {
   };
 }
 
-/** The demo workspace opens in restricted mode until the user trusts it, as in desktop VS Code: trust it. */
-async function trustWorkspace(page) {
-  const trust = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Yes, I trust the authors' });
+/** The demo workspace asks whether to trust it, as desktop VS Code does: answer like a user. */
+async function answerTrustPrompt(page, trust) {
+  const button = page.locator('.monaco-dialog-box .monaco-button', { hasText: trust ? 'Yes, I trust the authors' : "No, I don't trust the authors" });
   try {
-    await trust.first().waitFor({ timeout: 15000 });
+    await button.first().waitFor({ timeout: 15000 });
   } catch {
+    if (!trust) throw new Error('the workspace trust prompt did not appear');
     return; // no trust prompt (trust already granted)
   }
-  await trust.first().click();
+  await button.first().click();
   await page.locator('.monaco-dialog-box').waitFor({ state: 'detached' });
 }
 
@@ -95,4 +96,19 @@ async function paintedPixels(locator) {
   });
 }
 
-module.exports = { startWorkbench, openScwbContainer, runCommand, webviewFrame, shot, paintedPixels, ARTIFACTS };
+/**
+ * Mocha hooks for a suite that drives one workbench: starts it before the suite, screenshots a failed test,
+ * stops it after. Returns a holder whose `wb` is the running workbench.
+ */
+function useWorkbench(options) {
+  const holder = { wb: undefined };
+  before(async () => { holder.wb = await startWorkbench(options); });
+  afterEach(async function () {
+    const t = this.currentTest;
+    if (t && t.state === 'failed' && holder.wb) await shot(holder.wb.page, `failed-${t.title.slice(0, 40).replace(/\W+/g, '_')}`);
+  });
+  after(async () => { if (holder.wb) await holder.wb.stop(); });
+  return holder;
+}
+
+module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, shot, paintedPixels, ARTIFACTS };

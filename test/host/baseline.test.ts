@@ -27,6 +27,12 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
     const panel = await until(() => api.panels.results());
     const model = await until(() => panel.currentModel?.experiments.find(e => e.experiment === 'host test baseline'));
     assert.deepStrictEqual(model.rows.map(r => [r.fraction, r.n]), [[0.5, 2], [1, 2]]);
+    // The webview drew the table and the confusion matrix of the first row (bulk_labels has 10 classes).
+    const shown = await until(() => (panel.lastRenderedDetail?.experiment === 'host test baseline' && Number(panel.lastRenderedDetail.confusionClasses) > 0 ? panel.lastRenderedDetail : undefined));
+    assert.strictEqual(shown.rows, 2);
+    assert.strictEqual(shown.curveSeries, 1);
+    const classes = new Set(result.runs.flatMap(r => r.metrics?.classes ?? []));
+    assert.strictEqual(shown.confusionClasses, classes.size);
   });
 
   it('lists the runs grouped by experiment with their accuracy', async () => {

@@ -9,7 +9,7 @@ import {
   checkNoGroupLeak, fewShotSubset, groupShuffleSplit, Label, SplitError, SplitIndices, stratifiedFewShotSubset,
   stratifiedShuffleSplit,
 } from '../../core/splits';
-import { Column, H5adError } from '../../core/h5ad/types';
+import { H5adError } from '../../core/h5ad/types';
 
 const USAGE = `usage: scwb split --labels FILE [--column NAME] [--test-size 0.2] [--seed 2022]
                   [--group-column NAME] [--fraction F --fraction-seed K [--stratified]] [--out FILE.json]
@@ -123,14 +123,11 @@ export async function readLabels(file: string, column?: string, groupColumn?: st
     if (!column) throw new UsageError('--column NAME is required with an .h5ad file');
     // Loaded on demand so text-file use never starts h5wasm.
     const { openH5ad } = await import('../../core/h5ad/read.js');
+    const { labelValues } = await import('../../core/h5ad/labels.js');
     const reader = await openH5ad(file);
     try {
       const obs = reader.obs();
-      const pick = (name: string) => {
-        const col = obs.columns.find(c => c.name === name);
-        if (!col) throw new H5adError(file, `obs has no column '${name}' (columns: ${obs.columns.map(c => c.name).join(', ')})`);
-        return columnLabels(file, col);
-      };
+      const pick = (name: string) => labelValues(obs, name, file);
       return { labels: pick(column), groups: groupColumn ? pick(groupColumn) : undefined };
     } finally {
       reader.close();
@@ -184,28 +181,3 @@ function asNumbersIfAllNumeric(values: string[]): Label[] {
   return values.length > 0 && values.every(v => NUMBER.test(v.trim())) ? values.map(Number) : values;
 }
 
-function columnLabels(file: string, col: Column): Label[] {
-  const missing = (i: number) => new H5adError(file, `obs column '${col.name}' has a missing value at row ${i}; splits need a label for every cell`);
-  switch (col.kind) {
-    case 'categorical':
-      return Array.from(col.codes, (c, i) => {
-        if (c < 0) throw missing(i);
-        return col.categories[c];
-      });
-    case 'string':
-      return col.values;
-    case 'numeric':
-      return Array.from(col.values, (v, i) => {
-        if (Number.isNaN(v)) throw missing(i);
-        return v;
-      });
-    case 'boolean':
-      return Array.from(col.values);
-    case 'nullable-integer':
-    case 'nullable-boolean':
-      return Array.from(col.values as ArrayLike<number>, (v, i) => {
-        if (col.mask[i]) throw missing(i);
-        return v;
-      });
-  }
-}

@@ -3,7 +3,8 @@
  * A candidate is categorical (or string) with between 2 and 500 distinct values; a name that says "cell type",
  * "label", "annotation" or "cluster" ranks first.
  */
-import type { ColumnSummary } from './types';
+import type { Label } from '../splits';
+import { H5adError, type ColumnSummary, type DataFrame } from './types';
 
 const LABEL_NAME = /cell[ _.-]?type|celltype|label|annotation|cluster|lineage|type$/i;
 const MAX_CATEGORIES = 500;
@@ -19,4 +20,40 @@ export function orderColumnsForLabels(columns: readonly ColumnSummary[]): { cand
   const score = (c: ColumnSummary) => (isLabelCandidate(c) ? (LABEL_NAME.test(c.name) ? 0 : 1) : 2);
   const ordered = columns.map((c, i) => ({ c, i })).sort((a, b) => score(a.c) - score(b.c) || a.i - b.i).map(x => x.c);
   return { candidates: ordered.filter(isLabelCandidate).map(c => c.name), ordered };
+}
+
+/** The label of every cell: numbers stay numbers (numpy sorts them numerically), all else becomes strings. */
+export function labelValues(df: DataFrame, column: string, file: string): Label[] {
+  const col = df.columns.find(c => c.name === column);
+  if (!col) {
+    const names = df.columns.map(c => c.name);
+    throw new H5adError(file, `obs has no column '${column}'${names.length ? ` (columns: ${names.join(', ')})` : ''}`);
+  }
+  const missing = (i: number) => new H5adError(file, `obs column '${column}' has a missing value at cell ${i} ('${df.index[i]}'); remove or fill unlabelled cells first`);
+  switch (col.kind) {
+    case 'categorical':
+      return Array.from(col.codes, (c, i) => {
+        if (c < 0) throw missing(i);
+        return col.categories[c];
+      });
+    case 'string':
+      return col.values.slice();
+    case 'numeric':
+      return Array.from(col.values, (v, i) => {
+        if (Number.isNaN(v)) throw missing(i);
+        return v;
+      });
+    case 'boolean':
+      return Array.from(col.values, v => (v ? 'True' : 'False'));
+    case 'nullable-integer':
+      return Array.from(col.values, (v, i) => {
+        if (col.mask[i]) throw missing(i);
+        return v;
+      });
+    case 'nullable-boolean':
+      return Array.from(col.values, (v, i) => {
+        if (col.mask[i]) throw missing(i);
+        return v ? 'True' : 'False';
+      });
+  }
 }

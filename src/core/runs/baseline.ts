@@ -17,9 +17,12 @@ import * as path from 'path';
 import { fitLogReg, cvSelectC, predict, DEFAULT_C_GRID, type LogRegModel } from '../baselines/logreg';
 import { selectRows } from '../baselines/matrix';
 import { openH5ad } from '../h5ad/read';
-import { H5adError, type AnnDataReader, type DataFrame } from '../h5ad/types';
+import { labelValues } from '../h5ad/labels';
+import { H5adError, type AnnDataReader } from '../h5ad/types';
 import { classificationReport } from '../metrics';
 import { PACKAGE_ROOT } from '../paths';
+
+export { labelValues };
 import type { CsrMatrix } from '../sparse';
 import {
   checkNoGroupLeak, fewShotSubset, groupShuffleSplit, referenceQueryIndices, stratifiedFewShotSubset,
@@ -126,42 +129,6 @@ function validateInput(input: BaselineGridInput): { fractions: number[]; seeds: 
   }
   if (input.split.kind !== 'reference-query' && !(input.split.testSize > 0)) throw new Error('testSize must be positive');
   return { fractions, seeds };
-}
-
-/** The label of every cell: numbers stay numbers (numpy sorts them numerically), all else becomes strings. */
-export function labelValues(df: DataFrame, column: string, file: string): Label[] {
-  const col = df.columns.find(c => c.name === column);
-  if (!col) {
-    const names = df.columns.map(c => c.name);
-    throw new H5adError(file, `obs has no column '${column}'${names.length ? ` (columns: ${names.join(', ')})` : ''}`);
-  }
-  const missing = (i: number) => new H5adError(file, `obs column '${column}' has a missing value at cell ${i} ('${df.index[i]}'); remove or fill unlabelled cells first`);
-  switch (col.kind) {
-    case 'categorical':
-      return Array.from(col.codes, (c, i) => {
-        if (c < 0) throw missing(i);
-        return col.categories[c];
-      });
-    case 'string':
-      return col.values.slice();
-    case 'numeric':
-      return Array.from(col.values, (v, i) => {
-        if (Number.isNaN(v)) throw missing(i);
-        return v;
-      });
-    case 'boolean':
-      return Array.from(col.values, v => (v ? 'True' : 'False'));
-    case 'nullable-integer':
-      return Array.from(col.values, (v, i) => {
-        if (col.mask[i]) throw missing(i);
-        return v;
-      });
-    case 'nullable-boolean':
-      return Array.from(col.values, (v, i) => {
-        if (col.mask[i]) throw missing(i);
-        return v ? 'True' : 'False';
-      });
-  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult } from '../../core/runs/baseline';
 import { CancelledError } from '../../core/workers/task';
+import { withCancellableProgress } from '../progress';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 
@@ -36,24 +37,8 @@ export async function runBaselineCommand(
   if (!request) return undefined;
   const input: BaselineGridInput = { ...request, storeRoot: request.storeRoot ?? store.root };
   try {
-    const result = await vscode.window.withProgress({
-      location: vscode.ProgressLocation.Notification, cancellable: true,
-      title: `Baseline on ${path.basename(input.datasetPath)}`,
-    }, async (progress, token) => {
-      const ac = new AbortController();
-      token.onCancellationRequested(() => ac.abort());
-      let reported = 0;
-      deps.runs.refresh();
-      return runBaselinesInWorker(input, {
-        signal: ac.signal,
-        onProgress: (fraction, message) => {
-          if (Number.isFinite(fraction) && fraction > reported) {
-            progress.report({ increment: 100 * (fraction - reported), message });
-            reported = fraction;
-          } else if (message) progress.report({ message });
-        },
-      });
-    });
+    deps.runs.refresh();
+    const result = await withCancellableProgress(`Baseline on ${path.basename(input.datasetPath)}`, progress => runBaselinesInWorker(input, progress));
     deps.runs.refresh();
     const done = result.runs.filter(r => r.status === 'completed');
     const failed = result.runs.filter(r => r.status === 'failed');

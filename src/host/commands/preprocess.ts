@@ -13,6 +13,7 @@ import { RECIPE_DEFAULTS, parseRecipe, readRecipeFile, type RecipeInput } from '
 import { writeFileAtomic } from '../../core/fs-atomic';
 import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
+import { withCancellableProgress } from '../progress';
 import { requireTrust } from '../trust';
 
 /** Everything the flow collects; tests (and other commands) can pass it directly and skip the questions. */
@@ -167,23 +168,10 @@ export async function runPreprocess(req: PreprocessRequest): Promise<PreprocessO
   const outPath = req.outPath ?? path.join(path.dirname(req.dataset), `${path.basename(req.dataset, '.h5ad')}.${req.recipe?.recipe ?? 'preprocessed'}.h5ad`);
   const title = `Preprocessing ${path.basename(req.dataset)} → ${path.basename(outPath)}`;
   try {
-    const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-      const ac = new AbortController();
-      token.onCancellationRequested(() => ac.abort());
-      let reported = 0;
-      return runTask<PreprocessReport>('preprocess/tasks', 'preprocess', {
-        inPath: req.dataset, outPath, recipePath: req.recipeFile, recipe: req.recipe,
-        baseDir: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(req.dataset), overwrite: req.overwrite ?? false,
-      }, {
-        signal: ac.signal,
-        onProgress: (fraction, message) => {
-          if (Number.isFinite(fraction) && fraction > reported) {
-            progress.report({ increment: 100 * (fraction - reported), message });
-            reported = fraction;
-          } else if (message) progress.report({ message });
-        },
-      });
-    });
+    const report = await withCancellableProgress(title, progress => runTask<PreprocessReport>('preprocess/tasks', 'preprocess', {
+      inPath: req.dataset, outPath, recipePath: req.recipeFile, recipe: req.recipe,
+      baseDir: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(req.dataset), overwrite: req.overwrite ?? false,
+    }, progress));
     const parts = [`${report.cellsOut.toLocaleString('en-US')} of ${report.cellsIn.toLocaleString('en-US')} cells`, `${report.genesOut.toLocaleString('en-US')} genes`];
     if (report.referenceGenesFound !== undefined) parts.push(`${report.referenceGenesFound.toLocaleString('en-US')} of ${report.referenceGenes?.toLocaleString('en-US')} reference genes found`);
     if (report.genesInVocab !== undefined) parts.push(`${report.genesInVocab.toLocaleString('en-US')} genes in the vocabulary`);
