@@ -49,6 +49,11 @@ describe('Preprocess (in the real extension host)', () => {
     }
     const listed = await until(async () => (await api.datasets.list()).find(d => d.uri.fsPath === outPath));
     assert.ok(listed);
+    // Its first child links to the source dataset.
+    const link = api.datasets.getTreeItem((await api.datasets.getChildren(listed))[0]);
+    assert.strictEqual(link.label, 'derived from');
+    assert.strictEqual(link.description, 'pbmc_counts.h5ad (scbert recipe)');
+    assert.strictEqual((link.command?.arguments?.[0] as vscode.Uri).fsPath, input);
     assert.deepStrictEqual(fs.readdirSync(dir).filter(f => f.includes('.tmp-')), [], 'no temp files left');
   });
 

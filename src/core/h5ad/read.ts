@@ -4,6 +4,7 @@
  * obs/var in any of the three dataframe encodings (read-dataframe.ts).
  */
 import * as fs from 'fs';
+import { PROVENANCE_KEY } from './types';
 import type { CsrMatrix } from '../sparse';
 import { loadH5Wasm } from './h5wasm';
 import { legacyCategoryKeys, readDataFrame, summarizeColumn } from './read-dataframe';
@@ -229,6 +230,23 @@ class H5adReader implements AnnDataReader {
     return keys.filter(k => !legacy.has(k));
   }
 
+  /**
+   * The string scalars of a uns dict (e.g. the provenance a preprocessing run wrote); other entries are skipped.
+   * Empty when the key is absent or not a dict.
+   */
+  unsStrings(key: string): Record<string, string> {
+    const g = this.ctx.group(`uns/${key}`);
+    if (!g) return {};
+    const out: Record<string, string> = {};
+    for (const name of this.ctx.guard(`uns/${key}`, () => g.keys())) {
+      const ds = this.ctx.dataset(`uns/${key}/${name}`);
+      if (!ds || ds.shape === null || ds.shape.length !== 0) continue;
+      const v = this.ctx.guard(`uns/${key}/${name}`, () => ds.value);
+      if (typeof v === 'string') out[name] = v;
+    }
+    return out;
+  }
+
   summary(): DatasetSummary {
     this.checkOpen();
     const layers: Record<string, MatrixInfo> = {};
@@ -251,7 +269,14 @@ class H5adReader implements AnnDataReader {
       var: this.var().columns.map(summarizeColumn),
       obsm: this.obsmInfo(),
       uns: this.unsKeys(),
+      provenance: this.provenance(),
     };
+  }
+
+  /** What scWorkbench's Preprocess recorded in uns, when this file is one of its outputs. */
+  private provenance(): DatasetSummary['provenance'] {
+    const p = this.unsStrings(PROVENANCE_KEY);
+    return p.recipe && p.input_file ? { recipe: p.recipe, inputFile: p.input_file, inputSha256: p.input_sha256 ?? '', toolVersion: p.tool_version ?? '' } : undefined;
   }
 
   close(): void {

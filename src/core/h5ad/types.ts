@@ -62,7 +62,12 @@ export interface DatasetSummary {
   /** `encoding`: array, csr, csc, dataframe, or compound-member (anndata <= 0.6 kept all of obsm in one compound dataset) */
   obsm: { name: string; shape: number[]; dtype: string; encoding?: string }[];
   uns: string[];
+  /** set when the file is an output of scWorkbench's Preprocess (read from uns[PROVENANCE_KEY]) */
+  provenance?: { recipe: string; inputFile: string; inputSha256: string; toolVersion: string };
 }
+
+/** The uns key under which Preprocess records how a file was made. */
+export const PROVENANCE_KEY = 'scwb_preprocess';
 
 /** A problem with an input file, named together with the file. Shown as is to users. */
 export class H5adError extends Error {

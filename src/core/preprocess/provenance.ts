@@ -2,6 +2,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PROVENANCE_KEY } from '../h5ad/types';
 import { PACKAGE_ROOT } from '../paths';
 import type { Recipe } from './recipe';
 
@@ -31,8 +32,8 @@ export function toolVersion(): string {
   return cachedVersion;
 }
 
-/** The key under `uns` that holds the provenance dict. */
-export const PROVENANCE_KEY = 'scwb_preprocess';
+/** The key under `uns` that holds the provenance dict (shared with the reader, which shows it). */
+export { PROVENANCE_KEY };
 
 /**
  * The `uns` entries of a preprocessed file. Parameters and the report are JSON strings: they contain nulls and

@@ -164,6 +164,14 @@ function summaryChildren(s: DatasetSummary): DetailNode[] {
   if (s.raw) nodes.push(detail('raw', `${fmt(s.raw.nVars)} genes${s.raw.X ? ` · ${matrixText(s.raw.X)}` : ''}`, 'archive'));
   if (s.obsm.length) nodes.push(group('obsm', `${s.obsm.length}`, 'graph-scatter', s.obsm.map(o => detail(o.name, `${o.shape.join(' × ')} ${o.dtype}`, 'graph-scatter'))));
   if (s.uns.length) nodes.push(detail('uns', s.uns.join(', '), 'json'));
+  if (s.provenance) {
+    // A Preprocess output links back to its source (looked for beside it, where Preprocess writes).
+    const source = path.join(path.dirname(s.path), s.provenance.inputFile);
+    const node = detail('derived from', `${s.provenance.inputFile} (${s.provenance.recipe} recipe)`, 'references');
+    node.item.tooltip = `Made by scWorkbench ${s.provenance.toolVersion} from ${s.provenance.inputFile}\nsha256 ${s.provenance.inputSha256}`;
+    if (fs.existsSync(source)) node.item.command = { command: 'vscode.openWith', title: 'Open Source Dataset', arguments: [vscode.Uri.file(source), 'scwb.datasetView'] };
+    nodes.unshift(node);
+  }
   return nodes;
 }
 
