@@ -60,6 +60,9 @@ def fit(d, model, max_iter):
         clf = LogisticRegression(penalty="l1", C=0.1, solver="liblinear", max_iter=max_iter)
     else:
         clf = LogisticRegression(penalty="l2", C=0.1, solver="lbfgs", multi_class="multinomial", max_iter=max_iter)
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    warnings.simplefilter("ignore", ConvergenceWarning)
     t = time.time()
     cpu = time.process_time()
     clf.fit(Xtr, y[train])

@@ -7,8 +7,8 @@
  * where the intercept is the last coordinate of w on an all-ones feature, so it is penalised too (liblinear's
  * intercept_scaling=1). C_i is Cp for positives and Cn for negatives.
  *
- * Outer loop: a quadratic model of the loss around w (gradient + diagonal-free Hessian X'DX applied through
- * xTd = X d), minimised with the L1 term by cyclic coordinate descent in random order (inner loop); then a
+ * Outer loop: a quadratic model of the loss around w (gradient, and the Hessian X'DX applied through the kept
+ * product X d), minimised with the L1 term by coordinate descent in random order (inner loop); then a
  * backtracking line search on the true objective. Features whose subgradient is comfortably inside [-1, 1] at w_j = 0
  * are shrunk away from the inner loop, which is what makes L1 on wide data cheap. The stopping rule and the tolerances
  * are liblinear's, so both stop at the same accuracy: the L1 norm of the minimum-norm subgradient must fall to
