@@ -14,44 +14,96 @@ export interface CsrBlock extends CsrMatrix {
  * Moves each stored value to column `colMap[c]` (-1 drops it). Values that land on the same output column are
  * summed, which is how duplicate gene names in the data are merged into one reference column. Output rows have
  * ascending indices and no explicit zeros, whatever the input's order.
+ *
+ * Each row is scattered into a bitmap over the output columns plus a value accumulator; walking the bitmap's
+ * words in order then yields the row's columns already sorted, at a cost of nOut / 32 word reads per row, far
+ * less than sorting the row (scBERT maps 20,000 data genes onto a shuffled 16,906-gene reference). A map that
+ * keeps the columns' order (a selection) needs neither on rows stored in ascending order: they are copied.
  */
 export function remapColumns(block: CsrMatrix, colMap: Int32Array, nOut: number): CsrBlock {
   if (colMap.length !== block.nCols) throw new Error(`column map has ${colMap.length} entries for ${block.nCols} columns`);
+  const inPtr = block.indptr;
+  const inIdx = block.indices;
+  const inData = block.data;
+  const orderKeeping = keepsOrder(colMap);
+  const words = new Int32Array((nOut + 31) >>> 5);
   const acc = new Float64Array(nOut);
-  const touched = new Int32Array(nOut);
-  const seen = new Uint8Array(nOut);
   const indptr = new Int32Array(block.nRows + 1);
   // Upper bound: every stored value kept.
-  let indices = new Int32Array(block.indptr[block.nRows]);
-  let data = new Float64Array(indices.length);
+  const indices = new Int32Array(inPtr[block.nRows]);
+  const data = new Float64Array(indices.length);
   let nnz = 0;
   for (let r = 0; r < block.nRows; r++) {
-    let nTouched = 0;
-    for (let k = block.indptr[r]; k < block.indptr[r + 1]; k++) {
-      const c = colMap[block.indices[k]];
-      if (c < 0) continue;
-      if (!seen[c]) {
-        seen[c] = 1;
-        touched[nTouched++] = c;
+    const s = inPtr[r];
+    const e = inPtr[r + 1];
+    if (orderKeeping) {
+      // Copy while the row's input columns ascend; a row stored out of order falls through to the bitmap.
+      const rowStart = nnz;
+      let last = -1;
+      let k = s;
+      for (; k < e; k++) {
+        const col = inIdx[k];
+        if (col <= last) break;
+        last = col;
+        const c = colMap[col];
+        const v = inData[k];
+        if (c < 0 || v === 0) continue;
+        indices[nnz] = c;
+        data[nnz] = v;
+        nnz++;
       }
-      acc[c] += block.data[k];
+      if (k === e) {
+        indptr[r + 1] = nnz;
+        continue;
+      }
+      nnz = rowStart;
     }
-    const cols = touched.subarray(0, nTouched).sort();
-    for (let i = 0; i < nTouched; i++) {
-      const c = cols[i];
-      const v = acc[c];
-      acc[c] = 0;
-      seen[c] = 0;
-      if (v === 0) continue;
-      indices[nnz] = c;
-      data[nnz] = v;
-      nnz++;
+    let lo = words.length;
+    let hi = -1;
+    for (let k = s; k < e; k++) {
+      const c = colMap[inIdx[k]];
+      if (c < 0) continue;
+      const w = c >>> 5;
+      const bit = 1 << (c & 31);
+      if (words[w] & bit) acc[c] += inData[k];
+      else {
+        words[w] |= bit;
+        acc[c] = inData[k];
+        if (w < lo) lo = w;
+        if (w > hi) hi = w;
+      }
+    }
+    for (let w = lo; w <= hi; w++) {
+      let bits = words[w];
+      if (bits === 0) continue;
+      words[w] = 0;
+      const base = w << 5;
+      while (bits !== 0) {
+        const lowest = bits & -bits;
+        bits ^= lowest;
+        const c = base + 31 - Math.clz32(lowest);
+        const v = acc[c];
+        if (v === 0) continue;
+        indices[nnz] = c;
+        data[nnz] = v;
+        nnz++;
+      }
     }
     indptr[r + 1] = nnz;
   }
-  indices = indices.slice(0, nnz);
-  data = data.slice(0, nnz);
-  return { nRows: block.nRows, nCols: nOut, indptr, indices, data };
+  return { nRows: block.nRows, nCols: nOut, indptr, indices: indices.subarray(0, nnz), data: data.subarray(0, nnz) };
+}
+
+/** Whether the kept columns (>= 0) map to strictly increasing outputs: then sorted rows stay sorted and unmerged. */
+function keepsOrder(colMap: Int32Array): boolean {
+  let last = -1;
+  for (let c = 0; c < colMap.length; c++) {
+    const o = colMap[c];
+    if (o < 0) continue;
+    if (o <= last) return false;
+    last = o;
+  }
+  return true;
 }
 
 /** Keeps the rows whose flag is set, in order. */
@@ -109,22 +161,93 @@ export function rowPositives(block: CsrBlock): Int32Array {
  */
 export function normalizeLog(block: CsrBlock, targetSum: number | null, logBase: number | undefined): CsrBlock {
   const data = new Float64Array(block.data.length);
-  const logDivisor = logBase === undefined ? 1 : Math.log(logBase);
-  for (let r = 0; r < block.nRows; r++) {
-    const s = block.indptr[r];
-    const e = block.indptr[r + 1];
+  const logs = new RowLogs(targetSum, logBase);
+  for (let r = 0; r < block.nRows; r++) logs.row(block.data, block.indptr[r], block.indptr[r + 1], data, block.indptr[r]);
+  return { ...block, data };
+}
+
+/** Counts below this are looked up per row instead of recomputing the logarithm. */
+const SMALL_COUNTS = 256;
+
+/**
+ * One row of normalize_total + log1p: x / (total / targetSum), then log1p, divided by log(base). Raw counts
+ * repeat a handful of small integers within a row, and equal x give equal results, so the result for each
+ * small integer x is computed once per row and reused (the logarithm is most of the cost otherwise).
+ */
+class RowLogs {
+  private readonly logDivisor: number;
+  private readonly known = new Float64Array(SMALL_COUNTS);
+  /** the row number for which `known[x]` holds x's result */
+  private readonly knownIn = new Float64Array(SMALL_COUNTS).fill(-1);
+  private rowNumber = 0;
+
+  constructor(private readonly targetSum: number | null, private readonly logBase: number | undefined) {
+    this.logDivisor = logBase === undefined ? 1 : Math.log(logBase);
+  }
+
+  /** Writes the results for in[s..e) to out[at..]. */
+  row(values: ArrayLike<number>, s: number, e: number, out: Float32Array | Float64Array, at: number): void {
+    const targetSum = this.targetSum;
+    const logBase = this.logBase;
+    const logDivisor = this.logDivisor;
+    const known = this.known;
+    const knownIn = this.knownIn;
+    const rowNumber = this.rowNumber++;
     let scale = 1;
     if (targetSum !== null) {
       let total = 0;
-      for (let k = s; k < e; k++) total += block.data[k];
+      for (let k = s; k < e; k++) total += values[k];
       scale = total === 0 ? 1 : total / targetSum;
     }
     for (let k = s; k < e; k++) {
-      const v = targetSum === null ? block.data[k] : block.data[k] / scale;
-      data[k] = logBase === undefined ? Math.log1p(v) : Math.log1p(v) / logDivisor;
+      const x = values[k];
+      const small = x > 0 && x < SMALL_COUNTS && (x | 0) === x;
+      if (small && knownIn[x] === rowNumber) {
+        out[at++] = known[x];
+        continue;
+      }
+      const v = targetSum === null ? x : x / scale;
+      const y = logBase === undefined ? Math.log1p(v) : Math.log1p(v) / logDivisor;
+      if (small) {
+        known[x] = y;
+        knownIn[x] = rowNumber;
+      }
+      out[at++] = y;
     }
   }
-  return { ...block, data };
+}
+
+/**
+ * The kept rows, normalised and logged as `normalizeLog`, rounded to float32 as written to X: the same values
+ * as toFloat32(normalizeLog(selectRows(block, keep), targetSum, logBase)) in one pass and one output buffer.
+ */
+export function keepNormalizeLogFloat32(block: CsrBlock, keep: Uint8Array, targetSum: number | null, logBase: number | undefined): CsrMatrix {
+  const { indptr: inPtr, indices: inIdx, data: inData } = block;
+  let nRows = 0;
+  let nnz = 0;
+  for (let r = 0; r < block.nRows; r++) {
+    if (keep[r]) {
+      nRows++;
+      nnz += inPtr[r + 1] - inPtr[r];
+    }
+  }
+  const indptr = new Int32Array(nRows + 1);
+  const allKept = nRows === block.nRows && inPtr[0] === 0;
+  const indices = allKept ? inIdx.subarray(0, nnz) : new Int32Array(nnz);
+  const data = new Float32Array(nnz);
+  const logs = new RowLogs(targetSum, logBase);
+  let row = 0;
+  let at = 0;
+  for (let r = 0; r < block.nRows; r++) {
+    if (!keep[r]) continue;
+    const s = inPtr[r];
+    const e = inPtr[r + 1];
+    if (!allKept) indices.set(inIdx.subarray(s, e), at);
+    logs.row(inData, s, e, data, at);
+    at += e - s;
+    indptr[++row] = at;
+  }
+  return { nRows, nCols: block.nCols, indptr, indices, data };
 }
 
 /** The block's values rounded to float32, as written to X. */
@@ -160,6 +283,19 @@ export class InputCheck {
 
   /** `colMap` marks the used source columns (>= 0); `firstRow` is the block's first row in the file. */
   check(block: CsrMatrix, colMap: Int32Array, firstRow: number): void {
+    if (this.expectation === 'counts') {
+      // Counts pass as long as every used value is a finite non-negative integer; the first one that is not goes
+      // through the full check below, which names the problem. (positives and maxValue only serve log-normalised input.)
+      const { indices, data } = block;
+      const end = block.indptr[block.nRows];
+      let k = block.indptr[0];
+      for (; k < end; k++) {
+        const v = data[k];
+        if (v >= 0 && v < Infinity && Math.floor(v) === v) continue;
+        if (colMap[indices[k]] >= 0) break;
+      }
+      if (k === end) return;
+    }
     for (let r = 0; r < block.nRows; r++) {
       for (let k = block.indptr[r]; k < block.indptr[r + 1]; k++) {
         const c = block.indices[k];

@@ -15,7 +15,7 @@ import { H5adError, type Column, type DataFrame } from '../h5ad/types';
 import { CancelledError } from '../workers/task';
 import { binRows } from './binning';
 import {
-  InputCheck, normalizeLog, remapColumns, rowPositives, rowSums, selectRows, toFloat32, toFloat64, type CsrBlock,
+  InputCheck, keepNormalizeLogFloat32, normalizeLog, remapColumns, rowPositives, rowSums, selectRows, toFloat32, toFloat64, type CsrBlock,
 } from './blocks';
 import {
   alignToReference, composeSelections, selectionFromFlags, type Selection,
@@ -258,8 +258,7 @@ class PipelineRun {
         nGenes.push(positives[r]);
         nCounts.push(totals[r]);
       }
-      const X = normalizeLog(selectRows(aligned, keep), p.targetSum, p.logBase);
-      await this.sink.append({ X: toFloat32(X), layers: {} });
+      await this.sink.append({ X: keepNormalizeLogFloat32(aligned, keep, p.targetSum, p.logBase), layers: {} });
     });
     check.finish();
     return this.finish(recipe, kept, cellCountColumns(nGenes, nCounts), {
