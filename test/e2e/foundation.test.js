@@ -29,4 +29,15 @@ describe('e2e: npm start serves the workbench', function () {
     assert.strictEqual(upgraded, true);
     await shot(ctx.wb.page, 'about');
   });
+
+  it('restores the environment panel after the window reloads (webview serializer)', async () => {
+    const page = ctx.wb.page;
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor();
+    // No command is run: VS Code revives the panel through the extension's serializer.
+    const frame = webviewFrame(page);
+    await frame.locator('#env-table').waitFor();
+    assert.match(await frame.locator('#env-table').innerText(), /Python interpreter/);
+    await shot(page, 'about-restored');
+  });
 });
