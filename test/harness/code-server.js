@@ -111,7 +111,9 @@ function tail(file, n = 40) {
 async function launchBrowser(stateDir, viewport = { width: 1400, height: 900 }) {
   const { chromium } = require(path.join(TOOLS, 'node_modules', 'playwright-core'));
   const profile = fs.mkdtempSync(path.join(stateDir, 'chromium-'));
-  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, viewport, args: CHROMIUM_ARGS });
+  for (const d of ['home', 'tmp', 'xdg-config', 'xdg-data', 'xdg-cache']) fs.mkdirSync(path.join(stateDir, d), { recursive: true });
+  // The browser gets the same private HOME / XDG folders as the server, so nothing lands in the real $HOME.
+  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, viewport, args: CHROMIUM_ARGS, env: isolatedEnv(stateDir) });
 }
 
 module.exports = { ROOT, TOOLS, CODE_SERVER, startCodeServer, launchBrowser, makeStateDir, isolatedEnv, baseArgs, freePort, killGroup, tail, waitHealthy };
