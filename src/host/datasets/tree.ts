@@ -122,7 +122,8 @@ export class DatasetsTree extends Disposable implements vscode.TreeDataProvider<
   private async scan(): Promise<vscode.Uri[]> {
     const found = new Map<string, vscode.Uri>();
     if (vscode.workspace.workspaceFolders?.length) {
-      for (const u of await vscode.workspace.findFiles('**/*.h5ad', EXCLUDE)) found.set(u.fsPath, u);
+      // Dot-files are skipped: the writer's temp files (.<name>.tmp-....h5ad) are not datasets yet.
+      for (const u of await vscode.workspace.findFiles('**/*.h5ad', EXCLUDE)) if (!path.basename(u.fsPath).startsWith('.')) found.set(u.fsPath, u);
     }
     this.folderWatchers.forEach(d => d.dispose());
     this.folderWatchers = [];
