@@ -20,18 +20,16 @@ export interface CsrBlock extends CsrMatrix {
  * less than sorting the row (scBERT maps 20,000 data genes onto a shuffled 16,906-gene reference). A map that
  * keeps the columns' order (a selection) needs neither on rows stored in ascending order: they are copied.
  */
-export function remapColumns(block: CsrMatrix, colMap: Int32Array, nOut: number): CsrBlock {
+export function remapColumns(block: CsrMatrix, colMap: Int32Array, nOut: number, scratch?: BlockScratch): CsrBlock {
   if (colMap.length !== block.nCols) throw new Error(`column map has ${colMap.length} entries for ${block.nCols} columns`);
   const inPtr = block.indptr;
   const inIdx = block.indices;
   const inData = block.data;
   const orderKeeping = keepsOrder(colMap);
-  const words = new Int32Array((nOut + 31) >>> 5);
-  const acc = new Float64Array(nOut);
+  const { words, acc } = scratch ? scratch.accumulator(nOut) : newAccumulator(nOut);
   const indptr = new Int32Array(block.nRows + 1);
   // Upper bound: every stored value kept.
-  const indices = new Int32Array(inPtr[block.nRows]);
-  const data = new Float64Array(indices.length);
+  const { indices, data } = scratch ? scratch.values(inPtr[block.nRows] - inPtr[0]) : newValues(inPtr[block.nRows] - inPtr[0]);
   let nnz = 0;
   for (let r = 0; r < block.nRows; r++) {
     const s = inPtr[r];
@@ -92,6 +90,43 @@ export function remapColumns(block: CsrMatrix, colMap: Int32Array, nOut: number)
     indptr[r + 1] = nnz;
   }
   return { nRows: block.nRows, nCols: nOut, indptr, indices: indices.subarray(0, nnz), data: data.subarray(0, nnz) };
+}
+
+/**
+ * Memory that a pass reuses from block to block for its intermediate blocks: allocating tens of MB per block
+ * costs page faults and garbage collection comparable to the arithmetic. A block computed into a scratch is
+ * valid until the next block is computed into the same scratch, so it must never reach a sink.
+ */
+export class BlockScratch {
+  private indices = new Int32Array(0);
+  private data = new Float64Array(0);
+  private words = new Int32Array(0);
+  private acc = new Float64Array(0);
+
+  values(n: number): { indices: Int32Array; data: Float64Array } {
+    if (this.indices.length < n) {
+      const size = Math.ceil(n * 1.25);
+      this.indices = new Int32Array(size);
+      this.data = new Float64Array(size);
+    }
+    return { indices: this.indices, data: this.data };
+  }
+
+  /** A zeroed bitmap and accumulator over `nOut` columns (remapColumns leaves them zeroed after each row). */
+  accumulator(nOut: number): { words: Int32Array; acc: Float64Array } {
+    const nWords = (nOut + 31) >>> 5;
+    if (this.words.length !== nWords) this.words = new Int32Array(nWords);
+    if (this.acc.length !== nOut) this.acc = new Float64Array(nOut);
+    return { words: this.words, acc: this.acc };
+  }
+}
+
+function newValues(n: number): { indices: Int32Array; data: Float64Array } {
+  return { indices: new Int32Array(n), data: new Float64Array(n) };
+}
+
+function newAccumulator(nOut: number): { words: Int32Array; acc: Float64Array } {
+  return { words: new Int32Array((nOut + 31) >>> 5), acc: new Float64Array(nOut) };
 }
 
 /** Whether the kept columns (>= 0) map to strictly increasing outputs: then sorted rows stay sorted and unmerged. */
@@ -185,69 +220,96 @@ class RowLogs {
     this.logDivisor = logBase === undefined ? 1 : Math.log(logBase);
   }
 
-  /** Writes the results for in[s..e) to out[at..]. */
+  private scale = 1;
+
+  /** Writes the results for values[s..e) to out[at..]. */
   row(values: ArrayLike<number>, s: number, e: number, out: Float32Array | Float64Array, at: number): void {
-    const targetSum = this.targetSum;
-    const logBase = this.logBase;
-    const logDivisor = this.logDivisor;
-    const known = this.known;
-    const knownIn = this.knownIn;
-    const rowNumber = this.rowNumber++;
-    let scale = 1;
-    if (targetSum !== null) {
+    this.begin(values, s, e);
+    for (let k = s; k < e; k++) out[at++] = this.of(values[k]);
+  }
+
+  /** Starts the row values[s..e): its total sets the scale. */
+  begin(values: ArrayLike<number>, s: number, e: number): void {
+    this.rowNumber++;
+    this.scale = 1;
+    if (this.targetSum !== null) {
       let total = 0;
       for (let k = s; k < e; k++) total += values[k];
-      scale = total === 0 ? 1 : total / targetSum;
+      this.scale = total === 0 ? 1 : total / this.targetSum;
     }
-    for (let k = s; k < e; k++) {
-      const x = values[k];
-      const small = x > 0 && x < SMALL_COUNTS && (x | 0) === x;
-      if (small && knownIn[x] === rowNumber) {
-        out[at++] = known[x];
-        continue;
-      }
-      const v = targetSum === null ? x : x / scale;
-      const y = logBase === undefined ? Math.log1p(v) : Math.log1p(v) / logDivisor;
-      if (small) {
-        known[x] = y;
-        knownIn[x] = rowNumber;
-      }
-      out[at++] = y;
+  }
+
+  /** The result for one value x of the current row. */
+  of(x: number): number {
+    const small = x > 0 && x < SMALL_COUNTS && (x | 0) === x;
+    if (small && this.knownIn[x] === this.rowNumber) return this.known[x];
+    const v = this.targetSum === null ? x : x / this.scale;
+    const y = this.logBase === undefined ? Math.log1p(v) : Math.log1p(v) / this.logDivisor;
+    if (small) {
+      this.known[x] = y;
+      this.knownIn[x] = this.rowNumber;
     }
+    return y;
   }
 }
 
 /**
- * The kept rows, normalised and logged as `normalizeLog`, rounded to float32 as written to X: the same values
- * as toFloat32(normalizeLog(selectRows(block, keep), targetSum, logBase)) in one pass and one output buffer.
+ * The rows of X as written: the kept rows, normalised and logged as `normalizeLog` (unless `transform` is null),
+ * restricted to an order-keeping column selection when one is given, rounded to float32. The same values as
+ * toFloat32(remapColumns(normalizeLog(selectRows(block, keep), ...), select.colMap, select.nOut)) (each step
+ * only when asked for) in one pass into one fresh output, which a sink may keep. Rows must be sorted, as
+ * remapColumns leaves them; the row totals of the normalisation are over all of the block's columns.
  */
-export function keepNormalizeLogFloat32(block: CsrBlock, keep: Uint8Array, targetSum: number | null, logBase: number | undefined): CsrMatrix {
+export function keptRowsFloat32(
+  block: CsrBlock, keep: Uint8Array, transform: { targetSum: number | null; logBase?: number } | null,
+  select?: { colMap: Int32Array; nOut: number },
+): CsrMatrix {
   const { indptr: inPtr, indices: inIdx, data: inData } = block;
+  if (select && (select.colMap.length !== block.nCols || !keepsOrder(select.colMap))) {
+    throw new Error('the column selection must keep the order of the block\'s columns');
+  }
+  const colMap = select?.colMap;
   let nRows = 0;
+  // Exact without a selection; an upper bound with one (the output is cut to size at the end).
   let nnz = 0;
   for (let r = 0; r < block.nRows; r++) {
-    if (keep[r]) {
-      nRows++;
-      nnz += inPtr[r + 1] - inPtr[r];
-    }
+    if (!keep[r]) continue;
+    nRows++;
+    nnz += inPtr[r + 1] - inPtr[r];
   }
   const indptr = new Int32Array(nRows + 1);
-  const allKept = nRows === block.nRows && inPtr[0] === 0;
-  const indices = allKept ? inIdx.subarray(0, nnz) : new Int32Array(nnz);
+  const indices = new Int32Array(nnz);
   const data = new Float32Array(nnz);
-  const logs = new RowLogs(targetSum, logBase);
+  const logs = transform ? new RowLogs(transform.targetSum, transform.logBase) : null;
   let row = 0;
   let at = 0;
   for (let r = 0; r < block.nRows; r++) {
     if (!keep[r]) continue;
     const s = inPtr[r];
     const e = inPtr[r + 1];
-    if (!allKept) indices.set(inIdx.subarray(s, e), at);
-    logs.row(inData, s, e, data, at);
-    at += e - s;
+    if (!colMap) {
+      indices.set(inIdx.subarray(s, e), at);
+      if (logs) logs.row(inData, s, e, data, at);
+      else data.set(inData.subarray(s, e), at);
+      at += e - s;
+    } else {
+      // The normalisation's total is over the whole row; only the selected values are transformed.
+      logs?.begin(inData, s, e);
+      for (let k = s; k < e; k++) {
+        const c = colMap[inIdx[k]];
+        if (c < 0) continue;
+        const v = logs ? logs.of(inData[k]) : inData[k];
+        if (v === 0) continue;
+        indices[at] = c;
+        data[at] = v;
+        at++;
+      }
+    }
     indptr[++row] = at;
   }
-  return { nRows, nCols: block.nCols, indptr, indices, data };
+  const nOut = select ? select.nOut : block.nCols;
+  if (at !== nnz) return { nRows, nCols: nOut, indptr, indices: indices.slice(0, at), data: data.slice(0, at) };
+  return { nRows, nCols: nOut, indptr, indices, data };
 }
 
 /** The block's values rounded to float32, as written to X. */

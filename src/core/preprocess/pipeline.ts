@@ -15,7 +15,7 @@ import { H5adError, type Column, type DataFrame } from '../h5ad/types';
 import { CancelledError } from '../workers/task';
 import { binRows } from './binning';
 import {
-  InputCheck, keepNormalizeLogFloat32, normalizeLog, remapColumns, rowPositives, rowSums, selectRows, toFloat32, toFloat64, type CsrBlock,
+  BlockScratch, InputCheck, keptRowsFloat32, remapColumns, rowPositives, rowSums, toFloat64, type CsrBlock,
 } from './blocks';
 import {
   alignToReference, composeSelections, selectionFromFlags, type Selection,
@@ -204,9 +204,10 @@ class PipelineRun {
     const n = sel.kept.length;
     const counts = new Float64Array(n);
     const cells = new Float64Array(n);
+    const scratch = new BlockScratch();
     await this.pass('gene filter statistics', (block, firstRow) => {
       check.check(block, sel.colMap, firstRow);
-      const b = remapColumns(block, sel.colMap, n);
+      const b = remapColumns(block, sel.colMap, n, scratch);
       for (let k = 0; k < b.data.length; k++) {
         counts[b.indices[k]] += b.data[k];
         if (b.data[k] > 0) cells[b.indices[k]]++;
@@ -245,9 +246,10 @@ class PipelineRun {
     const kept: number[] = [];
     const nGenes: number[] = [];
     const nCounts: number[] = [];
+    const scratch = new BlockScratch();
     await this.pass('scBERT', async (block, firstRow) => {
       check.check(block, align.colMap, firstRow);
-      const aligned = remapColumns(block, align.colMap, nRef);
+      const aligned = remapColumns(block, align.colMap, nRef, scratch);
       const positives = rowPositives(aligned);
       const totals = rowSums(aligned);
       const keep = new Uint8Array(aligned.nRows);
@@ -258,7 +260,7 @@ class PipelineRun {
         nGenes.push(positives[r]);
         nCounts.push(totals[r]);
       }
-      await this.sink.append({ X: keepNormalizeLogFloat32(aligned, keep, p.targetSum, p.logBase), layers: {} });
+      await this.sink.append({ X: keptRowsFloat32(aligned, keep, { targetSum: p.targetSum, logBase: p.logBase }), layers: {} });
     });
     check.finish();
     return this.finish(recipe, kept, cellCountColumns(nGenes, nCounts), {
@@ -304,10 +306,11 @@ class PipelineRun {
       const batchOf = batches ? batches.codes : new Int32Array(this.source.nObs);
       const batchNames = batches ? batches.names : ['all cells'];
       const moments = new GeneMoments(batchNames.length, nGenes2);
+      const scratch = new BlockScratch();
       const forKeptRows = async (label: string, add: (b: CsrBlock, r: number, batch: number) => void) => {
         await this.pass(label, (block, firstRow) => {
           if (!checked) check.check(block, genesSel.colMap, firstRow);
-          const b = remapColumns(block, genesSel.colMap, nGenes2);
+          const b = remapColumns(block, genesSel.colMap, nGenes2, scratch);
           const keep = cellPasses(b);
           for (let r = 0; r < b.nRows; r++) if (keep[r]) add(b, r, batchOf[firstRow + r]);
         });
@@ -331,9 +334,11 @@ class PipelineRun {
     const kept: number[] = [];
     const nGenesPerCell: number[] = [];
     const nCounts: number[] = [];
+    const scratch = new BlockScratch();
+    const hvgSelect = hvg ? { colMap: outSel.colMap, nOut: outSel.kept.length } : undefined;
     await this.pass('scGPT', async (block, firstRow) => {
       if (!checked) check.check(block, genesSel.colMap, firstRow);
-      const b = remapColumns(block, genesSel.colMap, nGenes2);
+      const b = remapColumns(block, genesSel.colMap, nGenes2, scratch);
       const keep = cellPasses(b);
       const positives = rowPositives(b);
       const totals = rowSums(b);
@@ -343,9 +348,7 @@ class PipelineRun {
         nGenesPerCell.push(positives[r]);
         nCounts.push(totals[r]);
       }
-      const cells = selectRows(b, keep);
-      const values = p.inputIsLogNormalized ? cells : normalizeLog(cells, p.targetSum, undefined);
-      const X = toFloat32(hvg ? remapColumns(values, outSel.colMap, outSel.kept.length) : values);
+      const X = keptRowsFloat32(b, keep, p.inputIsLogNormalized ? null : { targetSum: p.targetSum }, hvgSelect);
       await this.sink.append({ X, layers: { [p.binnedLayer]: binnedLayer(X, p.nBins, rand) } });
     });
     check.finish();
@@ -378,12 +381,13 @@ class PipelineRun {
     const rand = () => rng.randomSample();
     const nGenesPerCell: number[] = [];
     const nCounts: number[] = [];
+    const scratch = new BlockScratch();
     await this.pass('benchmark', async (block, firstRow) => {
       if (!geneFilter) check.check(block, sel.colMap, firstRow);
-      const b = remapColumns(block, sel.colMap, nOut);
+      const b = remapColumns(block, sel.colMap, nOut, scratch);
       rowPositives(b).forEach(n => nGenesPerCell.push(n));
       rowSums(b).forEach(n => nCounts.push(n));
-      const X = toFloat32(normalizeLog(b, null, undefined));
+      const X = keptRowsFloat32(b, new Uint8Array(b.nRows).fill(1), { targetSum: null });
       await this.sink.append({ X, layers: binning ? { [p.binnedLayer]: binnedLayer(X, p.nBins, rand) } : {} });
     });
     check.finish();
