@@ -3,12 +3,15 @@
  * both run exactly the same code.
  */
 import { solveL1Binary, type L1BinaryProblem, type L1BinaryResult } from './l1-binary';
-import { softmaxLossGrad, type SoftmaxRows } from './softmax';
+import type { CscWithBias } from './matrix';
+import { residualGradient, softmaxResiduals, type SoftmaxRows } from './softmax';
 
 export type SolverJob =
   | { kind: 'l1'; problem: L1BinaryProblem }
-  /** loss of rows [start, end); the gradient goes to `grad` (shared memory), parameters are read from `W` */
-  | { kind: 'softmax'; rows: SoftmaxRows; start: number; end: number; W: Float64Array; grad: Float64Array };
+  /** loss of rows [start, end) at parameters `W`; their residuals go to `resid` (shared memory) */
+  | { kind: 'softmaxRows'; rows: SoftmaxRows; start: number; end: number; W: Float64Array; resid: Float64Array }
+  /** gradient entries of features [start, end) from all rows' residuals, written to `grad` (shared memory) */
+  | { kind: 'softmaxColumns'; csc: CscWithBias; nClasses: number; start: number; end: number; resid: Float64Array; grad: Float64Array };
 
 export type SolverJobResult = L1BinaryResult | { loss: number };
 
@@ -19,5 +22,7 @@ export interface JobHooks {
 
 export function runSolverJob(job: SolverJob, hooks: JobHooks): SolverJobResult {
   if (job.kind === 'l1') return solveL1Binary(job.problem, hooks);
-  return { loss: softmaxLossGrad(job.rows, job.start, job.end, job.W, job.grad) };
+  if (job.kind === 'softmaxRows') return { loss: softmaxResiduals(job.rows, job.start, job.end, job.W, job.resid) };
+  residualGradient(job.csc, job.nClasses, job.start, job.end, job.resid, job.grad);
+  return { loss: 0 };
 }

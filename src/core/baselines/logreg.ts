@@ -19,7 +19,7 @@ import { softplus, type L1BinaryResult } from './l1-binary';
 import { lbfgs } from './lbfgs';
 import { cscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
 import { createRunner, type JobRunner } from './pool';
-import { balancedRowChunks, type SoftmaxRows } from './softmax';
+import { balancedChunks, type SoftmaxRows } from './softmax';
 
 export type Penalty = 'l1' | 'l2';
 export type MultiClass = 'ovr' | 'multinomial';
@@ -171,9 +171,18 @@ async function fitOvrL1(
     const frac = itersDone.reduce((a, b) => a + b, 0) / (problems.length * o.maxIter);
     onProgress?.(Math.min(0.99, frac), 'fitting one-vs-rest L1 logistic regression');
   };
-  const results = await Promise.all(problems.map(async (pr, idx) => {
+  const positives = problems.map(pr => {
     let pos = 0;
     for (let i = 0; i < l; i++) if (y[i] === pr.positive) pos++;
+    return pos;
+  });
+  // The pool hands queued jobs to whichever thread frees up first; queueing the problems with the most positives
+  // (which take the most Newton work) first keeps the threads' loads even at the end (longest-first scheduling).
+  const order = problems.map((_, idx) => idx).sort((a, b) => positives[b] - positives[a] || a - b);
+  const results = new Array<L1BinaryResult>(problems.length);
+  await Promise.all(order.map(async idx => {
+    const pr = problems[idx];
+    const pos = positives[idx];
     const eps = (o.tol * Math.max(Math.min(pos, l - pos), 1)) / l;
     const r = await runner.run(
       { kind: 'l1', problem: { csc, labels: y, positive: pr.positive, Cp: pr.Cp, Cn: pr.Cn, eps, maxNewtonIter: o.maxIter, seed: o.seed + idx } },
@@ -181,7 +190,7 @@ async function fitOvrL1(
     ) as L1BinaryResult;
     itersDone[idx] = o.maxIter;
     report();
-    return r;
+    results[idx] = r;
   }));
   const p = X.nCols;
   return {
@@ -210,23 +219,26 @@ async function fitMultinomial(
     for (let i = 0; i < X.nRows; i++) rowWeight[i] = classWeight[y[i]];
   }
   const rows: SoftmaxRows = { X: Xs, labels, rowWeight, nClasses: K };
+  const csc = cscWithBias(Xs, 1);
   const dim = (p + 1) * K;
   const W = sharedFloat64(dim);
-  const chunks = balancedRowChunks(Xs, runner.threads);
-  const grads = chunks.map(() => sharedFloat64(dim));
+  const resid = sharedFloat64(X.nRows * K);
+  const grad = sharedFloat64(dim);
+  // a row also costs its softmax over the classes, roughly ROW_COST stored values' worth
+  const ROW_COST = 8;
+  const rowChunks = balancedChunks(Xs.indptr, X.nRows, runner.threads, ROW_COST);
+  const colChunks = balancedChunks(csc.colPtr, p + 1, runner.threads, 1);
   const penalised = p * K;
   const lambda = 1 / o.C;
   const objective = async (x: Float64Array, g: Float64Array): Promise<number> => {
     W.set(x);
-    const parts = await Promise.all(chunks.map(([start, end], t) =>
-      runner.run({ kind: 'softmax', rows, start, end, W, grad: grads[t] }) as Promise<{ loss: number }>));
+    const parts = await Promise.all(rowChunks.map(([start, end]) =>
+      runner.run({ kind: 'softmaxRows', rows, start, end, W, resid }) as Promise<{ loss: number }>));
+    await Promise.all(colChunks.map(([start, end]) =>
+      runner.run({ kind: 'softmaxColumns', csc, nClasses: K, start, end, resid, grad })));
     let f = 0;
     for (const part of parts) f += part.loss;
-    g.set(grads[0]);
-    for (let t = 1; t < grads.length; t++) {
-      const gt = grads[t];
-      for (let i = 0; i < dim; i++) g[i] += gt[i];
-    }
+    g.set(grad);
     let sq = 0;
     for (let i = 0; i < penalised; i++) {
       sq += x[i] * x[i];

@@ -1,9 +1,21 @@
 /**
- * Multinomial (softmax) log-loss and its gradient over a range of CSR rows. Parameters are laid out feature-major,
- * `W[j * K + k]` for feature j and class k, with the intercepts as feature row `nCols`, so the K values a stored
- * matrix entry touches are contiguous.
+ * Multinomial (softmax) log-loss and its gradient, in two passes that each split cleanly over threads:
+ *
+ * 1. rows (CSR): scores z_i = W'x_i + b, the loss, and the residuals r_i = s_i (softmax(z_i) - e_{y_i}) into an
+ *    nRows x K buffer;
+ * 2. features (CSC, with the all-ones intercept column last): grad_j = sum_i x_ij r_i.
+ *
+ * Why two passes: a single pass over rows has to scatter-add every stored value's K products into the gradient
+ * (a load and a store each, and a private gradient per thread to sum afterwards); by columns each feature's K sums
+ * stay in registers and each thread writes its own features of the one shared gradient. Measured on 13,600 x
+ * 16,906 rows, 11 classes: about 20% faster per evaluation, and no reduction step. Each gradient entry is summed in
+ * row order whatever the thread count.
+ *
+ * Parameters are laid out feature-major, `W[j * K + k]` for feature j and class k, with the intercepts as feature
+ * row `nCols`, so the K values a stored matrix entry touches are contiguous.
  */
 import type { CsrMatrix } from '../sparse';
+import type { CscWithBias } from './matrix';
 
 export interface SoftmaxRows {
   X: CsrMatrix;
@@ -14,21 +26,19 @@ export interface SoftmaxRows {
 }
 
 /**
- * Returns sum_i rowWeight_i * (-log softmax(z_i)[y_i]) over rows [start, end), z_i = W'x_i + b, and writes the
- * gradient of that sum to `grad` (overwritten). The regulariser is the caller's.
+ * Returns sum_i rowWeight_i * (-log softmax(z_i)[y_i]) over rows [start, end), z_i = W'x_i + b, and writes
+ * r_i = rowWeight_i * (softmax(z_i) - e_{y_i}) to resid[i * K ...]. The regulariser is the caller's.
  */
-export function softmaxLossGrad(p: SoftmaxRows, start: number, end: number, W: Float64Array, grad: Float64Array): number {
+export function softmaxResiduals(p: SoftmaxRows, start: number, end: number, W: Float64Array, resid: Float64Array): number {
   const { X, labels, rowWeight } = p;
   const K = p.nClasses;
   const { indptr, indices, data } = X;
   const biasOff = X.nCols * K;
   const z = new Float64Array(K);
-  const { scores, gradient } = kernelsFor(K);
-  grad.fill(0);
+  const { scores } = kernelsFor(K);
   let loss = 0;
   for (let i = start; i < end; i++) {
-    const a = indptr[i], b = indptr[i + 1];
-    scores(indices, data, a, b, W, biasOff, z);
+    scores(indices, data, indptr[i], indptr[i + 1], W, biasOff, z);
     let zmax = z[0];
     for (let k = 1; k < K; k++) if (z[k] > zmax) zmax = z[k];
     let sum = 0;
@@ -41,35 +51,43 @@ export function softmaxLossGrad(p: SoftmaxRows, start: number, end: number, W: F
     // z[y] holds exp(z_y - zmax) here
     loss += sw * (Math.log(sum) - Math.log(z[y]));
     const inv = sw / sum;
-    for (let k = 0; k < K; k++) z[k] *= inv;
-    z[y] -= sw;
-    for (let k = 0; k < K; k++) grad[biasOff + k] += z[k];
-    gradient(indices, data, a, b, grad, z);
+    const o = i * K;
+    for (let k = 0; k < K; k++) resid[o + k] = z[k] * inv;
+    resid[o + y] -= sw;
   }
   return loss;
+}
+
+/** grad[j * K + k] = sum_i x_ij resid[i * K + k] for the CSC's columns [colStart, colEnd) (overwritten). */
+export function residualGradient(csc: CscWithBias, K: number, colStart: number, colEnd: number, resid: Float64Array, grad: Float64Array): void {
+  kernelsFor(K).columns(csc.colPtr, csc.rowIdx, csc.values, colStart, colEnd, resid, grad);
 }
 
 type Values = Float32Array | Float64Array;
 /** z[k] = W[biasOff + k] + sum over the row's stored values v * W[j*K + k] */
 type ScoresKernel = (indices: Int32Array, data: Values, a: number, b: number, W: Float64Array, biasOff: number, z: Float64Array) => void;
-/** grad[j*K + k] += v * r[k] over the row's stored values */
-type GradientKernel = (indices: Int32Array, data: Values, a: number, b: number, grad: Float64Array, r: Float64Array) => void;
+/** grad[j*K + k] = sum over column j's stored values v * r[i*K + k], for j in [j0, j1) */
+type ColumnsKernel = (colPtr: Int32Array, rowIdx: Int32Array, values: Values, j0: number, j1: number, r: Float64Array, grad: Float64Array) => void;
+interface Kernels {
+  scores: ScoresKernel;
+  columns: ColumnsKernel;
+}
 
-const kernelCache = new Map<number, { scores: ScoresKernel; gradient: GradientKernel }>();
+const kernelCache = new Map<number, Kernels>();
 const MAX_UNROLLED = 32;
 
 /**
- * The per-row kernels, generated for the number of classes. Why: each stored value touches K weights; with the K
- * sums (or residuals) in named locals V8 keeps them in registers and walks the row once, where a loop over a small
- * array loads and stores memory for every value and class. Measured on 6,400 x 16,906 rows, 11 classes: about
- * 2x faster than a generic loop. The generated code is plain arithmetic on the arguments, nothing else.
+ * The kernels, generated for the number of classes. Why: each stored value touches K weights; with the K sums in
+ * named locals V8 keeps them in registers and walks the row (column) once, where a loop over a small array loads
+ * and stores memory for every value and class. Measured on 6,400 x 16,906 rows, 11 classes: about 2x faster than
+ * a generic loop. The generated code is plain arithmetic on the arguments, nothing else.
  */
-export function kernelsFor(K: number): { scores: ScoresKernel; gradient: GradientKernel } {
+export function kernelsFor(K: number): Kernels {
   const cached = kernelCache.get(K);
   if (cached) return cached;
   if (!Number.isInteger(K) || K < 1) throw new Error(`number of classes must be a positive integer, got ${K}`);
   const ks = Array.from({ length: K }, (_, k) => k);
-  const kernels = K > MAX_UNROLLED ? { scores: genericScores(K), gradient: genericGradient(K) } : {
+  const kernels: Kernels = K > MAX_UNROLLED ? { scores: genericScores(K), columns: genericColumns(K) } : {
     scores: new Function('indices', 'data', 'a', 'b', 'W', 'biasOff', 'z', [
       ks.map(k => `let z${k} = W[biasOff + ${k}];`).join(' '),
       'for (let t = a; t < b; t++) {',
@@ -78,13 +96,17 @@ export function kernelsFor(K: number): { scores: ScoresKernel; gradient: Gradien
       '}',
       ks.map(k => `z[${k}] = z${k};`).join(' '),
     ].join('\n')) as ScoresKernel,
-    gradient: new Function('indices', 'data', 'a', 'b', 'grad', 'r', [
-      ks.map(k => `const r${k} = r[${k}];`).join(' '),
-      'for (let t = a; t < b; t++) {',
-      `  const o = indices[t] * ${K}; const v = data[t];`,
-      ks.map(k => `  grad[o + ${k}] += v * r${k};`).join('\n'),
+    columns: new Function('colPtr', 'rowIdx', 'values', 'j0', 'j1', 'r', 'grad', [
+      'for (let j = j0; j < j1; j++) {',
+      ks.map(k => `  let g${k} = 0;`).join(' '),
+      '  for (let t = colPtr[j], e = colPtr[j + 1]; t < e; t++) {',
+      `    const o = rowIdx[t] * ${K}; const v = values[t];`,
+      ks.map(k => `    g${k} += v * r[o + ${k}];`).join('\n'),
+      '  }',
+      `  const q = j * ${K};`,
+      ks.map(k => `  grad[q + ${k}] = g${k};`).join(' '),
       '}',
-    ].join('\n')) as GradientKernel,
+    ].join('\n')) as ColumnsKernel,
   };
   kernelCache.set(K, kernels);
   return kernels;
@@ -101,28 +123,33 @@ function genericScores(K: number): ScoresKernel {
   };
 }
 
-function genericGradient(K: number): GradientKernel {
-  return (indices, data, a, b, grad, r) => {
-    for (let t = a; t < b; t++) {
-      const o = indices[t] * K;
-      const v = data[t];
-      for (let k = 0; k < K; k++) grad[o + k] += v * r[k];
+function genericColumns(K: number): ColumnsKernel {
+  return (colPtr, rowIdx, values, j0, j1, r, grad) => {
+    for (let j = j0; j < j1; j++) {
+      const q = j * K;
+      for (let k = 0; k < K; k++) grad[q + k] = 0;
+      for (let t = colPtr[j]; t < colPtr[j + 1]; t++) {
+        const o = rowIdx[t] * K;
+        const v = values[t];
+        for (let k = 0; k < K; k++) grad[q + k] += v * r[o + k];
+      }
     }
   };
 }
 
-/** Row ranges with about equal numbers of stored values, so threads finish together. */
-export function balancedRowChunks(X: CsrMatrix, parts: number): Array<[number, number]> {
-  // a row costs its stored values plus the per-row softmax over the classes, roughly ROW_COST values' worth
-  const ROW_COST = 8;
-  const total = X.indptr[X.nRows] + ROW_COST * X.nRows;
+/**
+ * Ranges of [0, n) with about equal cost, cost(i) = offsets[i + 1] - offsets[i] + perItem, so threads finish
+ * together (offsets: a CSR indptr or a CSC colPtr).
+ */
+export function balancedChunks(offsets: Int32Array, n: number, parts: number, perItem: number): Array<[number, number]> {
+  const total = offsets[n] - offsets[0] + perItem * n;
   const out: Array<[number, number]> = [];
   let start = 0;
   for (let c = 1; c <= parts; c++) {
     let end = start;
     const target = (total * c) / parts;
-    while (end < X.nRows && X.indptr[end] + ROW_COST * end < target) end++;
-    if (c === parts) end = X.nRows;
+    while (end < n && offsets[end] - offsets[0] + perItem * end < target) end++;
+    if (c === parts) end = n;
     out.push([start, end]);
     start = end;
   }
