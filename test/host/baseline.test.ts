@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -33,6 +34,36 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
     assert.strictEqual(shown.curveSeries, 1);
     const classes = new Set(result.runs.flatMap(r => r.metrics?.classes ?? []));
     assert.strictEqual(shown.confusionClasses, classes.size);
+  });
+
+  it('shows live progress of a running run in the Runs view', async () => {
+    const api = await activeApi();
+    // A simulated dataset large enough for each fit to report progress for a few seconds.
+    const data = path.join(WORKSPACE, 'progress-test', 'sim.h5ad');
+    fs.mkdirSync(path.dirname(data), { recursive: true });
+    execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', '..', 'bin', 'scwb.js'), 'simulate', '--cells', '8000', '--genes', '3000', '--seed', '5', '--out', data]);
+    const running = vscode.commands.executeCommand<BaselineGridResult>('scwb.runBaseline', {
+      datasetPath: data, labelColumn: 'cell_type',
+      split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, model: { penalty: 'l1', C: 0.1 },
+      fractions: [1], seeds: [0, 1], experiment: 'host test progress',
+    });
+    let finished = false;
+    void Promise.resolve(running).then(() => { finished = true; }, () => { finished = true; });
+    // Poll until a running run shows its progress; stop (and fail below) if the grid ends first.
+    const live = await until(async () => {
+      if (finished) return 'the grid finished before any progress was shown';
+      const exp = (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test progress');
+      if (!exp) return undefined;
+      for (const node of await api.runs.getChildren(exp)) {
+        const d = String(api.runs.getTreeItem(node).description);
+        if (/^running · \d+%/.test(d)) return d;
+      }
+      return undefined;
+    }, 100);
+    assert.match(live, /^running · \d+%/);
+    const done = await running;
+    assert.ok(done && done.runs.every(r => r.status === 'completed'));
+    fs.rmSync(path.dirname(data), { recursive: true, force: true });
   });
 
   it('lists the runs grouped by experiment with their accuracy', async () => {

@@ -44,13 +44,6 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     return new RunsTree(ws ? new RunStore(defaultStoreRoot(ws)) : undefined);
   }
 
-  /** Progress of a run started in this window (faster than waiting for the file watcher). */
-  setProgress(runId: string, text: string | undefined): void {
-    if (text === undefined) this.progress.delete(runId);
-    else this.progress.set(runId, text);
-    this.scheduleRefresh();
-  }
-
   refresh(): void {
     this.cached = undefined;
     this.changed.fire(undefined);
@@ -64,8 +57,25 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
 
   runs(): Promise<RunRecord[]> {
     if (!this.store) return Promise.resolve([]);
-    this.cached ??= this.store.list();
+    this.cached ??= this.load(this.store);
     return this.cached;
+  }
+
+  /** Lists the runs and, for those running, their last progress event (events.jsonl), shown as live progress. */
+  private async load(store: RunStore): Promise<RunRecord[]> {
+    const runs = await store.list();
+    this.progress.clear();
+    await Promise.all(runs.filter(r => r.status === 'running').map(async r => {
+      const events = await store.readEvents(r.id).catch(() => []);
+      const last = [...events].reverse().find(e => e.type === 'progress');
+      if (last?.type === 'progress') this.progress.set(r.id, `${Math.round(100 * last.fraction)}%${last.message ? ` ${last.message}` : ''}`);
+    }));
+    return runs;
+  }
+
+  /** The live progress text of a running run, if it reported any. */
+  progressOf(runId: string): string | undefined {
+    return this.progress.get(runId);
   }
 
   async getChildren(node?: RunsTreeNode): Promise<RunsTreeNode[]> {
