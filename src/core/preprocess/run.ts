@@ -10,7 +10,7 @@ import { H5adError, type AnnDataReader, type Column, type DataFrame } from '../h
 import { H5adWriter, type UnsDict } from '../h5ad/write';
 import { loadGeneList, loadVocab } from './genes';
 import { runPipeline, type PipelineProgress, type PreprocessReport, type RowSink, type RowSource } from './pipeline';
-import { sha256File } from './provenance';
+import { runTask } from '../workers/run-task';
 import type { Recipe } from './recipe';
 
 export interface RunRecipeOptions {
@@ -27,8 +27,9 @@ export async function runRecipe(
   const output = path.resolve(outPath);
   if (input === output) throw new H5adError(output, 'the output must not be the input file');
   const resources = recipe.recipe === 'scbert' ? recipe.params.referenceGenes : recipe.params.vocab;
-  // Start hashing at once: it streams the file while the recipe reads it.
-  const sha = sha256File(input);
+  // Hash in a worker thread of its own, so it streams the file while the recipe works (the recipe's passes do
+  // not yield to the event loop, so a hash on this thread would only run after them).
+  const sha = runTask<string>('preprocess/provenance', 'sha256File', input);
   sha.catch(() => undefined);
   const reader = await openH5ad(input);
   try {
