@@ -3,7 +3,7 @@
  * both run exactly the same code.
  */
 import { solveL1Binary, type L1BinaryProblem, type L1BinaryResult } from './l1-binary';
-import type { CscWithBias } from './matrix';
+import type { RowBlockedCsc } from './matrix';
 import { residualGradient, softmaxResiduals, type SoftmaxRows } from './softmax';
 
 export type SolverJob =
@@ -11,7 +11,7 @@ export type SolverJob =
   /** loss of rows [start, end) at parameters `W`; their residuals go to `resid` (shared memory) */
   | { kind: 'softmaxRows'; rows: SoftmaxRows; start: number; end: number; W: Float64Array; resid: Float64Array }
   /** gradient entries of features [start, end) from all rows' residuals, written to `grad` (shared memory) */
-  | { kind: 'softmaxColumns'; csc: CscWithBias; nClasses: number; start: number; end: number; resid: Float64Array; grad: Float64Array };
+  | { kind: 'softmaxColumns'; csc: RowBlockedCsc; nClasses: number; start: number; end: number; resid: Float64Array; grad: Float64Array };
 
 export type SolverJobResult = L1BinaryResult | { loss: number };
 

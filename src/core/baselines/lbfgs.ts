@@ -76,6 +76,11 @@ export async function lbfgs(fun: Objective, x0: Float64Array, opts: LbfgsOptions
   const sHist: Float64Array[] = [];
   const yHist: Float64Array[] = [];
   const rho: number[] = [];
+  /** s.y and y.y of each pair */
+  const sy: number[] = [];
+  const yy: number[] = [];
+  let spareS: Float64Array | undefined;
+  let spareY: Float64Array | undefined;
   const alpha = new Float64Array(m);
   let evaluations = 0;
 
@@ -93,27 +98,59 @@ export async function lbfgs(fun: Objective, x0: Float64Array, opts: LbfgsOptions
   let iter = 0;
   while (iter < opts.maxIter) {
     if (opts.shouldStop?.()) throw new SolverCancelled();
-    // Two-loop recursion: d = -H g.
-    for (let i = 0; i < n; i++) d[i] = -g[i];
+    // Two-loop recursion: d = -H g. Each pass over d applies one pair's update and takes the dot product the
+    // next pair needs (the same sums in the same order as separate passes), so d is read about half as often.
     const h = sHist.length;
+    for (let i = 0; i < n; i++) d[i] = -g[i];
+    let next = h > 0 ? dot(sHist[h - 1], d) : 0;
     for (let k = h - 1; k >= 0; k--) {
-      alpha[k] = rho[k] * dot(sHist[k], d);
+      const a = rho[k] * next;
+      alpha[k] = a;
       const yk = yHist[k];
-      for (let i = 0; i < n; i++) d[i] -= alpha[k] * yk[i];
+      if (k > 0) {
+        const sPrev = sHist[k - 1];
+        let acc = 0;
+        for (let i = 0; i < n; i++) {
+          const v = d[i] - a * yk[i];
+          d[i] = v;
+          acc += sPrev[i] * v;
+        }
+        next = acc;
+      } else {
+        for (let i = 0; i < n; i++) d[i] -= a * yk[i];
+      }
     }
     if (h > 0) {
-      const gamma = dot(sHist[h - 1], yHist[h - 1]) / dot(yHist[h - 1], yHist[h - 1]);
-      for (let i = 0; i < n; i++) d[i] *= gamma;
+      const gamma = sy[h - 1] / yy[h - 1];
+      const y0 = yHist[0];
+      let acc = 0;
+      for (let i = 0; i < n; i++) {
+        const v = d[i] * gamma;
+        d[i] = v;
+        acc += y0[i] * v;
+      }
+      next = acc;
     }
     for (let k = 0; k < h; k++) {
-      const beta = rho[k] * dot(yHist[k], d);
+      const c = alpha[k] - rho[k] * next;
       const sk = sHist[k];
-      for (let i = 0; i < n; i++) d[i] += (alpha[k] - beta) * sk[i];
+      if (k + 1 < h) {
+        const yNext = yHist[k + 1];
+        let acc = 0;
+        for (let i = 0; i < n; i++) {
+          const v = d[i] + c * sk[i];
+          d[i] = v;
+          acc += yNext[i] * v;
+        }
+        next = acc;
+      } else {
+        for (let i = 0; i < n; i++) d[i] += c * sk[i];
+      }
     }
     let dphi0 = dot(g, d);
     if (!(dphi0 < 0)) {
       // Not a descent direction (curvature pairs went stale): restart from steepest descent.
-      sHist.length = 0; yHist.length = 0; rho.length = 0;
+      sHist.length = 0; yHist.length = 0; rho.length = 0; sy.length = 0; yy.length = 0;
       for (let i = 0; i < n; i++) d[i] = -g[i];
       dphi0 = dot(g, d);
     }
@@ -166,16 +203,23 @@ export async function lbfgs(fun: Objective, x0: Float64Array, opts: LbfgsOptions
     }
     if (Number.isNaN(step)) return { x, f, iter, evaluations, converged: false, reason: 'lineSearch' };
 
-    const s = new Float64Array(n);
-    const y = new Float64Array(n);
+    // arrays of a pair that left the memory (or was not taken) are reused
+    const s = spareS ?? new Float64Array(n);
+    const y = spareY ?? new Float64Array(n);
+    spareS = s; spareY = y;
     for (let i = 0; i < n; i++) {
       s[i] = xTrial[i] - x[i];
       y[i] = gTrial[i] - g[i];
     }
-    const sy = dot(s, y);
-    if (sy > 2.220446049250313e-16 * dot(y, y)) {
-      if (sHist.length === m) { sHist.shift(); yHist.shift(); rho.shift(); }
-      sHist.push(s); yHist.push(y); rho.push(1 / sy);
+    const syNew = dot(s, y);
+    const yyNew = dot(y, y);
+    if (syNew > 2.220446049250313e-16 * yyNew) {
+      spareS = undefined; spareY = undefined;
+      if (sHist.length === m) {
+        spareS = sHist.shift(); spareY = yHist.shift();
+        rho.shift(); sy.shift(); yy.shift();
+      }
+      sHist.push(s); yHist.push(y); rho.push(1 / syNew); sy.push(syNew); yy.push(yyNew);
     }
     const fOld = f;
     x.set(xTrial);

@@ -17,9 +17,9 @@ import type { CsrMatrix } from '../sparse';
 import { CancelledError } from '../workers/task';
 import { softplus, type L1BinaryResult } from './l1-binary';
 import { lbfgs } from './lbfgs';
-import { cscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
+import { cscWithBias, rowBlockedCscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
 import { createRunner, type JobRunner } from './pool';
-import { balancedChunks, type SoftmaxRows } from './softmax';
+import { balancedChunks, residualBlockRows, type SoftmaxRows } from './softmax';
 
 export type Penalty = 'l1' | 'l2';
 export type MultiClass = 'ovr' | 'multinomial';
@@ -219,7 +219,7 @@ async function fitMultinomial(
     for (let i = 0; i < X.nRows; i++) rowWeight[i] = classWeight[y[i]];
   }
   const rows: SoftmaxRows = { X: Xs, labels, rowWeight, nClasses: K };
-  const csc = cscWithBias(Xs, 1);
+  const csc = rowBlockedCscWithBias(Xs, residualBlockRows(K), 1);
   const dim = (p + 1) * K;
   const W = sharedFloat64(dim);
   const resid = sharedFloat64(X.nRows * K);
@@ -227,7 +227,7 @@ async function fitMultinomial(
   // a row also costs its softmax over the classes, roughly ROW_COST stored values' worth
   const ROW_COST = 8;
   const rowChunks = balancedChunks(Xs.indptr, X.nRows, runner.threads, ROW_COST);
-  const colChunks = balancedChunks(csc.colPtr, p + 1, runner.threads, 1);
+  const colChunks = balancedChunks(csc.colOffsets, p + 1, runner.threads, csc.nBlocks);
   const penalised = p * K;
   const lambda = 1 / o.C;
   const objective = async (x: Float64Array, g: Float64Array): Promise<number> => {

@@ -111,3 +111,67 @@ export function cscWithBias(X: CsrMatrix, interceptScaling = 1): CscWithBias {
   }
   return { nRows, nCols: cols, colPtr, rowIdx, values };
 }
+
+/**
+ * The CSC of each block of `blockRows` consecutive rows (with the intercept column), stored one block after the
+ * other: block b's column j holds entries [colPtr[b * (nCols + 1) + j], colPtr[b * (nCols + 1) + j + 1]).
+ * Why: a pass over columns that gathers per-row data touches only one block's rows at a time, which then stay in
+ * the core's cache (see softmax.ts).
+ */
+export interface RowBlockedCsc {
+  readonly nRows: number;
+  /** columns including the intercept column */
+  readonly nCols: number;
+  readonly blockRows: number;
+  readonly nBlocks: number;
+  readonly colPtr: Int32Array;
+  readonly rowIdx: Int32Array;
+  readonly values: Float32Array;
+  /** stored values of columns [0, j) over all blocks, at j (nCols + 1 entries), for balancing work by column */
+  readonly colOffsets: Int32Array;
+}
+
+export function rowBlockedCscWithBias(X: CsrMatrix, blockRows: number, interceptScaling = 1): RowBlockedCsc {
+  const { nRows, nCols, indptr, indices, data } = X;
+  if (!Number.isInteger(blockRows) || blockRows < 1) throw new Error(`blockRows must be a positive integer, got ${blockRows}`);
+  const cols = nCols + 1;
+  const stride = cols + 1;
+  const nBlocks = Math.max(1, Math.ceil(nRows / blockRows));
+  const counts = new Int32Array(nBlocks * cols);
+  for (let b = 0; b < nBlocks; b++) {
+    const end = Math.min(nRows, (b + 1) * blockRows);
+    const base = b * cols;
+    for (let k = indptr[b * blockRows]; k < indptr[end]; k++) counts[base + indices[k]]++;
+    counts[base + nCols] = end - b * blockRows;
+  }
+  const colPtr = sharedInt32(nBlocks * stride);
+  const colOffsets = sharedInt32(cols + 1);
+  let pos = 0;
+  for (let b = 0; b < nBlocks; b++) {
+    for (let j = 0; j < cols; j++) {
+      colPtr[b * stride + j] = pos;
+      pos += counts[b * cols + j];
+      colOffsets[j + 1] += counts[b * cols + j];
+    }
+    colPtr[b * stride + cols] = pos;
+  }
+  for (let j = 0; j < cols; j++) colOffsets[j + 1] += colOffsets[j];
+  const rowIdx = sharedInt32(pos);
+  const values = sharedFloat32(pos);
+  const next = new Int32Array(cols);
+  for (let b = 0; b < nBlocks; b++) {
+    next.set(colPtr.subarray(b * stride, b * stride + cols));
+    const end = Math.min(nRows, (b + 1) * blockRows);
+    for (let i = b * blockRows; i < end; i++) {
+      for (let k = indptr[i]; k < indptr[i + 1]; k++) {
+        const at = next[indices[k]]++;
+        rowIdx[at] = i;
+        values[at] = data[k];
+      }
+      const at = next[nCols]++;
+      rowIdx[at] = i;
+      values[at] = interceptScaling;
+    }
+  }
+  return { nRows, nCols: cols, blockRows, nBlocks, colPtr, rowIdx, values, colOffsets };
+}
