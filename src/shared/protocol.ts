@@ -60,6 +60,8 @@ export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
 /** Messages from the host to a webview. */
 export type HostMessage =
+  /** answers every `ready` at once, before the app's data (which may take a while) */
+  | { type: 'ready/ack' }
   | { type: 'about/report'; report: EnvReport }
   | { type: 'about/checking' }
   | { type: 'error'; message: string }

@@ -22,14 +22,26 @@ export function setState<T>(state: T): void {
   api.setState(state);
 }
 
-/** Listens for host messages, then says `ready` (the host sends data only after that). */
+/**
+ * Listens for host messages, then says `ready` (the host sends data only after that). A `ready` posted while the
+ * webview is still being wired up can be lost, which would leave the view blank: until the host has answered,
+ * `ready` is repeated (the host answers every `ready` with the current data, so a repeat is harmless).
+ */
 export function startApp(app: AppName, handle: (message: HostMessage) => void | Promise<void>): void {
+  let answered = false;
   window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
+    answered = true;
+    if (event.data?.type === 'ready/ack') return;
     Promise.resolve(handle(event.data)).catch((e: unknown) => {
       post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     });
   });
   post({ type: 'ready', app });
+  let repeats = 0;
+  const timer = setInterval(() => {
+    if (answered || ++repeats > 30) clearInterval(timer);
+    else post({ type: 'ready', app });
+  }, 2000);
 }
 
 export function rendered(app: AppName, detail: Record<string, number | string | boolean>): void {

@@ -71,6 +71,7 @@ export abstract class WebviewApp extends Disposable {
       case 'ready': {
         this.isReady = true;
         this.lastRendered = undefined;
+        void this.panel.webview.postMessage({ type: 'ready/ack' } satisfies HostMessage);
         for (const m of this.queue.splice(0)) void this.panel.webview.postMessage(m);
         await this.onReady();
         return;
