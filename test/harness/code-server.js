@@ -113,7 +113,12 @@ async function launchBrowser(stateDir, viewport = { width: 1400, height: 900 }) 
   const profile = fs.mkdtempSync(path.join(stateDir, 'chromium-'));
   for (const d of ['home', 'tmp', 'xdg-config', 'xdg-data', 'xdg-cache']) fs.mkdirSync(path.join(stateDir, d), { recursive: true });
   // The browser gets the same private HOME / XDG folders as the server, so nothing lands in the real $HOME.
-  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, viewport, args: CHROMIUM_ARGS, env: isolatedEnv(stateDir) });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, viewport, args: CHROMIUM_ARGS, env: isolatedEnv(stateDir) });
+  // code-server registers its own (PWA) service worker with scope '/', which also takes control of the webview
+  // frames it serves from the same origin; a webview then waits for its own worker to take over, and sometimes
+  // waits forever (a blank webview). The PWA worker is of no use to the tests: keep it from registering.
+  await context.route(/\/_static\/out\/browser\/serviceWorker\.js/, route => route.abort());
+  return context;
 }
 
 module.exports = { ROOT, TOOLS, CODE_SERVER, startCodeServer, launchBrowser, makeStateDir, isolatedEnv, baseArgs, freePort, killGroup, tail, waitHealthy };

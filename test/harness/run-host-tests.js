@@ -26,12 +26,15 @@ async function main() {
   });
   let result = null;
   let browser;
+  const recent = [];
   try {
     browser = await launchBrowser(stateDir);
     const page = browser.pages()[0] || await browser.newPage();
     await page.exposeFunction('codeAutomationExit', () => undefined);
     page.on('console', m => {
       const t = m.text().replace(/%c/g, '');
+      recent.push(t.slice(0, 400));
+      if (recent.length > 60) recent.shift();
       if (/(^|\s)(PASS|FAIL|HOST) /.test(t) || process.env.SCWB_DEBUG_CONSOLE) console.log('  ' + t.slice(0, 400));
     });
     const authority = `127.0.0.1:${server.port}`;
@@ -50,7 +53,8 @@ async function main() {
     await server.stop();
   }
   if (!result) {
-    console.log('the extension-host tests did not report (see the code-server log below)');
+    console.log('the extension-host tests did not report; the last browser console lines and the code-server log:');
+    for (const line of recent) console.log('  | ' + line);
     console.log(tail(server.log));
     result = { passes: 0, failures: 1 };
   }

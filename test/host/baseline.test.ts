@@ -1,10 +1,10 @@
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { main } from '../../src/cli/main';
 import type { BaselineGridResult } from '../../src/core/runs/baseline';
+import { currentOwner } from '../../src/core/runs/owner';
 import type { RunsTreeNode } from '../../src/host/runs/tree';
 import { activeApi, until } from './helpers';
 
@@ -37,33 +37,29 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
   });
 
   it('shows live progress of a running run in the Runs view', async () => {
+    // A run as a runner keeps it: owned by a live process (this one), status running, progress appended to
+    // events.jsonl. The view must follow the file as it grows, without a race against a real fit's speed.
     const api = await activeApi();
-    // A simulated dataset large enough for each fit to report progress for a few seconds.
-    const data = path.join(WORKSPACE, 'progress-test', 'sim.h5ad');
-    fs.mkdirSync(path.dirname(data), { recursive: true });
-    execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', '..', 'bin', 'scwb.js'), 'simulate', '--cells', '8000', '--genes', '3000', '--seed', '5', '--out', data]);
-    const running = vscode.commands.executeCommand<BaselineGridResult>('scwb.runBaseline', {
-      datasetPath: data, labelColumn: 'cell_type',
-      split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, model: { penalty: 'l1', C: 0.1 },
-      fractions: [1], seeds: [0, 1], experiment: 'host test progress',
+    const store = api.runs.store!;
+    const run = await store.create({
+      kind: 'baseline', name: '', experiment: 'host test progress',
+      dataset: { path: path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad'), sha256: '0'.repeat(64) }, labelColumn: 'bulk_labels',
+      split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, seed: 0, fraction: 1,
+      model: { family: 'LR', label: 'LR L1 C=0.1', variant: '' }, parameters: {}, codeVersion: '0.1.0',
+      status: 'running', owner: currentOwner(),
     });
-    let finished = false;
-    void Promise.resolve(running).then(() => { finished = true; }, () => { finished = true; });
-    // Poll until a running run shows its progress; stop (and fail below) if the grid ends first.
-    const live = await until(async () => {
-      if (finished) return 'the grid finished before any progress was shown';
+    const describe = async () => {
       const exp = (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test progress');
-      if (!exp) return undefined;
-      for (const node of await api.runs.getChildren(exp)) {
-        const d = String(api.runs.getTreeItem(node).description);
-        if (/^running · \d+%/.test(d)) return d;
-      }
-      return undefined;
-    }, 100);
-    assert.match(live, /^running · \d+%/);
-    const done = await running;
-    assert.ok(done && done.runs.every(r => r.status === 'completed'));
-    fs.rmSync(path.dirname(data), { recursive: true, force: true });
+      const node = exp ? (await api.runs.getChildren(exp)).find(n => n.kind === 'run' && n.run.id === run.id) : undefined;
+      return node ? String(api.runs.getTreeItem(node).description) : undefined;
+    };
+    await store.appendEvent(run.id, { type: 'progress', fraction: 0.42, message: 'fitting' });
+    assert.strictEqual(await until(async () => { const d = await describe(); return d?.includes('42%') ? d : undefined; }), 'running · 42% fitting');
+    await store.appendEvent(run.id, { type: 'progress', fraction: 0.8, message: 'predicting' });
+    assert.strictEqual(await until(async () => { const d = await describe(); return d?.includes('80%') ? d : undefined; }), 'running · 80% predicting');
+    await store.update(run.id, { status: 'cancelled', endedAt: new Date().toISOString() });
+    assert.strictEqual(await until(async () => { const d = await describe(); return d === 'cancelled' ? d : undefined; }), 'cancelled');
+    await store.delete(run.id);
   });
 
   it('lists the runs grouped by experiment with their accuracy', async () => {

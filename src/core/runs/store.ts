@@ -73,9 +73,20 @@ const LOCK_WAIT_MS = 15_000;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A new id: 20250131T123456789Z-3f9a1c (UTC time to the millisecond, then 6 random hex digits). */
-export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:.]/g, '');
+export function newRunId(now?: Date): string {
+  const stamp = (now ?? monotonicNow()).toISOString().replace(/[-:.]/g, '');
   return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+let lastIdMs = 0;
+
+/**
+ * The current time, but strictly later than the last id's: runs created within one millisecond (a grid is
+ * created at once) must still sort in creation order, which the random suffix alone would not give.
+ */
+function monotonicNow(): Date {
+  lastIdMs = Math.max(Date.now(), lastIdMs + 1);
+  return new Date(lastIdMs);
 }
 
 export class RunStore {

@@ -39,6 +39,8 @@ export class ResultsPanel extends WebviewApp {
     const p = new ResultsPanel(extension, runs, panel);
     p.experiment = experiment;
     ResultsPanel.current = p;
+    // Build the model now (it is posted once the webview is ready), so it does not wait on the webview.
+    void p.send();
     return p;
   }
 

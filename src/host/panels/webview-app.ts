@@ -15,6 +15,8 @@ import { saveExport } from './export';
 
 export type RenderedDetail = Record<string, number | string | boolean>;
 
+const READY_WATCHDOG_MS = 10_000;
+
 export abstract class WebviewApp extends Disposable {
   private isReady = false;
   private readonly queue: HostMessage[] = [];
@@ -37,6 +39,14 @@ export abstract class WebviewApp extends Disposable {
     panel.webview.html = webviewHtml(panel.webview, extensionUri, app);
     this.track(panel.webview.onDidReceiveMessage(m => this.receive(m)));
     this.track(panel.onDidDispose(() => this.dispose()));
+    // In the browser (code-server), webviews share one origin and their service workers can race: a webview may
+    // then wait forever for its worker and stay blank. If it has not said `ready` in time, reload the webviews.
+    if (vscode.env.uiKind === vscode.UIKind.Web) {
+      const watchdog = setTimeout(() => {
+        if (!this.isReady) void vscode.commands.executeCommand('workbench.action.webview.reloadWebviewAction');
+      }, READY_WATCHDOG_MS);
+      this.track({ dispose: () => clearTimeout(watchdog) });
+    }
   }
 
   /** Sends now if the webview is ready, else when it is. */

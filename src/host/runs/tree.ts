@@ -29,6 +29,8 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   private cached: Promise<RunRecord[]> | undefined;
   private readonly progress = new Map<string, string>();
   private debounce: NodeJS.Timeout | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private cachedAt = 0;
 
   constructor(readonly store: RunStore | undefined) {
     super();
@@ -36,7 +38,7 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
       const watcher = this.track(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(store.root), '**/*')));
       for (const ev of [watcher.onDidCreate, watcher.onDidChange, watcher.onDidDelete]) this.track(ev(() => this.scheduleRefresh()));
     }
-    this.track({ dispose: () => this.debounce && clearTimeout(this.debounce) });
+    this.track({ dispose: () => { if (this.debounce) clearTimeout(this.debounce); if (this.poll) clearTimeout(this.poll); } });
   }
 
   static forWorkspace(): RunsTree {
@@ -50,6 +52,11 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     this.changedRuns.fire();
   }
 
+  private schedulePoll(): void {
+    if (this.poll) return;
+    this.poll = setTimeout(() => { this.poll = undefined; this.refresh(); }, 2000);
+  }
+
   private scheduleRefresh(): void {
     if (this.debounce) clearTimeout(this.debounce);
     this.debounce = setTimeout(() => { this.debounce = undefined; this.refresh(); }, 250);
@@ -57,7 +64,12 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
 
   runs(): Promise<RunRecord[]> {
     if (!this.store) return Promise.resolve([]);
-    this.cached ??= this.load(this.store);
+    // The list is read again when it is older than two seconds: file watchers can miss changes in freshly
+    // created run folders, and a view must not show a finished run as running forever.
+    if (!this.cached || Date.now() - this.cachedAt > 2000) {
+      this.cached = this.load(this.store);
+      this.cachedAt = Date.now();
+    }
     return this.cached;
   }
 
@@ -65,6 +77,8 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   private async load(store: RunStore): Promise<RunRecord[]> {
     const runs = await store.list();
     this.progress.clear();
+    // While runs are live, the view also refreshes every two seconds (see runs()).
+    if (runs.some(r => r.status === 'running' || r.status === 'queued')) this.schedulePoll();
     await Promise.all(runs.filter(r => r.status === 'running').map(async r => {
       const events = await store.readEvents(r.id).catch(() => []);
       const last = [...events].reverse().find(e => e.type === 'progress');
