@@ -19,7 +19,7 @@ import * as path from 'path';
 import { openH5ad } from '../src/core/h5ad/read';
 import { H5adWriter } from '../src/core/h5ad/write';
 import * as blocks from '../src/core/preprocess/blocks';
-import { sha256File } from '../src/core/preprocess/provenance';
+import { sha256File } from '../src/core/hash';
 import { parseRecipe } from '../src/core/preprocess/recipe';
 import { runRecipe } from '../src/core/preprocess/run';
 

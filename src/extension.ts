@@ -26,7 +26,6 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   const summaries = new SummaryCache();
   const datasets = new DatasetsTree(summaries);
   const datasetsView = vscode.window.createTreeView<DatasetTreeNode>('scwb.datasets', { treeDataProvider: datasets, showCollapseAll: true });
-  // Views without content yet show their welcome text (package.json viewsWelcome).
   const checkpoints = new CheckpointsTree();
   context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const runs = RunsTree.forWorkspace();

@@ -1,5 +1,6 @@
 /** `scwb inspect FILE.h5ad [--json]`: what an .h5ad holds, without loading X. */
 import { CliCommand, CliIO, UsageError, parseFlags } from '../command';
+import { formatBytes } from '../../core/format';
 import { openH5ad } from '../../core/h5ad/read';
 import { ColumnSummary, DatasetSummary, H5adError, MatrixInfo } from '../../core/h5ad/types';
 
@@ -94,10 +95,3 @@ function listWithin(names: string[], total: number, budget: number): string {
   return shown.join(', ') + (shown.length < total ? ', ...' : '');
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}

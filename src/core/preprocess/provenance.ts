@@ -1,20 +1,14 @@
 /** What a preprocessed file records about how it was made, in its `uns`. */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PROVENANCE_KEY } from '../h5ad/types';
+import { sha256File } from '../hash';
 import { PACKAGE_ROOT } from '../paths';
 import type { Recipe } from './recipe';
 
-/** sha256 of a file's bytes, streamed (inputs can be many GB). */
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = crypto.createHash('sha256');
-    fs.createReadStream(file, { highWaterMark: 1 << 20 })
-      .on('data', chunk => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
+/** Worker task (run.ts runs it in a thread of its own): the input's sha256, streamed (see ../hash.ts). */
+export function sha256Task(file: string): Promise<string> {
+  return sha256File(file);
 }
 
 let cachedVersion: string | undefined;

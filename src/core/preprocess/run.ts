@@ -29,7 +29,7 @@ export async function runRecipe(
   const resources = recipe.recipe === 'scbert' ? recipe.params.referenceGenes : recipe.params.vocab;
   // Hash in a worker thread of its own, so it streams the file while the recipe works (the recipe's passes do
   // not yield to the event loop, so a hash on this thread would only run after them).
-  const sha = runTask<string>('preprocess/provenance', 'sha256File', input);
+  const sha = runTask<string>('preprocess/provenance', 'sha256Task', input);
   sha.catch(() => undefined);
   const reader = await openH5ad(input);
   try {

@@ -30,7 +30,7 @@ import {
 } from '../splits';
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
-import { sha256File } from './hash';
+import { sha256File } from '../hash';
 import { HEARTBEAT_INTERVAL_MS, currentOwner } from './owner';
 import { FINAL_STATUSES, type DatasetRef, type ModelRef, type RunMetrics, type RunRecord, type RunSplit } from './schema';
 import { RunStore, type PredictionRow } from './store';

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { classifyCheckpoint, type CheckpointInfo } from '../../core/checkpoints';
+import { formatBytes } from '../../core/format';
 import { Disposable } from '../disposable';
 
 const PATTERN = '**/*.{pth,pt,ckpt,onnx}';
@@ -20,7 +21,7 @@ export class CheckpointsTree extends Disposable implements vscode.TreeDataProvid
 
   getTreeItem(c: CheckpointInfo): vscode.TreeItem {
     const item = new vscode.TreeItem(c.label, vscode.TreeItemCollapsibleState.None);
-    item.description = `${(c.size / 2 ** 20).toFixed(1)} MiB · ${path.dirname(vscode.workspace.asRelativePath(c.path))}`;
+    item.description = `${formatBytes(c.size)} · ${path.dirname(vscode.workspace.asRelativePath(c.path))}`;
     item.tooltip = c.path;
     item.iconPath = new vscode.ThemeIcon(ICONS[c.kind]);
     item.resourceUri = vscode.Uri.file(c.path);

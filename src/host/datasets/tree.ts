@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { formatBytes } from '../../core/format';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { ColumnSummary, DatasetSummary, MatrixInfo } from '../../core/h5ad/types';
 import { Disposable } from '../disposable';
@@ -76,7 +77,7 @@ export class DatasetsTree extends Disposable implements vscode.TreeDataProvider<
     } else if (summary) {
       item.description = `${fmt(summary.nObs)} cells × ${fmt(summary.nVars)} genes`;
       item.iconPath = new vscode.ThemeIcon('database');
-      item.tooltip = `${rel}\n${item.description}\n${summary.encoding}, ${fmtBytes(summary.fileSize)}`;
+      item.tooltip = `${rel}\n${item.description}\n${summary.encoding}, ${formatBytes(summary.fileSize)}`;
     } else {
       item.description = 'reading…';
       item.iconPath = new vscode.ThemeIcon('loading~spin');
@@ -207,11 +208,4 @@ function group(label: string, description: string, icon: string, children: Detai
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
-}
-
-function fmtBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }

@@ -1,7 +1,7 @@
 /** Content hashes of input files, streamed so a multi-gigabyte .h5ad never sits in memory. */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import { CancelledError } from '../workers/task';
+import { CancelledError } from './workers/task';
 
 /** Hex sha256 of the file's bytes; `onBytes` hears the bytes read so far; `isCancelled` stops early. */
 export async function sha256File(file: string, onBytes?: (done: number, total: number) => void,
