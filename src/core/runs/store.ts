@@ -80,6 +80,13 @@ export function newRunId(now?: Date): string {
 
 let lastIdMs = 0;
 
+/** The creation time an id carries, as an ISO string: runs created in one millisecond still order as their ids do. */
+export function runIdTime(id: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(id);
+  if (!m) return new Date().toISOString();
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`;
+}
+
 /**
  * The current time, but strictly later than the last id's: runs created within one millisecond (a grid is
  * created at once) must still sort in creation order, which the random suffix alone would not give.
@@ -118,7 +125,7 @@ export class RunStore {
       }
     }
     const record = this.validate(id, {
-      ...init, schemaVersion: RUN_SCHEMA_VERSION, id, createdAt: new Date().toISOString(), startedAt: null, endedAt: null,
+      ...init, schemaVersion: RUN_SCHEMA_VERSION, id, createdAt: runIdTime(id), startedAt: null, endedAt: null,
       status: init.status ?? 'queued', error: null, note: init.note ?? '', summary: null, owner: init.owner ?? null,
       stratifiedFewShot: init.stratifiedFewShot ?? false,
     });

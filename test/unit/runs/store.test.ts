@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { processStartTime } from '../../../src/core/runs/owner';
 import { RunFileError, type RunMetrics } from '../../../src/core/runs/schema';
-import { RunStore, type NewRun, newRunId } from '../../../src/core/runs/store';
+import { RunStore, type NewRun, newRunId, runIdTime } from '../../../src/core/runs/store';
 import { parseCsv } from '../../../src/core/results/csv';
 import { PYTHON, tempDir } from '../../helpers/shared';
 
@@ -97,6 +97,9 @@ describe('run store', () => {
     const b = await store.create(newRun({ fraction: 1, seed: 0 }));
     const c = await store.create(newRun({ experiment: 'other', model: { family: 'scBERT', label: 'scBERT', variant: '' } }));
     assert.deepStrictEqual((await store.list()).map(r => r.id), [a.id, b.id, c.id]);
+    // Created within the same millisecond or not, creation times order as the ids do (the grouping relies on it).
+    assert.ok(a.createdAt < b.createdAt && b.createdAt < c.createdAt, `${a.createdAt} ${b.createdAt} ${c.createdAt}`);
+    assert.strictEqual(a.createdAt, runIdTime(a.id));
     const groups = await store.experiments();
     const pbmc = groups.find(g => g.name === 'pbmc baseline')!;
     assert.deepStrictEqual(pbmc.runs.map(r => r.id), [a.id, b.id]);
