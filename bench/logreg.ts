@@ -4,7 +4,8 @@
  * threads; scikit-learn: liblinear) and L2 C=0.1 multinomial (ours: L-BFGS on worker threads; scikit-learn: lbfgs),
  * max_iter 100 both. Every fit runs in its own process (peak RSS per fit); times cover the fit only (loading and
  * splitting the matrix excluded on both sides).
- * Usage: node out/bench/logreg.js [--rows N] [--cols N] [--threads N] [--models l1,l2]
+ * Usage: node out/bench/logreg.js [--rows N] [--cols N] [--threads N] [--models l1,l2] [--kernels wasm|js]
+ * (--kernels js: the multinomial fit with the JavaScript kernels instead of the WebAssembly ones)
  * Data are generated once into bench/.data/ (test/python/logreg_bench.py generate) and read by both sides.
  */
 import { execFileSync } from 'child_process';
@@ -35,6 +36,8 @@ function arg(name: string, fallback: string): string {
 
 function readBin<T>(dir: string, name: string, ctor: { new(b: ArrayBuffer): T }): T {
   const b = fs.readFileSync(path.join(dir, name));
+  // a large file's Buffer owns its whole ArrayBuffer: use it rather than copying it
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return new ctor(b.buffer as ArrayBuffer);
   return new ctor(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
@@ -54,7 +57,7 @@ function macroF1(yTrue: Int32Array, yPred: Int32Array, nClasses: number): number
 }
 
 /** Child process: our fit of one model on the train rows, scored on the test rows. */
-async function child(dir: string, model: Penalty, threads: number): Promise<void> {
+async function child(dir: string, model: Penalty, threads: number, wasm: boolean): Promise<void> {
   const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { rows: number; cols: number; classCounts: number[] };
   const y = readBin(dir, 'y.i32', Int32Array);
   const train = readBin(dir, 'train.i32', Int32Array);
@@ -66,12 +69,15 @@ async function child(dir: string, model: Penalty, threads: number): Promise<void
     Xtr = selectRows(X, train);
     Xte = selectRows(X, test);
   }
+  // The whole matrix is no longer needed: collect it now, as Python's `del X` frees it at once (peak RSS would
+  // otherwise count garbage that V8 had not yet had a reason to collect).
+  (globalThis as { gc?: () => void }).gc?.();
   const K = meta.classCounts.length;
   const ytr = Int32Array.from(train, i => y[i]);
   const yte = Int32Array.from(test, i => y[i]);
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const m = await fitLogReg(Xtr, ytr, K, { penalty: model, C: 0.1, maxIter: 100, threads });
+  const m = await fitLogReg(Xtr, ytr, K, { penalty: model, C: 0.1, maxIter: 100, threads, wasm });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const pred = predict(m, Xte);
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', '2'));
   const dir = path.join(ROOT, 'bench', '.data', `logreg-${rows}x${cols}-s1`);
   if (process.argv.includes('--child')) {
-    await child(arg('dir', dir), arg('child', 'l1') as Penalty, threads);
+    await child(arg('dir', dir), arg('child', 'l1') as Penalty, threads, arg('kernels', 'wasm') !== 'js');
     return;
   }
   const models = arg('models', 'l1,l2').split(',') as Penalty[];
@@ -110,7 +116,7 @@ async function main(): Promise<void> {
   const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { nnz: number; density: number; classCounts: number[] };
   console.log(`data: ${rows} x ${cols}, ${meta.nnz} stored values (${(100 * meta.density).toFixed(2)}%), classes ${meta.classCounts.join('/')}`);
   for (const model of models) {
-    const ours = JSON.parse(execFileSync(process.execPath, [__filename, '--child', model, '--dir', dir, '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 })) as Measure;
+    const ours = JSON.parse(execFileSync(process.execPath, ['--expose-gc', __filename, '--child', model, '--dir', dir, '--threads', String(threads), '--kernels', arg('kernels', 'wasm')], { encoding: 'utf8', maxBuffer: 1 << 24 })) as Measure;
     const ref = JSON.parse(execFileSync(PYTHON, [SCRIPT, 'fit', dir, model, '100'], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] })) as Measure;
     const name = model === 'l1' ? 'L1 OvR C=0.1 (liblinear)' : 'L2 multinomial C=0.1 (lbfgs)';
     console.log(`\n${name}`);

@@ -4,14 +4,18 @@
  */
 import { solveL1Binary, type L1BinaryProblem, type L1BinaryResult } from './l1-binary';
 import type { RowBlockedCsc } from './matrix';
-import { residualGradient, softmaxResiduals, type SoftmaxRows } from './softmax';
+import { residualGradient, softmaxResiduals, softmaxResidualsWasm, type SoftmaxLabels, type SoftmaxRows } from './softmax';
+import type { WasmHandle } from './wasm';
 
 export type SolverJob =
   | { kind: 'l1'; problem: L1BinaryProblem }
   /** loss of rows [start, end) at parameters `W`; their residuals go to `resid` (shared memory) */
   | { kind: 'softmaxRows'; rows: SoftmaxRows; start: number; end: number; W: Float64Array; resid: Float64Array }
-  /** gradient entries of features [start, end) from all rows' residuals, written to `grad` (shared memory) */
-  | { kind: 'softmaxColumns'; csc: RowBlockedCsc; nClasses: number; start: number; end: number; resid: Float64Array; grad: Float64Array };
+  /** the same for the row blocks [start, end) of `csc`, with the WebAssembly kernels (everything in `wasm`'s arena) */
+  | { kind: 'softmaxBlocks'; csc: RowBlockedCsc; rows: SoftmaxLabels; wasm: WasmHandle; start: number; end: number; W: Float64Array; resid: Float64Array }
+  /** gradient entries of features [start, end) from all rows' residuals, written to `grad` (shared memory); with the
+   * WebAssembly kernel when `wasm` is set */
+  | { kind: 'softmaxColumns'; csc: RowBlockedCsc; nClasses: number; start: number; end: number; resid: Float64Array; grad: Float64Array; wasm: WasmHandle | null };
 
 export type SolverJobResult = L1BinaryResult | { loss: number };
 
@@ -23,6 +27,7 @@ export interface JobHooks {
 export function runSolverJob(job: SolverJob, hooks: JobHooks): SolverJobResult {
   if (job.kind === 'l1') return solveL1Binary(job.problem, hooks);
   if (job.kind === 'softmaxRows') return { loss: softmaxResiduals(job.rows, job.start, job.end, job.W, job.resid) };
-  residualGradient(job.csc, job.nClasses, job.start, job.end, job.resid, job.grad);
+  if (job.kind === 'softmaxBlocks') return { loss: softmaxResidualsWasm(job.csc, job.rows, job.wasm, job.start, job.end, job.W, job.resid) };
+  residualGradient(job.csc, job.nClasses, job.start, job.end, job.resid, job.grad, job.wasm);
   return { loss: 0 };
 }

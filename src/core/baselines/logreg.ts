@@ -17,9 +17,11 @@ import type { CsrMatrix } from '../sparse';
 import { CancelledError } from '../workers/task';
 import { softplus, type L1BinaryResult } from './l1-binary';
 import { lbfgs } from './lbfgs';
-import { cscWithBias, rowBlockedCscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
+import type { SolverJob } from './jobs';
+import { cscWithBias, rowBlockedCscSizes, rowBlockedCscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
 import { createRunner, type JobRunner } from './pool';
-import { balancedChunks, residualBlockRows, type SoftmaxRows } from './softmax';
+import { balancedChunks, residualBlockRows, type SoftmaxLabels } from './softmax';
+import { WasmArena, wasmKernelsAvailable } from './wasm';
 
 export type Penalty = 'l1' | 'l2';
 export type MultiClass = 'ovr' | 'multinomial';
@@ -40,6 +42,8 @@ export interface LogRegOptions {
   threads?: number;
   /** seed of the coordinate order in the L1 solver */
   seed?: number;
+  /** multinomial fit: use the WebAssembly kernels where they apply (default true); false forces the JavaScript ones */
+  wasm?: boolean;
 }
 
 export interface LogRegModel {
@@ -114,7 +118,7 @@ function resolveOptions(opts: LogRegOptions): Required<Omit<LogRegOptions, 'clas
   const tol = opts.tol ?? DEFAULT_TOL;
   if (!(tol > 0)) throw new Error(`tol must be positive, got ${tol}`);
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  return { penalty: opts.penalty, C: opts.C, multiClass, maxIter, tol, threads, seed: opts.seed ?? 1 };
+  return { penalty: opts.penalty, C: opts.C, multiClass, maxIter, tol, threads, seed: opts.seed ?? 1, wasm: opts.wasm ?? true };
 }
 
 /**
@@ -210,7 +214,6 @@ async function fitMultinomial(
   const p = X.nCols;
   const codeToIdx = new Int32Array(Math.max(...classes) + 1).fill(-1);
   classes.forEach((c, i) => { codeToIdx[c] = i; });
-  const Xs = runner.threads > 1 ? shareCsr(X) : X;
   const labels = new Int32Array(new SharedArrayBuffer(Math.max(1, X.nRows) * 4), 0, X.nRows);
   for (let i = 0; i < X.nRows; i++) labels[i] = codeToIdx[y[i]];
   let rowWeight: Float64Array | null = null;
@@ -218,24 +221,15 @@ async function fitMultinomial(
     rowWeight = sharedFloat64(X.nRows);
     for (let i = 0; i < X.nRows; i++) rowWeight[i] = classWeight[y[i]];
   }
-  const rows: SoftmaxRows = { X: Xs, labels, rowWeight, nClasses: K };
-  const csc = rowBlockedCscWithBias(Xs, residualBlockRows(K), 1);
   const dim = (p + 1) * K;
-  const W = sharedFloat64(dim);
-  const resid = sharedFloat64(X.nRows * K);
-  const grad = sharedFloat64(dim);
-  // a row also costs its softmax over the classes, roughly ROW_COST stored values' worth
-  const ROW_COST = 8;
-  const rowChunks = balancedChunks(Xs.indptr, X.nRows, runner.threads, ROW_COST);
-  const colChunks = balancedChunks(csc.colOffsets, p + 1, runner.threads, csc.nBlocks);
+  const passes = o.wasm ? wasmPasses(runner, X, { labels, rowWeight, nClasses: K }) : null;
+  const { W, grad, rowPass, gradientPass } = passes ?? jsPasses(runner, X, { labels, rowWeight, nClasses: K });
   const penalised = p * K;
   const lambda = 1 / o.C;
   const objective = async (x: Float64Array, g: Float64Array): Promise<number> => {
     W.set(x);
-    const parts = await Promise.all(rowChunks.map(([start, end]) =>
-      runner.run({ kind: 'softmaxRows', rows, start, end, W, resid }) as Promise<{ loss: number }>));
-    await Promise.all(colChunks.map(([start, end]) =>
-      runner.run({ kind: 'softmaxColumns', csc, nClasses: K, start, end, resid, grad })));
+    const parts = await Promise.all(rowPass.map(job => runner.run(job) as Promise<{ loss: number }>));
+    await Promise.all(gradientPass.map(job => runner.run(job)));
     let f = 0;
     for (const part of parts) f += part.loss;
     g.set(grad);
@@ -262,6 +256,64 @@ async function fitMultinomial(
   }
   const intercept = Array.from({ length: K }, (_, k) => res.x[p * K + k]);
   return { coef, intercept, nIter: [res.iter], converged: [res.converged], objective: [res.f] };
+}
+
+/** The buffers of the multinomial objective and the jobs of its two passes (rows: loss and residuals; columns:
+ * gradient), which each evaluation runs after writing its parameters to W. */
+interface SoftmaxPasses {
+  W: Float64Array;
+  grad: Float64Array;
+  rowPass: SolverJob[];
+  gradientPass: SolverJob[];
+}
+
+/** a row also costs its softmax over the classes, roughly ROW_COST stored values' worth */
+const ROW_COST = 8;
+
+/** JavaScript kernels: scores by rows of the CSR, gradient by columns of a row-blocked CSC (softmax.ts). */
+function jsPasses(runner: JobRunner, X: CsrMatrix, rows: SoftmaxLabels): SoftmaxPasses {
+  const K = rows.nClasses;
+  const Xs = runner.threads > 1 ? shareCsr(X) : X;
+  const csc = rowBlockedCscWithBias(Xs, residualBlockRows(K), 1);
+  const dim = (X.nCols + 1) * K;
+  const W = sharedFloat64(dim);
+  const resid = sharedFloat64(X.nRows * K);
+  const grad = sharedFloat64(dim);
+  return {
+    W, grad,
+    rowPass: balancedChunks(Xs.indptr, X.nRows, runner.threads, ROW_COST).map(([start, end]) =>
+      ({ kind: 'softmaxRows', rows: { ...rows, X: Xs }, start, end, W, resid })),
+    gradientPass: balancedChunks(csc.colOffsets, X.nCols + 1, runner.threads, csc.nBlocks).map(([start, end]) =>
+      ({ kind: 'softmaxColumns', csc, nClasses: K, start, end, resid, grad, wasm: null })),
+  };
+}
+
+/**
+ * WebAssembly kernels: both passes over one row-blocked CSC in a wasm arena (the CSR is not read again), the row
+ * pass split by blocks. null where the kernels do not apply (class count, or more than wasm32's 4 GiB).
+ */
+function wasmPasses(runner: JobRunner, X: CsrMatrix, rows: SoftmaxLabels): SoftmaxPasses | null {
+  const K = rows.nClasses;
+  if (!wasmKernelsAvailable(K).ok) return null;
+  // at least four blocks per thread, so that the row pass splits evenly on small data too
+  const blockRows = Math.max(64, Math.min(residualBlockRows(K), Math.ceil(X.nRows / (4 * runner.threads))));
+  const sizes = rowBlockedCscSizes(X, blockRows);
+  const dim = (X.nCols + 1) * K;
+  const arena = WasmArena.create([4 * sizes.colPtr, 4 * sizes.entries, 4 * sizes.entries, 8 * dim, 8 * X.nRows * K, 8 * dim]);
+  if (!arena) return null;
+  const csc = rowBlockedCscWithBias(X, blockRows, 1, arena);
+  const W = arena.float64(dim);
+  const resid = arena.float64(X.nRows * K);
+  const grad = arena.float64(dim);
+  const wasm = arena.handle;
+  const blockOffsets = Int32Array.from({ length: csc.nBlocks + 1 }, (_, b) => csc.colPtr[b * (csc.nCols + 1)]);
+  return {
+    W, grad,
+    rowPass: balancedChunks(blockOffsets, csc.nBlocks, runner.threads, ROW_COST * blockRows).map(([start, end]) =>
+      ({ kind: 'softmaxBlocks', csc, rows, wasm, start, end, W, resid })),
+    gradientPass: balancedChunks(csc.colOffsets, X.nCols + 1, runner.threads, csc.nBlocks).map(([start, end]) =>
+      ({ kind: 'softmaxColumns', csc, nClasses: K, start, end, resid, grad, wasm })),
+  };
 }
 
 /** Decision values, row-major nRows x model.coef.length. */

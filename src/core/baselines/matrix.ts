@@ -131,7 +131,21 @@ export interface RowBlockedCsc {
   readonly colOffsets: Int32Array;
 }
 
-export function rowBlockedCscWithBias(X: CsrMatrix, blockRows: number, interceptScaling = 1): RowBlockedCsc {
+/** Where a layout's big arrays are allocated: shared memory by default, or a wasm arena (wasm.ts). */
+export interface ArrayAllocator {
+  int32(n: number): Int32Array;
+  float32(n: number): Float32Array;
+}
+
+const SHARED: ArrayAllocator = { int32: sharedInt32, float32: sharedFloat32 };
+
+/** The sizes rowBlockedCscWithBias allocates: [colPtr entries, rowIdx/values entries]. */
+export function rowBlockedCscSizes(X: CsrMatrix, blockRows: number): { colPtr: number; entries: number } {
+  const nBlocks = Math.max(1, Math.ceil(X.nRows / blockRows));
+  return { colPtr: nBlocks * (X.nCols + 2), entries: X.indptr[X.nRows] + X.nRows };
+}
+
+export function rowBlockedCscWithBias(X: CsrMatrix, blockRows: number, interceptScaling = 1, alloc: ArrayAllocator = SHARED): RowBlockedCsc {
   const { nRows, nCols, indptr, indices, data } = X;
   if (!Number.isInteger(blockRows) || blockRows < 1) throw new Error(`blockRows must be a positive integer, got ${blockRows}`);
   const cols = nCols + 1;
@@ -144,7 +158,7 @@ export function rowBlockedCscWithBias(X: CsrMatrix, blockRows: number, intercept
     for (let k = indptr[b * blockRows]; k < indptr[end]; k++) counts[base + indices[k]]++;
     counts[base + nCols] = end - b * blockRows;
   }
-  const colPtr = sharedInt32(nBlocks * stride);
+  const colPtr = alloc.int32(nBlocks * stride);
   const colOffsets = sharedInt32(cols + 1);
   let pos = 0;
   for (let b = 0; b < nBlocks; b++) {
@@ -156,8 +170,8 @@ export function rowBlockedCscWithBias(X: CsrMatrix, blockRows: number, intercept
     colPtr[b * stride + cols] = pos;
   }
   for (let j = 0; j < cols; j++) colOffsets[j + 1] += colOffsets[j];
-  const rowIdx = sharedInt32(pos);
-  const values = sharedFloat32(pos);
+  const rowIdx = alloc.int32(pos);
+  const values = alloc.float32(pos);
   const next = new Int32Array(cols);
   for (let b = 0; b < nBlocks; b++) {
     next.set(colPtr.subarray(b * stride, b * stride + cols));

@@ -13,11 +13,16 @@
  * took 15-20% less time than over whole columns. Each gradient entry is summed in row order whatever the thread
  * count or block size.
  *
+ * With the WebAssembly kernels (wasm.ts; the default where they cover the class count), both passes read the
+ * row-blocked CSC alone: the scores of a block of rows are summed column by column into that block's residual rows,
+ * two classes per SIMD operation, which made each pass about 2x faster than the JavaScript kernels (bench/RESULTS.md).
+ *
  * Parameters are laid out feature-major, `W[j * K + k]` for feature j and class k, with the intercepts as feature
  * row `nCols`, so the K values a stored matrix entry touches are contiguous.
  */
 import type { CsrMatrix } from '../sparse';
 import type { RowBlockedCsc } from './matrix';
+import { softmaxKernels, type WasmHandle } from './wasm';
 
 /** residuals of one block of rows; about half a core's L2 cache */
 export const RESID_BLOCK_BYTES = 1 << 19;
@@ -26,12 +31,37 @@ export function residualBlockRows(K: number): number {
   return Math.max(64, Math.floor(RESID_BLOCK_BYTES / (8 * K)));
 }
 
-export interface SoftmaxRows {
-  X: CsrMatrix;
+/** Per-row data of the softmax objective besides the matrix. */
+export interface SoftmaxLabels {
   labels: Int32Array;
   /** per-row loss weight (class weights); null = 1 */
   rowWeight: Float64Array | null;
   nClasses: number;
+}
+
+export interface SoftmaxRows extends SoftmaxLabels {
+  X: CsrMatrix;
+}
+
+/**
+ * Turns the scores z in buf[o, o + K) into the residuals r = sw (softmax(z) - e_y) in place and returns the row's
+ * loss sw * (-log softmax(z)[y]).
+ */
+function softmaxRow(buf: Float64Array, o: number, K: number, y: number, sw: number): number {
+  let zmax = buf[o];
+  for (let k = 1; k < K; k++) if (buf[o + k] > zmax) zmax = buf[o + k];
+  let sum = 0;
+  for (let k = 0; k < K; k++) {
+    const e = Math.exp(buf[o + k] - zmax);
+    buf[o + k] = e;
+    sum += e;
+  }
+  // buf[o + y] holds exp(z_y - zmax) here
+  const loss = sw * (Math.log(sum) - Math.log(buf[o + y]));
+  const inv = sw / sum;
+  for (let k = 0; k < K; k++) buf[o + k] *= inv;
+  buf[o + y] -= sw;
+  return loss;
 }
 
 /**
@@ -43,32 +73,57 @@ export function softmaxResiduals(p: SoftmaxRows, start: number, end: number, W: 
   const K = p.nClasses;
   const { indptr, indices, data } = X;
   const biasOff = X.nCols * K;
-  const z = new Float64Array(K);
   const { scores } = kernelsFor(K);
   let loss = 0;
   for (let i = start; i < end; i++) {
-    scores(indices, data, indptr[i], indptr[i + 1], W, biasOff, z);
-    let zmax = z[0];
-    for (let k = 1; k < K; k++) if (z[k] > zmax) zmax = z[k];
-    let sum = 0;
-    for (let k = 0; k < K; k++) {
-      z[k] = Math.exp(z[k] - zmax);
-      sum += z[k];
-    }
-    const y = labels[i];
-    const sw = rowWeight ? rowWeight[i] : 1;
-    // z[y] holds exp(z_y - zmax) here
-    loss += sw * (Math.log(sum) - Math.log(z[y]));
-    const inv = sw / sum;
-    const o = i * K;
-    for (let k = 0; k < K; k++) resid[o + k] = z[k] * inv;
-    resid[o + y] -= sw;
+    scores(indices, data, indptr[i], indptr[i + 1], W, biasOff, resid, i * K);
+    loss += softmaxRow(resid, i * K, K, labels[i], rowWeight ? rowWeight[i] : 1);
   }
   return loss;
 }
 
-/** grad[j * K + k] = sum_i x_ij resid[i * K + k] for columns [colStart, colEnd) (overwritten). */
-export function residualGradient(csc: RowBlockedCsc, K: number, colStart: number, colEnd: number, resid: Float64Array, grad: Float64Array): void {
+/**
+ * The same for the row blocks [b0, b1) of a row-blocked CSC in a wasm arena, with the WebAssembly kernels: each
+ * block's scores are summed column by column into its rows of `resid` (which stay in the core's cache), the
+ * intercept column first and then the features in order, the order in which softmaxResiduals sums a row whose
+ * column indices ascend, so both give the same bits on such a matrix.
+ */
+export function softmaxResidualsWasm(
+  csc: RowBlockedCsc, rows: SoftmaxLabels, wasm: WasmHandle, b0: number, b1: number, W: Float64Array, resid: Float64Array,
+): number {
+  const { labels, rowWeight } = rows;
+  const K = rows.nClasses;
+  const { scores } = softmaxKernels(wasm, K);
+  const stride = csc.nCols + 1;
+  const bias = csc.nCols - 1;
+  const cp = csc.colPtr.byteOffset, ri = csc.rowIdx.byteOffset, va = csc.values.byteOffset;
+  let loss = 0;
+  for (let b = b0; b < b1; b++) {
+    const r0 = b * csc.blockRows;
+    const r1 = Math.min(csc.nRows, r0 + csc.blockRows);
+    resid.fill(0, r0 * K, r1 * K);
+    scores(cp, b * stride, ri, va, W.byteOffset, resid.byteOffset, bias, bias + 1);
+    scores(cp, b * stride, ri, va, W.byteOffset, resid.byteOffset, 0, bias);
+    for (let i = r0; i < r1; i++) loss += softmaxRow(resid, i * K, K, labels[i], rowWeight ? rowWeight[i] : 1);
+  }
+  return loss;
+}
+
+/**
+ * grad[j * K + k] = sum_i x_ij resid[i * K + k] for columns [colStart, colEnd) (overwritten), with the WebAssembly
+ * kernel when `wasm` is given (the CSC and both buffers then live in its arena).
+ */
+export function residualGradient(
+  csc: RowBlockedCsc, K: number, colStart: number, colEnd: number, resid: Float64Array, grad: Float64Array, wasm?: WasmHandle | null,
+): void {
+  if (wasm) {
+    const kernel = softmaxKernels(wasm, K).grad;
+    const stride = csc.nCols + 1;
+    for (let b = 0; b < csc.nBlocks; b++) {
+      kernel(csc.colPtr.byteOffset, b * stride, csc.rowIdx.byteOffset, csc.values.byteOffset, resid.byteOffset, grad.byteOffset, colStart, colEnd, b === 0 ? 1 : 0);
+    }
+    return;
+  }
   const { columns } = kernelsFor(K);
   for (let b = 0; b < csc.nBlocks; b++) {
     columns(csc.colPtr, b * (csc.nCols + 1), csc.rowIdx, csc.values, colStart, colEnd, resid, grad, b === 0);
@@ -76,8 +131,8 @@ export function residualGradient(csc: RowBlockedCsc, K: number, colStart: number
 }
 
 type Values = Float32Array | Float64Array;
-/** z[k] = W[biasOff + k] + sum over the row's stored values v * W[j*K + k] */
-type ScoresKernel = (indices: Int32Array, data: Values, a: number, b: number, W: Float64Array, biasOff: number, z: Float64Array) => void;
+/** z[zo + k] = W[biasOff + k] + sum over the row's stored values v * W[j*K + k] */
+type ScoresKernel = (indices: Int32Array, data: Values, a: number, b: number, W: Float64Array, biasOff: number, z: Float64Array, zo: number) => void;
 /** grad[j*K + k] (= 0 first) += sum over column j's stored values v * r[i*K + k], for j in [j0, j1), column j's
  * entries being [colPtr[base + j], colPtr[base + j + 1]) */
 type ColumnsKernel = (colPtr: Int32Array, base: number, rowIdx: Int32Array, values: Values, j0: number, j1: number, r: Float64Array, grad: Float64Array, first: boolean) => void;
@@ -101,13 +156,13 @@ export function kernelsFor(K: number): Kernels {
   if (!Number.isInteger(K) || K < 1) throw new Error(`number of classes must be a positive integer, got ${K}`);
   const ks = Array.from({ length: K }, (_, k) => k);
   const kernels: Kernels = K > MAX_UNROLLED ? { scores: genericScores(K), columns: genericColumns(K) } : {
-    scores: new Function('indices', 'data', 'a', 'b', 'W', 'biasOff', 'z', [
+    scores: new Function('indices', 'data', 'a', 'b', 'W', 'biasOff', 'z', 'zo', [
       ks.map(k => `let z${k} = W[biasOff + ${k}];`).join(' '),
       'for (let t = a; t < b; t++) {',
       `  const o = indices[t] * ${K}; const v = data[t];`,
       ks.map(k => `  z${k} += v * W[o + ${k}];`).join('\n'),
       '}',
-      ks.map(k => `z[${k}] = z${k};`).join(' '),
+      ks.map(k => `z[zo + ${k}] = z${k};`).join(' '),
     ].join('\n')) as ScoresKernel,
     columns: new Function('colPtr', 'base', 'rowIdx', 'values', 'j0', 'j1', 'r', 'grad', 'first', [
       'for (let j = j0; j < j1; j++) {',
@@ -126,12 +181,12 @@ export function kernelsFor(K: number): Kernels {
 }
 
 function genericScores(K: number): ScoresKernel {
-  return (indices, data, a, b, W, biasOff, z) => {
-    for (let k = 0; k < K; k++) z[k] = W[biasOff + k];
+  return (indices, data, a, b, W, biasOff, z, zo) => {
+    for (let k = 0; k < K; k++) z[zo + k] = W[biasOff + k];
     for (let t = a; t < b; t++) {
       const o = indices[t] * K;
       const v = data[t];
-      for (let k = 0; k < K; k++) z[k] += v * W[o + k];
+      for (let k = 0; k < K; k++) z[zo + k] += v * W[o + k];
     }
   };
 }

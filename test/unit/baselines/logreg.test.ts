@@ -67,6 +67,18 @@ function sklearnModel(dir: string, name: string, ref: RefModel, nFeatures: numbe
   };
 }
 
+/** The same matrix with every row's entries in ascending column order. */
+function sortedRows(X: CsrMatrix): CsrMatrix {
+  const indices = new Int32Array(X.indices.length);
+  const data = new Float32Array(X.data.length);
+  for (let i = 0; i < X.nRows; i++) {
+    const a = X.indptr[i];
+    const order = Array.from({ length: X.indptr[i + 1] - a }, (_, t) => a + t).sort((p, q) => X.indices[p] - X.indices[q]);
+    order.forEach((k, t) => { indices[a + t] = X.indices[k]; data[a + t] = X.data[k]; });
+  }
+  return { ...X, indices, data };
+}
+
 function accuracy(yTrue: Int32Array, yPred: Int32Array): number {
   let hit = 0;
   for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === yPred[i]) hit++;
@@ -157,6 +169,21 @@ describe('logistic-regression baselines vs scikit-learn 1.2 (PBMC 68k reduced, r
     const b = await fitLogReg(c.Xtr, c.ytr, ref.nClasses, { ...opts, threads: 2 });
     assert.deepStrictEqual(a.coef, b.coef);
     assert.deepStrictEqual(a.intercept, b.intercept);
+  });
+
+  it('gives the same L2 model with the WebAssembly kernels as with the JavaScript ones', async () => {
+    // This file stores each row's column indices out of order; the kernels sum a row in ascending column order
+    // (the WebAssembly one by construction), so they agree to the bit on the canonical (sorted) form.
+    const X = sortedRows(c.Xtr);
+    const opts: LogRegOptions = { penalty: 'l2', C: 0.1, threads: 1, maxIter: 50 };
+    const js = await fitLogReg(X, c.ytr, ref.nClasses, { ...opts, wasm: false });
+    const wasm = await fitLogReg(X, c.ytr, ref.nClasses, opts);
+    assert.deepStrictEqual(wasm.nIter, js.nIter);
+    assert.deepStrictEqual(wasm.coef, js.coef);
+    assert.deepStrictEqual(wasm.intercept, js.intercept);
+    // two threads split the rows differently (by blocks), which only regroups the loss sum
+    const two = await fitLogReg(X, c.ytr, ref.nClasses, { ...opts, threads: 2 });
+    assert.ok(Math.abs(two.objective[0] - js.objective[0]) <= 1e-9 * js.objective[0], `${two.objective[0]} vs ${js.objective[0]}`);
   });
 
   it('round-trips the model through JSON and rejects a damaged one', async () => {

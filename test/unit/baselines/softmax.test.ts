@@ -1,7 +1,8 @@
 import * as assert from 'assert';
 import type { CsrMatrix } from '../../../src/core/sparse';
-import { rowBlockedCscWithBias } from '../../../src/core/baselines/matrix';
-import { residualGradient, softmaxResiduals } from '../../../src/core/baselines/softmax';
+import { rowBlockedCscSizes, rowBlockedCscWithBias } from '../../../src/core/baselines/matrix';
+import { residualGradient, softmaxResiduals, softmaxResidualsWasm } from '../../../src/core/baselines/softmax';
+import { WASM_MAX_CLASSES, WasmArena, wasmKernelsAvailable } from '../../../src/core/baselines/wasm';
 import { runPythonJson } from '../../helpers/shared';
 
 /** Small random sparse matrix (about 30% stored), seeded. */
@@ -49,5 +50,51 @@ describe('multinomial loss and gradient by row-blocked columns vs scipy', () => 
       if (first) assert.deepStrictEqual(grad, first, `block ${blockRows} differs from block 1`);
       first = grad;
     }
+  });
+});
+
+describe('multinomial loss and gradient with the WebAssembly kernels', () => {
+  it('are built for 2..64 classes and refuse others', () => {
+    for (const K of [2, 11, WASM_MAX_CLASSES]) assert.deepStrictEqual(wasmKernelsAvailable(K), { ok: true, why: '' });
+    assert.match(wasmKernelsAvailable(WASM_MAX_CLASSES + 1).why, /no kernel for 65 classes/);
+    assert.strictEqual(wasmKernelsAvailable(1).ok, false);
+  });
+
+  it('give the same bits as the JavaScript kernels (even and odd class counts, any block size and split)', () => {
+    const X = randomCsr(61, 23, 5);
+    for (const K of [2, 3, 11, 64]) {
+      const labels = Int32Array.from({ length: X.nRows }, (_, i) => (i * 5) % K);
+      const rowWeight = Float64Array.from({ length: X.nRows }, (_, i) => 0.5 + (i % 3));
+      const dim = (X.nCols + 1) * K;
+      const Wjs = Float64Array.from({ length: dim }, (_, i) => Math.cos(i) * 0.7);
+      const residJs = new Float64Array(X.nRows * K);
+      const lossJs = softmaxResiduals({ X, labels, rowWeight, nClasses: K }, 0, X.nRows, Wjs, residJs);
+      const gradJs = new Float64Array(dim);
+      residualGradient(rowBlockedCscWithBias(X, 16), K, 0, X.nCols + 1, residJs, gradJs);
+      for (const blockRows of [1, 9, 61]) {
+        const sizes = rowBlockedCscSizes(X, blockRows);
+        const arena = WasmArena.create([4 * sizes.colPtr, 4 * sizes.entries, 4 * sizes.entries, 8 * dim, 8 * X.nRows * K, 8 * dim]);
+        assert.ok(arena);
+        const csc = rowBlockedCscWithBias(X, blockRows, 1, arena);
+        assert.strictEqual(csc.values.buffer, arena.handle.memory.buffer, 'the CSC lives in the arena');
+        const W = arena.float64(dim);
+        W.set(Wjs);
+        const resid = arena.float64(X.nRows * K);
+        const grad = arena.float64(dim).fill(NaN);
+        const mid = Math.floor(csc.nBlocks / 2);
+        // rows in two calls (two threads' shares), the loss summed in row order as softmaxResiduals does
+        const rows = { labels, rowWeight, nClasses: K };
+        const loss = softmaxResidualsWasm(csc, rows, arena.handle, 0, mid, W, resid) + softmaxResidualsWasm(csc, rows, arena.handle, mid, csc.nBlocks, W, resid);
+        assert.ok(Math.abs(loss - lossJs) <= 1e-12 * Math.abs(lossJs), `K=${K} block ${blockRows}: loss ${loss} vs ${lossJs}`);
+        assert.deepStrictEqual(resid, residJs, `K=${K} block ${blockRows}: residuals`);
+        residualGradient(csc, K, 0, 7, resid, grad, arena.handle);
+        residualGradient(csc, K, 7, X.nCols + 1, resid, grad, arena.handle);
+        assert.deepStrictEqual(grad, gradJs, `K=${K} block ${blockRows}: gradient`);
+      }
+    }
+  });
+
+  it('refuse an arena beyond wasm32\'s 4 GiB', () => {
+    assert.strictEqual(WasmArena.create([2 ** 31, 2 ** 31]), null);
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * The WebAssembly kernels of the multinomial fit (generated and compiled by scripts/softmax-kernels.mjs into
+ * softmax-kernels.wasm beside this file) and the shared memory they work in.
+ *
+ * A fit that uses them places its matrix and buffers in one shared WebAssembly.Memory (an arena sized up front),
+ * whose buffer is a SharedArrayBuffer: worker threads receive the memory with each job and view the same bytes, so
+ * nothing is copied, and a kernel takes a typed array's byteOffset as its pointer. wasm32 addresses 4 GiB; a fit
+ * whose arena would not fit falls back to the JavaScript kernels, as does a class count outside 2..WASM_MAX_CLASSES.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** the class counts scripts/softmax-kernels.mjs generates kernels for */
+export const WASM_MAX_CLASSES = 64;
+const WASM_FILE = path.join(__dirname, 'softmax-kernels.wasm');
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+const ALIGN = 16;
+
+/** What a job carries to a worker thread: the memory and an id under which the thread caches its instance. */
+export interface WasmHandle {
+  readonly memory: WebAssembly.Memory;
+  readonly id: number;
+}
+
+/** z[i*K + k] += v * W[j*K + k] over the stored values (i, v) of columns [j0, j1) of the row block at `base` */
+export type ScoresKernel = (colPtr: number, base: number, rowIdx: number, values: number, W: number, z: number, j0: number, j1: number) => void;
+/** grad[j*K + k] (= 0 first when `first`) += sum of v * r[i*K + k] over the same */
+export type GradKernel = (colPtr: number, base: number, rowIdx: number, values: number, r: number, grad: number, j0: number, j1: number, first: number) => void;
+
+let compiled: WebAssembly.Module | null | undefined;
+let loadError = '';
+
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(fs.readFileSync(WASM_FILE));
+    } catch (e) {
+      loadError = (e as Error).message;
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** Whether the kernels are built and cover K classes; `why` says what is missing otherwise. */
+export function wasmKernelsAvailable(K: number): { ok: boolean; why: string } {
+  if (!Number.isInteger(K) || K < 2 || K > WASM_MAX_CLASSES) return { ok: false, why: `no kernel for ${K} classes (2..${WASM_MAX_CLASSES})` };
+  if (!wasmModule()) return { ok: false, why: `cannot load ${WASM_FILE}: ${loadError}` };
+  return { ok: true, why: '' };
+}
+
+let instance: { id: number; exports: Record<string, unknown> } | null = null;
+
+/** The kernels for K classes over the arena's memory (one instance per thread, made again when the arena changes). */
+export function softmaxKernels(handle: WasmHandle, K: number): { scores: ScoresKernel; grad: GradKernel } {
+  const mod = wasmModule();
+  if (!mod) throw new Error(`softmax kernels: cannot load ${WASM_FILE}: ${loadError}`);
+  if (!instance || instance.id !== handle.id) {
+    instance = { id: handle.id, exports: new WebAssembly.Instance(mod, { env: { memory: handle.memory } }).exports };
+  }
+  const scores = instance.exports[`scores${K}`] as ScoresKernel | undefined;
+  const grad = instance.exports[`grad${K}`] as GradKernel | undefined;
+  if (!scores || !grad) throw new Error(`softmax kernels: no kernel for ${K} classes`);
+  return { scores, grad };
+}
+
+const padded = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
+
+/**
+ * A shared WebAssembly memory of a fixed size, handed out front to back as typed arrays. `bytes` lists the sizes
+ * that will be requested, so the memory is made once at its final size (a shared memory never moves, but growing
+ * it would leave earlier views short of the new pages).
+ */
+export class WasmArena {
+  readonly handle: WasmHandle;
+  private next = ALIGN;
+  private readonly size: number;
+
+  private constructor(memory: WebAssembly.Memory, size: number) {
+    this.handle = { memory, id: Math.floor(Math.random() * 2 ** 52) };
+    this.size = size;
+  }
+
+  /** null when the requests do not fit in wasm32's 4 GiB */
+  static create(bytes: readonly number[]): WasmArena | null {
+    const size = ALIGN + bytes.reduce((a, b) => a + padded(b), 0);
+    const pages = Math.max(1, Math.ceil(size / PAGE));
+    if (pages > MAX_PAGES) return null;
+    return new WasmArena(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), pages * PAGE);
+  }
+
+  private take(bytes: number): number {
+    const at = this.next;
+    if (at + bytes > this.size) throw new Error(`wasm arena: ${bytes} bytes requested, ${this.size - at} left`);
+    this.next = at + padded(bytes);
+    return at;
+  }
+
+  int32(n: number): Int32Array {
+    return new Int32Array(this.handle.memory.buffer, this.take(4 * n), n);
+  }
+
+  float32(n: number): Float32Array {
+    return new Float32Array(this.handle.memory.buffer, this.take(4 * n), n);
+  }
+
+  float64(n: number): Float64Array {
+    return new Float64Array(this.handle.memory.buffer, this.take(8 * n), n);
+  }
+}
