@@ -56,21 +56,25 @@ function macroF1(yTrue: Int32Array, yPred: Int32Array, nClasses: number): number
   return sum / labels;
 }
 
+/** Reads the whole matrix and returns its train and test rows (the whole matrix is dropped on return). */
+function loadSplit(dir: string, meta: { rows: number; cols: number }, train: Int32Array, test: Int32Array): { Xtr: CsrMatrix; Xte: CsrMatrix } {
+  const X: CsrMatrix = {
+    nRows: meta.rows, nCols: meta.cols, indptr: readBin(dir, 'X_indptr.i32', Int32Array),
+    indices: readBin(dir, 'X_indices.i32', Int32Array), data: readBin(dir, 'X_data.f32', Float32Array),
+  };
+  return { Xtr: selectRows(X, train), Xte: selectRows(X, test) };
+}
+
 /** Child process: our fit of one model on the train rows, scored on the test rows. */
 async function child(dir: string, model: Penalty, threads: number, wasm: boolean): Promise<void> {
   const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { rows: number; cols: number; classCounts: number[] };
   const y = readBin(dir, 'y.i32', Int32Array);
   const train = readBin(dir, 'train.i32', Int32Array);
   const test = readBin(dir, 'test.i32', Int32Array);
-  let Xtr: CsrMatrix, Xte: CsrMatrix;
-  {
-    const indptr = readBin(dir, 'X_indptr.i32', Int32Array);
-    const X: CsrMatrix = { nRows: meta.rows, nCols: meta.cols, indptr, indices: readBin(dir, 'X_indices.i32', Int32Array), data: readBin(dir, 'X_data.f32', Float32Array) };
-    Xtr = selectRows(X, train);
-    Xte = selectRows(X, test);
-  }
-  // The whole matrix is no longer needed: collect it now, as Python's `del X` frees it at once (peak RSS would
-  // otherwise count garbage that V8 had not yet had a reason to collect).
+  const { Xtr, Xte } = loadSplit(dir, meta, train, test);
+  // The whole matrix is garbage now: collect it, as Python's `del X` frees it at once (peak RSS would otherwise
+  // count garbage V8 had no reason to collect yet). Loading happens in its own function because a variable of a
+  // block in this function would stay referenced from the interpreter's registers until it returns.
   (globalThis as { gc?: () => void }).gc?.();
   const K = meta.classCounts.length;
   const ytr = Int32Array.from(train, i => y[i]);
