@@ -17,7 +17,7 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 const ALIGN = 16;
 
-/** What a job carries to a worker thread: the memory and an id under which the thread caches its instance. */
+/** What a job carries to a worker thread: the memory, and an id under which the thread caches its instance. */
 export interface WasmHandle {
   readonly memory: WebAssembly.Memory;
   readonly id: number;
@@ -50,17 +50,21 @@ export function wasmKernelsAvailable(K: number): { ok: boolean; why: string } {
   return { ok: true, why: '' };
 }
 
-let instance: { id: number; exports: Record<string, unknown> } | null = null;
+let cached: { id: number; exports: Record<string, unknown> } | null = null;
 
-/** The kernels for K classes over the arena's memory (one instance per thread, made again when the arena changes). */
+/**
+ * The kernels for K classes over the arena's memory: one instance per thread and arena. (An instance per job made
+ * the full multinomial fit about 25% slower; the cache keeps a finished fit's arena referenced until the thread's
+ * next fit, which only cross-validation has, as fitLogReg stops its threads at the end of the fit.)
+ */
 export function softmaxKernels(handle: WasmHandle, K: number): { scores: ScoresKernel; grad: GradKernel } {
   const mod = wasmModule();
   if (!mod) throw new Error(`softmax kernels: cannot load ${WASM_FILE}: ${loadError}`);
-  if (!instance || instance.id !== handle.id) {
-    instance = { id: handle.id, exports: new WebAssembly.Instance(mod, { env: { memory: handle.memory } }).exports };
+  if (!cached || cached.id !== handle.id) {
+    cached = { id: handle.id, exports: new WebAssembly.Instance(mod, { env: { memory: handle.memory } }).exports };
   }
-  const scores = instance.exports[`scores${K}`] as ScoresKernel | undefined;
-  const grad = instance.exports[`grad${K}`] as GradKernel | undefined;
+  const scores = cached.exports[`scores${K}`] as ScoresKernel | undefined;
+  const grad = cached.exports[`grad${K}`] as GradKernel | undefined;
   if (!scores || !grad) throw new Error(`softmax kernels: no kernel for ${K} classes`);
   return { scores, grad };
 }
@@ -82,12 +86,18 @@ export class WasmArena {
     this.size = size;
   }
 
-  /** null when the requests do not fit in wasm32's 4 GiB */
+  /** null when the requests do not fit in wasm32's 4 GiB, or the runtime cannot make shared wasm memory */
   static create(bytes: readonly number[]): WasmArena | null {
     const size = ALIGN + bytes.reduce((a, b) => a + padded(b), 0);
     const pages = Math.max(1, Math.ceil(size / PAGE));
     if (pages > MAX_PAGES) return null;
-    return new WasmArena(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), pages * PAGE);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    } catch {
+      return null;
+    }
+    return new WasmArena(memory, pages * PAGE);
   }
 
   private take(bytes: number): number {
