@@ -18,8 +18,23 @@ def csr(m):
             "dtype": str(m.dtype)}
 
 
+def obsm_vs_input(a, src):
+    """Each output embedding, and whether it equals the input's rows of the same cells (by obs name)."""
+    rows = src.obs_names.get_indexer(a.obs_names)
+    out = {}
+    for k, v in a.obsm.items():
+        ref = None
+        if k in src.obsm:
+            m = src.obsm[k]
+            ref = (m.toarray() if sp.issparse(m) else np.asarray(m))[rows]
+        out[k] = {"shape": list(v.shape), "dtype": str(np.asarray(v).dtype),
+                  "equalToInput": ref is not None and bool(np.array_equal(np.asarray(v), ref))}
+    return out
+
+
 def describe(out_path, in_path):
     a = anndata.read_h5ad(out_path)
+    src = anndata.read_h5ad(in_path, backed="r") if in_path.endswith(".h5ad") else None
     h = hashlib.sha256()
     with open(in_path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -35,6 +50,8 @@ def describe(out_path, in_path):
         "obsColumns": {c: str(a.obs[c].dtype) for c in a.obs.columns},
         "obsNGenes": a.obs["n_genes"].tolist() if "n_genes" in a.obs else None,
         "uns": {k: (dict(v) if isinstance(v, dict) else str(v)) for k, v in a.uns.items()},
+        "obsm": obsm_vs_input(a, src) if src is not None else {},
+        "inputObsm": {k: list(np.asarray(v).shape) for k, v in src.obsm.items()} if src is not None else {},
         "inputSha256": h.hexdigest(),
     }
 

@@ -1,13 +1,13 @@
 /**
  * Runs a recipe from one .h5ad file to another: the AnnData reader as the row source, the streaming writer as
  * the sink. The output holds the processed X (float32), the recipe's layer (bins), var with the recipe's
- * columns, obs of the kept cells (plus n_genes / n_counts), and provenance in uns. Written atomically: a failed
- * or cancelled run leaves no output.
+ * columns, obs and the numeric obsm entries of the kept cells (plus n_genes / n_counts), and provenance in uns.
+ * Written atomically: a failed or cancelled run leaves no output.
  */
 import * as path from 'path';
 import { openH5ad } from '../h5ad/read';
 import { H5adError, type AnnDataReader, type Column, type DataFrame } from '../h5ad/types';
-import { H5adWriter, type UnsDict } from '../h5ad/write';
+import { H5adWriter, type DenseMatrix, type UnsDict } from '../h5ad/write';
 import { loadGeneList, loadVocab } from './genes';
 import { runPipeline, type PipelineProgress, type PreprocessReport, type RowSink, type RowSource } from './pipeline';
 import { runTask } from '../workers/run-task';
@@ -111,12 +111,35 @@ function writerSink(
         indexName: '_index',
         columns: [...inObs.columns.filter(c => !added.has(c.name)).map(c => subsetColumn(c, result.keptCells)), ...result.obsColumns],
       };
-      await writer!.finish({ obs, var: varFrame!, uns: result.uns as UnsDict });
+      await writer!.finish({ obs, var: varFrame!, obsm: obsmOfKeptCells(reader, result.keptCells), uns: result.uns as UnsDict });
     },
     abort() {
       writer?.abort();
     },
   };
+}
+
+/**
+ * The input's numeric embeddings (obsm entries such as X_pca, X_umap) for the kept cells, in their order. Entries
+ * that are not numeric matrices (a dataframe, strings) are left out: they cannot be written as an embedding.
+ */
+export function obsmOfKeptCells(reader: AnnDataReader, kept: Int32Array): Record<string, DenseMatrix> {
+  const out: Record<string, DenseMatrix> = {};
+  for (const info of reader.summary().obsm) {
+    if (info.encoding === 'dataframe' || info.shape.length !== 2) continue;
+    let m: ReturnType<AnnDataReader['readObsm']>;
+    try {
+      m = reader.readObsm(info.name);
+    } catch (e) {
+      if (e instanceof H5adError) continue;
+      throw e;
+    }
+    const k = m.shape[1];
+    const data = m.data instanceof Float64Array ? new Float64Array(kept.length * k) : new Float32Array(kept.length * k);
+    for (let r = 0; r < kept.length; r++) data.set(m.data.subarray(kept[r] * k, (kept[r] + 1) * k), r * k);
+    out[info.name] = { nRows: kept.length, nCols: k, data };
+  }
+  return out;
 }
 
 /** The rows `rows` of a column, in that order. */

@@ -25,6 +25,8 @@ interface OutputSeenByAnndata {
   obsNGenes: number[] | null;
   uns: Record<string, Record<string, string>>;
   inputSha256: string;
+  obsm: Record<string, { shape: number[]; dtype: string; equalToInput: boolean }>;
+  inputObsm: Record<string, number[]>;
 }
 
 const VOCAB_FILE = path.join(REFERENCE_DIR, 'scgpt_vocab.json');
@@ -82,6 +84,10 @@ describe('preprocessing .h5ad files end to end', () => {
     assert.strictEqual(JSON.parse(prov.params).seed, 5);
     assert.deepStrictEqual(JSON.parse(prov.report), report);
     assert.strictEqual(report.cellsOut, 700);
+    // the embeddings travel with their cells
+    assert.deepStrictEqual(Object.keys(seen.obsm).sort(), ['X_pca', 'X_umap']);
+    assert.deepStrictEqual(seen.obsm.X_pca, { shape: [700, 50], dtype: 'float32', equalToInput: true });
+    assert.deepStrictEqual(seen.obsm.X_umap, { shape: [700, 2], dtype: 'float64', equalToInput: true });
   });
 
   it('scBERT from a text reference list like the reference, and from an .h5ad\'s var_names', async () => {
@@ -98,6 +104,11 @@ describe('preprocessing .h5ad files end to end', () => {
     assert.deepStrictEqual(seen.var.present_in_input, ref.scbert.present);
     assert.deepStrictEqual(seen.obsNGenes, ref.scbert.nGenes);
     assert.strictEqual(report.referenceGenesFound, 20);
+    // numeric embeddings (dense and sparse) of the kept cells are copied; a dataframe in obsm is not
+    assert.deepStrictEqual(Object.keys(seen.inputObsm).sort(), ['array', 'df', 'sparse']);
+    assert.deepStrictEqual(Object.keys(seen.obsm).sort(), ['array', 'sparse']);
+    assert.ok(seen.obsm.array.equalToInput && seen.obsm.sparse.equalToInput);
+    assert.strictEqual(seen.obsm.array.shape[0], seen.obsNames.length);
     assert.deepStrictEqual(seen2.varNames, data.small.meta.varNames);
   });
 
