@@ -18,7 +18,7 @@ import { CancelledError } from '../workers/task';
 import { softplus, type L1BinaryResult } from './l1-binary';
 import { lbfgs } from './lbfgs';
 import type { SolverJob } from './jobs';
-import { cscWithBias, rowBlockedCscSizes, rowBlockedCscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
+import { blockOffsets, cscWithBias, rowBlockedCscSizes, rowBlockedCscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
 import { createRunner, type JobRunner } from './pool';
 import { balancedChunks, residualBlockRows, type SoftmaxLabels } from './softmax';
 import { WasmArena, wasmKernelsAvailable } from './wasm';
@@ -306,10 +306,9 @@ function wasmPasses(runner: JobRunner, X: CsrMatrix, rows: SoftmaxLabels): Softm
   const resid = arena.float64(X.nRows * K);
   const grad = arena.float64(dim);
   const wasm = arena.handle;
-  const blockOffsets = Int32Array.from({ length: csc.nBlocks + 1 }, (_, b) => csc.colPtr[b * (csc.nCols + 1)]);
   return {
     W, grad,
-    rowPass: balancedChunks(blockOffsets, csc.nBlocks, runner.threads, ROW_COST * blockRows).map(([start, end]) =>
+    rowPass: balancedChunks(blockOffsets(csc), csc.nBlocks, runner.threads, ROW_COST * blockRows).map(([start, end]) =>
       ({ kind: 'softmaxBlocks', csc, rows, wasm, start, end, W, resid })),
     gradientPass: balancedChunks(csc.colOffsets, X.nCols + 1, runner.threads, csc.nBlocks).map(([start, end]) =>
       ({ kind: 'softmaxColumns', csc, nClasses: K, start, end, resid, grad, wasm })),

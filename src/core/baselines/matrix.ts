@@ -145,6 +145,15 @@ export function rowBlockedCscSizes(X: CsrMatrix, blockRows: number): { colPtr: n
   return { colPtr: nBlocks * (X.nCols + 2), entries: X.indptr[X.nRows] + X.nRows };
 }
 
+/** Where each row block's entries start, and the total at the end (nBlocks + 1 offsets), for splitting by blocks. */
+export function blockOffsets(csc: RowBlockedCsc): Int32Array {
+  const stride = csc.nCols + 1;
+  const out = new Int32Array(csc.nBlocks + 1);
+  for (let b = 0; b < csc.nBlocks; b++) out[b] = csc.colPtr[b * stride];
+  out[csc.nBlocks] = csc.colPtr[csc.nBlocks * stride - 1];
+  return out;
+}
+
 export function rowBlockedCscWithBias(X: CsrMatrix, blockRows: number, interceptScaling = 1, alloc: ArrayAllocator = SHARED): RowBlockedCsc {
   const { nRows, nCols, indptr, indices, data } = X;
   if (!Number.isInteger(blockRows) || blockRows < 1) throw new Error(`blockRows must be a positive integer, got ${blockRows}`);

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import type { CsrMatrix } from '../../../src/core/sparse';
-import { rowBlockedCscSizes, rowBlockedCscWithBias } from '../../../src/core/baselines/matrix';
-import { residualGradient, softmaxResiduals, softmaxResidualsWasm } from '../../../src/core/baselines/softmax';
+import { blockOffsets, rowBlockedCscSizes, rowBlockedCscWithBias } from '../../../src/core/baselines/matrix';
+import { balancedChunks, residualGradient, softmaxResiduals, softmaxResidualsWasm } from '../../../src/core/baselines/softmax';
 import { WASM_MAX_CLASSES, WasmArena, wasmKernelsAvailable } from '../../../src/core/baselines/wasm';
 import { runPythonJson } from '../../helpers/shared';
 
@@ -43,6 +43,12 @@ describe('multinomial loss and gradient by row-blocked columns vs scipy', () => 
       const csc = rowBlockedCscWithBias(X, blockRows);
       assert.strictEqual(csc.nBlocks, Math.ceil(X.nRows / blockRows));
       assert.strictEqual(csc.colOffsets[csc.nCols], X.indptr[X.nRows] + X.nRows);
+      // the offsets the row pass is split by: each block's entries, the total last
+      const offsets = blockOffsets(csc);
+      for (let b = 0; b < csc.nBlocks; b++) {
+        const rows = Math.min(X.nRows, (b + 1) * blockRows) - b * blockRows;
+        assert.strictEqual(offsets[b + 1] - offsets[b], X.indptr[b * blockRows + rows] - X.indptr[b * blockRows] + rows, `block ${b} of ${blockRows} rows`);
+      }
       const grad = new Float64Array((X.nCols + 1) * K).fill(NaN);
       residualGradient(csc, K, 0, 5, resid, grad);
       residualGradient(csc, K, 5, X.nCols + 1, resid, grad);
@@ -50,6 +56,18 @@ describe('multinomial loss and gradient by row-blocked columns vs scipy', () => 
       if (first) assert.deepStrictEqual(grad, first, `block ${blockRows} differs from block 1`);
       first = grad;
     }
+  });
+});
+
+describe('splitting work by cost', () => {
+  it('gives threads about equal shares of row blocks', () => {
+    const X = randomCsr(400, 30, 3);
+    const csc = rowBlockedCscWithBias(X, 25);
+    const offsets = blockOffsets(csc);
+    const chunks = balancedChunks(offsets, csc.nBlocks, 2, 8 * 25);
+    assert.deepStrictEqual(chunks.map(c => c[0]).concat(chunks[1][1]), [0, chunks[1][0], 16]);
+    const share = (c: [number, number]) => offsets[c[1]] - offsets[c[0]];
+    assert.ok(Math.abs(share(chunks[0]) - share(chunks[1])) <= 0.15 * offsets[16], `${share(chunks[0])} vs ${share(chunks[1])}`);
   });
 });
 
