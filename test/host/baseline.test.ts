@@ -1,12 +1,13 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { main } from '../../src/cli/main';
 import type { BaselineGridResult } from '../../src/core/runs/baseline';
 import { currentOwner } from '../../src/core/runs/owner';
 import type { RunsTreeNode } from '../../src/host/runs/tree';
-import { activeApi, until } from './helpers';
+import { activeApi, EXTENSION_ID, until } from './helpers';
 
 const SHARED_H5AD = vscode.workspace.getConfiguration('scwb').get<string[]>('datasetFolders', [])[0];
 const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
@@ -102,5 +103,29 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
       return e && e.kind === 'experiment' && e.group.runs.length === 3 ? e : undefined;
     });
     assert.ok(left);
+  });
+
+  it('fits the L2 multinomial baseline on the WebAssembly kernels shipped beside the solver, as the CLI does', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    assert.ok(fs.existsSync(path.join(ext.extensionPath, 'out', 'src', 'core', 'baselines', 'softmax-kernels.wasm')));
+    const dataset = path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad');
+    const l2 = (await vscode.commands.executeCommand<BaselineGridResult>('scwb.runBaseline', {
+      datasetPath: dataset, labelColumn: 'bulk_labels', split: { kind: 'stratified', testSize: 0.2, seed: 2022 },
+      model: { penalty: 'l2', C: 0.1 }, fractions: [1], seeds: [0], experiment: 'host test l2',
+    }))!;
+    assert.strictEqual(l2.runs.length, 1);
+    assert.strictEqual(l2.runs[0].status, 'completed', String(l2.runs[0].error));
+    const store = fs.mkdtempSync(path.join(os.tmpdir(), 'scwb-host-l2-'));
+    try {
+      let out = '';
+      const code = await main(['baseline', dataset, '--label', 'bulk_labels', '--penalty', 'l2', '--C', '0.1', '--store', store],
+        { out: t => { out += t; }, err: () => undefined });
+      assert.strictEqual(code, 0);
+      const cli = JSON.parse(out) as { runs: Array<{ accuracy: number; macroF1: number }> };
+      assert.strictEqual(l2.runs[0].metrics!.accuracy, cli.runs[0].accuracy);
+      assert.strictEqual(l2.runs[0].metrics!.macroF1, cli.runs[0].macroF1);
+    } finally {
+      fs.rmSync(store, { recursive: true, force: true });
+    }
   });
 });
