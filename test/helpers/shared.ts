@@ -28,3 +28,9 @@ export function runPythonJson<T = unknown>(script: string, args: string[], input
 export function tempDir(prefix = 'scwb-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/** Writes a simulated counts .h5ad with `scwb simulate` (the CLI as users run it) and returns its path. */
+export function simulateH5ad(out: string, cells: number, genes: number, seed: number): string {
+  execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'simulate', '--cells', String(cells), '--genes', String(genes), '--seed', String(seed), '--out', out]);
+  return out;
+}

@@ -1,15 +1,14 @@
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { openH5ad } from '../../src/core/h5ad/read';
 import type { PreprocessOutcome } from '../../src/host/commands/preprocess';
+import { simulateH5ad } from '../helpers/shared';
 import { activeApi, until } from './helpers';
 
 const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
-const SCWB = path.resolve(__dirname, '..', '..', '..', 'bin', 'scwb.js');
 const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
 describe('Preprocess (in the real extension host)', () => {
@@ -17,7 +16,7 @@ describe('Preprocess (in the real extension host)', () => {
   const input = path.join(dir, 'pbmc_counts.h5ad');
   before(() => {
     fs.mkdirSync(dir, { recursive: true });
-    execFileSync(process.execPath, [SCWB, 'simulate', '--cells', '1500', '--genes', '800', '--seed', '3', '--out', input]);
+    simulateH5ad(input, 1500, 800, 3);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

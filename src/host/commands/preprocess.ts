@@ -156,7 +156,7 @@ async function askOutput(dataset: string, recipeName: string): Promise<string | 
   });
   if (!name) return undefined;
   const out = path.join(dir, name);
-  if (fs.existsSync(out)) {
+  if (await fs.promises.access(out).then(() => true, () => false)) {
     const ok = await vscode.window.showWarningMessage(`${name} exists. Replace it?`, { modal: true }, 'Replace');
     if (ok !== 'Replace') return undefined;
   }

@@ -20,12 +20,13 @@ export class SummaryCache {
   private readonly waiting: (() => void)[] = [];
 
   /** The summary of `file`; rejects with an H5adError naming the file and the problem. */
-  get(file: string): Promise<DatasetSummary> {
+  async get(file: string): Promise<DatasetSummary> {
+    // asynchronous: a slow (network) file system must not stall the extension host
     let stat: fs.Stats;
     try {
-      stat = fs.statSync(file);
+      stat = await fs.promises.stat(file);
     } catch {
-      return Promise.reject(new Error(`${file}: the file does not exist (any more)`));
+      throw new Error(`${file}: the file does not exist (any more)`);
     }
     const hit = this.entries.get(file);
     if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs) return hit.summary;

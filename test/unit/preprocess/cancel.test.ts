@@ -1,17 +1,16 @@
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runTask } from '../../../src/core/workers/run-task';
 import { CancelledError } from '../../../src/core/workers/task';
-import { PROJECT_ROOT, tempDir } from '../../helpers/shared';
+import { simulateH5ad, tempDir } from '../../helpers/shared';
 
 describe('preprocess in a worker thread: cancellation', () => {
   it('stops on cancel and leaves no partial output (nor a temp file)', async () => {
     const dir = tempDir();
     try {
       const input = path.join(dir, 'counts.h5ad');
-      execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'simulate', '--cells', '20000', '--genes', '1000', '--seed', '1', '--out', input]);
+      simulateH5ad(input, 20000, 1000, 1);
       const output = path.join(dir, 'counts.benchmark.h5ad');
       const ac = new AbortController();
       let progressSeen = 0;

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
-import { PROJECT_ROOT, PYTHON, tempDir } from '../../helpers/shared';
+import { PYTHON, simulateH5ad, tempDir } from '../../helpers/shared';
 
 function capture(): CliIO & { stdout: string; stderr: string } {
   const io = { stdout: '', stderr: '', out(t: string) { io.stdout += t; }, err(t: string) { io.stderr += t; } };
@@ -16,7 +16,7 @@ describe('scwb preprocess (CLI)', () => {
     const dir = tempDir();
     try {
       const input = path.join(dir, 'in.h5ad');
-      execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'simulate', '--cells', '400', '--genes', '300', '--seed', '2', '--out', input]);
+      simulateH5ad(input, 400, 300, 2);
       const recipe = path.join(dir, 'bench.json');
       fs.writeFileSync(recipe, JSON.stringify({ recipe: 'benchmark', params: { mode: 'bin', minCountsPerGene: 5 } }));
       const out = path.join(dir, 'out.h5ad');
