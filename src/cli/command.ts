@@ -41,6 +41,13 @@ export function parseFlags(args: string[], booleans: readonly string[] = []): { 
   return { flags, positionals };
 }
 
+/** The value of --name, undefined when absent; a flag given without a value is a usage error. */
+export function stringFlag(flags: Map<string, string | true>, name: string): string | undefined {
+  const v = flags.get(name);
+  if (v === true) throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
 export function numberFlag(flags: Map<string, string | true>, name: string, fallback: number): number {
   const v = flags.get(name);
   if (v === undefined) return fallback;

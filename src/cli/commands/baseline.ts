@@ -1,6 +1,6 @@
 /** `scwb baseline`: the logistic-regression baseline grid into the run store; prints the metrics as JSON. */
 import * as path from 'path';
-import { CliCommand, CliIO, UsageError, numberFlag, parseFlags } from '../command';
+import { CliCommand, CliIO, UsageError, numberFlag, parseFlags, stringFlag } from '../command';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineModelSpec } from '../../core/runs/baseline';
 import type { RunSplit } from '../../core/runs/schema';
 import { defaultStoreRoot } from '../../core/runs/store';
@@ -40,12 +40,6 @@ function numberList(flags: Map<string, string | true>, name: string): number[] |
   const values = v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
   if (!values.length || values.some(x => !Number.isFinite(x))) throw new UsageError(`--${name} must be a comma-separated list of numbers, got '${v}'`);
   return values;
-}
-
-function stringFlag(flags: Map<string, string | true>, name: string): string | undefined {
-  const v = flags.get(name);
-  if (v === true) throw new UsageError(`--${name} needs a value`);
-  return v;
 }
 
 /** Turns the command line into the runner's input (exported for tests and the extension's "copy as CLI"). */

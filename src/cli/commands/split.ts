@@ -3,8 +3,8 @@
  * from an .h5ad obs column or a plain label file, as JSON.
  */
 import * as fs from 'fs';
-import * as path from 'path';
-import { CliCommand, CliIO, UsageError, numberFlag, parseFlags } from '../command';
+import { CliCommand, CliIO, UsageError, numberFlag, parseFlags, stringFlag } from '../command';
+import { writeFileAtomicSync } from '../../core/fs-atomic';
 import {
   checkNoGroupLeak, fewShotSubset, groupShuffleSplit, Label, SplitError, SplitIndices, stratifiedFewShotSubset,
   stratifiedShuffleSplit,
@@ -93,17 +93,11 @@ export const command: CliCommand = {
 
     const json = JSON.stringify(result) + '\n';
     const out = stringFlag(flags, 'out');
-    if (out) writeAtomically(out, json);
+    if (out) writeFileAtomicSync(out, json);
     else io.out(json);
     return 0;
   },
 };
-
-function stringFlag(flags: Map<string, string | true>, name: string): string | undefined {
-  const v = flags.get(name);
-  if (v === true) throw new UsageError(`--${name} needs a value`);
-  return v;
-}
 
 function integerFlag(flags: Map<string, string | true>, name: string, fallback: number): number {
   const v = numberFlag(flags, name, fallback);
@@ -111,11 +105,6 @@ function integerFlag(flags: Map<string, string | true>, name: string, fallback: 
   return v;
 }
 
-function writeAtomically(file: string, text: string): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
 
 /** Labels (and groups) from an .h5ad obs column or a text/CSV file. */
 export async function readLabels(file: string, column?: string, groupColumn?: string): Promise<{ labels: Label[]; groups?: Label[] }> {
