@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fitLogReg, predict, type Penalty } from '../src/core/baselines/logreg';
 import { selectRows } from '../src/core/baselines/matrix';
+import { f1Score } from '../src/core/metrics';
 import type { CsrMatrix } from '../src/core/sparse';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -39,21 +40,6 @@ function readBin<T>(dir: string, name: string, ctor: { new(b: ArrayBuffer): T })
   // a large file's Buffer owns its whole ArrayBuffer: use it rather than copying it
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return new ctor(b.buffer as ArrayBuffer);
   return new ctor(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-function macroF1(yTrue: Int32Array, yPred: Int32Array, nClasses: number): number {
-  const tp = new Array<number>(nClasses).fill(0), fp = [...tp], fn = [...tp];
-  for (let i = 0; i < yTrue.length; i++) {
-    if (yTrue[i] === yPred[i]) tp[yTrue[i]]++;
-    else { fp[yPred[i]]++; fn[yTrue[i]]++; }
-  }
-  let sum = 0, labels = 0;
-  for (let k = 0; k < nClasses; k++) {
-    if (tp[k] + fp[k] + fn[k] === 0) continue;
-    labels++;
-    sum += tp[k] === 0 ? 0 : (2 * tp[k]) / (2 * tp[k] + fp[k] + fn[k]);
-  }
-  return sum / labels;
 }
 
 /** Reads the whole matrix and returns its train and test rows (the whole matrix is dropped on return). */
@@ -89,7 +75,7 @@ async function child(dir: string, model: Penalty, threads: number, wasm: boolean
   let hit = 0;
   for (let i = 0; i < yte.length; i++) if (pred[i] === yte[i]) hit++;
   const out: Measure = {
-    model, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, accuracy: hit / yte.length, macroF1: macroF1(yte, pred, K),
+    model, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, accuracy: hit / yte.length, macroF1: f1Score(Array.from(yte), Array.from(pred), 'macro'),
     peakMiB: process.resourceUsage().maxRSS / 1024, nIter: m.nIter,
   };
   process.stdout.write(JSON.stringify(out) + '\n');
