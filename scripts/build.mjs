@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds everything into out/:
 //   - tsc: src/, test/ and bench/ to CommonJS (the extension host, the CLI, worker threads and the tests run it as is);
-//   - AssemblyScript: the softmax kernels of the multinomial logistic regression (scripts/softmax-kernels.mjs) ->
-//     out/src/core/baselines/softmax-kernels.wasm;
+//   - AssemblyScript: the WebAssembly kernels of the logistic regressions (scripts/wasm-kernels.mjs) ->
+//     out/src/core/baselines/logreg-kernels.wasm;
 //   - esbuild: one browser bundle per webview app (webview/<app>/main.ts -> out/webview/<app>.js + .css), with chart.js
 //     and @vscode-elements/elements bundled in, so webviews load nothing from outside the extension.
 // `--watch` rebuilds the webviews on change (run `tsc -w -p .` beside it for the rest).
@@ -11,7 +11,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { buildSoftmaxKernels } from './softmax-kernels.mjs';
+import { buildKernels } from './wasm-kernels.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const watch = process.argv.includes('--watch');
@@ -43,7 +43,7 @@ if (watch) {
   if (!webviewsOnly) {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     execFileSync(process.execPath, [tsc, '-p', '.'], { cwd: root, stdio: 'inherit' });
-    await buildSoftmaxKernels(path.join(root, 'out', 'src', 'core', 'baselines', 'softmax-kernels.wasm'));
+    await buildKernels(path.join(root, 'out', 'src', 'core', 'baselines', 'logreg-kernels.wasm'));
   }
   await esbuild.build(options);
   console.log(`built out/ (webviews: ${apps.join(', ')})`);

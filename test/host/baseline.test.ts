@@ -107,7 +107,7 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
 
   it('fits the L2 multinomial baseline on the WebAssembly kernels shipped beside the solver, as the CLI does', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
-    assert.ok(fs.existsSync(path.join(ext.extensionPath, 'out', 'src', 'core', 'baselines', 'softmax-kernels.wasm')));
+    assert.ok(fs.existsSync(path.join(ext.extensionPath, 'out', 'src', 'core', 'baselines', 'logreg-kernels.wasm')));
     const dataset = path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad');
     const l2 = (await vscode.commands.executeCommand<BaselineGridResult>('scwb.runBaseline', {
       datasetPath: dataset, labelColumn: 'bulk_labels', split: { kind: 'stratified', testSize: 0.2, seed: 2022 },

@@ -52,11 +52,11 @@ export class SolverCancelled extends Error {
   }
 }
 
-const MAX_INNER_ITER = 1000;
-const MAX_LINE_SEARCH = 20;
+export const MAX_INNER_ITER = 1000;
+export const MAX_LINE_SEARCH = 20;
 /** keeps the Hessian diagonal positive for columns that only hold zeros among the active rows */
-const HESSIAN_FLOOR = 1e-12;
-const ARMIJO = 0.01;
+export const HESSIAN_FLOOR = 1e-12;
+export const ARMIJO = 0.01;
 
 /** log(1 + exp(x)) without overflow */
 export function softplus(x: number): number {

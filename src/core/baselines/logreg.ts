@@ -3,14 +3,15 @@
  *
  * - `penalty: 'l1', multiClass: 'ovr'` = LogisticRegression(penalty='l1', solver='liblinear'): one binary problem
  *   per class (a single one for two classes), each  ||w||_1 + sum_i C_i log(1 + exp(-y_i (w.x_i + b)))  with the
- *   intercept b penalised like a weight (liblinear's intercept_scaling = 1), solved by newGLMNET (l1-binary.ts).
+ *   intercept b penalised like a weight (liblinear's intercept_scaling = 1), solved by newGLMNET (l1-binary.ts; l1-group.ts steps several classes together on WebAssembly kernels).
  *   Class weights follow liblinear's one-vs-rest rule: positives get C * weight[class], the rest plain C.
  * - `penalty: 'l2', multiClass: 'multinomial'` = LogisticRegression(penalty='l2', multi_class='multinomial',
  *   solver='lbfgs'):  sum_i s_i (-log softmax(W x_i + b)[y_i]) + ||W||^2 / (2C), intercepts unpenalised, s_i the
  *   class weight of row i, solved by L-BFGS (lbfgs.ts) from zero.
  *
  * Prediction is the argmax of the decision values (the sign for a single binary problem), as in scikit-learn.
- * Work runs on worker threads: one OvR class per thread, or row blocks of the softmax objective per thread.
+ * Work runs on worker threads: one group of OvR classes per thread (l1-group.ts; one class at a time without
+ * WebAssembly), or row blocks of the softmax objective per thread.
  */
 import * as os from 'os';
 import type { CsrMatrix } from '../sparse';
@@ -21,7 +22,8 @@ import type { SolverJob } from './jobs';
 import { blockOffsets, cscWithBias, rowBlockedCscSizes, rowBlockedCscWithBias, selectRows, shareCsr, sharedFloat64, validateCsr } from './matrix';
 import { createRunner, type JobRunner } from './pool';
 import { balancedChunks, residualBlockRows, type SoftmaxLabels } from './softmax';
-import { WasmArena, wasmKernelsAvailable } from './wasm';
+import { l1GroupScratch, l1GroupScratchSizes, type L1GroupMember, type L1GroupScratch } from './l1-group';
+import { l1KernelsAvailable, WasmArena, wasmKernelsAvailable } from './wasm';
 
 export type Penalty = 'l1' | 'l2';
 export type MultiClass = 'ovr' | 'multinomial';
@@ -42,7 +44,8 @@ export interface LogRegOptions {
   threads?: number;
   /** seed of the coordinate order in the L1 solver */
   seed?: number;
-  /** multinomial fit: use the WebAssembly kernels where they apply (default true); false forces the JavaScript ones */
+  /** use the WebAssembly kernels where they apply (default true): the multinomial fit's passes, and the one-vs-rest L1
+   * fit's grouped solver (l1-group.ts); false forces the JavaScript solvers (one L1 problem at a time) */
   wasm?: boolean;
 }
 
@@ -159,43 +162,65 @@ async function fitWithRunner(
 
 type FitPart = Pick<LogRegModel, 'coef' | 'intercept' | 'nIter' | 'converged' | 'objective'>;
 
+/** Binary problems one L1 job fits together (l1-group.ts). Measured on one thread (bench/RESULTS.md): pairs took 8%
+ * less time than single problems at 17,000 rows; at 54,760 rows they visit 14% fewer stored values, but each visit
+ * costs more because two problems' per-row values (32 bytes a row, 1.75 MB) fill most of a core's L2 cache; groups
+ * of 3, 4 and 11 were no faster at either size. */
+const L1_GROUP = 2;
+
 async function fitOvrL1(
   runner: JobRunner, X: CsrMatrix, y: Int32Array, classes: number[], classWeight: number[] | null,
   o: ReturnType<typeof resolveOptions>, onProgress?: ProgressFn,
 ): Promise<FitPart> {
-  const csc = cscWithBias(X, 1);
   const l = X.nRows;
   const cw = (k: number) => (classWeight ? classWeight[k] : 1);
   // Two classes: one problem, the second class positive (scikit-learn's liblinear order); else one per class.
-  const problems = classes.length === 2
+  const problems = (classes.length === 2
     ? [{ positive: classes[1], Cp: o.C * cw(classes[1]), Cn: o.C * cw(classes[0]) }]
-    : classes.map(k => ({ positive: k, Cp: o.C * cw(k), Cn: o.C }));
+    : classes.map(k => ({ positive: k, Cp: o.C * cw(k), Cn: o.C }))
+  ).map(pr => {
+    let pos = 0;
+    for (let i = 0; i < l; i++) if (y[i] === pr.positive) pos++;
+    return { ...pr, eps: (o.tol * Math.max(Math.min(pos, l - pos), 1)) / l, positives: pos };
+  });
   const itersDone = new Array<number>(problems.length).fill(0);
   const report = () => {
     const frac = itersDone.reduce((a, b) => a + b, 0) / (problems.length * o.maxIter);
     onProgress?.(Math.min(0.99, frac), 'fitting one-vs-rest L1 logistic regression');
   };
-  const positives = problems.map(pr => {
-    let pos = 0;
-    for (let i = 0; i < l; i++) if (y[i] === pr.positive) pos++;
-    return pos;
-  });
   // The pool hands queued jobs to whichever thread frees up first; queueing the problems with the most positives
   // (which take the most Newton work) first keeps the threads' loads even at the end (longest-first scheduling).
-  const order = problems.map((_, idx) => idx).sort((a, b) => positives[b] - positives[a] || a - b);
+  const order = problems.map((_, idx) => idx).sort((a, b) => problems[b].positives - problems[a].positives || a - b);
   const results = new Array<L1BinaryResult>(problems.length);
-  await Promise.all(order.map(async idx => {
-    const pr = problems[idx];
-    const pos = positives[idx];
-    const eps = (o.tol * Math.max(Math.min(pos, l - pos), 1)) / l;
-    const r = await runner.run(
-      { kind: 'l1', problem: { csc, labels: y, positive: pr.positive, Cp: pr.Cp, Cn: pr.Cn, eps, maxNewtonIter: o.maxIter, seed: o.seed + idx } },
-      iter => { itersDone[idx] = iter; report(); },
-    ) as L1BinaryResult;
-    itersDone[idx] = o.maxIter;
-    report();
-    results[idx] = r;
-  }));
+  const groups: number[][] = [];
+  for (let g = 0; g < order.length; g += L1_GROUP) groups.push(order.slice(g, g + L1_GROUP));
+  const grouped = o.wasm ? l1GroupJobs(runner, X, y, groups.map(g => g.map(idx => problems[idx])), o) : null;
+  if (grouped) {
+    await Promise.all(groups.map(async (members, g) => {
+      const r = await grouped.run(g, iter => {
+        // the job reports its problems' Newton steps together: spread them for the progress bar
+        members.forEach(idx => { itersDone[idx] = iter / members.length; });
+        report();
+      });
+      members.forEach((idx, m) => {
+        itersDone[idx] = o.maxIter;
+        results[idx] = r[m];
+      });
+      report();
+    }));
+  } else {
+    const csc = cscWithBias(X, 1);
+    await Promise.all(order.map(async idx => {
+      const pr = problems[idx];
+      const r = await runner.run(
+        { kind: 'l1', problem: { csc, labels: y, positive: pr.positive, Cp: pr.Cp, Cn: pr.Cn, eps: pr.eps, maxNewtonIter: o.maxIter, seed: o.seed + idx } },
+        iter => { itersDone[idx] = iter; report(); },
+      ) as L1BinaryResult;
+      itersDone[idx] = o.maxIter;
+      report();
+      results[idx] = r;
+    }));
+  }
   const p = X.nCols;
   return {
     coef: results.map(r => Array.from(r.w.subarray(0, p))),
@@ -203,6 +228,54 @@ async function fitOvrL1(
     nIter: results.map(r => r.newtonIter),
     converged: results.map(r => r.converged),
     objective: results.map(r => r.objective),
+  };
+}
+
+/**
+ * The grouped L1 solver's jobs: the matrix (with its intercept column) in a wasm arena, and one set of scratch
+ * arrays per thread, lent to a group while it runs. null where the kernels or the arena are not available.
+ */
+function l1GroupJobs(
+  runner: JobRunner, X: CsrMatrix, y: Int32Array, groups: L1GroupMember[][], o: ReturnType<typeof resolveOptions>,
+): { run(g: number, onIteration: (iter: number) => void): Promise<L1BinaryResult[]> } | null {
+  if (!l1KernelsAvailable().ok) return null;
+  const l = X.nRows;
+  const n = X.nCols + 1;
+  const G = Math.max(...groups.map(g => g.length));
+  const lanes = Math.min(runner.threads, groups.length);
+  const sizes = rowBlockedCscSizes(X, Math.max(1, l));
+  const scratchBytes = l1GroupScratchSizes(l, n, G);
+  const arena = WasmArena.create([4 * sizes.colPtr, 4 * sizes.entries, 4 * sizes.entries, 4 * l,
+    ...Array.from({ length: lanes }, () => scratchBytes).flat()]);
+  if (!arena) return null;
+  const csc = rowBlockedCscWithBias(X, Math.max(1, l), 1, arena);
+  const labels = arena.int32(l);
+  labels.set(y.subarray(0, l));
+  const free = Array.from({ length: lanes }, () => l1GroupScratch(arena, l, n, G));
+  const waiting: ((s: L1GroupScratch) => void)[] = [];
+  const acquire = () => new Promise<L1GroupScratch>(resolve => {
+    const s = free.pop();
+    if (s) resolve(s);
+    else waiting.push(resolve);
+  });
+  const release = (s: L1GroupScratch) => {
+    const next = waiting.shift();
+    if (next) next(s);
+    else free.push(s);
+  };
+  return {
+    async run(g, onIteration) {
+      const scratch = await acquire();
+      try {
+        const members = groups[g].map(({ positive, Cp, Cn, eps }) => ({ positive, Cp, Cn, eps }));
+        return await runner.run(
+          { kind: 'l1Group', problem: { csc, labels, members, maxNewtonIter: o.maxIter, seed: o.seed + g, wasm: arena.handle, scratch } },
+          onIteration,
+        ) as L1BinaryResult[];
+      } finally {
+        release(scratch);
+      }
+    },
   };
 }
 

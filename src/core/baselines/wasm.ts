@@ -1,6 +1,7 @@
 /**
- * The WebAssembly kernels of the multinomial fit (generated and compiled by scripts/softmax-kernels.mjs into
- * softmax-kernels.wasm beside this file) and the shared memory they work in.
+ * The WebAssembly kernels of the logistic regressions (generated and compiled by scripts/wasm-kernels.mjs into
+ * logreg-kernels.wasm beside this file) and the shared memory they work in: the multinomial fit's passes
+ * (softmax.ts) and the column passes of the grouped one-vs-rest L1 solver (l1-group.ts).
  *
  * A fit that uses them places its matrix and buffers in one shared WebAssembly.Memory (an arena sized up front),
  * whose buffer is a SharedArrayBuffer: worker threads receive the memory with each job and view the same bytes, so
@@ -10,9 +11,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** the class counts scripts/softmax-kernels.mjs generates kernels for */
+/** the class counts scripts/wasm-kernels.mjs generates multinomial kernels for */
 export const WASM_MAX_CLASSES = 64;
-const WASM_FILE = path.join(__dirname, 'softmax-kernels.wasm');
+/** the most binary problems one L1 group kernel serves (MAX_L1_GROUP there) */
+export const WASM_MAX_L1_GROUP = 16;
+const WASM_FILE = path.join(__dirname, 'logreg-kernels.wasm');
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 const ALIGN = 16;
@@ -50,23 +53,56 @@ export function wasmKernelsAvailable(K: number): { ok: boolean; why: string } {
   return { ok: true, why: '' };
 }
 
+/** Whether the kernel file loads (the L1 solver's groups always fit 1..WASM_MAX_L1_GROUP). */
+export function l1KernelsAvailable(): { ok: boolean; why: string } {
+  return wasmModule() ? { ok: true, why: '' } : { ok: false, why: `cannot load ${WASM_FILE}: ${loadError}` };
+}
+
 let cached: { id: number; exports: Record<string, unknown> } | null = null;
 
 /**
- * The kernels for K classes over the arena's memory: one instance per thread and arena. (An instance per job made
- * the full multinomial fit about 25% slower; the cache keeps a finished fit's arena referenced until the thread's
- * next fit, which only cross-validation has, as fitLogReg stops its threads at the end of the fit.)
+ * The module's exports over the arena's memory: one instance per thread and arena. (An instance per job made the
+ * full multinomial fit about 25% slower; the cache keeps a finished fit's arena referenced until the thread's next
+ * fit, which only cross-validation has, as fitLogReg stops its threads at the end of the fit.)
  */
-export function softmaxKernels(handle: WasmHandle, K: number): { scores: ScoresKernel; grad: GradKernel } {
+function kernelExports(handle: WasmHandle, what: string): Record<string, unknown> {
   const mod = wasmModule();
-  if (!mod) throw new Error(`softmax kernels: cannot load ${WASM_FILE}: ${loadError}`);
+  if (!mod) throw new Error(`${what}: cannot load ${WASM_FILE}: ${loadError}`);
   if (!cached || cached.id !== handle.id) {
     cached = { id: handle.id, exports: new WebAssembly.Instance(mod, { env: { memory: handle.memory } }).exports };
   }
-  const scores = cached.exports[`scores${K}`] as ScoresKernel | undefined;
-  const grad = cached.exports[`grad${K}`] as GradKernel | undefined;
+  return cached.exports;
+}
+
+/** The multinomial kernels for K classes. */
+export function softmaxKernels(handle: WasmHandle, K: number): { scores: ScoresKernel; grad: GradKernel } {
+  const exports = kernelExports(handle, 'softmax kernels');
+  const scores = exports[`scores${K}`] as ScoresKernel | undefined;
+  const grad = exports[`grad${K}`] as GradKernel | undefined;
   if (!scores || !grad) throw new Error(`softmax kernels: no kernel for ${K} classes`);
   return { scores, grad };
+}
+
+/** The L1 group kernels (scripts/wasm-kernels.mjs documents the layouts); pointers are byte offsets in the arena. */
+export interface L1Kernels {
+  /** grad[j*G + k], hdiag[j*G + k] = sums of v * dloss[i, k], v^2 * d2loss[i, k] over the columns cols[0, nc) */
+  grad(colPtr: number, rowIdx: number, values: number, rc: number, cols: number, nc: number, grad: number, hdiag: number): void;
+  /** out[k] = sum of v * dxd[i, k] over column j */
+  dot(colPtr: number, rowIdx: number, values: number, qp: number, j: number, out: number): void;
+  /** dxd[i, k] += v * z[k] * curv[i, k] over column j */
+  axpy(colPtr: number, rowIdx: number, values: number, qp: number, j: number, z: number): void;
+  /** xd[i*G + k] += v * d[k] over column j */
+  xd(colPtr: number, rowIdx: number, values: number, xd: number, j: number, d: number): void;
+}
+
+export function l1Kernels(handle: WasmHandle, G: number): L1Kernels {
+  const exports = kernelExports(handle, 'L1 kernels');
+  const pick = (name: string) => {
+    const f = exports[`${name}${G}`];
+    if (typeof f !== 'function') throw new Error(`L1 kernels: no kernel for groups of ${G} problems (1..${WASM_MAX_L1_GROUP})`);
+    return f as (...args: number[]) => void;
+  };
+  return { grad: pick('l1grad'), dot: pick('l1dot'), axpy: pick('l1axpy'), xd: pick('l1xd') };
 }
 
 const padded = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
