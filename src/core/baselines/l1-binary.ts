@@ -76,6 +76,31 @@ export function xorshift(seed: number): () => number {
   };
 }
 
+/**
+ * How far coordinate j is from optimal (the minimum-norm subgradient of the loss gradient g plus |w_j|), or -1 where
+ * w_j = 0 and g sits comfortably inside the kink (|g| < 1 - bound): the coordinate can be shrunk away.
+ */
+export function violation(g: number, wj: number, bound: number): number {
+  const gp = g + 1, gn = g - 1;
+  if (wj === 0) {
+    if (gp < 0) return -gp;
+    if (gn > 0) return gn;
+    return gp > bound && gn < -bound ? -1 : 0;
+  }
+  return wj > 0 ? Math.abs(gp) : Math.abs(gn);
+}
+
+/** The move of w_j that minimises g z + h z^2 / 2 + |w_j + z|, clamped to [-10, 10]; 0 where it is below 1e-12. */
+export function newtonStep(g: number, h: number, wj: number): number {
+  const gp = g + 1, gn = g - 1;
+  let z: number;
+  if (gp < h * wj) z = -gp / h;
+  else if (gn > h * wj) z = -gn / h;
+  else z = -wj;
+  if (Math.abs(z) < 1e-12) return 0;
+  return Math.min(Math.max(z, -10), 10);
+}
+
 /** Arrays of one solve. Rows: margin = w.x_i; rc holds per-row pairs [d loss/d margin, d2 loss/d margin2]
  * interleaved so the gradient pass fetches both with one cache line; curv = d2 loss/d margin2 again, xd = (X d)_i
  * and dxd = curv * xd for the inner loop, whose gradient then gathers one compact array. Features: w, wpd = w + d
@@ -198,23 +223,16 @@ function gradientPass(st: State, size: number, gmaxOld: number): Pass {
     const g = g0 + g1;
     grad[j] = g;
     hdiag[j] = HESSIAN_FLOOR + (h0 + h1);
-    const gp = g + 1, gn = g - 1;
-    let violation = 0;
-    const wj = w[j];
-    if (wj === 0) {
-      if (gp < 0) violation = -gp;
-      else if (gn > 0) violation = gn;
-      else if (gp > bound && gn < -bound) {
-        active--;
-        index[s] = index[active];
-        index[active] = j;
-        s--;
-        continue;
-      }
-    } else if (wj > 0) violation = Math.abs(gp);
-    else violation = Math.abs(gn);
-    if (violation > gmax) gmax = violation;
-    gnorm += violation;
+    const v = violation(g, w[j], bound);
+    if (v < 0) {
+      active--;
+      index[s] = index[active];
+      index[active] = j;
+      s--;
+      continue;
+    }
+    if (v > gmax) gmax = v;
+    gnorm += v;
   }
   return { size: active, gmax, gnorm };
 }
@@ -244,29 +262,18 @@ function coordinateSweep(st: State, size: number, qpGmaxOld: number): Pass {
     const wj = wpd[j];
     const a = colPtr[j], e = colPtr[j + 1];
     const g = grad[j] + (wj - w[j]) * HESSIAN_FLOOR + columnDot(rowIdx, values, dxd, a, e);
-    const gp = g + 1, gn = g - 1;
-    let violation = 0;
-    if (wj === 0) {
-      if (gp < 0) violation = -gp;
-      else if (gn > 0) violation = gn;
-      else if (gp > bound && gn < -bound) {
-        active--;
-        index[s] = index[active];
-        index[active] = j;
-        s--;
-        continue;
-      }
-    } else if (wj > 0) violation = Math.abs(gp);
-    else violation = Math.abs(gn);
-    if (violation > gmax) gmax = violation;
-    gnorm += violation;
-
-    let z: number;
-    if (gp < h * wj) z = -gp / h;
-    else if (gn > h * wj) z = -gn / h;
-    else z = -wj;
-    if (Math.abs(z) < 1e-12) continue;
-    z = Math.min(Math.max(z, -10), 10);
+    const v = violation(g, wj, bound);
+    if (v < 0) {
+      active--;
+      index[s] = index[active];
+      index[active] = j;
+      s--;
+      continue;
+    }
+    if (v > gmax) gmax = v;
+    gnorm += v;
+    const z = newtonStep(g, h, wj);
+    if (z === 0) continue;
     wpd[j] = wj + z;
     columnAxpy(rowIdx, values, z, curv, dxd, a, e);
   }

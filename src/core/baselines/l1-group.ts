@@ -18,7 +18,7 @@
  * of the single-problem algorithm; only the coordinate order differs.
  */
 import {
-  ARMIJO, HESSIAN_FLOOR, MAX_INNER_ITER, MAX_LINE_SEARCH, SolverCancelled, softplus, xorshift,
+  ARMIJO, HESSIAN_FLOOR, MAX_INNER_ITER, MAX_LINE_SEARCH, SolverCancelled, newtonStep, softplus, violation, xorshift,
   type L1BinaryResult, type SolverHooks,
 } from './l1-binary';
 import type { CscWithBias } from './matrix';
@@ -96,17 +96,6 @@ interface Outer {
   qpGmaxOld: number;
   sweepGmax: number;
   sweepGnorm: number;
-}
-
-/** Violation of a coordinate's optimality (minimum-norm subgradient), or -1 when a zero weight can be shrunk. */
-function violation(g: number, wj: number, bound: number): number {
-  const gp = g + 1, gn = g - 1;
-  if (wj === 0) {
-    if (gp < 0) return -gp;
-    if (gn > 0) return gn;
-    return gp > bound && gn < -bound ? -1 : 0;
-  }
-  return wj > 0 ? Math.abs(gp) : Math.abs(gn);
 }
 
 export function solveL1Group(p: L1GroupProblem, hooks: SolverHooks = {}): L1BinaryResult[] {
@@ -272,14 +261,8 @@ export function solveL1Group(p: L1GroupProblem, hooks: SolverHooks = {}): L1Bina
           if (v > s.sweepGmax) s.sweepGmax = v;
           s.sweepGnorm += v;
           // (the floor is added here, not stored: a later gradient pass for another problem rewrites hdiag's lanes)
-          const h = hdiag[t] + HESSIAN_FLOOR;
-          const gp = g + 1, gn = g - 1;
-          let z: number;
-          if (gp < h * wj) z = -gp / h;
-          else if (gn > h * wj) z = -gn / h;
-          else z = -wj;
-          if (Math.abs(z) < 1e-12) continue;
-          z = Math.min(Math.max(z, -10), 10);
+          const z = newtonStep(g, hdiag[t] + HESSIAN_FLOOR, wj);
+          if (z === 0) continue;
           wpd[t] = wj + z;
           vecB[k] = z;
           moved = true;
