@@ -8,9 +8,10 @@ recipe takes them, paths absolute). Prints JSON: the output genes, kept cells, X
 at X's stored positions, and the statistics the tests compare.
 
 The steps follow scanpy and the published scripts:
-  scBERT  (preprocess.py of scBERT): align to the reference gene order (duplicate data genes summed; scBERT's script
-          keeps the first), sc.pp.filter_cells(min_genes), sc.pp.normalize_total(target_sum), sc.pp.log1p(base=2).
-  scGPT   (scGPT Preprocessor): genes in the vocabulary; sc.pp.filter_genes; sc.pp.filter_cells(min_counts);
+  scBERT  (preprocess.py of scBERT): align to the reference gene order (a duplicated data gene: its first column, as
+          the script's list.index, or with duplicateGenes "sum" all its columns added), sc.pp.filter_cells(min_genes),
+          sc.pp.normalize_total(target_sum), sc.pp.log1p(base=2).
+  scGPT   (scGPT Preprocessor): genes in the vocabulary (every column, duplicated names included); sc.pp.filter_genes; sc.pp.filter_cells(min_counts);
           normalize_total; log1p; highly_variable_genes(flavor='seurat_v3') on counts; binning with
           np.random.seed(seed) and one np.random.rand(len(x)) per non-empty cell.
   benchmark: log1p of counts (no size normalisation), optional binning as scGPT's.
@@ -22,6 +23,7 @@ sorts), where scanpy's quicksort leaves them unspecified.
 import json
 import os
 import sys
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -85,8 +87,10 @@ def loess_direct(x, y, span):
     return fitted
 
 
-def hvg_seurat_v3(counts, batch_info, n_top, span):
-    """scanpy's highly_variable_genes(flavor='seurat_v3') on a cells x genes count CSR."""
+def hvg_seurat_v3(counts, batch_info, n_top, span, names):
+    """scanpy's highly_variable_genes(flavor='seurat_v3') on a cells x genes count CSR whose genes are `names`.
+    As in scanpy the selection is written by label into a frame indexed by the names, so every column of a
+    duplicated name is selected when one of them is among the top n_top."""
     G = counts.shape[1]
     norm_gene_vars = []
     for b in np.unique(batch_info):
@@ -112,10 +116,11 @@ def hvg_seurat_v3(counts, batch_info, n_top, span):
     n_batches = np.sum((ranked < n_top).astype(int), axis=0)
     ranked[ranked >= n_top] = np.nan
     median_rank = np.ma.median(np.ma.masked_invalid(ranked), axis=0).filled(np.nan)
-    df = pd.DataFrame({"rank": median_rank, "nbatches": n_batches})
+    df = pd.DataFrame({"rank": median_rank, "nbatches": n_batches}, index=pd.Index(list(names)))
     order = df.sort_values(["rank", "nbatches"], ascending=[True, False], na_position="last", kind="stable").index
-    selected = np.zeros(G, dtype=bool)
-    selected[np.asarray(order[:n_top])] = True
+    df["highly_variable"] = False
+    df.loc[order[:n_top], "highly_variable"] = True
+    selected = df["highly_variable"].to_numpy()
     return {"selected": selected, "rank": median_rank, "nbatches": n_batches,
             "variances_norm": norm_gene_vars.mean(axis=0)}
 
@@ -177,21 +182,42 @@ def to_json(out):
 
 
 def scbert(X, meta, p):
+    """duplicateGenes "first" is the published script's rule: each reference gene takes the data column that
+    `var_names.tolist().index(gene)` finds, i.e. its first occurrence; "sum" adds every column with the name."""
     reference = read_gene_list(p["referenceGenes"])
-    position = {g: i for i, g in enumerate(reference)}
-    genes = meta["varNames"]
-    rows = [c for c, g in enumerate(genes) if g in position]
-    mapping = sp.csr_matrix((np.ones(len(rows)), (rows, [position[genes[c]] for c in rows])), shape=(len(genes), len(reference)))
+    genes = list(meta["varNames"])
+    rule = p.get("duplicateGenes", "first")
+    if rule == "first":
+        rows, cols = [], []
+        for i, g in enumerate(reference):
+            if g in genes:
+                rows.append(genes.index(g))
+                cols.append(i)
+    else:
+        position = {g: i for i, g in enumerate(reference)}
+        rows = [c for c, g in enumerate(genes) if g in position]
+        cols = [position[genes[c]] for c in rows]
+    mapping = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(genes), len(reference)))
     aligned = sp.csr_matrix(X.astype(np.float64) @ mapping)
     aligned.eliminate_zeros()
     n_genes = np.asarray((aligned > 0).sum(axis=1)).ravel()
     keep = n_genes >= p.get("minGenes", 200)
     aligned = aligned[keep]
     Xn = normalize_log(aligned, p.get("targetSum", 1e4), p.get("logBase", 2))
-    found = len({genes[c] for c in rows})
+    reference_set = set(reference)
+    times = Counter(g for g in genes if g in reference_set)
+    found = len(times)
     return finish(Xn, np.flatnonzero(keep), reference,
-                  {"referenceGenesFound": found, "duplicateGenesMerged": len(rows) - found,
+                  {"referenceGenesFound": found, "duplicateColumns": sum(times.values()) - found,
+                   "duplicatedGenes": sum(1 for n in times.values() if n > 1), "duplicateGenesRule": rule,
                    "present": [bool(g in set(genes)) for g in reference], "nGenes": n_genes[keep].tolist()})
+
+
+def duplicates_of(names):
+    """Columns whose name repeats an earlier one's, and the distinct names concerned."""
+    times = Counter(names)
+    return {"duplicateColumns": sum(times.values()) - len(times),
+            "duplicatedGenes": sum(1 for n in times.values() if n > 1), "duplicateGenesRule": "keep"}
 
 
 def scgpt(X, meta, p):
@@ -217,13 +243,14 @@ def scgpt(X, meta, p):
     if n_top is not None:
         key = p.get("hvgBatchKey")
         batch = np.array(meta["obs"][key])[kept] if key else np.zeros(len(kept), dtype=int)
-        h = hvg_seurat_v3(counts, batch, n_top, p.get("hvgSpan", 0.3))
+        h = hvg_seurat_v3(counts, batch, n_top, p.get("hvgSpan", 0.3), genes[gene_idx])
         sel = h["selected"]
         values, gene_idx = values[:, sel], gene_idx[sel]
         extra = {"hvgRank": [None if np.isnan(r) else float(r) for r in h["rank"][sel]],
                  "hvgNBatches": h["nbatches"][sel].tolist(), "hvgVariancesNorm": h["variances_norm"][sel].tolist(),
                  "hvgSelectedAmongCandidates": int(sel.sum())}
     extra["idInVocab"] = [int(vocab[g]) for g in genes[gene_idx]]
+    extra.update(duplicates_of(genes[np.flatnonzero(in_vocab)]))
     return finish(values, kept, genes[gene_idx].tolist(), extra, (p.get("nBins", 51), p.get("seed", 0)))
 
 
@@ -235,6 +262,7 @@ def benchmark(X, meta, p):
         with open(p["vocab"]) as f:
             vocab = json.load(f)
         gene_idx = np.flatnonzero([g in vocab for g in genes])
+    gene_idx0 = gene_idx  # the genes before the count filter, where duplicates are counted
     counts = sp.csr_matrix(X[:, gene_idx].astype(np.float64))
     min_counts = p.get("minCountsPerGene", 0)
     if min_counts > 0:
@@ -242,6 +270,7 @@ def benchmark(X, meta, p):
         counts, gene_idx = counts[:, keep], gene_idx[keep]
     values = normalize_log(counts, None, None)
     extra = {"idInVocab": [int(vocab[g]) for g in genes[gene_idx]]} if vocab else {}
+    extra.update(duplicates_of(genes[gene_idx0]))
     bins = (p.get("nBins", 51), p.get("seed", 0)) if p.get("mode", "none") == "bin" else None
     return finish(values, np.arange(X.shape[0]), genes[gene_idx].tolist(), extra, bins)
 

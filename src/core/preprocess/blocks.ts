@@ -12,8 +12,8 @@ export interface CsrBlock extends CsrMatrix {
 
 /**
  * Moves each stored value to column `colMap[c]` (-1 drops it). Values that land on the same output column are
- * summed, which is how duplicate gene names in the data are merged into one reference column. Output rows have
- * ascending indices and no explicit zeros, whatever the input's order.
+ * summed, which is how duplicate gene names in the data are merged into one reference column (scbert with
+ * `duplicateGenes: "sum"`). Output rows have ascending indices and no explicit zeros, whatever the input's order.
  *
  * Each row is scattered into a bitmap over the output columns plus a value accumulator; walking the bitmap's
  * words in order then yields the row's columns already sorted, at a cost of nOut / 32 word reads per row, far

@@ -78,36 +78,72 @@ export async function loadVocab(file: string): Promise<Map<string, number>> {
   return parseVocab(text, file);
 }
 
+/**
+ * What to do with a data gene name that appears in more than one column:
+ *   first  the first column with the name is used, later ones are ignored (scBERT's preprocessing script, which
+ *          looks each reference gene up with Python's `list.index`)
+ *   sum    the counts of all columns with the name are added into the one reference column
+ */
+export type DuplicateGenesRule = 'first' | 'sum';
+
 export interface ReferenceAlignment {
-  /** data column -> reference position, -1 when the gene is not in the reference */
+  /** data column -> reference position, -1 when the column is not used */
   colMap: Int32Array;
   /** per reference gene: 1 when at least one data column maps to it */
   present: Uint8Array;
   /** reference genes found in the data */
   found: number;
-  /** data columns whose gene name repeats an earlier column's; their counts are summed into the same reference column */
-  duplicatesMerged: number;
+  /** data columns whose gene name (a reference gene) repeats an earlier column's */
+  duplicateColumns: number;
+  /** reference genes named by more than one data column */
+  duplicatedGenes: number;
+  rule: DuplicateGenesRule;
 }
 
-/** Aligns data genes to a reference order (scBERT): duplicates in the data are summed into one column. */
-export function alignToReference(dataGenes: readonly string[], reference: readonly string[]): ReferenceAlignment {
+/**
+ * Aligns data genes to a reference order (scBERT). With rule "first" (the published script's) a reference gene
+ * takes the first data column with its name and later columns are dropped; with "sum" every column with the name
+ * maps to the reference position, and remapColumns adds their values.
+ */
+export function alignToReference(
+  dataGenes: readonly string[], reference: readonly string[], rule: DuplicateGenesRule = 'first',
+): ReferenceAlignment {
   const position = new Map<string, number>();
   reference.forEach((g, i) => position.set(g, i));
   const colMap = new Int32Array(dataGenes.length).fill(-1);
   const present = new Uint8Array(reference.length);
+  const repeats = new Set<number>();
   let found = 0;
-  let duplicatesMerged = 0;
+  let duplicateColumns = 0;
   dataGenes.forEach((g, c) => {
     const p = position.get(g);
     if (p === undefined) return;
-    colMap[c] = p;
-    if (present[p]) duplicatesMerged++;
-    else {
-      present[p] = 1;
-      found++;
+    if (present[p]) {
+      duplicateColumns++;
+      repeats.add(p);
+      if (rule === 'sum') colMap[c] = p;
+      return;
     }
+    present[p] = 1;
+    found++;
+    colMap[c] = p;
   });
-  return { colMap, present, found, duplicatesMerged };
+  return { colMap, present, found, duplicateColumns, duplicatedGenes: repeats.size, rule };
+}
+
+/** Columns whose name repeats an earlier kept column's, among the kept columns `kept` (source indices). */
+export function countDuplicateColumns(genes: readonly string[], kept: ArrayLike<number>): { duplicateColumns: number; duplicatedGenes: number } {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  let duplicateColumns = 0;
+  for (let i = 0; i < kept.length; i++) {
+    const g = genes[kept[i]];
+    if (seen.has(g)) {
+      duplicateColumns++;
+      repeated.add(g);
+    } else seen.add(g);
+  }
+  return { duplicateColumns, duplicatedGenes: repeated.size };
 }
 
 export interface Selection {

@@ -128,6 +128,17 @@ export interface HvgResult {
   variances: Float64Array;
 }
 
+/**
+ * scanpy marks the selected genes by label (`df.loc[sorted_index[:n_top_genes], "highly_variable"] = True` on a
+ * frame indexed by var_names), so when a name is on several columns and one of them is among the top genes, every
+ * column with that name is selected, and more than n_top_genes columns can be kept. `names[g]` is gene g's name.
+ */
+export function selectSameNames(selected: Uint8Array, names: readonly string[]): Uint8Array {
+  const chosen = new Set<string>();
+  for (let g = 0; g < selected.length; g++) if (selected[g]) chosen.add(names[g]);
+  return Uint8Array.from(names, n => (chosen.has(n) ? 1 : 0));
+}
+
 /** From pass 2: ranks, median ranks and the selected genes. */
 export function selectHvg(moments: GeneMoments, fits: BatchFit[], clipped: ClippedMoments, nTop: number): HvgResult {
   const B = fits.length;

@@ -18,9 +18,9 @@ import {
   BlockScratch, InputCheck, keptRowsFloat32, remapColumns, rowPositives, rowSums, toFloat64, type CsrBlock,
 } from './blocks';
 import {
-  alignToReference, composeSelections, selectionFromFlags, type Selection,
+  alignToReference, composeSelections, countDuplicateColumns, selectionFromFlags, type Selection,
 } from './genes';
-import { ClippedMoments, GeneMoments, HvgInputError, fitBatches, selectHvg, type HvgResult } from './hvg';
+import { ClippedMoments, GeneMoments, HvgInputError, fitBatches, selectHvg, selectSameNames, type HvgResult } from './hvg';
 import { provenanceUns } from './provenance';
 import type { BenchmarkParams, Recipe, ScbertParams, ScgptParams } from './recipe';
 
@@ -79,10 +79,18 @@ export interface PreprocessReport {
   genesOut: number;
   /** passes over the input */
   passes: number;
-  /** scbert: size of the reference list, reference genes found in the data, duplicate data genes summed */
+  /** scbert: size of the reference list, reference genes found in the data */
   referenceGenes?: number;
   referenceGenesFound?: number;
-  duplicateGenesMerged?: number;
+  /**
+   * Data columns whose gene name repeats an earlier column's (among the reference genes for scbert, the vocabulary
+   * genes for scgpt and benchmark with a vocabulary, all genes otherwise), the distinct names concerned, and what
+   * was done with them: "first" (only the first column used), "sum" (columns added) or "keep" (every column kept
+   * as a gene of its own, with the same name and token id).
+   */
+  duplicateColumns: number;
+  duplicatedGenes: number;
+  duplicateGenesRule: 'first' | 'sum' | 'keep';
   /** scgpt / benchmark with vocab: data genes present in the vocabulary */
   genesInVocab?: number;
   /** genes dropped by the minimum count / cell filters */
@@ -230,7 +238,7 @@ class PipelineRun {
     const reference = this.opts.referenceGenes;
     if (!reference) throw new Error('the scbert recipe needs a reference gene list: pass opts.referenceGenes');
     const genes = geneNamesOf(this.source, p.geneColumn);
-    const align = alignToReference(genes, reference);
+    const align = alignToReference(genes, reference, p.duplicateGenes);
     if (align.found === 0) {
       const where = this.opts.referenceFile ? ` ${this.opts.referenceFile}` : '';
       this.fail(`no gene matches the reference list${where} (first genes here: ${genes.slice(0, 5).join(', ')}; ` +
@@ -266,7 +274,8 @@ class PipelineRun {
     return this.finish(recipe, kept, cellCountColumns(nGenes, nCounts), {
       recipe: 'scbert', cellsIn: this.source.nObs, cellsOut: kept.length, genesIn: genes.length, genesOut: nRef,
       passes: this.passIndex, referenceGenes: nRef, referenceGenesFound: align.found,
-      duplicateGenesMerged: align.duplicatesMerged, cellsFiltered: this.source.nObs - kept.length, normalized: true,
+      duplicateColumns: align.duplicateColumns, duplicatedGenes: align.duplicatedGenes, duplicateGenesRule: align.rule,
+      cellsFiltered: this.source.nObs - kept.length, normalized: true,
     });
   }
 
@@ -321,6 +330,7 @@ class PipelineRun {
       const clipped = new ClippedMoments(fits.map(f => f.clip));
       await forKeptRows('highly variable genes, pass 2', (b, r, batch) => clipped.addRow(b.indices, b.data, b.indptr[r], b.indptr[r + 1], batch));
       hvg = selectHvg(moments, fits, clipped, p.nTopGenes);
+      hvg.selected = selectSameNames(hvg.selected, Array.from(genesSel.kept, c => genes[c]));
     }
     const outSel = hvg ? selectionFromFlags(hvg.selected) : selectionFromFlags(new Uint8Array(nGenes2).fill(1));
     const finalSel = composeSelections(genesSel, outSel);
@@ -356,6 +366,7 @@ class PipelineRun {
       recipe: 'scgpt', cellsIn: this.source.nObs, cellsOut: kept.length, genesIn: genes.length,
       genesOut: finalSel.kept.length, passes: this.passIndex, genesInVocab: inVocab.kept.length,
       genesFiltered: inVocab.kept.length - nGenes2, cellsFiltered: this.source.nObs - kept.length,
+      ...countDuplicateColumns(genes, inVocab.kept), duplicateGenesRule: 'keep',
       ...(hvg ? { highlyVariableGenes: outSel.kept.length } : {}), normalized: !p.inputIsLogNormalized,
     });
   }
@@ -395,6 +406,7 @@ class PipelineRun {
     return this.finish(recipe, kept, cellCountColumns(nGenesPerCell, nCounts), {
       recipe: 'benchmark', cellsIn: this.source.nObs, cellsOut: kept.length, genesIn: genes.length, genesOut: nOut,
       passes: this.passIndex, ...(vocab ? { genesInVocab: stage1.kept.length } : {}),
+      ...countDuplicateColumns(genes, stage1.kept), duplicateGenesRule: 'keep',
       genesFiltered: stage1.kept.length - nOut, cellsFiltered: 0, normalized: false,
     });
   }

@@ -29,6 +29,11 @@ export const ScbertParamsSchema = z.strictObject({
   minGenes: NonNegativeInt.default(200),
   targetSum: z.number().positive().default(1e4),
   logBase: z.number().gt(1).default(2),
+  /**
+   * a gene named by several data columns: "first" uses the first column (the published script's list.index),
+   * "sum" adds the columns' counts
+   */
+  duplicateGenes: z.enum(['first', 'sum']).default('first'),
 });
 
 export const ScgptParamsSchema = z.strictObject({
@@ -79,7 +84,7 @@ export type RecipeInput = z.input<typeof RecipeSchema>;
 
 /** Defaults of every parameter that has one, per recipe (for UIs and docs). */
 export const RECIPE_DEFAULTS = {
-  scbert: { inputMatrix: 'X', geneColumn: null, minGenes: 200, targetSum: 1e4, logBase: 2 },
+  scbert: { inputMatrix: 'X', geneColumn: null, minGenes: 200, targetSum: 1e4, logBase: 2, duplicateGenes: 'first' },
   scgpt: {
     inputMatrix: 'X', geneColumn: null, inputIsLogNormalized: false, minCountsPerGene: 0, minCellsPerGene: 0,
     minCountsPerCell: 0, targetSum: 1e4, nTopGenes: null, hvgBatchKey: null, hvgSpan: 0.3, nBins: 51, seed: 0,

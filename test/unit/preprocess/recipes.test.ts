@@ -28,6 +28,7 @@ describe('preprocessing recipes vs numpy references', () => {
   const params = {
     scbertTenx: { referenceGenes: '', minGenes: 12 },
     scbertGenerated: { referenceGenes: '' },
+    scbertGeneratedSum: { referenceGenes: '', duplicateGenes: 'sum' },
     scgptGenerated: {
       vocab: VOCAB_FILE, minCountsPerGene: 10, minCellsPerGene: 8, minCountsPerCell: 100, nTopGenes: 120, hvgBatchKey: 'batch', seed: 7,
     },
@@ -57,9 +58,11 @@ describe('preprocessing recipes vs numpy references', () => {
     generatedReference = [...[...new Set(data.generated.meta.varNames)].slice(0, 450).reverse(), 'ABSENT_GENE'];
     params.scbertGenerated.referenceGenes = path.join(dir, 'reference.tsv');
     fs.writeFileSync(params.scbertGenerated.referenceGenes, generatedReference.map((g, i) => `${g}\t${(i * 0.01).toFixed(2)}\t0.5`).join('\n'));
+    params.scbertGeneratedSum.referenceGenes = params.scbertGenerated.referenceGenes;
     ref = pythonReferences(dir, {
       scbertTenx: { recipe: 'scbert', dump: data.tenx, params: params.scbertTenx },
       scbertGenerated: { recipe: 'scbert', dump: data.generated, params: params.scbertGenerated },
+      scbertGeneratedSum: { recipe: 'scbert', dump: data.generated, params: params.scbertGeneratedSum },
       scgptGenerated: { recipe: 'scgpt', dump: data.generated, params: params.scgptGenerated },
       scgptTenx: { recipe: 'scgpt', dump: data.tenx, params: params.scgptTenx },
       scgptPbmc: { recipe: 'scgpt', dump: data.pbmcRaw, params: params.scgptPbmc },
@@ -95,13 +98,18 @@ describe('preprocessing recipes vs numpy references', () => {
       assert.deepStrictEqual(Array.from(nGenes.values), r.nGenes);
     });
 
-    it('sums duplicate data genes into one reference column and keeps cells with >= 200 genes (defaults)', async () => {
-      const recipe = parseRecipe({ recipe: 'scbert', params: params.scbertGenerated });
-      const { out, report } = await run(recipe, data.generated, { referenceGenes: generatedReference });
-      assertMatchesReference(out, ref.scbertGenerated);
-      assert.strictEqual(report.duplicateGenesMerged, ref.scbertGenerated.duplicateGenesMerged);
-      assert.ok(report.duplicateGenesMerged! > 0, 'the generated data has duplicate gene names');
-      assert.ok(report.cellsFiltered > 0 && report.cellsOut > 0);
+    it('uses the first column of a duplicated data gene by default, or sums them, and keeps cells with >= 200 genes', async () => {
+      for (const [name, rule] of [['scbertGenerated', 'first'], ['scbertGeneratedSum', 'sum']] as const) {
+        const recipe = parseRecipe({ recipe: 'scbert', params: params[name] });
+        assert.strictEqual(recipe.recipe === 'scbert' && recipe.params.duplicateGenes, rule);
+        const { out, report } = await run(recipe, data.generated, { referenceGenes: generatedReference });
+        assertMatchesReference(out, ref[name]);
+        assert.strictEqual(report.duplicateColumns, ref[name].duplicateColumns);
+        assert.strictEqual(report.duplicatedGenes, ref[name].duplicatedGenes);
+        assert.ok(report.duplicateColumns > 0, 'the generated data has duplicate gene names');
+        assert.strictEqual(report.duplicateGenesRule, rule);
+        assert.ok(report.cellsFiltered > 0 && report.cellsOut > 0);
+      }
     });
   });
 
@@ -111,7 +119,9 @@ describe('preprocessing recipes vs numpy references', () => {
       const { out, report, reads } = await run(recipe, data.generated, { blockRows: 64 });
       const r = ref.scgptGenerated;
       assertMatchesReference(out, r, 'X_binned');
-      assert.strictEqual(report.highlyVariableGenes, 120);
+      // 120 top genes, plus the other columns of duplicated names among them (scanpy selects by name).
+      assert.strictEqual(report.highlyVariableGenes, r.hvgSelectedAmongCandidates);
+      assert.ok(report.highlyVariableGenes! > 120, `${report.highlyVariableGenes} genes`);
       assert.ok(report.genesFiltered! > 0 && report.cellsFiltered > 0);
       assert.strictEqual(report.passes, 4);
       assert.strictEqual(reads, 4 * Math.ceil(400 / 64));
