@@ -104,6 +104,22 @@ export interface PreprocessReport {
 
 const DEFAULT_BLOCK_ROWS = 4096;
 
+/**
+ * One sentence on the duplicated gene names a run met and what the recipe did with them, for messages to the user;
+ * null when there were none.
+ */
+export function describeDuplicates(report: Pick<PreprocessReport, 'duplicateColumns' | 'duplicatedGenes' | 'duplicateGenesRule'>): string | null {
+  if (!report.duplicateColumns) return null;
+  const n = report.duplicatedGenes;
+  const names = `${n.toLocaleString('en-US')} gene name${n === 1 ? '' : 's'} on more than one column ` +
+    `(${report.duplicateColumns.toLocaleString('en-US')} extra column${report.duplicateColumns === 1 ? '' : 's'})`;
+  switch (report.duplicateGenesRule) {
+    case 'first': return `${names}: the first column of each was used, as scBERT's script does`;
+    case 'sum': return `${names}: their columns were summed`;
+    case 'keep': return `${names}: every column was kept with the name's token id, as the published code does`;
+  }
+}
+
 export async function runPipeline(recipe: Recipe, source: RowSource, sink: RowSink, opts: PipelineOptions): Promise<PreprocessReport> {
   const run = new PipelineRun(source, sink, opts);
   try {

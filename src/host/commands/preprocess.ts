@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { PreprocessReport } from '../../core/preprocess/pipeline';
+import { describeDuplicates, type PreprocessReport } from '../../core/preprocess/pipeline';
 import { RECIPE_DEFAULTS, parseRecipe, readRecipeFile, type RecipeInput } from '../../core/preprocess/recipe';
 import { writeFileAtomic } from '../../core/fs-atomic';
 import { runTask } from '../../core/workers/run-task';
@@ -78,7 +78,12 @@ async function askForRecipe(dataset: string, summaryOf: (file: string) => Promis
       if (!ref) return undefined;
       const minGenes = await askNumber('Minimum expressed genes per cell', RECIPE_DEFAULTS.scbert.minGenes, true);
       if (minGenes === undefined) return undefined;
-      recipe = { recipe: 'scbert', params: { referenceGenes: ref, inputMatrix, minGenes } };
+      const duplicates = await vscode.window.showQuickPick([
+        { label: 'First column', value: 'first' as const, detail: 'as scBERT\'s preprocessing script (list.index): later columns with the same name are ignored' },
+        { label: 'Sum the columns', value: 'sum' as const, detail: 'add the counts of every column with the name' },
+      ], { title: 'A gene named in more than one column of the data' });
+      if (!duplicates) return undefined;
+      recipe = { recipe: 'scbert', params: { referenceGenes: ref, inputMatrix, minGenes, duplicateGenes: duplicates.value } };
     } else if (choice.id === 'scgpt') {
       const vocab = await pickFile('scGPT vocabulary (vocab.json)', { 'Vocabulary (JSON)': ['json'] });
       if (!vocab) return undefined;
@@ -175,6 +180,8 @@ export async function runPreprocess(req: PreprocessRequest): Promise<PreprocessO
     const parts = [`${report.cellsOut.toLocaleString('en-US')} of ${report.cellsIn.toLocaleString('en-US')} cells`, `${report.genesOut.toLocaleString('en-US')} genes`];
     if (report.referenceGenesFound !== undefined) parts.push(`${report.referenceGenesFound.toLocaleString('en-US')} of ${report.referenceGenes?.toLocaleString('en-US')} reference genes found`);
     if (report.genesInVocab !== undefined) parts.push(`${report.genesInVocab.toLocaleString('en-US')} genes in the vocabulary`);
+    const duplicates = describeDuplicates(report);
+    if (duplicates) parts.push(duplicates);
     void vscode.window.showInformationMessage(`Preprocessed (${report.recipe}): ${path.basename(outPath)} — ${parts.join(', ')}.`, 'Open').then(open => {
       if (open) void vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(outPath), 'scwb.datasetView');
     });

@@ -10,7 +10,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { PreprocessReport } from '../../../src/core/preprocess/pipeline';
+import { describeDuplicates, type PreprocessReport } from '../../../src/core/preprocess/pipeline';
 import { PROVENANCE_KEY } from '../../../src/core/preprocess/provenance';
 import { parseRecipe, type RecipeInput } from '../../../src/core/preprocess/recipe';
 import { runRecipe } from '../../../src/core/preprocess/run';
@@ -178,5 +178,16 @@ describe('duplicated gene names: each recipe as its published code', () => {
     assert.strictEqual(reports.benchmark.duplicateGenesRule, 'keep');
     assert.strictEqual(reports.benchmark.duplicateColumns, r.duplicateColumns);
     assert.ok(reports.benchmark.duplicateColumns > 0);
+  });
+
+  it('tells the user how many names were duplicated and what the recipe did with them', () => {
+    const r = reports.scbertDefault;
+    assert.strictEqual(describeDuplicates(r),
+      `${r.duplicatedGenes} gene names on more than one column (${r.duplicateColumns} extra columns): the first column of each was used, as scBERT's script does`);
+    assert.match(describeDuplicates(reports.scbertSum)!, /: their columns were summed$/);
+    assert.match(describeDuplicates(reports.scgpt)!, /every column was kept with the name's token id/);
+    assert.strictEqual(describeDuplicates({ duplicateColumns: 1, duplicatedGenes: 1, duplicateGenesRule: 'sum' }),
+      '1 gene name on more than one column (1 extra column): their columns were summed');
+    assert.strictEqual(describeDuplicates({ duplicateColumns: 0, duplicatedGenes: 0, duplicateGenesRule: 'first' }), null);
   });
 });
