@@ -1,9 +1,12 @@
 """Data with duplicated gene names for the duplicate-gene tests of the recipes, written and read with anndata.
 
   preprocess_duplicates.py make <dir> <min_genes>
-      writes <dir>/dup.h5ad (raw counts, CSR float32, var_names with repeated symbols), <dir>/reference.txt (a
+      writes <dir>/dup.h5ad (raw counts, CSR float32, var_names with repeated symbols), <dir>/dup_ids.h5ad (the
+      same with unique Ensembl-style ids as var_names and the symbols in var column gene_symbols), <dir>/reference.txt (a
       scBERT-style gene list) and <dir>/vocab.json (a scGPT-style vocabulary); prints what the tests need to know,
       among it the cells built at the min-genes boundary.
+  preprocess_duplicates.py var-duplicates <file.h5ad> <var column or ->
+      pandas' count of duplicated names (and extra columns, the first five names) in a var column or var_names.
   preprocess_duplicates.py reference <jobs.json>
       [{"recipe", "h5ad", "params"}, ...]: reads each file with anndata and runs preprocess_reference.py's recipe on
       its X and var_names; prints the list of outputs.
@@ -87,6 +90,9 @@ def make(outdir, min_genes):
         warnings.simplefilter("ignore")  # anndata warns that the var names are not unique: that is the point
         a = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs, var=var)
         a.write_h5ad(os.path.join(outdir, "dup.h5ad"))
+        # The same counts with unique Ensembl-style ids as var_names and the symbols in a var column.
+        var_ids = pd.DataFrame({"gene_symbols": names}, index=[f"ENSG{i:011d}" for i in range(n_cols)])
+        anndata.AnnData(X=sp.csr_matrix(counts), obs=obs, var=var_ids).write_h5ad(os.path.join(outdir, "dup_ids.h5ad"))
     with open(os.path.join(outdir, "reference.txt"), "w") as f:
         f.write("\n".join(reference) + "\n")
     # A vocabulary of most of the data's names (a few left out), with scGPT's ids.
@@ -112,8 +118,22 @@ def reference(jobs):
     return outs
 
 
+def var_duplicates(path, column):
+    """pandas' view of the duplicated names of var_names (column "-") or a var column."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = anndata.read_h5ad(path, backed="r")
+    names = pd.Series(a.var_names if column == "-" else a.var[column].astype(str).to_numpy())
+    counts = names.value_counts()
+    repeated = counts[counts > 1]
+    first = names[names.duplicated(keep=False)].drop_duplicates().tolist()[:5]
+    return {"names": int(len(repeated)), "extra": int((repeated - 1).sum()), "first": first}
+
+
 def main():
-    if sys.argv[1] == "make":
+    if sys.argv[1] == "var-duplicates":
+        print(json.dumps(var_duplicates(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "make":
         print(json.dumps(make(sys.argv[2], int(sys.argv[3]))))
     elif sys.argv[1] == "reference":
         with open(sys.argv[2]) as f:

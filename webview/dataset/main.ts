@@ -5,6 +5,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '../shared/base.css';
 import type { DatasetStats, DatasetSummary, GeneOverlapResult, HostMessage } from '../../src/shared/protocol';
+import { duplicateNamesWarning } from '../../src/core/h5ad/stats';
 import { Chart, chartBox, themeColors, themedChart } from '../shared/charts';
 import { h, post, rendered, startApp } from '../shared/host';
 
@@ -86,7 +87,9 @@ function renderStats(stats: DatasetStats): void {
       h('tr', {}, h('th', {}, 'Range'), h('td', {}, `${formatEdge(stats.values.min)} … ${formatEdge(stats.values.max)}`)),
       h('tr', {}, h('th', {}, 'Sparsity'), h('td', {}, `${pct(stats.sparsity)} zeros in ${fmt(stats.rowsScanned)} cells`)),
       h('tr', {}, h('th', {}, 'Gene identifiers'), h('td', { id: 'gene-ids' }, geneIdText(stats))),
-    ));
+    ),
+    ...duplicateWarnings(stats).map((text, i) => h('p', { class: 'problem', id: i === 0 ? 'gene-duplicates' : `gene-duplicates-${i}`, role: 'status' }, text)),
+  );
   const grid = document.getElementById('charts');
   const figures = [
     histogramChart('hist-counts', `Counts per cell (median ${formatEdge(stats.totalCounts.median)})`, stats.totalCounts.histogram, series[0]),
@@ -110,6 +113,8 @@ function renderStats(stats: DatasetStats): void {
     compositionBars: stats.composition?.counts.length ?? 0,
     valueKind: stats.values.kind,
     column: stats.composition?.column ?? '',
+    duplicateGeneNames: stats.geneIds.duplicates.names,
+    duplicateWarnings: duplicateWarnings(stats).length,
   });
 }
 
@@ -122,6 +127,14 @@ function geneIdText(stats: DatasetStats): string {
   };
   const alt = g.alternatives.length ? `; also ${g.alternatives.map(a => `${a.column} (${names[a.namespace] ?? a.namespace})`).join(', ')}` : '';
   return `${names[g.namespace] ?? g.namespace}, e.g. ${g.examples.slice(0, 3).join(', ')}${alt}`;
+}
+
+/** Warnings about gene names on more than one column: in var_names, then in var columns of gene identifiers. */
+function duplicateWarnings(stats: DatasetStats): string[] {
+  const g = stats.geneIds;
+  const texts = [duplicateNamesWarning(g.duplicates, 'var_names')];
+  for (const a of g.alternatives) texts.push(duplicateNamesWarning(a.duplicates, `var column "${a.column}"`));
+  return texts.filter((t): t is string => t !== null);
 }
 
 function renderOverlap(file: string, o: GeneOverlapResult): void {

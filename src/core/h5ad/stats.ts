@@ -1,7 +1,8 @@
 /**
  * Pure computations behind the dataset statistics: per-cell totals accumulated block by block, histograms,
  * a guess at what X holds (raw counts, normalised, log-normalised, scaled), the composition of a label column,
- * the gene identifier namespace, and the overlap of the data's genes with a model's vocabulary.
+ * the gene identifier namespace (with the gene names found on more than one column), and the overlap of the data's
+ * genes with a model's vocabulary.
  */
 import type { CsrMatrix } from '../sparse';
 import type { Column } from './types';
@@ -220,6 +221,47 @@ export interface GeneNamespace {
   /** for symbols: human symbols are upper-case (CD3E), mouse ones capitalised (Cd3e) */
   symbolCase?: 'upper' | 'capitalized' | 'mixed';
   examples: string[];
+  /** names on more than one column (the recipes treat them differently: docs/recipes.md) */
+  duplicates: DuplicateNames;
+}
+
+export interface DuplicateNames {
+  /** distinct names found on more than one column */
+  names: number;
+  /** columns beyond the first of each such name */
+  extraColumns: number;
+  /** the first duplicated names (in order of first appearance) with their number of columns */
+  examples: { name: string; count: number }[];
+}
+
+/** The names that occur more than once, as counts and the first `maxExamples` of them. */
+export function duplicateNames(names: readonly string[], maxExamples = 5): DuplicateNames {
+  const count = new Map<string, number>();
+  for (const name of names) count.set(name, (count.get(name) ?? 0) + 1);
+  let repeated = 0;
+  let extraColumns = 0;
+  const examples: DuplicateNames['examples'] = [];
+  for (const [name, n] of count) {
+    if (n < 2) continue;
+    repeated++;
+    extraColumns += n - 1;
+    if (examples.length < maxExamples) examples.push({ name, count: n });
+  }
+  return { names: repeated, extraColumns, examples };
+}
+
+/**
+ * The dataset view's warning about duplicated gene names in `where` (var_names or a var column); null when
+ * every name is unique.
+ */
+export function duplicateNamesWarning(d: DuplicateNames, where: string): string | null {
+  if (d.names === 0) return null;
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const examples = d.examples.map(e => `${e.name} (${e.count}×)`).join(', ');
+  return `${fmt(d.names)} gene name${d.names === 1 ? '' : 's'} in ${where} ${d.names === 1 ? 'is' : 'are'} on more than one column ` +
+    `(${fmt(d.extraColumns)} extra column${d.extraColumns === 1 ? '' : 's'}), e.g. ${examples}. ` +
+    'Preprocessing with scBERT uses the first column of each, as its script does (or sums them with "duplicateGenes": "sum"); ' +
+    'scGPT and the benchmark keep every column.';
 }
 
 const ENSEMBL_HUMAN = /^ENSG\d{11}(\.\d+)?$/;
@@ -252,7 +294,10 @@ export function detectGeneNamespace(names: readonly string[]): GeneNamespace {
   else if (share(ensembl) >= MAJORITY) namespace = 'ensembl-other';
   else if (share(symbol) >= MAJORITY) namespace = 'symbol';
   else if (share(ensembl + symbol) >= MAJORITY) namespace = 'mixed';
-  const out: GeneNamespace = { namespace, nNames: n, fractionEnsembl: share(ensembl), fractionSymbol: share(symbol), examples: names.slice(0, 5) };
+  const out: GeneNamespace = {
+    namespace, nNames: n, fractionEnsembl: share(ensembl), fractionSymbol: share(symbol), examples: names.slice(0, 5),
+    duplicates: duplicateNames(names),
+  };
   if (symbol > 0) out.symbolCase = upper / symbol >= 0.8 ? 'upper' : capitalized / symbol >= 0.8 ? 'capitalized' : 'mixed';
   return out;
 }

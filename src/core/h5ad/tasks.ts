@@ -50,7 +50,7 @@ export interface DatasetStats {
 
 export interface GeneIdReport extends GeneNamespace {
   /** var columns that also look like gene identifiers (e.g. symbols beside an Ensembl index) */
-  alternatives: { column: string; namespace: GeneNamespace['namespace'] }[];
+  alternatives: { column: string; namespace: GeneNamespace['namespace']; duplicates: GeneNamespace['duplicates'] }[];
 }
 
 export async function datasetStats(input: DatasetStatsInput, ctx: TaskContext): Promise<DatasetStats> {
@@ -106,12 +106,16 @@ export function geneIdReport(frame: DataFrame): GeneIdReport {
   const alternatives: GeneIdReport['alternatives'] = [];
   for (const [column, values] of geneLikeColumns(frame)) {
     const ns = detectGeneNamespace(values);
-    if (ns.namespace !== 'unknown' && ns.namespace !== 'mixed') alternatives.push({ column, namespace: ns.namespace });
+    if (ns.namespace !== 'unknown' && ns.namespace !== 'mixed') alternatives.push({ column, namespace: ns.namespace, duplicates: ns.duplicates });
   }
   return { ...main, alternatives };
 }
 
-/** String-valued var columns with (nearly) one distinct value per gene. */
+/**
+ * String-valued var columns with mostly distinct values (at least half as many as genes): identifiers, not
+ * categories such as a chromosome or feature type. Symbols mapped from Ensembl ids repeat some names, and those
+ * repeats are what the dataset view warns about, so the bar is not "nearly one per gene".
+ */
 function geneLikeColumns(frame: DataFrame): [string, string[]][] {
   const out: [string, string[]][] = [];
   for (const col of frame.columns) {
@@ -119,7 +123,7 @@ function geneLikeColumns(frame: DataFrame): [string, string[]][] {
     if (col.kind === 'string') values = col.values;
     else if (col.kind === 'categorical') values = Array.from(col.codes, c => (c >= 0 ? col.categories[c] : ''));
     if (!values || values.length === 0) continue;
-    if (new Set(values).size >= 0.9 * values.length) out.push([col.name, values]);
+    if (new Set(values).size >= 0.5 * values.length) out.push([col.name, values]);
   }
   return out;
 }
