@@ -115,6 +115,7 @@ function renderStats(stats: DatasetStats): void {
     column: stats.composition?.column ?? '',
     duplicateGeneNames: stats.geneIds.duplicates.names,
     duplicateWarnings: duplicateWarnings(stats).length,
+    duplicateWarning: document.getElementById('gene-duplicates')?.textContent ?? '',
   });
 }
 
