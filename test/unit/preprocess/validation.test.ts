@@ -146,6 +146,9 @@ describe('preprocessing refusals and recipe files', () => {
       return true;
     });
     assert.throws(() => parseRecipe({ recipe: 'scvi' }), /invalid recipe: recipe: /);
+    // scBERT's rule for duplicated gene names is one of two words
+    assert.throws(() => parseRecipe({ recipe: 'scbert', params: { referenceGenes: 'r.txt', duplicateGenes: 'mean' } }, file),
+      /invalid recipe: params\.duplicateGenes: .*"first".*"sum"/);
     fs.writeFileSync(file, '{"recipe": ');
     assert.throws(() => readRecipeFile(file), /not valid JSON/);
   });
