@@ -1,0 +1,5 @@
+"""Tiny deterministic demo checkpoints (docs/worker.md "Demo checkpoints"). (skeleton, in progress)"""
+
+
+def main_demo(argv):
+    raise NotImplementedError
