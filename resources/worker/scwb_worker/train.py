@@ -4,6 +4,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 import traceback
 
@@ -498,8 +499,11 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
         try:
             fields = {"status": result, "endedAt": iso_now(), "error": message if result == "failed" else None}
             folder.update_record(lambda r: fields)
-            folder.event("status", status=result, **({"message": message} if message else {}))
-            folder.log("%s%s" % (result, ": " + message if message and result != "completed" else ""))
+            try:
+                folder.event("status", status=result, **({"message": message} if message else {}))
+                folder.log("%s%s" % (result, ": " + message if message and result != "completed" else ""))
+            except RunFolderError as exc:  # e.g. a symlinked events.jsonl: run.json already says why
+                sys.stderr.write("scwb_worker: %s\n" % exc)
         finally:
             folder.close()
     else:
