@@ -165,3 +165,38 @@ def test_labels_outside_the_classes_are_refused(tmp_path):
     res = run_worker(["finetune", "--run-dir", run])
     assert res.returncode == 1
     assert "has label 'gamma', which is not among the run's classes" in read_json(os.path.join(run, "run.json"))["error"]
+
+
+def test_demo_checkpoints_fine_tune_in_one_process(tmp_path):
+    """Pretrained weights (published key layout, flash names), scGPT genes mapped through vocab.json and binned
+    here (no id_in_vocab, no X_binned), two --run-dir one after another, an ablation that skips gene2vec."""
+    ck = str(tmp_path / "ck")
+    bert = make_run(str(tmp_path / "bert"), model="scbert", epochs=1, extra={
+        "checkpoint": os.path.join(ck, "scbert_tiny", "scbert_tiny_pretrain.pth"), "config": None,
+        "ablation": "no-gene2vec"})
+    gpt = make_run(str(tmp_path / "gpt"), model="scgpt", epochs=1, var={}, extra={
+        "checkpoint": os.path.join(ck, "scGPT_tiny"), "config": None})
+    res = run_worker(["demo-checkpoints", ck, "--genes-from", os.path.join(str(tmp_path / "bert"), "data.h5ad")])
+    assert res.returncode == 0, res.stderr
+    res = run_worker(["finetune", "--run-dir", bert, "--run-dir", gpt])
+    assert res.returncode == 0, res.stderr
+    for run in (bert, gpt):
+        assert read_json(os.path.join(run, "run.json"))["status"] == "completed"
+    bert_log = open(os.path.join(bert, "run.log")).read()
+    assert "pos_emb.emb.weight" in bert_log and "loaded" in bert_log
+    assert "renamed transformer_encoder.layers.*.self_attn.Wqkv.weight" in open(os.path.join(gpt, "run.log")).read()
+
+
+def test_partial_load_fails_the_run_with_the_keys(tmp_path):
+    ck = str(tmp_path / "ck")
+    run = make_run(str(tmp_path / "gpt"), model="scgpt", epochs=1, extra={
+        "checkpoint": os.path.join(ck, "scGPT_tiny"), "config": None})
+    assert run_worker(["demo-checkpoints", ck, "--genes-from", os.path.join(str(tmp_path / "gpt"), "data.h5ad")]
+                      ).returncode == 0
+    sd = torch.load(os.path.join(ck, "scGPT_tiny", "best_model.pt"))
+    del sd["value_encoder.linear1.weight"]
+    torch.save(sd, os.path.join(ck, "scGPT_tiny", "best_model.pt"))
+    res = run_worker(["finetune", "--run-dir", run])
+    assert res.returncode == 1
+    err = read_json(os.path.join(run, "run.json"))["error"]
+    assert "value_encoder.linear1.weight" in err
