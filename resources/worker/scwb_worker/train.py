@@ -263,17 +263,15 @@ def _encoder(ds, genes, p, seed, hint):
 # ---------------------------------------------------------------------------------------------------------------
 # model
 
-def build(p, device_type):
-    """The classifier with its config, pretrained weights (unless the ablation says no), and freezing.
-    Returns (model, cfg, hint for the tokenizer, LoadReport or None)."""
+def model_config(p):
+    """The model config (from the checkpoint's shapes, then parameters.finetune.config), the tokenizer hint, and
+    the checkpoint's normalised state dict (None without a checkpoint)."""
     from . import models
     from . import checkpoints as ck
 
     kind, ablation, ckpt = p["model"], p["ablation"], p.get("checkpoint")
     overrides = dict(p.get("config") or {})
-    pretrained = bool(ckpt) and ablation != "no-pretraining"
-    hint = {}
-    meta = {}
+    hint, meta, sd = {}, {}, None
     if ckpt:
         sd, meta = ck.read_checkpoint(ckpt)
         sd, _notes = ck.normalize_state_dict(sd)
@@ -297,17 +295,31 @@ def build(p, device_type):
         vocab = meta.get("vocab")
         hint.update(ntoken=cfg.ntoken, pad_token_id=cfg.pad_token_id, pad_value=cfg.pad_value,
                     vocab=(vocab, os.path.join(ckpt, "vocab.json")) if vocab else None)
-    if ckpt:
-        del sd
-    model = models.build_model(kind, cfg, len(p["classes"]))
+    return cfg, hint, sd
+
+
+def build(p, device_type):
+    """The classifier with its config, pretrained weights (unless the ablation says no), and freezing.
+    Returns (model, cfg, hint for the tokenizer, LoadReport or None)."""
+    from . import models
+    from . import checkpoints as ck
+
+    cfg, hint, sd = model_config(p)
+    del sd
+    model = models.build_model(p["model"], cfg, len(p["classes"]))
     report = None
-    if pretrained:
-        report = ck.load_pretrained(model, ckpt, list(p.get("ignoreKeys") or []))
-    if kind == "scbert":
-        models.freeze_for_finetune(model)
-    elif ablation == "frozen-embeddings":
-        models.freeze_embeddings(model)
+    if p.get("checkpoint") and p["ablation"] != "no-pretraining":
+        report = ck.load_pretrained(model, p["checkpoint"], list(p.get("ignoreKeys") or []))
+    freeze(model, p)
     return model, cfg, hint, report
+
+
+def freeze(model, p):
+    from . import models
+    if p["model"] == "scbert":
+        models.freeze_for_finetune(model)
+    elif p["ablation"] == "frozen-embeddings":
+        models.freeze_embeddings(model)
 
 
 def load_own(path):
@@ -623,7 +635,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     except RuntimeError as exc:
         if device_type == "cuda" and _is_oom(exc):
             from . import estimate
-            hint_batch = estimate.suggest_batch(p, cfg, inp)
+            hint_batch = estimate.suggest_batch(model, p, cfg, ctx.world, device)
             raise RunError("CUDA out of memory at batch %s per GPU: %s. The memory estimate suggests batch %s "
                            "(python -m scwb_worker estimate --run-dir %s --probe finds the largest that fits)" % (
                                oom_batch, str(exc).splitlines()[0], hint_batch, folder.path)) from None
