@@ -449,10 +449,15 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
     stop = stop or Stop()
     folder = RunFolder(run_dir, writable=ctx.is_main)
     started = False
+    if ctx.is_main:
+        # a run that is completed or running elsewhere is refused without touching its files
+        try:
+            _check_can_start(folder.read_record(), resume, folder.file("run.json"))
+        except (RunError, RunFolderError) as exc:
+            sys.stderr.write("scwb_worker: %s\n" % exc)
+            return EXIT_FAILED
     try:
         rec = folder.read_record()
-        if ctx.is_main:
-            _check_can_start(rec, resume, folder.file("run.json"))
         owner = owner_record()
         if ctx.is_main:
             folder.update_record(lambda r: {"status": "running", "owner": owner, "startedAt": iso_now(),

@@ -123,10 +123,39 @@ def test_failure_records_the_error_and_keeps_the_traceback(tiny_run):
     assert not os.path.exists(os.path.join(run, ".lock"))
 
 
-def test_a_completed_run_is_not_run_again(tiny_run):
+def test_a_completed_or_running_run_is_refused_untouched(tiny_run, capsys):
     run = tiny_run(model="scbert", epochs=1, status="completed")
+    before = open(os.path.join(run, "run.json")).read()
     assert run_cli(["finetune", "--run-dir", run]) == 1
-    assert "already completed" in read_json(os.path.join(run, "run.json"))["error"]
+    assert "the run has already completed" in capsys.readouterr().err
+    assert open(os.path.join(run, "run.json")).read() == before
+    assert sorted(os.listdir(run)) == ["run.json", "split.json"]
+    rec = json.loads(before)
+    rec["status"] = "running"
+    rec["owner"] = runfolder.owner_record()  # this very process: alive
+    with open(os.path.join(run, "run.json"), "w") as f:
+        json.dump(rec, f)
+    assert run_cli(["finetune", "--run-dir", run]) == 1
+    assert "already running (pid %d)" % os.getpid() in capsys.readouterr().err
+    assert read_json(os.path.join(run, "run.json"))["status"] == "running"
+
+
+def test_resume_needs_a_stopped_run(tiny_run, capsys):
+    run = tiny_run(model="scbert", epochs=1, status="queued")
+    assert run_cli(["finetune", "--run-dir", run, "--resume"]) == 1
+    assert "--resume needs a cancelled, failed or interrupted run" in capsys.readouterr().err
+
+
+def test_heartbeat_is_touched_by_a_thread(tmp_path):
+    folder = RunFolder(str(tmp_path))
+    folder.start_heartbeat(every=0.05)
+    hb = tmp_path / "heartbeat"
+    first = os.stat(str(hb)).st_mtime_ns
+    deadline = time.time() + 5
+    while os.stat(str(hb)).st_mtime_ns == first and time.time() < deadline:
+        time.sleep(0.02)
+    folder.close()
+    assert os.stat(str(hb)).st_mtime_ns > first
 
 
 def test_bad_arguments_exit_2(tmp_path):
