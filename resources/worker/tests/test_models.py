@@ -159,6 +159,17 @@ def test_scbert_key_features_depend_on_the_whole_batch():
     assert torch.allclose(out_batch, out_single, atol=1e-2)
 
 
+def test_favor_features_in_place_path_equals_autograd_path():
+    torch.manual_seed(4)
+    proj = torch.randn(6, 4)
+    x = torch.randn(2, 2, 5, 4)
+    for is_query in (True, False):
+        with torch.no_grad():
+            fast = favor_features(x, proj, is_query)
+        slow = favor_features(x.clone().requires_grad_(True), proj, is_query)
+        assert torch.allclose(fast, slow.detach(), rtol=1e-6, atol=0)
+
+
 def test_scbert_classifier_rejects_wrong_sequence_length():
     model = tiny_bert()
     with pytest.raises(ValueError, match="13 tokens"):

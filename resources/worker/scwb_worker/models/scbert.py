@@ -78,7 +78,10 @@ def favor_features(x, projection, is_query, eps=1e-4):
         stab = proj.amax(dim=-1, keepdim=True)
     else:
         stab = proj.amax()
-    return (torch.exp(proj - sq_norm - stab) + eps) * (m ** -0.5)
+    if torch.is_grad_enabled() and (x.requires_grad or projection.requires_grad):
+        return (torch.exp(proj - sq_norm - stab) + eps) * (m ** -0.5)
+    # no autograd graph (eval, or the frozen layers of a fine-tune): one [B, H, N, M] tensor instead of four
+    return proj.sub_(sq_norm).sub_(stab).exp_().add_(eps).mul_(m ** -0.5)
 
 
 def linear_attention(q_feat, k_feat, v):
