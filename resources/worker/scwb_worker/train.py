@@ -1,5 +1,4 @@
 """`finetune`: one run folder from run.json + split.json to predictions.csv (docs/worker.md)."""
-import json
 import math
 import os
 import random
@@ -541,6 +540,13 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     B, epochs, log_every = p["batchSize"], p["epochs"], p["logEvery"]
     n_train = len(inp.y_train)
     n_batches = math.ceil(n_train / B)
+    if ctx.active and n_train < ctx.world:
+        raise RunError("%d training cells cannot be shared by %d processes" % (n_train, ctx.world))
+    if ctx.active and n_batches > 1 and n_train - (n_batches - 1) * B < ctx.world:
+        n_batches -= 1  # a final batch with fewer cells than processes is skipped
+    if not len(inp.y_val) and p["keep"] != "last":
+        p["keep"] = "last"
+        folder.log("no validation rows in split.json: the last epoch's model is kept")
     total_steps = n_batches * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
@@ -580,8 +586,6 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             t0, cells_seen, loss_acc, loss_n = time.time(), 0, 0.0, 0
             for bi in range(first, n_batches):
                 rows = order[bi * B:(bi + 1) * B]
-                if ctx.active and len(rows) < ctx.world:
-                    continue  # too few cells to give every process one
                 mine = distributed.shard(rows, ctx) if ctx.active else rows
                 denom = global_denominator(inp.y_train[rows], weights)
                 oom_batch = len(mine)
@@ -612,6 +616,14 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                    "--resume continues from there" % (stop.signal or "", epoch, bi + 1))
                     return "cancelled", "cancelled at epoch %d, step %d" % (epoch, step)
             oom_batch = None
+            if not len(inp.y_val):
+                scheduler.step()
+                if ctx.is_main:
+                    save(last_path, epoch + 1, 0)
+                ctx.barrier()
+                if epoch < epochs and ctx.any(stop.requested, device):
+                    return "cancelled", "cancelled after epoch %d" % epoch
+                continue
             val_loss, val_acc = evaluate(ddp_model.module if ctx.active else model, inp.encoder, inp.val, inp.y_val,
                                          weights, B, device, amp, ctx)
             if p["keep"] == "best-loss":

@@ -1,5 +1,6 @@
 """Training on tiny models: the loss goes down, runs are deterministic, SIGTERM mid-epoch then --resume gives the
 same result as an uninterrupted run, reference/query and few-shot rules, clear input errors."""
+import json
 import os
 import signal
 import subprocess
@@ -190,3 +191,19 @@ def test_partial_load_fails_the_run_with_the_keys(tmp_path):
     assert run_cli(["finetune", "--run-dir", run]) == 1
     err = read_json(os.path.join(run, "run.json"))["error"]
     assert "value_encoder.linear1.weight" in err
+
+
+def test_without_validation_rows_the_last_epoch_is_kept(tmp_path):
+    run = make_run(str(tmp_path), model="scgpt", epochs=2)
+    split = read_json(os.path.join(run, "split.json"))
+    split["validation"] = []
+    with open(os.path.join(run, "split.json"), "w") as f:
+        json.dump(split, f)
+    assert run_cli(["finetune", "--run-dir", run]) == 0
+    events = read_events(run)
+    for ev in events:
+        check_event(ev)
+    assert not [e for e in events if e["type"] == "validation"]
+    assert not os.path.exists(os.path.join(run, "checkpoints", "best.pt"))
+    assert _final_state(run)["epoch"] == 3
+    assert len(open(os.path.join(run, "predictions.csv")).read().splitlines()) == 13
