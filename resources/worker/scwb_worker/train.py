@@ -229,15 +229,11 @@ def _encoder(ds, genes, p, seed, hint):
     vocab = hint.get("vocab")
     var = ds.f["var"] if "var" in ds.f else None
     if var is not None and not hasattr(var, "dtype") and "id_in_vocab" in var:
-        res = ds.column("var", "id_in_vocab")
-        if isinstance(res, tuple):
-            codes, cats = res
-            try:
-                ids = np.array([int(float(cats[c])) if c >= 0 else -1 for c in codes], dtype=np.int64)
-            except ValueError:
-                raise RunError("%s: var column 'id_in_vocab' does not hold integers" % ds.path) from None
-        else:
-            ids = np.asarray(res).astype(np.int64)
+        codes, cats = ds.column("var", "id_in_vocab")
+        try:
+            ids = np.array([int(float(cats[c])) if c >= 0 else -1 for c in codes], dtype=np.int64)
+        except ValueError:
+            raise RunError("%s: var column 'id_in_vocab' does not hold integers" % ds.path) from None
     elif vocab is not None:
         ids = np.array([vocab[0].get(g, -1) for g in genes], dtype=np.int64)
     if ids is None:
