@@ -118,10 +118,10 @@ def test_many_missing_keys_are_grouped_with_counts(tmp_path, full_scbert_classif
 
 @pytest.fixture(scope="module")
 def published_scgpt(tmp_path_factory):
-    """scGPT_human-like folder: flash Wqkv names, raw state dict, args.json, vocab.json."""
+    """scGPT_human-like folder: flash Wqkv names (+ a DDP module. prefix), raw state dict, args.json, vocab.json."""
     folder = tmp_path_factory.mktemp("ckpt") / "scGPT_human"
     folder.mkdir()
-    sd = fake_state_dict("scgpt_human_flash_state_dict.json", fill=0.5)
+    sd = fake_state_dict("scgpt_human_flash_state_dict.json", prefix="module.", fill=0.5)
     torch.save(sd, str(folder / "best_model.pt"))
     vocab = {"G%d" % i: i for i in range(60694)}
     vocab.update({"<pad>": 60694, "<cls>": 60695, "<eoc>": 60696})
@@ -136,7 +136,7 @@ def test_published_scgpt_folder_loads_into_full_size_classifier(published_scgpt)
     sd, meta = read_checkpoint(published_scgpt)
     assert meta["format"] == "folder" and meta["vocab"]["<cls>"] == 60695
     norm, notes = normalize_state_dict(sd)
-    assert "transformer_encoder.layers.0.self_attn.Wqkv.weight" in sd  # input untouched
+    assert "module.transformer_encoder.layers.0.self_attn.Wqkv.weight" in sd  # input untouched
     assert list(norm) == list(manifest("scgpt_human_torch_state_dict.json"))
     assert "renamed transformer_encoder.layers.*.self_attn.Wqkv.weight -> " \
            "transformer_encoder.layers.*.self_attn.in_proj_weight (12 keys)" in notes
