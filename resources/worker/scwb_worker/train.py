@@ -177,9 +177,19 @@ class _RowTable:
         self.data = np.zeros((len(rows), width), dtype=np.uint8)
 
     def __getitem__(self, rows):
-        if isinstance(rows, (list, tuple, np.ndarray)):
-            return self.data[[self.index[r] for r in rows]]
-        return self.data[self.index[rows]]
+        """A view of the given file rows (no copy of the table): indexing it with positions gives token rows."""
+        return _Subset(self.data, np.array([self.index[r] for r in rows], dtype=np.int64))
+
+
+class _Subset:
+    def __init__(self, data, positions):
+        self.data, self.positions = data, positions
+
+    def __len__(self):
+        return len(self.positions)
+
+    def __getitem__(self, idx):
+        return self.data[self.positions[np.asarray(idx, dtype=np.int64)]]
 
 
 class _ScGPTEncoder:
