@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+GRACE_S = 30.0
+
 
 def launch(argv, nproc, store_dir):
     """Runs N ranks of `python -m scwb_worker argv` and waits for them. Returns the exit status."""
@@ -33,15 +35,22 @@ def launch(argv, nproc, store_dir):
                         "MASTER_ADDR": "127.0.0.1"})
             procs.append(subprocess.Popen([sys.executable, "-m", "scwb_worker"] + list(argv), env=env))
         codes = [None] * nproc
+        kill_at = None
         while any(c is None for c in codes):
             for i, p in enumerate(procs):
                 if codes[i] is None:
                     codes[i] = p.poll()
-                    if codes[i] is not None and codes[i] != 0 and codes[i] != 130:
-                        # a rank died: the others would wait forever in a collective
+                    if codes[i] is not None and codes[i] != 0 and kill_at is None:
+                        # a rank ended early (failed or cancelled): the others may wait forever in a collective,
+                        # so they are asked to stop, and killed after a grace period
+                        kill_at = time.time() + GRACE_S
                         for q in procs:
                             if q.poll() is None:
                                 q.terminate()
+            if kill_at is not None and time.time() > kill_at:
+                for q in procs:
+                    if q.poll() is None:
+                        q.kill()
             time.sleep(0.1)
         for c in codes:
             if c not in (0, None):

@@ -524,6 +524,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if device_type == "cuda":
         torch.cuda.set_device(device)
     amp = bool(p.get("amp")) and device_type == "cuda"
+    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        # Debian's torch starts with one thread: use the cores (shared among the ranks) unless the user chose
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
     split = folder.read_split()
     seed_everything(seed)
     model, cfg, hint, report = build(p, device_type)
@@ -531,7 +534,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("\n".join(report.lines()))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
-    if stop.requested:
+    if ctx.any(stop.requested, "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"):
         return "cancelled", "cancelled before training started"
     model.to(device)
     trainable = [q for q in model.parameters() if q.requires_grad]
@@ -580,8 +583,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             "model": p["model"], "classes": list(p["classes"]), "config": dict(vars(cfg)),
         })
 
-    folder.log("training %s (%s) on %s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
-        p["model"], p["ablation"], device, n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
+    folder.log("training %s (%s) on %s%s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
+        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "", n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
         ", %d processes" % ctx.world if ctx.active else ""))
     ddp_model.train()
     oom_batch = None
