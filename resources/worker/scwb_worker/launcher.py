@@ -35,27 +35,30 @@ def launch(argv, nproc, store_dir):
                         "MASTER_ADDR": "127.0.0.1"})
             procs.append(subprocess.Popen([sys.executable, "-m", "scwb_worker"] + list(argv), env=env))
         codes = [None] * nproc
-        kill_at = None
+        term_at = kill_at = None
         while any(c is None for c in codes):
             for i, p in enumerate(procs):
                 if codes[i] is None:
                     codes[i] = p.poll()
-                    if codes[i] is not None and codes[i] != 0 and kill_at is None:
-                        # a rank ended early (failed or cancelled): the others may wait forever in a collective,
-                        # so they are asked to stop, and killed after a grace period
-                        kill_at = time.time() + GRACE_S
-                        for q in procs:
-                            if q.poll() is None:
-                                q.terminate()
-            if kill_at is not None and time.time() > kill_at:
+                    if codes[i] is not None and codes[i] != 0 and term_at is None:
+                        # a rank ended early (failed or cancelled): the others finish on their own (a collective
+                        # with the missing rank fails), else they are stopped after a grace period, then killed
+                        term_at = time.time() + GRACE_S
+            now = time.time()
+            if term_at is not None and now > term_at:
+                for q in procs:
+                    if q.poll() is None:
+                        q.terminate()
+                kill_at, term_at = now + GRACE_S, float("inf")
+            if kill_at is not None and now > kill_at:
                 for q in procs:
                     if q.poll() is None:
                         q.kill()
             time.sleep(0.1)
-        for c in codes:
-            if c not in (0, None):
-                return c if c > 0 else 1
-        return 0
+        # rank 0 wrote the run's status: its exit status is the run's, unless another rank failed alone
+        if codes[0] in (1, 130):
+            return codes[0]
+        return 0 if all(c == 0 for c in codes) else 1
     finally:
         for s, h in old.items():
             signal.signal(s, h)
