@@ -116,7 +116,8 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
         for key in ("train", "validation") + (() if q_path else ("test",)):
             bad = [r for r in split[key] if r >= n_obs]
             if bad:
-                raise RunError("split.json: %s row %d is out of range (%s has %d cells)" % (key, bad[0], ds_path, n_obs))
+                raise RunError("split.json: %s row %d is out of range (%s has %d cells)"
+                               % (key, bad[0], ds_path, n_obs))
         inp.y_train = _label_indices(labels, split["train"], classes, ds_path, "training")
         inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
         enc = _encoder(ds, genes, p, seed, model_cfg_hint)
@@ -135,7 +136,8 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
             qn = q.n_obs
             bad = [r for r in split["test"] if r >= qn]
             if bad:
-                raise RunError("split.json: test row %d is out of range (the query %s has %d cells)" % (bad[0], q_path, qn))
+                raise RunError("split.json: test row %d is out of range (the query %s has %d cells)"
+                               % (bad[0], q_path, qn))
             mapping = column_map(genes, q.var_names(), q_path)
             q_labels = q.labels(label_col)
             q_cells = enc.encode(q, sorted(set(split["test"])), mapping)
@@ -254,7 +256,8 @@ def _encoder(ds, genes, p, seed, hint):
             ds.path, " (%s)" % vocab[1] if vocab else ""))
     ntoken = hint.get("ntoken")
     if ntoken is not None and ids.max() >= ntoken:
-        raise RunError("%s: gene token id %d is outside the model's vocabulary of %d tokens" % (ds.path, int(ids.max()), ntoken))
+        raise RunError("%s: gene token id %d is outside the model's vocabulary of %d tokens"
+                       % (ds.path, int(ids.max()), ntoken))
     if vocab is not None and "<cls>" in vocab[0] and "<pad>" in vocab[0]:
         cls_id, pad_id = int(vocab[0]["<cls>"]), int(vocab[0]["<pad>"])
     else:
@@ -559,7 +562,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     total_steps = n_batches * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
-    last_path = folder.checkpoint_path("last.pt") if ctx.is_main else os.path.join(folder.path, "checkpoints", "last.pt")
+    last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
+                 else os.path.join(folder.path, "checkpoints", "last.pt"))
     best_path = os.path.join(folder.path, "checkpoints", "best.pt")
     if resume and os.path.exists(last_path):
         state = load_own(last_path)
@@ -584,7 +588,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         })
 
     folder.log("training %s (%s) on %s%s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
-        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "", n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
+        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "",
+        n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
         ", %d processes" % ctx.world if ctx.active else ""))
     ddp_model.train()
     oom_batch = None
