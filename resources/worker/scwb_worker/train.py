@@ -109,23 +109,29 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
     label_col = rec["labelColumn"]
     classes = p["classes"]
     inp = Inputs()
+    # scBERT protocol on a reference/query split: validation equals test, i.e. the query's test cells
+    val_from_query = bool(q_path) and split["validation"] == split["test"] and bool(split["test"])
     with H5ad(ds_path) as ds:
         genes = ds.var_names()
         labels = ds.labels(label_col)
         n_obs = len(labels)
-        for key in ("train", "validation") + (() if q_path else ("test",)):
+        ds_keys = ("train",) + (() if val_from_query else ("validation",)) + (() if q_path else ("test",))
+        for key in ds_keys:
             bad = [r for r in split[key] if r >= n_obs]
             if bad:
                 raise RunError("split.json: %s row %d is out of range (%s has %d cells)"
                                % (key, bad[0], ds_path, n_obs))
         inp.y_train = _label_indices(labels, split["train"], classes, ds_path, "training")
-        inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
+        if not val_from_query:
+            inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
         enc = _encoder(ds, genes, p, seed, model_cfg_hint)
         inp.encoder = enc
-        ds_rows = sorted(set(split["train"]) | set(split["validation"]) | (set() if q_path else set(split["test"])))
+        val_rows = [] if val_from_query else split["validation"]
+        ds_rows = sorted(set(split["train"]) | set(val_rows) | (set() if q_path else set(split["test"])))
         ds_cells = enc.encode(ds, ds_rows, None)
         inp.train = [ds_cells[r] for r in split["train"]] if enc.kind == "scgpt" else ds_cells[split["train"]]
-        inp.val = [ds_cells[r] for r in split["validation"]] if enc.kind == "scgpt" else ds_cells[split["validation"]]
+        if not val_from_query:
+            inp.val = [ds_cells[r] for r in val_rows] if enc.kind == "scgpt" else ds_cells[val_rows]
         if not q_path:
             inp.test = [ds_cells[r] for r in split["test"]] if enc.kind == "scgpt" else ds_cells[split["test"]]
             names = ds.obs_names()
@@ -145,6 +151,10 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
             names = q.obs_names()
             inp.test_names = [names[r] for r in split["test"]]
             inp.test_labels = [q_labels[r] for r in split["test"]]
+            if val_from_query:
+                inp.val = inp.test
+                inp.y_val = _label_indices(q_labels, split["test"], classes, q_path, "validation = test")
+    inp.val_from_query = val_from_query
     inp.n_genes = len(genes)
     return inp
 
@@ -537,6 +547,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("\n".join(report.lines()))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
+    if inp.val_from_query:
+        folder.log("validation = test: the validation cells are the query's test cells (split.json)")
     if ctx.any(stop.requested, "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"):
         return "cancelled", "cancelled before training started"
     model.to(device)
@@ -605,6 +617,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                 oom_batch = len(mine)
                 loss, _ = batch_loss(ddp_model, inp.encoder, _take(inp.train, mine), inp.y_train[mine], weights,
                                      denom, ctx.world, device, amp)
+                if not torch.isfinite(loss.detach()).all():
+                    raise RunError("the training loss is %s at epoch %d, step %d: training diverged (try a lower "
+                                   "learning rate)" % (float(loss), epoch, step + 1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if p.get("gradClip"):

@@ -140,6 +140,25 @@ def test_reference_query_split_predicts_the_query_cells(tmp_path):
     assert len(lines) == 21 and lines[1].startswith("0,q-0,")
 
 
+def test_scbert_reference_query_validates_on_the_query_when_validation_equals_test(tmp_path):
+    run = make_run(str(tmp_path), model="scbert", epochs=1, query=True)
+    split = read_json(os.path.join(run, "split.json"))
+    split["validation"] = split["test"]
+    with open(os.path.join(run, "split.json"), "w") as f:
+        json.dump(split, f)
+    assert run_cli(["finetune", "--run-dir", run]) == 0
+    log = open(os.path.join(run, "run.log")).read()
+    assert "validation cells are the query's test cells" in log and "20 validation, 20 test cells" in log
+    lines = open(os.path.join(run, "predictions.csv")).read().splitlines()
+    assert len(lines) == 21 and lines[1].startswith("0,q-0,")
+
+
+def test_a_diverging_loss_fails_the_run(tmp_path):
+    run = make_run(str(tmp_path), model="scgpt", epochs=1, extra={"lr": 1e30})
+    assert run_cli(["finetune", "--run-dir", run]) == 1
+    assert "training diverged" in read_json(os.path.join(run, "run.json"))["error"]
+
+
 def test_few_shot_scbert_keeps_the_last_epoch(tmp_path):
     run = make_run(str(tmp_path), model="scbert", epochs=2, fraction=0.5)
     assert run_cli(["finetune", "--run-dir", run]) == 0
