@@ -497,9 +497,10 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
                 message = str(exc)
             if ctx.is_main and os.path.isdir(folder.path):
                 try:
-                    folder.log("failed: %s\n%s" % (message, traceback.format_exc()))
+                    folder.log("failed: %s\n%s" % (message, traceback.format_exc()), echo=False)
                 except Exception:  # the log itself may be the problem (a symlink): still record the status
                     pass
+            sys.stderr.write("scwb_worker: %s: run failed: %s\n" % (run_dir, message))
         if not started and ctx.is_main and result == "failed":
             # nothing was started: still record why, unless run.json itself is unreadable
             try:
@@ -637,6 +638,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                  gpuMemoryMiB=_gpu_mib(device))
                     folder.event("progress", fraction=round(step / total_steps, 6),
                                  message="epoch %d/%d, step %d" % (epoch, epochs, step))
+                    folder.say("epoch %d/%d step %d/%d: loss %.4f, lr %.3g, %.1f cells/s" % (
+                        epoch, epochs, step, total_steps, loss_acc / loss_n, optimizer.param_groups[0]["lr"],
+                        cells_seen / elapsed))
                     loss_acc, loss_n = 0.0, 0
                 if not end_of_epoch and ctx.any(stop.requested, device):
                     if ctx.is_main:
