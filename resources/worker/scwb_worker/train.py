@@ -606,6 +606,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         ", %d processes" % ctx.world if ctx.active else ""))
     ddp_model.train()
     oom_batch = None
+    t_start = time.time()  # of this process (a resumed run counts from its resumption)
     try:
         for epoch in range(start_epoch, epochs + 1):
             order = epoch_order(seed, epoch, n_train)
@@ -700,6 +701,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.write_predictions([(split["test"][i], inp.test_names[i], inp.test_labels[i], classes[k])
                                   for i, k in enumerate(pred)])
         folder.event("progress", fraction=1.0, message="predictions written")
+        if p["keep"] != "last" and best.get("epoch") is not None:
+            folder.event("metric", name="keptEpoch", value=int(best["epoch"]), step=step)
+        folder.event("metric", name="trainSeconds", value=round(time.time() - t_start, 3), step=step)
         folder.log("predictions.csv written (%d cells) by the %s model" % (
             len(pred), "last-epoch" if p["keep"] == "last" else "epoch-%s" % best.get("epoch")))
     ctx.barrier()
