@@ -52,7 +52,11 @@ def seed_everything(seed):
 
 
 def rng_state():
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint loads
+    with torch.load(weights_only=True) on every torch version."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -60,7 +64,8 @@ def rng_state():
 
 def set_rng_state(state):
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -341,11 +346,10 @@ def freeze(model, p):
 
 
 def load_own(path):
-    """A checkpoint this worker wrote (run folder): full pickle, RNG states included."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except TypeError:  # torch without the weights_only argument
-        return torch.load(path, map_location="cpu")
+    """A checkpoint this worker wrote (last.pt/best.pt with optimizer and RNG states), read without running pickled
+    code (scwb_worker.checkpoints.load_torch_file)."""
+    from . import checkpoints as ck
+    return ck.load_torch_file(path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

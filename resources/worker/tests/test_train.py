@@ -226,3 +226,18 @@ def test_without_validation_rows_the_last_epoch_is_kept(tmp_path):
     assert not os.path.exists(os.path.join(run, "checkpoints", "best.pt"))
     assert _final_state(run)["epoch"] == 3
     assert len(open(os.path.join(run, "predictions.csv")).read().splitlines()) == 13
+
+
+def test_rng_states_round_trip_through_a_checkpoint_file(tmp_path):
+    """Resume restores Python, numpy and torch streams from last.pt, read by the safe loader (plain values only)."""
+    import random
+    from scwb_worker import checkpoints
+    train.seed_everything(5)
+    np.random.rand(3), np.random.randn(1), random.random(), torch.rand(2)
+    path = str(tmp_path / "x.pt")
+    checkpoints.save_checkpoint(path, {"rng": train.rng_state(), "best": {"value": 0.5, "epoch": 1}})
+    first = (np.random.rand(2), np.random.randn(1), random.random(), torch.rand(2))
+    train.set_rng_state(checkpoints.load_torch_file(path)["rng"])
+    again = (np.random.rand(2), np.random.randn(1), random.random(), torch.rand(2))
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    assert first[2] == again[2] and torch.equal(first[3], again[3])
