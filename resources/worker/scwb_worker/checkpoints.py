@@ -46,6 +46,7 @@ _SAFE_GLOBALS = {
     ("numpy._core.multiarray", "scalar"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how numpy arrays pickle their bytes
     ("builtins", "set"),
     ("builtins", "frozenset"),
     ("builtins", "slice"),
@@ -66,10 +67,29 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 class _RestrictedPickleModule:
-    """pickle-module stand-in for torch.load on torch versions without weights_only."""
+    """pickle-module stand-in handed to torch's zip-archive reader for the fallback load."""
     Unpickler = _RestrictedUnpickler
-    load = staticmethod(lambda f, **kw: _RestrictedUnpickler(f, **kw).load())
     __name__ = "scwb_restricted_pickle"
+
+    @staticmethod
+    def load(f, **kw):
+        return _RestrictedUnpickler(f, **kw).load()
+
+
+def _restricted_load(path):
+    """Load a zip-format torch file with our allow-listing unpickler. torch.load cannot do this itself: torch 1.13
+    replaces any pickle_module by the plain pickle module when weights_only is off (plain pickle runs code from the
+    file), so this calls the zip reader that torch.load uses, and refuses anything it cannot read that way."""
+    ser = torch.serialization
+    reader = getattr(ser, "_open_zipfile_reader", None)
+    loader = getattr(ser, "_load", None)
+    if reader is None or loader is None:
+        raise pickle.UnpicklingError("this torch version offers no safe way to read the file's extra Python objects")
+    with open(path, "rb") as fh:
+        if not ser._is_zipfile(fh):
+            raise pickle.UnpicklingError("legacy (non-zip) torch file with Python objects other than tensors")
+        with reader(fh) as zf:
+            return loader(zf, "cpu", _RestrictedPickleModule, encoding="utf-8")
 
 
 def _torch_load(path):
@@ -77,9 +97,10 @@ def _torch_load(path):
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
-            # weights_only refuses numpy scalars in older torch versions; fall through to our allow-list
+            # weights_only refuses numpy scalars/arrays (e.g. a "losses" or "rng" entry) on older torch versions;
+            # read those through the allow-list instead. Never falls back to plain pickle.
             pass
-    return torch.load(path, map_location="cpu", pickle_module=_RestrictedPickleModule)
+    return _restricted_load(path)
 
 
 def _is_state_dict(obj):
@@ -282,11 +303,10 @@ class LoadReport:
 
 
 def _grouped(keys):
-    counts = collections.OrderedDict()
+    groups = collections.OrderedDict()
     for k in keys:
-        g = re.sub(r"\.\d+\.", ".*.", k)
-        counts[g] = counts.get(g, 0) + 1
-    return ", ".join(g if n == 1 else "%s (x%d)" % (g, n) for g, n in counts.items())
+        groups.setdefault(re.sub(r"\.\d+\.", ".*.", k), []).append(k)
+    return ", ".join(ks[0] if len(ks) == 1 else "%s (x%d)" % (g, len(ks)) for g, ks in groups.items())
 
 
 def _matches(key, patterns):

@@ -71,25 +71,6 @@ def write_atomic_json(path, value):
     write_atomic_bytes(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
-def save_torch_atomic(path, obj):
-    """torch.save to a temp file beside `path`, then rename (a checkpoint is never half-written)."""
-    import torch
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def read_json(path, what):
     try:
         with open(path, "rb") as f:

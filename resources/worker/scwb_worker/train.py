@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from . import distributed, protocols, tokens
 from .data import DataError, H5ad, column_map, remap_block
-from .runfolder import RunFolder, RunFolderError, iso_now, owner_record, process_start, save_torch_atomic
+from .runfolder import RunFolder, RunFolderError, iso_now, owner_record, process_start
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 RESUMABLE = ("cancelled", "failed", "interrupted")
@@ -100,23 +100,6 @@ def _label_indices(labels, rows, classes, path, what):
                 path, r, what, lab, ", ".join(classes)))
         out[i] = pos[lab]
     return out
-
-
-def _scgpt_vocab(checkpoint):
-    if not checkpoint:
-        return None
-    folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
-    path = os.path.join(folder, "vocab.json")
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, "rb") as f:
-            vocab = json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError) as e:
-        raise RunError("%s: not a readable vocabulary (%s)" % (path, e)) from None
-    if not isinstance(vocab, dict):
-        raise RunError("%s: expected a JSON object {gene: id}" % path)
-    return vocab, path
 
 
 def load_inputs(rec, p, split, seed, model_cfg_hint):
@@ -280,23 +263,20 @@ def _encoder(ds, genes, p, seed, hint):
 # ---------------------------------------------------------------------------------------------------------------
 # model
 
-def build(p, device_type):
-    """The classifier with its config, pretrained weights (unless the ablation says no), and freezing."""
+def model_config(p):
+    """The model config (from the checkpoint's shapes, then parameters.finetune.config), the tokenizer hint, and
+    the checkpoint's normalised state dict (None without a checkpoint)."""
     from . import models
     from . import checkpoints as ck
 
     kind, ablation, ckpt = p["model"], p["ablation"], p.get("checkpoint")
     overrides = dict(p.get("config") or {})
-    pretrained = bool(ckpt) and ablation != "no-pretraining"
-    hint = {}
-    weights_path = None
+    hint, meta, sd = {}, {}, None
+    if ckpt:
+        sd, meta = ck.read_checkpoint(ckpt)
+        sd, _notes = ck.normalize_state_dict(sd)
     if kind == "scbert":
-        if ckpt:
-            sd, _meta = ck.read_checkpoint(ckpt)
-            cfg = ck.infer_scbert_config(sd)
-            weights_path = ckpt
-        else:
-            cfg = models.ScBertConfig()
+        cfg = ck.infer_scbert_config(sd) if ckpt else models.ScBertConfig()
         for k, v in overrides.items():
             if not hasattr(cfg, k):
                 raise RunError("parameters.finetune.config: unknown scBERT setting %r" % k)
@@ -305,38 +285,49 @@ def build(p, device_type):
             cfg.g2v_position_emb = False
         hint["n_genes"] = cfg.n_genes
     else:
-        args = None
-        if ckpt:
-            folder = ckpt if os.path.isdir(ckpt) else os.path.dirname(ckpt)
-            weights_path = os.path.join(folder, "best_model.pt") if os.path.isdir(ckpt) else ckpt
-            args_path = os.path.join(folder, "args.json")
-            if os.path.exists(args_path):
-                try:
-                    with open(args_path, "rb") as f:
-                        args = json.loads(f.read().decode("utf-8"))
-                except (OSError, ValueError) as e:
-                    raise RunError("%s: not readable JSON (%s)" % (args_path, e)) from None
-            sd, _meta = ck.read_checkpoint(weights_path)
-            cfg = ck.infer_scgpt_config(sd, args)
-        else:
-            cfg = models.ScGPTConfig()
+        cfg = ck.infer_scgpt_config(sd, meta.get("args"), meta.get("vocab")) if ckpt else models.ScGPTConfig()
         if p.get("dropout") is not None:
             cfg.dropout = float(p["dropout"])
         for k, v in overrides.items():
             if not hasattr(cfg, k):
                 raise RunError("parameters.finetune.config: unknown scGPT setting %r" % k)
             setattr(cfg, k, v)
+        vocab = meta.get("vocab")
         hint.update(ntoken=cfg.ntoken, pad_token_id=cfg.pad_token_id, pad_value=cfg.pad_value,
-                    vocab=_scgpt_vocab(ckpt))
-    model = models.build_model(kind, cfg, len(p["classes"]))
+                    vocab=(vocab, os.path.join(ckpt, "vocab.json")) if vocab else None)
+    return cfg, hint, sd
+
+
+def build(p, device_type):
+    """The classifier with its config, pretrained weights (unless the ablation says no), and freezing.
+    Returns (model, cfg, hint for the tokenizer, LoadReport or None)."""
+    from . import models
+    from . import checkpoints as ck
+
+    cfg, hint, sd = model_config(p)
+    del sd
+    model = models.build_model(p["model"], cfg, len(p["classes"]))
     report = None
-    if pretrained:
-        report = ck.load_pretrained(model, weights_path, list(p.get("ignoreKeys") or []))
-    if kind == "scbert":
-        models.freeze_for_finetune(model)
-    elif ablation == "frozen-embeddings":
-        models.freeze_embeddings(model)
+    if p.get("checkpoint") and p["ablation"] != "no-pretraining":
+        report = ck.load_pretrained(model, p["checkpoint"], list(p.get("ignoreKeys") or []))
+    freeze(model, p)
     return model, cfg, hint, report
+
+
+def freeze(model, p):
+    from . import models
+    if p["model"] == "scbert":
+        models.freeze_for_finetune(model)
+    elif p["ablation"] == "frozen-embeddings":
+        models.freeze_embeddings(model)
+
+
+def load_own(path):
+    """A checkpoint this worker wrote (run folder): full pickle, RNG states included."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # torch without the weights_only argument
+        return torch.load(path, map_location="cpu")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -479,7 +470,7 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
             result = "failed"
             message = str(exc) if isinstance(exc, (RunError, DataError, RunFolderError, protocols.ProtocolError,
                                                     tokens.TokenError)) else "%s: %s" % (type(exc).__name__, exc)
-            if type(exc).__name__ in ("PartialLoadError", "CheckpointError"):
+            if type(exc).__name__ in ("PartialLoadError", "CheckpointError", "DemoError"):
                 message = str(exc)
             if ctx.is_main and os.path.isdir(folder.path):
                 try:
@@ -527,7 +518,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     seed_everything(seed)
     model, cfg, hint, report = build(p, device_type)
     if report is not None and ctx.is_main:
-        folder.log("loaded %s: %s" % (p.get("checkpoint"), report))
+        folder.log("\n".join(report.lines()))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
     if stop.requested:
@@ -551,7 +542,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     last_path = folder.checkpoint_path("last.pt") if ctx.is_main else os.path.join(folder.path, "checkpoints", "last.pt")
     best_path = os.path.join(folder.path, "checkpoints", "best.pt")
     if resume and os.path.exists(last_path):
-        state = torch.load(last_path, map_location="cpu")
+        state = load_own(last_path)
         model.load_state_dict(state["model_state_dict"])
         optimizer.load_state_dict(state["optimizer_state_dict"])
         scheduler.load_state_dict(state["scheduler_state_dict"])
@@ -562,8 +553,10 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     elif resume:
         folder.log("no checkpoints/last.pt: starting from the beginning")
 
+    from . import checkpoints as ck
+
     def save(path, epoch, batch):
-        save_torch_atomic(path, {
+        ck.save_checkpoint(path, {
             "model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
             "scheduler_state_dict": scheduler.state_dict(), "epoch": epoch, "batch": batch, "step": step,
             "best": dict(best), "rng": rng_state(), "scaler": None,
@@ -642,7 +635,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     except RuntimeError as exc:
         if device_type == "cuda" and _is_oom(exc):
             from . import estimate
-            hint_batch = estimate.suggest_batch(p, cfg, inp)
+            hint_batch = estimate.suggest_batch(model, p, cfg, ctx.world, device)
             raise RunError("CUDA out of memory at batch %s per GPU: %s. The memory estimate suggests batch %s "
                            "(python -m scwb_worker estimate --run-dir %s --probe finds the largest that fits)" % (
                                oom_batch, str(exc).splitlines()[0], hint_batch, folder.path)) from None
@@ -651,7 +644,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     # predictions of the kept model (rank 0)
     if ctx.is_main:
         if p["keep"] != "last" and os.path.exists(best_path):
-            model.load_state_dict(torch.load(best_path, map_location="cpu")["model_state_dict"])
+            model.load_state_dict(load_own(best_path)["model_state_dict"])
         pred = predict(model, inp.encoder, inp.test, B, device, amp)
         classes = p["classes"]
         folder.write_predictions([(split["test"][i], inp.test_names[i], inp.test_labels[i], classes[k])
