@@ -3,7 +3,7 @@
  * simulated dataset preprocessed by the scBERT and scGPT recipes, with the worker's tiny demo checkpoints.
  */
 import * as assert from 'assert';
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { classificationReport } from '../../../src/core/metrics';
@@ -40,7 +40,7 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  async function checkRun(id: string): Promise<void> {
+  async function checkRun(id: string, resumed = false): Promise<void> {
     const record = await store.get(id);
     assert.strictEqual(record.status, 'completed', record.error ?? '');
     FinetuneParametersSchema.parse(record.parameters.finetune);
@@ -53,9 +53,11 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
     const events = await store.readEvents(id);
     const epochs = (record.parameters.finetune as { epochs: number }).epochs;
     assert.ok(events.some(e => e.type === 'train'), 'train events');
-    assert.deepStrictEqual(events.filter(e => e.type === 'validation').map(e => e.type === 'validation' && e.epoch),
-      Array.from({ length: epochs }, (_, k) => k + 1), 'one validation event per epoch');
-    assert.deepStrictEqual(events.filter(e => e.type === 'status').map(e => e.type === 'status' && e.status), ['running', 'completed']);
+    if (!resumed) {
+      assert.deepStrictEqual(events.filter(e => e.type === 'validation').map(e => e.type === 'validation' && e.epoch),
+        Array.from({ length: epochs }, (_, k) => k + 1), 'one validation event per epoch');
+      assert.deepStrictEqual(events.filter(e => e.type === 'status').map(e => e.type === 'status' && e.status), ['running', 'completed']);
+    }
     const predictions = (await store.readPredictions(id))!;
     const split = (await store.readSplit(id))!;
     assert.deepStrictEqual(predictions.map(p => p.index).sort((a, b) => a - b), split.test.slice().sort((a, b) => a - b));
@@ -88,6 +90,36 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
     for (const run of summary.runs) await checkRun(run.id);
     const record = await store.get(summary.runs[0].id);
     assert.strictEqual((record.parameters.finetune as { valueLayer: string }).valueLayer, 'X_binned');
+  });
+
+  it('passes Ctrl-C (SIGINT) on to the worker: the run is cancelled with status 130, and --resume completes it', async () => {
+    const child = spawn(process.execPath, [SCWB, 'finetune', path.join(dir, 'sim_scbert.h5ad'), '--model', 'scbert',
+      '--checkpoint', path.join(dir, 'ckpt', 'scbert_tiny', 'scbert_tiny_pretrain.pth'), '--label', 'cell_type', '--epochs', '6',
+      '--python', PYTHON, '--store', store.root, '--device', 'cpu', '--experiment', 'interrupted'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)));
+    // Wait for the first epoch's validation, then interrupt the CLI (not the worker): it must pass the signal on.
+    for (;;) {
+      const run = (await store.list()).find(r => r.experiment === 'interrupted');
+      if (run && (await store.readEvents(run.id)).some(e => e.type === 'validation')) break;
+      await new Promise(r => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    assert.strictEqual(await exited, 130);
+    const summary = JSON.parse(stdout) as Summary;
+    assert.deepStrictEqual(summary.runs.map(r => r.status), ['cancelled']);
+    const id = summary.runs[0].id;
+    const resumed = scwb(['finetune', '--resume', store.runDir(id), '--python', PYTHON]);
+    assert.strictEqual(resumed.code, 0, resumed.stderr);
+    assert.deepStrictEqual((JSON.parse(resumed.stdout) as Summary).runs.map(r => r.status), ['completed']);
+    await checkRun(id, true);
+    const events = await store.readEvents(id);
+    const statuses = events.filter(e => e.type === 'status').map(e => e.type === 'status' && e.status);
+    assert.deepStrictEqual([statuses[0], statuses.includes('cancelled'), statuses.at(-1)], ['running', true, 'completed']);
+    const epochs = new Set(events.filter(e => e.type === 'validation').map(e => e.type === 'validation' && e.epoch));
+    assert.deepStrictEqual([...epochs].sort((a, b) => Number(a) - Number(b)), [1, 2, 3, 4, 5, 6], 'every epoch validated once across the two processes');
+    assert.ok(await store.readMetrics(id));
   });
 
   it('reports a missing Python interpreter by name and leaves no run queued', async () => {
