@@ -51,6 +51,11 @@ export async function checkWorkerEnvironment(python: string, want: { device?: 'a
   } catch {
     return { ok: false, report: null, problem: `'${python}' did not print the worker's environment report (is it Python 3?).` };
   }
+  return judgeEnvironment(report, want);
+}
+
+/** Whether a worker environment report allows the wanted device and GPU count, and if not, why. */
+export function judgeEnvironment(report: WorkerEnvReport, want: { device?: 'auto' | 'cpu' | 'cuda'; nproc?: number } = {}): WorkerEnvCheck {
   if (!report.ok) return { ok: false, report, problem: report.message || report.problems.join('\n') };
   const gpus = report.cuda.available ? report.cuda.devices.length : 0;
   if (want.device === 'cuda' && gpus === 0) {

@@ -7,7 +7,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { CheckpointInfo } from '../../core/checkpoints';
-import { checkWorkerEnvironment, type WorkerEnvCheck } from '../../core/finetune/env';
+import { checkWorkerEnvironment, judgeEnvironment, type WorkerEnvCheck } from '../../core/finetune/env';
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
@@ -81,7 +81,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
   if (!options) return undefined;
 
   const env = await envCheck;
-  const wanted = env.ok ? await checkWanted(python, options) : env;
+  const wanted = env.report ? judgeEnvironment(env.report, { device: options.device, nproc: options.nproc }) : env;
   if (!wanted.ok) {
     const problem = wanted.problem ?? 'the training worker cannot run';
     void vscode.window.showErrorMessage(`Fine-tune cannot start: ${problem}`, 'Open Environment')
@@ -115,11 +115,6 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
   }, folder, taskName);
   return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
-}
-
-async function checkWanted(python: string, o: FinetuneCommandOptions): Promise<WorkerEnvCheck> {
-  if ((o.device ?? 'auto') === 'auto' && (o.nproc ?? 1) === 1) return { ok: true, report: null, problem: null };
-  return checkWorkerEnvironment(python, { device: o.device, nproc: o.nproc });
 }
 
 async function askForFinetune(dataset: string, summary: DatasetSummary, deps: FinetuneDeps, envCheck: Promise<WorkerEnvCheck>): Promise<FinetuneCommandOptions | undefined> {
