@@ -93,6 +93,29 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
     assert.strictEqual(nodes.length, 1);
   });
 
+  it('resumes a cancelled fine-tune run from the Runs view as a new task', async () => {
+    const api = await activeApi();
+    // Prepared by the CLI (as a cluster script would), cancelled before the worker ever ran it.
+    let out = '';
+    const code = await main(['finetune', dataset, '--model', 'scbert', '--checkpoint', checkpoint, '--label', 'cell_type', '--epochs', '1',
+      '--device', 'cpu', '--experiment', 'host test resume', '--store', path.join(WORKSPACE, '.scwb', 'runs'), '--prepare-only'],
+    { out: t => { out += t; }, err: () => undefined });
+    assert.strictEqual(code, 0);
+    const id = (JSON.parse(out) as { runs: { id: string; status: string }[] }).runs[0].id;
+    const store = api.runs.store!;
+    await store.update(id, { status: 'cancelled', endedAt: new Date().toISOString() });
+    const finished = new Promise<FinetuneTaskOutcome>(resolve => { const d = api.finetune.onDidFinish(o => { d.dispose(); resolve(o); }); });
+    const launch = (await vscode.commands.executeCommand<FinetuneLaunch>('scwb.runs.resumeFinetune', { kind: 'run', run: await store.get(id) }))!;
+    assert.deepStrictEqual(launch.runIds, [id]);
+    const outcome = await finished;
+    assert.strictEqual(outcome.exitCode, 0);
+    assert.deepStrictEqual(outcome.runs.map(r => [r.id, r.status]), [[id, 'completed']]);
+    assert.ok(await store.readMetrics(id));
+    assert.ok((await store.readLog(id)).includes('no checkpoints/last.pt: starting from the beginning'));
+    // A completed run is not resumed again.
+    assert.strictEqual(await vscode.commands.executeCommand('scwb.runs.resumeFinetune', { runId: id }), undefined);
+  });
+
   it('resolves a task from a tasks.json definition into the worker\'s argument array', async () => {
     const api = await activeApi();
     const task = await api.finetune.build({ type: FINETUNE_TASK_TYPE, runDirs: ['.scwb/runs/x y'], resume: true }, vscode.workspace.workspaceFolders![0], 'resume x');

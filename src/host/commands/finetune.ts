@@ -11,7 +11,7 @@ import { checkWorkerEnvironment, judgeEnvironment, type WorkerEnvCheck } from '.
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { chooseInterpreter } from '../python';
@@ -210,4 +210,31 @@ async function askList(title: string, prompt: string, value: string, ok: (v: num
     validateInput: v => { const xs = parse(v); return xs.length && xs.every(x => Number.isFinite(x) && ok(x)) ? undefined : 'comma-separated valid numbers'; },
   });
   return text === undefined ? undefined : Array.from(new Set(parse(text)));
+}
+
+/**
+ * Resume Fine-tune (Runs view, on a cancelled, failed or interrupted fine-tune run): the worker continues the run
+ * from its last checkpoint (checkpoints/last.pt; from the start when there is none) in a new task terminal.
+ */
+export async function resumeFinetuneCommand(
+  target: { kind: 'run'; run: RunRecord } | { runId: string } | undefined,
+  deps: Pick<FinetuneDeps, 'runs' | 'tasks'>,
+): Promise<FinetuneLaunch | undefined> {
+  if (!requireTrust('resume fine-tune runs')) return undefined;
+  const store = deps.runs.store;
+  if (!store || !target) return undefined;
+  const id = 'runId' in target ? target.runId : target.run.id;
+  const run = await store.get(id);
+  if (run.kind !== 'finetune') {
+    void vscode.window.showWarningMessage(`'${run.name || run.id}' is a ${run.kind} run; only fine-tune runs resume from a checkpoint.`);
+    return undefined;
+  }
+  if (!['cancelled', 'failed', 'interrupted'].includes(run.status)) {
+    void vscode.window.showWarningMessage(`'${run.name || run.id}' is ${run.status}; only cancelled, failed or interrupted runs can be resumed.`);
+    return undefined;
+  }
+  const taskName = `Resume ${run.name || run.id}`;
+  const runDir = store.runDir(id);
+  await deps.tasks.execute({ type: FINETUNE_TASK_TYPE, runDirs: [runDir], resume: true }, vscode.workspace.workspaceFolders?.[0], taskName);
+  return { experiment: run.experiment, taskName, runIds: [id], runDirs: [runDir], storeRoot: store.root };
 }
