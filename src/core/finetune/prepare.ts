@@ -7,7 +7,6 @@
  * - scBERT: the test set itself (the published code picks the best epoch on the reported set);
  * - scGPT: a 10% stratified hold-out of the few-shot training rows,
  *   `train_test_split(train, test_size=0.1, stratify=y, random_state=seed)`; training uses the other 90%.
- *   scBERT does the same on a reference/query split, where the test rows index the query file, not the dataset.
  *
  * Everything is checked and computed before the first folder is made, so a bad input leaves no half-made grid.
  * `prepareFinetuneGrid` runs in the calling thread (hashing a large dataset takes a while): callers that must stay
@@ -272,9 +271,7 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
         throw new SplitError(`fraction ${fraction}, seed ${seed}: ${(e as Error).message}`);
       }
       if (train.length === 0) throw new SplitError(`fraction ${fraction} of ${data.split.train.length} training cells leaves no cell to train on`);
-      // split.json's validation rows index the dataset (docs/worker.md): with a query file the test rows cannot
-      // double as validation rows, so scBERT then holds out 10% of its training rows as scGPT does.
-      if (input.model === 'scgpt' || n.split.kind === 'reference-query') {
+      if (input.model === 'scgpt') {
         const v = (() => {
           try {
             return scgptValidationSplit(train, data.trainLabels, seed);
@@ -335,7 +332,7 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     });
     await store.writeSplit(record.id, { train: p.train, validation: p.validation, test: data.split.test });
     await store.appendLog(record.id, `prepared ${model.label} (${input.model}, ablation ${n.ablation}, checkpoint ${n.checkpoint ?? 'none: random initialisation'}) on ${dataset.path} (sha256 ${dataset.sha256}), label '${input.labelColumn}'`);
-    await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot ${n.stratifiedFewShot ? 'stratified' : 'np.random.choice'} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' || n.split.kind === 'reference-query' ? '10% stratified hold-out of the training cells' : 'the test set, as published'})`);
+    await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot ${n.stratifiedFewShot ? 'stratified' : 'np.random.choice'} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' ? '10% stratified hold-out of the training cells' : 'the test set, as published'})`);
     runs.push({
       id: record.id, runDir: store.runDir(record.id), fraction: p.fraction, seed: p.seed,
       nTrain: p.train.length, nValidation: p.validation.length, nTest: data.split.test.length,
