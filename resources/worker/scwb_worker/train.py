@@ -1,5 +1,4 @@
 """`finetune`: one run folder from run.json + split.json to predictions.csv (docs/worker.md)."""
-import json
 import math
 import os
 import random
@@ -53,7 +52,11 @@ def seed_everything(seed):
 
 
 def rng_state():
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint loads
+    with torch.load(weights_only=True) on every torch version."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -61,7 +64,8 @@ def rng_state():
 
 def set_rng_state(state):
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -110,22 +114,29 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
     label_col = rec["labelColumn"]
     classes = p["classes"]
     inp = Inputs()
+    # scBERT protocol on a reference/query split: validation equals test, i.e. the query's test cells
+    val_from_query = bool(q_path) and split["validation"] == split["test"] and bool(split["test"])
     with H5ad(ds_path) as ds:
         genes = ds.var_names()
         labels = ds.labels(label_col)
         n_obs = len(labels)
-        for key in ("train", "validation") + (() if q_path else ("test",)):
+        ds_keys = ("train",) + (() if val_from_query else ("validation",)) + (() if q_path else ("test",))
+        for key in ds_keys:
             bad = [r for r in split[key] if r >= n_obs]
             if bad:
-                raise RunError("split.json: %s row %d is out of range (%s has %d cells)" % (key, bad[0], ds_path, n_obs))
+                raise RunError("split.json: %s row %d is out of range (%s has %d cells)"
+                               % (key, bad[0], ds_path, n_obs))
         inp.y_train = _label_indices(labels, split["train"], classes, ds_path, "training")
-        inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
+        if not val_from_query:
+            inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
         enc = _encoder(ds, genes, p, seed, model_cfg_hint)
         inp.encoder = enc
-        ds_rows = sorted(set(split["train"]) | set(split["validation"]) | (set() if q_path else set(split["test"])))
+        val_rows = [] if val_from_query else split["validation"]
+        ds_rows = sorted(set(split["train"]) | set(val_rows) | (set() if q_path else set(split["test"])))
         ds_cells = enc.encode(ds, ds_rows, None)
         inp.train = [ds_cells[r] for r in split["train"]] if enc.kind == "scgpt" else ds_cells[split["train"]]
-        inp.val = [ds_cells[r] for r in split["validation"]] if enc.kind == "scgpt" else ds_cells[split["validation"]]
+        if not val_from_query:
+            inp.val = [ds_cells[r] for r in val_rows] if enc.kind == "scgpt" else ds_cells[val_rows]
         if not q_path:
             inp.test = [ds_cells[r] for r in split["test"]] if enc.kind == "scgpt" else ds_cells[split["test"]]
             names = ds.obs_names()
@@ -136,7 +147,8 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
             qn = q.n_obs
             bad = [r for r in split["test"] if r >= qn]
             if bad:
-                raise RunError("split.json: test row %d is out of range (the query %s has %d cells)" % (bad[0], q_path, qn))
+                raise RunError("split.json: test row %d is out of range (the query %s has %d cells)"
+                               % (bad[0], q_path, qn))
             mapping = column_map(genes, q.var_names(), q_path)
             q_labels = q.labels(label_col)
             q_cells = enc.encode(q, sorted(set(split["test"])), mapping)
@@ -144,6 +156,10 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
             names = q.obs_names()
             inp.test_names = [names[r] for r in split["test"]]
             inp.test_labels = [q_labels[r] for r in split["test"]]
+            if val_from_query:
+                inp.val = inp.test
+                inp.y_val = _label_indices(q_labels, split["test"], classes, q_path, "validation = test")
+    inp.val_from_query = val_from_query
     inp.n_genes = len(genes)
     return inp
 
@@ -178,9 +194,19 @@ class _RowTable:
         self.data = np.zeros((len(rows), width), dtype=np.uint8)
 
     def __getitem__(self, rows):
-        if isinstance(rows, (list, tuple, np.ndarray)):
-            return self.data[[self.index[r] for r in rows]]
-        return self.data[self.index[rows]]
+        """A view of the given file rows (no copy of the table): indexing it with positions gives token rows."""
+        return _Subset(self.data, np.array([self.index[r] for r in rows], dtype=np.int64))
+
+
+class _Subset:
+    def __init__(self, data, positions):
+        self.data, self.positions = data, positions
+
+    def __len__(self):
+        return len(self.positions)
+
+    def __getitem__(self, idx):
+        return self.data[self.positions[np.asarray(idx, dtype=np.int64)]]
 
 
 class _ScGPTEncoder:
@@ -230,15 +256,11 @@ def _encoder(ds, genes, p, seed, hint):
     vocab = hint.get("vocab")
     var = ds.f["var"] if "var" in ds.f else None
     if var is not None and not hasattr(var, "dtype") and "id_in_vocab" in var:
-        res = ds.column("var", "id_in_vocab")
-        if isinstance(res, tuple):
-            codes, cats = res
-            try:
-                ids = np.array([int(float(cats[c])) if c >= 0 else -1 for c in codes], dtype=np.int64)
-            except ValueError:
-                raise RunError("%s: var column 'id_in_vocab' does not hold integers" % ds.path) from None
-        else:
-            ids = np.asarray(res).astype(np.int64)
+        codes, cats = ds.column("var", "id_in_vocab")
+        try:
+            ids = np.array([int(float(cats[c])) if c >= 0 else -1 for c in codes], dtype=np.int64)
+        except ValueError:
+            raise RunError("%s: var column 'id_in_vocab' does not hold integers" % ds.path) from None
     elif vocab is not None:
         ids = np.array([vocab[0].get(g, -1) for g in genes], dtype=np.int64)
     if ids is None:
@@ -249,7 +271,8 @@ def _encoder(ds, genes, p, seed, hint):
             ds.path, " (%s)" % vocab[1] if vocab else ""))
     ntoken = hint.get("ntoken")
     if ntoken is not None and ids.max() >= ntoken:
-        raise RunError("%s: gene token id %d is outside the model's vocabulary of %d tokens" % (ds.path, int(ids.max()), ntoken))
+        raise RunError("%s: gene token id %d is outside the model's vocabulary of %d tokens"
+                       % (ds.path, int(ids.max()), ntoken))
     if vocab is not None and "<cls>" in vocab[0] and "<pad>" in vocab[0]:
         cls_id, pad_id = int(vocab[0]["<cls>"]), int(vocab[0]["<pad>"])
     else:
@@ -323,11 +346,10 @@ def freeze(model, p):
 
 
 def load_own(path):
-    """A checkpoint this worker wrote (run folder): full pickle, RNG states included."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except TypeError:  # torch without the weights_only argument
-        return torch.load(path, map_location="cpu")
+    """A checkpoint this worker wrote (last.pt/best.pt with optimizer and RNG states), read without running pickled
+    code (scwb_worker.checkpoints.load_torch_file)."""
+    from . import checkpoints as ck
+    return ck.load_torch_file(path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -449,10 +471,15 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
     stop = stop or Stop()
     folder = RunFolder(run_dir, writable=ctx.is_main)
     started = False
+    if ctx.is_main:
+        # a run that is completed or running elsewhere is refused without touching its files
+        try:
+            _check_can_start(folder.read_record(), resume, folder.file("run.json"))
+        except (RunError, RunFolderError) as exc:
+            sys.stderr.write("scwb_worker: %s\n" % exc)
+            return EXIT_FAILED
     try:
         rec = folder.read_record()
-        if ctx.is_main:
-            _check_can_start(rec, resume, folder.file("run.json"))
         owner = owner_record()
         if ctx.is_main:
             folder.update_record(lambda r: {"status": "running", "owner": owner, "startedAt": iso_now(),
@@ -474,9 +501,10 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
                 message = str(exc)
             if ctx.is_main and os.path.isdir(folder.path):
                 try:
-                    folder.log("failed: %s\n%s" % (message, traceback.format_exc()))
+                    folder.log("failed: %s\n%s" % (message, traceback.format_exc()), echo=False)
                 except Exception:  # the log itself may be the problem (a symlink): still record the status
                     pass
+            sys.stderr.write("scwb_worker: %s: run failed: %s\n" % (run_dir, message))
         if not started and ctx.is_main and result == "failed":
             # nothing was started: still record why, unless run.json itself is unreadable
             try:
@@ -514,6 +542,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if device_type == "cuda":
         torch.cuda.set_device(device)
     amp = bool(p.get("amp")) and device_type == "cuda"
+    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        # Debian's torch starts with one thread: use the cores (shared among the ranks) unless the user chose
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
     split = folder.read_split()
     seed_everything(seed)
     model, cfg, hint, report = build(p, device_type)
@@ -521,7 +552,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("\n".join(report.lines()))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
-    if stop.requested:
+    if inp.val_from_query:
+        folder.log("validation = test: the validation cells are the query's test cells (split.json)")
+    if ctx.any(stop.requested, "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"):
         return "cancelled", "cancelled before training started"
     model.to(device)
     trainable = [q for q in model.parameters() if q.requires_grad]
@@ -536,10 +569,18 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     B, epochs, log_every = p["batchSize"], p["epochs"], p["logEvery"]
     n_train = len(inp.y_train)
     n_batches = math.ceil(n_train / B)
+    if ctx.active and n_train < ctx.world:
+        raise RunError("%d training cells cannot be shared by %d processes" % (n_train, ctx.world))
+    if ctx.active and n_batches > 1 and n_train - (n_batches - 1) * B < ctx.world:
+        n_batches -= 1  # a final batch with fewer cells than processes is skipped
+    if not len(inp.y_val) and p["keep"] != "last":
+        p["keep"] = "last"
+        folder.log("no validation rows in split.json: the last epoch's model is kept")
     total_steps = n_batches * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
-    last_path = folder.checkpoint_path("last.pt") if ctx.is_main else os.path.join(folder.path, "checkpoints", "last.pt")
+    last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
+                 else os.path.join(folder.path, "checkpoints", "last.pt"))
     best_path = os.path.join(folder.path, "checkpoints", "best.pt")
     if resume and os.path.exists(last_path):
         state = load_own(last_path)
@@ -563,11 +604,13 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             "model": p["model"], "classes": list(p["classes"]), "config": dict(vars(cfg)),
         })
 
-    folder.log("training %s (%s) on %s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
-        p["model"], p["ablation"], device, n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
+    folder.log("training %s (%s) on %s%s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
+        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "",
+        n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
         ", %d processes" % ctx.world if ctx.active else ""))
     ddp_model.train()
     oom_batch = None
+    t_start = time.time()  # of this process (a resumed run counts from its resumption)
     try:
         for epoch in range(start_epoch, epochs + 1):
             order = epoch_order(seed, epoch, n_train)
@@ -575,13 +618,14 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             t0, cells_seen, loss_acc, loss_n = time.time(), 0, 0.0, 0
             for bi in range(first, n_batches):
                 rows = order[bi * B:(bi + 1) * B]
-                if ctx.active and len(rows) < ctx.world:
-                    continue  # too few cells to give every process one
                 mine = distributed.shard(rows, ctx) if ctx.active else rows
                 denom = global_denominator(inp.y_train[rows], weights)
                 oom_batch = len(mine)
                 loss, _ = batch_loss(ddp_model, inp.encoder, _take(inp.train, mine), inp.y_train[mine], weights,
                                      denom, ctx.world, device, amp)
+                if not torch.isfinite(loss.detach()).all():
+                    raise RunError("the training loss is %s at epoch %d, step %d: training diverged (try a lower "
+                                   "learning rate)" % (float(loss), epoch, step + 1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if p.get("gradClip"):
@@ -599,6 +643,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                  gpuMemoryMiB=_gpu_mib(device))
                     folder.event("progress", fraction=round(step / total_steps, 6),
                                  message="epoch %d/%d, step %d" % (epoch, epochs, step))
+                    folder.say("epoch %d/%d step %d/%d: loss %.4f, lr %.3g, %.1f cells/s" % (
+                        epoch, epochs, step, total_steps, loss_acc / loss_n, optimizer.param_groups[0]["lr"],
+                        cells_seen / elapsed))
                     loss_acc, loss_n = 0.0, 0
                 if not end_of_epoch and ctx.any(stop.requested, device):
                     if ctx.is_main:
@@ -607,6 +654,14 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                    "--resume continues from there" % (stop.signal or "", epoch, bi + 1))
                     return "cancelled", "cancelled at epoch %d, step %d" % (epoch, step)
             oom_batch = None
+            if not len(inp.y_val):
+                scheduler.step()
+                if ctx.is_main:
+                    save(last_path, epoch + 1, 0)
+                ctx.barrier()
+                if epoch < epochs and ctx.any(stop.requested, device):
+                    return "cancelled", "cancelled after epoch %d" % epoch
+                continue
             val_loss, val_acc = evaluate(ddp_model.module if ctx.active else model, inp.encoder, inp.val, inp.y_val,
                                          weights, B, device, amp, ctx)
             if p["keep"] == "best-loss":
@@ -650,6 +705,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.write_predictions([(split["test"][i], inp.test_names[i], inp.test_labels[i], classes[k])
                                   for i, k in enumerate(pred)])
         folder.event("progress", fraction=1.0, message="predictions written")
+        if p["keep"] != "last" and best.get("epoch") is not None:
+            folder.event("metric", name="keptEpoch", value=int(best["epoch"]), step=step)
+        folder.event("metric", name="trainSeconds", value=round(time.time() - t_start, 3), step=step)
         folder.log("predictions.csv written (%d cells) by the %s model" % (
             len(pred), "last-epoch" if p["keep"] == "last" else "epoch-%s" % best.get("epoch")))
     ctx.barrier()

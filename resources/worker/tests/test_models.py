@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from scwb_worker.models import (ScBertConfig, PerformerLM, ScBertClassifier, freeze_for_finetune, ScGPTConfig,
                                 ScGPTModel, freeze_embeddings, build_model, param_count)
 from scwb_worker.models import scgpt as scgpt_mod
-from scwb_worker.models.scbert import favor_features
+from scwb_worker.models.scbert import favor_features, linear_attention, orthogonal_gaussian_features
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MANIFESTS = os.environ.get("SCWB_CHECKPOINT_MANIFESTS",
@@ -159,6 +159,45 @@ def test_scbert_key_features_depend_on_the_whole_batch():
     assert torch.allclose(out_batch, out_single, atol=1e-2)
 
 
+def test_favor_attention_approximates_softmax_attention_with_many_features():
+    """FAVOR+ is an unbiased random-feature estimate of softmax attention: with many features it must come close to
+    the exact softmax(q k^T / sqrt(d)) v (the stabilising maxima cancel in the normalisation)."""
+    g = torch.Generator().manual_seed(0)
+    d = 8
+    q = torch.randn(1, 2, 16, d, generator=g) * 0.5
+    k = torch.randn(1, 2, 16, d, generator=g) * 0.5
+    v = torch.randn(1, 2, 16, d, generator=g)
+    exact = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1) @ v
+    errors = []
+    for m in (16, 4096):
+        proj = orthogonal_gaussian_features(m, d, generator=g)
+        approx = linear_attention(favor_features(q, proj, True), favor_features(k, proj, False), v)
+        errors.append(float((approx - exact).abs().mean()))
+    # the eps added to every feature (as published) leaves a small bias, so the error does not go to zero
+    assert errors[1] < 0.025, errors
+    assert errors[1] < errors[0] / 2, errors
+    wrong_kernel = linear_attention(favor_features(q * 2, proj, True), favor_features(k, proj, False), v)
+    assert float((wrong_kernel - exact).abs().mean()) > 2 * errors[1]
+
+
+def test_orthogonal_features_are_orthogonal_within_blocks():
+    proj = orthogonal_gaussian_features(20, 8, generator=torch.Generator().manual_seed(1))
+    assert proj.shape == (20, 8)
+    block = proj[:8] / proj[:8].norm(dim=1, keepdim=True)
+    assert torch.allclose(block @ block.t(), torch.eye(8), atol=1e-5)
+
+
+def test_favor_features_in_place_path_equals_autograd_path():
+    torch.manual_seed(4)
+    proj = torch.randn(6, 4)
+    x = torch.randn(2, 2, 5, 4)
+    for is_query in (True, False):
+        with torch.no_grad():
+            fast = favor_features(x, proj, is_query)
+        slow = favor_features(x.clone().requires_grad_(True), proj, is_query)
+        assert torch.allclose(fast, slow.detach(), rtol=1e-6, atol=0)
+
+
 def test_scbert_classifier_rejects_wrong_sequence_length():
     model = tiny_bert()
     with pytest.raises(ValueError, match="13 tokens"):
@@ -247,6 +286,32 @@ def test_scgpt_fallback_attention_equals_torch_multihead_attention():
             None, None, False, 0.0, attn.out_proj.weight, attn.out_proj.bias, training=False,
             need_weights=False)[0].transpose(0, 1)
         assert torch.allclose(ours_nomask, ref_nomask, atol=1e-5)
+
+
+def test_scgpt_fallback_attention_gradients_equal_torch_multihead_attention():
+    model = tiny_gpt()
+    attn = model.transformer_encoder.layers[0].self_attn
+    attn.use_sdpa = False
+    attn.train()
+    _, _, pad = gpt_batch()
+    torch.manual_seed(10)
+    x = torch.randn(3, 9, 16)
+    grads = []
+    for ours in (True, False):
+        xi = x.clone().requires_grad_(True)
+        attn.zero_grad()
+        if ours:
+            out = attn(xi, pad)
+        else:
+            t = xi.transpose(0, 1)
+            out = F.multi_head_attention_forward(
+                t, t, t, 16, 2, attn.in_proj_weight, attn.in_proj_bias, None, None, False, 0.0,
+                attn.out_proj.weight, attn.out_proj.bias, training=True, key_padding_mask=pad,
+                need_weights=False)[0].transpose(0, 1)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads.append((xi.grad.clone(), attn.in_proj_weight.grad.clone()))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-5)
 
 
 def test_scgpt_padded_positions_do_not_change_logits_but_the_mask_matters():
