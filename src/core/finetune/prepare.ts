@@ -4,7 +4,8 @@
  *
  * The rows are the LR baseline's for the same split, fraction and seed (src/core/runs/split-rows.ts), so a fine-tuned
  * model and the baseline are scored on the same cells. Validation rows follow each published protocol:
- * - scBERT: the test set itself (the published code picks the best epoch on the reported set);
+ * - scBERT: the test set itself (the published code picks the best epoch on the reported set; on a reference/query
+ *   split the worker reads a validation list equal to test as the query's test cells, docs/worker.md);
  * - scGPT: a 10% stratified hold-out of the few-shot training rows,
  *   `train_test_split(train, test_size=0.1, stratify=y, random_state=seed)`; training uses the other 90%.
  *

@@ -101,6 +101,23 @@ describe('fine-tune: prepareFinetuneGrid', () => {
     assert.deepStrictEqual(p.classes, py.classes);
   });
 
+  it('reference/query: trains on all reference rows and tests on all query rows; scBERT validates on the test cells', async () => {
+    const dir = tempDir('scwb-finetune-rq-');
+    try {
+      const files = runPythonJson<{ reference: string; query: string }>('results_make_refquery.py', [PBMC, dir, '300']);
+      const plan = await prepareFinetuneGrid(base({ datasetPath: files.reference, queryPath: files.query, experiment: 'rq' }), ctx());
+      const split = (await store().readSplit(plan.runs[0].id))!;
+      const record = await store().get(plan.runs[0].id);
+      assert.deepStrictEqual(record.split, { kind: 'reference-query', queryPath: path.resolve(files.query) });
+      assert.strictEqual(record.query?.nObs, 400);
+      assert.deepStrictEqual(split.test, Array.from({ length: 400 }, (_, i) => i));
+      assert.deepStrictEqual(split.train.slice().sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i), 'every reference row, in np.random.choice order');
+      assert.deepStrictEqual(split.validation, split.test, 'docs/worker.md: validation equal to test means the query\'s test cells');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('run.json carries the worker\'s parameters; no checkpoint means the no-pre-training ablation', async () => {
     const plan = await prepareFinetuneGrid(base({ checkpoint: null, epochs: 2, batchSize: 8, device: 'cpu', experiment: 'rand' }), ctx());
     assert.strictEqual(plan.runs.length, 1);
