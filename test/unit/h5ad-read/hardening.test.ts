@@ -177,6 +177,29 @@ describe('hardening: silent data errors and robustness (issue 10)', () => {
     assert.match(h.stderr, /--help/);
   });
 
+  it('error messages never echo the contents of an arbitrary file a recipe points at', () => {
+    const secret = path.join(dir, 'secret.txt');
+    fs.writeFileSync(secret, 'root:x:0:0:TOPSECRET-1:/root:/bin/bash\nuser token=TOPSECRET-2\nroot:x:0:0:TOPSECRET-1:/root:/bin/bash\n');
+    const counts = simulateH5ad(path.join(dir, 'counts.h5ad'), 50, 100, 2);
+    const cases: Array<Record<string, unknown>> = [
+      { recipe: 'scbert', params: { referenceGenes: secret } },
+      { recipe: 'scgpt', params: { vocab: secret } },
+      { recipe: 'benchmark', params: { vocab: secret } },
+    ];
+    for (const recipe of cases) {
+      const file = path.join(dir, 'recipe.json');
+      fs.writeFileSync(file, JSON.stringify(recipe));
+      const r = scwb(['preprocess', file, counts, path.join(dir, 'never.h5ad')], dir);
+      assert.notStrictEqual(r.status, 0, JSON.stringify(recipe));
+      assert.match(r.stderr, /secret\.txt/, r.stderr);
+      assert.doesNotMatch(r.stderr + r.stdout, /TOPSECRET|root:x/, r.stderr);
+    }
+    // A recipe file that is not JSON is not quoted either.
+    const r = scwb(['preprocess', secret, counts, path.join(dir, 'never.h5ad')], dir);
+    assert.match(r.stderr, /secret\.txt: not valid JSON/);
+    assert.doesNotMatch(r.stderr, /TOPSECRET|root:x/);
+  });
+
   it('SIGTERM cancels `scwb baseline` like Ctrl-C: exit 130, the current run cancelled, no run left running', async () => {
     const data = simulateH5ad(path.join(dir, 'big.h5ad'), 3000, 2000, 5);
     const store = path.join(dir, 'runs-term');
