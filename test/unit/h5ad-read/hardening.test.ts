@@ -11,7 +11,7 @@ import { labelValues } from '../../../src/core/h5ad/labels';
 import { H5adError } from '../../../src/core/h5ad/types';
 import { sha256File } from '../../../src/core/hash';
 import { RunStore } from '../../../src/core/runs/store';
-import { PROJECT_ROOT, runPythonJson, simulateH5ad, tempDir } from '../../helpers/shared';
+import { PROJECT_ROOT, SHARED, runPythonJson, simulateH5ad, tempDir } from '../../helpers/shared';
 
 const SCWB = path.join(PROJECT_ROOT, 'bin', 'scwb.js');
 
@@ -30,7 +30,7 @@ describe('hardening: silent data errors and robustness (issue 10)', () => {
   const dir = tempDir('scwb-harden-');
   const file = (kind: string) => path.join(dir, `${kind}.h5ad`);
   before(() => {
-    const kinds = ['clean', 'nan', 'badindex', 'badcodes', 'badutf8', 'smallclass'];
+    const kinds = ['clean', 'nan', 'badindex', 'badcodes', 'badutf8', 'smallclass', 'lzf'];
     runPythonJson('h5ad_hardening_make.py', kinds.flatMap(k => [k, file(k)]));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -100,6 +100,28 @@ describe('hardening: silent data errors and robustness (issue 10)', () => {
       assert.strictEqual(list[0].status, 'failed');
       assert.strictEqual(list[0].summary, null, 'no scores for a matrix with non-finite values');
     });
+  });
+
+  it('an LZF-compressed string dataset written by Debian\'s anndata gives a clear error, never a WebAssembly trap', async () => {
+    const f = file('lzf');
+    const reader = await openH5ad(f);
+    try {
+      assert.throws(() => reader.obs(), (e: unknown) => e instanceof H5adError && e.file === f
+        && /'\/obs\/_index' holds variable-length strings compressed with LZF.*compression='gzip'/.test(e.problem));
+      // LZF-compressed numbers (X) are read: only the strings are affected.
+      assert.strictEqual(reader.readAllRows().nRows, 60);
+    } finally {
+      reader.close();
+    }
+    // The process and h5wasm keep working; anndata 0.7's LZF files (strings with client values) still read.
+    const good = await openH5ad(path.join(SHARED, 'data', 'h5ad', 'anndata_v0.7.0_adata.h5ad'));
+    try {
+      assert.deepStrictEqual(good.summary().X?.compression, ['lzf']);
+      assert.strictEqual(good.readRows(0, 30).indptr[30], 228);
+      assert.ok(good.var().index.length > 0);
+    } finally {
+      good.close();
+    }
   });
 
   it('refuses a FIFO named *.h5ad at once instead of hashing it forever', async () => {
