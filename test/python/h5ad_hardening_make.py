@@ -6,8 +6,11 @@ anndata 0.8 and then damaged with h5py where the damage is the point. Usage: KIN
   badindex   as clean, with one stored column index of row 17 set to 30 (one past the last gene)
   badcodes   as clean, with the cell_type code of cell 11 set to 5 (3 categories)
   badutf8    as clean, with two categories whose bytes are not UTF-8 and differ (b'T\\xffcell', b'T\\xfecell')
-  lzf        as clean, written with compression='lzf' (strings included: obs/_index, var/_index, categories)
+  lzf        20,000 cells x 30 genes with non-ASCII labels, written with compression='lzf' (strings included:
+             obs/_index, var/_index, categories: many chunks); what anndata reads back goes to PATH.json
   smallclass as clean, but class 'C' has only 3 cells
+  lzfdeep    plain HDF5 (h5py): /a/b/strings, 3,000 variable-length strings in LZF chunks of 10 (a chunk B-tree
+             of more than one level); the strings go to PATH.json
 Prints {"ok": true}.
 """
 import json
@@ -86,7 +89,24 @@ def badutf8(path):
 
 
 def lzf(path):
-    make().write_h5ad(path, compression="lzf")
+    a = make(n=20000)
+    a.obs["cell_type"] = a.obs["cell_type"].cat.rename_categories(["CD4⁺ T", "Müller glia", "B ☃"])
+    a.obs_names = [f"cell-{i}-é" if i % 7 == 0 else f"cell{i}" for i in range(a.n_obs)]
+    a.write_h5ad(path, compression="lzf")
+    back = anndata.read_h5ad(path)
+    with open(path + ".json", "w", encoding="utf-8") as f:
+        json.dump({"obs_names": list(back.obs_names), "var_names": list(back.var_names),
+                   "categories": list(back.obs["cell_type"].cat.categories),
+                   "labels": [str(x) for x in back.obs["cell_type"]]}, f, ensure_ascii=False)
+
+
+def lzfdeep(path):
+    values = [f"s{i}-" + "x" * (i % 13) + ("ü" if i % 5 == 0 else "") for i in range(3000)]
+    values[7] = ""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a/b/strings", data=values, dtype=h5py.string_dtype(), chunks=(10,), compression="lzf")
+    with open(path + ".json", "w", encoding="utf-8") as f:
+        json.dump(values, f, ensure_ascii=False)
 
 
 def smallclass(path):
@@ -95,7 +115,7 @@ def smallclass(path):
 
 if __name__ == "__main__":
     makers = {"clean": clean, "nan": nan, "badindex": badindex, "badcodes": badcodes, "badutf8": badutf8,
-              "lzf": lzf, "smallclass": smallclass}
+              "lzf": lzf, "smallclass": smallclass, "lzfdeep": lzfdeep}
     args = sys.argv[1:]
     for kind, out in zip(args[::2], args[1::2]):
         makers[kind](out)

@@ -4,6 +4,7 @@
  * stacks into one readable problem text.
  */
 import type { H5Wasm } from './h5wasm';
+import { LzfFallbackError, readLzfVlenStrings } from './lzf-strings';
 import { H5adError } from './types';
 
 export type H5File = InstanceType<H5Wasm['File']>;
@@ -129,14 +130,14 @@ export class H5Context {
 
   /** The whole dataset (for small things: indices of obs/var, categories, obsm). */
   readAll(ds: H5Dataset): unknown {
-    this.refuseLzfStrings(ds);
+    if (this.isUnreadableLzfStrings(ds)) return this.lzfStrings(ds);
     return this.guard(ds.path, () => ds.value);
   }
 
   /** Elements [start, end) of a 1-D dataset (or rows of an N-D one) via a hyperslab. */
   readSlice(ds: H5Dataset, start: number, end: number): unknown {
     if (end <= start) return emptyLike(this.metadata(ds));
-    this.refuseLzfStrings(ds);
+    if (this.isUnreadableLzfStrings(ds)) return this.lzfStrings(ds).slice(start, end);
     return this.guard(`${ds.path} [${start}, ${end})`, () => ds.slice([[start, end]]));
   }
 
@@ -146,16 +147,34 @@ export class H5Context {
    * [4, 261, chunk bytes] and read fine) cannot be decompressed by h5wasm-plugins' LZF plugin: without
    * cd_values[2] the filter sizes its output buffer from the compressed size, decompression runs out of room
    * (E2BIG), and reading errno then calls `__errno_location`, which h5wasm's main module does not export:
-   * WebAssembly aborts. Such a dataset is refused before HDF5 touches it, with a way out, instead of a trap.
+   * WebAssembly aborts. HDF5 never sees such a dataset: it is read from the file's bytes (lzf-strings.ts), or,
+   * where that reader does not know the file's structures, refused with a way out instead of a trap.
    */
-  private refuseLzfStrings(ds: H5Dataset): void {
+  private isUnreadableLzfStrings(ds: H5Dataset): boolean {
     const meta = this.metadata(ds);
-    if (meta.type !== H5T.STRING || !meta.vlen) return;
+    if (meta.type !== H5T.STRING || !meta.vlen) return false;
     const filters = this.guard(ds.path, () => ds.filters);
-    if (!filters.some(f => f.id === LZF_FILTER_ID && !((f.cd_values?.length ?? 0) >= 3 && f.cd_values[2] > 0))) return;
-    this.fail(`'${ds.path}' holds variable-length strings compressed with LZF, which this reader cannot decompress ` +
-      '(the WebAssembly LZF plugin aborts on them); rewrite the file with gzip or without compression, e.g. ' +
-      "anndata.read_h5ad(path).write_h5ad(new_path, compression='gzip')");
+    return filters.some(f => f.id === LZF_FILTER_ID && !((f.cd_values?.length ?? 0) >= 3 && f.cd_values[2] > 0));
+  }
+
+  private readonly lzfCache = new Map<string, string[]>();
+
+  private lzfStrings(ds: H5Dataset): string[] {
+    const cached = this.lzfCache.get(ds.path);
+    if (cached) return cached;
+    let values: string[];
+    try {
+      values = readLzfVlenStrings(this.path, ds.path);
+    } catch (e) {
+      if (!(e instanceof LzfFallbackError)) throw e;
+      return this.fail(`'${ds.path}' holds variable-length strings compressed with LZF, which the WebAssembly LZF ` +
+        `plugin cannot decompress and this reader's own LZF path cannot read here (${e.message}); rewrite the file ` +
+        "with gzip or without compression, e.g. anndata.read_h5ad(path).write_h5ad(new_path, compression='gzip')");
+    }
+    const expected = this.shape(ds)[0] ?? 0;
+    if (values.length !== expected) this.fail(`'${ds.path}': read ${values.length} LZF-compressed strings, expected ${expected}`);
+    this.lzfCache.set(ds.path, values);
+    return values;
   }
 
   /**
