@@ -267,4 +267,24 @@ describe('hardening: silent data errors and robustness (issue 10)', () => {
     assert.ok(runs.some(r => r.status === 'cancelled'));
     assert.ok(runs.every(r => r.status === 'cancelled' || r.status === 'completed'), runs.map(r => r.status).join(','));
   });
+
+  it('SIGTERM cancels `scwb preprocess` like Ctrl-C: exit 130, no output and no temp file left', async () => {
+    const sub = path.join(dir, 'term-pre');
+    fs.mkdirSync(sub);
+    const data = simulateH5ad(path.join(sub, 'in.h5ad'), 60000, 1000, 6);
+    const recipe = path.join(sub, 'bin.json');
+    fs.writeFileSync(recipe, JSON.stringify({ recipe: 'benchmark', params: { mode: 'bin' } }));
+    const child = spawn(process.execPath, [SCWB, 'preprocess', recipe, data, path.join(sub, 'out.h5ad'), '--progress'], { cwd: sub });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /\d+% benchmark/.test(stderr)) { sent = true; child.kill('SIGTERM'); }
+    });
+    const code = await new Promise<number | null>(res => child.on('close', c => res(c)));
+    assert.ok(sent, stderr);
+    assert.strictEqual(code, 130, stderr);
+    assert.match(stderr, /cancelled; no output was written/);
+    assert.deepStrictEqual(fs.readdirSync(sub).sort(), ['bin.json', 'in.h5ad']);
+  });
 });
