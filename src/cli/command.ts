@@ -17,7 +17,8 @@ export interface CliIO {
 export class UsageError extends Error {}
 
 /**
- * Minimal flag parser: `--name value`, `--flag` (boolean when listed in `booleans`), and positionals.
+ * Minimal flag parser: `--name value`, `--flag` (boolean when listed in `booleans`), and positionals. `--` ends
+ * the options: every argument after it is a positional, even one starting with `--` (a file named `--x.h5ad`).
  * Kept tiny on purpose: the CLI has a handful of flags per command.
  */
 export function parseFlags(args: string[], booleans: readonly string[] = []): { flags: Map<string, string | true>; positionals: string[] } {
@@ -25,6 +26,10 @@ export function parseFlags(args: string[], booleans: readonly string[] = []): { 
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    if (a === '--') {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) { flags.set(a.slice(2, eq), a.slice(eq + 1)); continue; }
@@ -54,4 +59,18 @@ export function numberFlag(flags: Map<string, string | true>, name: string, fall
   const n = Number(v);
   if (v === true || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(v)}`);
   return n;
+}
+
+/**
+ * Calls `onSignal` on SIGINT (Ctrl-C) and SIGTERM (what `timeout`, `kill` and cluster schedulers send) while a
+ * command runs, so both cancel the same way: temp outputs removed, runs marked cancelled. Returns the remover.
+ */
+export function onTerminationSignals(onSignal: (signal: NodeJS.Signals) => void): () => void {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const handlers = signals.map(s => {
+    const h = () => onSignal(s);
+    process.once(s, h);
+    return [s, h] as const;
+  });
+  return () => { for (const [s, h] of handlers) process.removeListener(s, h); };
 }

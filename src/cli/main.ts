@@ -29,7 +29,9 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     return 2;
   }
   const cmd = await load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const dashes = rest.indexOf('--');
+  const options = dashes >= 0 ? rest.slice(0, dashes) : rest;
+  if (options.includes('--help') || options.includes('-h')) {
     io.out(cmd.usage + '\n');
     return 0;
   }

@@ -6,7 +6,10 @@ import { CancelledError } from './workers/task';
 /** Hex sha256 of the file's bytes; `onBytes` hears the bytes read so far; `isCancelled` stops early. */
 export async function sha256File(file: string, onBytes?: (done: number, total: number) => void,
   isCancelled?: () => boolean): Promise<string> {
-  const total = (await fs.promises.stat(file)).size;
+  const st = await fs.promises.stat(file);
+  // A FIFO or device would never end (or block on open): refuse it before reading.
+  if (!st.isFile()) throw new Error(`${file}: not a regular file (a FIFO, device or folder), refusing to hash it`);
+  const total = st.size;
   const hash = crypto.createHash('sha256');
   let done = 0;
   const stream = fs.createReadStream(file, { highWaterMark: 4 << 20 });

@@ -1,7 +1,8 @@
 /** `scwb baseline`: the logistic-regression baseline grid into the run store; prints the metrics as JSON. */
+import * as os from 'os';
 import * as path from 'path';
-import { CliCommand, CliIO, UsageError, numberFlag, parseFlags, stringFlag } from '../command';
-import { runBaselinesInWorker, type BaselineGridInput, type BaselineModelSpec } from '../../core/runs/baseline';
+import { CliCommand, CliIO, UsageError, numberFlag, onTerminationSignals, parseFlags, stringFlag } from '../command';
+import { maxThreads, runBaselinesInWorker, type BaselineGridInput, type BaselineModelSpec } from '../../core/runs/baseline';
 import type { RunSplit } from '../../core/runs/schema';
 import { defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
@@ -18,7 +19,8 @@ split (one of):
   --group COL [--test-size 0.2 --seed 2022]   GroupShuffleSplit: whole groups (donors) on one side
 model (one of):
   --penalty l1 --C 0.1          fixed C (default: L1, C=0.1, liblinear one-vs-rest; l2 = multinomial lbfgs)
-  --cv-grid 1e-3,1e-2,...       choose C per run by stratified k-fold CV (--cv-folds, default 5)
+  --cv-grid 1e-3,1e-2,...       choose C per run by stratified k-fold CV (--cv-folds, default 5; at most the
+                                smallest class's number of training cells)
 grid:
   --fractions 0.1,0.5,1         few-shot fractions of the training split (default 1)
   --seeds 0,1,2                 few-shot seeds: np.random.seed(k) + choice (default 0)
@@ -27,8 +29,12 @@ other:
   --experiment NAME             experiment the runs belong to (default: '<dataset stem> baseline')
   --store DIR                   run store folder (default: ./.scwb/runs)
   --published-dataset NAME      dataset name to match published numbers (e.g. Zheng68K)
-  --threads N                   solver threads
-  --progress                    print progress to stderr`;
+  --threads N                   solver threads (1 to 4 x the number of cores)
+  --progress                    print progress to stderr
+  --                            ends the options (a file name starting with -- follows)
+
+SIGINT (Ctrl-C) and SIGTERM (timeout, kill, cluster schedulers) cancel alike: finished runs are kept, the current
+one is marked cancelled. Errors of failed runs are printed to stderr as well as in the JSON.`;
 
 const KNOWN = new Set(['label', 'test-size', 'seed', 'query', 'group', 'penalty', 'C', 'cv-grid', 'cv-folds', 'fractions',
   'seeds', 'stratified-few-shot', 'experiment', 'store', 'published-dataset', 'threads', 'progress']);
@@ -63,10 +69,16 @@ export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { in
   if (penalty !== 'l1' && penalty !== 'l2') throw new UsageError(`--penalty must be l1 or l2, got '${penalty}'`);
   const grid = numberList(flags, 'cv-grid');
   if (grid && flags.has('C')) throw new UsageError('give --C or --cv-grid, not both');
-  const model: BaselineModelSpec = grid
-    ? { penalty, cvGrid: grid, folds: numberFlag(flags, 'cv-folds', 5) }
-    : { penalty, C: numberFlag(flags, 'C', 0.1) };
+  if (!grid && flags.has('cv-folds')) throw new UsageError('--cv-folds applies only with --cv-grid');
+  const folds = numberFlag(flags, 'cv-folds', 5);
+  if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--cv-folds must be an integer of at least 2, got ${folds}`);
+  const C = numberFlag(flags, 'C', 0.1);
+  if (!(C > 0)) throw new UsageError(`--C must be a positive number, got ${C}`);
+  const model: BaselineModelSpec = grid ? { penalty, cvGrid: grid, folds } : { penalty, C };
   const threads = flags.has('threads') ? numberFlag(flags, 'threads', 1) : undefined;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > maxThreads())) {
+    throw new UsageError(`--threads must be an integer from 1 to ${maxThreads()} (4 x the ${os.availableParallelism()} cores here), got ${threads}`);
+  }
   const store = stringFlag(flags, 'store');
   return {
     input: {
@@ -88,8 +100,7 @@ export const command: CliCommand = {
   async run(args: string[], io: CliIO): Promise<number> {
     const { input, progress } = baselineInputFromArgs(args);
     const abort = new AbortController();
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
+    const removeSignals = onTerminationSignals(() => abort.abort());
     let lastShown = -1;
     try {
       const result = await runBaselinesInWorker(input, {
@@ -107,15 +118,19 @@ export const command: CliCommand = {
           error: r.error,
         })),
       }, null, 2) + '\n');
+      // Errors go to stderr too, not only inside the JSON on stdout.
+      for (const r of result.runs) {
+        if (r.status !== 'completed') io.err(`scwb baseline: run ${r.id} (fraction ${r.fraction}, seed ${r.seed}) ${r.status}${r.error ? `: ${r.error}` : ''}\n`);
+      }
       return result.runs.every(r => r.status === 'completed') ? 0 : 1;
     } catch (e) {
       if (e instanceof CancelledError) {
-        io.err('scwb baseline: cancelled; finished runs are kept, the current one is marked cancelled\n');
+        io.err('scwb baseline: cancelled (interrupt or terminate signal); finished runs are kept, the current one is marked cancelled\n');
         return 130;
       }
       throw e;
     } finally {
-      process.removeListener('SIGINT', onSigint);
+      removeSignals();
     }
   },
 };

@@ -1,6 +1,6 @@
 /** `scwb preprocess RECIPE.json IN.h5ad OUT.h5ad`: the same recipes as the Preprocess… command, for scripts and clusters. */
 import * as path from 'path';
-import { CliCommand, CliIO, UsageError, parseFlags } from '../command';
+import { CliCommand, CliIO, UsageError, onTerminationSignals, parseFlags } from '../command';
 import { H5adError } from '../../core/h5ad/types';
 import type { PreprocessReport } from '../../core/preprocess/pipeline';
 import { readRecipeFile } from '../../core/preprocess/recipe';
@@ -26,8 +26,7 @@ export const command: CliCommand = {
     if (positionals.length !== 3) throw new UsageError('give RECIPE.json IN.h5ad OUT.h5ad');
     const [recipeFile, inPath, outPath] = positionals.map(p => path.resolve(p));
     const ac = new AbortController();
-    const onSignal = () => ac.abort();
-    process.once('SIGINT', onSignal);
+    const removeSignals = onTerminationSignals(() => ac.abort());
     try {
       readRecipeFile(recipeFile); // a bad recipe is reported before any work starts
       const report = await runTask<PreprocessReport>('preprocess/tasks', 'preprocess', {
@@ -49,7 +48,7 @@ export const command: CliCommand = {
       }
       throw e;
     } finally {
-      process.removeListener('SIGINT', onSignal);
+      removeSignals();
     }
   },
 };

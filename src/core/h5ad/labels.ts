@@ -22,8 +22,24 @@ export function orderColumnsForLabels(columns: readonly ColumnSummary[]): { cand
   return { candidates: ordered.filter(isLabelCandidate).map(c => c.name), ordered };
 }
 
-/** The label of every cell: numbers stay numbers (numpy sorts them numerically), all else becomes strings. */
+/**
+ * The label of every cell: numbers stay numbers (numpy sorts them numerically), all else becomes strings.
+ * String labels whose bytes were not valid UTF-8 are refused: the decoder turns every invalid byte sequence into
+ * U+FFFD, so two different labels could merge into one class.
+ */
 export function labelValues(df: DataFrame, column: string, file: string): Label[] {
+  const labels = rawLabelValues(df, column, file);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (typeof l === 'string' && l.includes('\uFFFD')) {
+      throw new H5adError(file, `obs column '${column}' has a label at cell ${i} ('${df.index[i]}') whose bytes are not valid UTF-8 ` +
+        `(read as ${JSON.stringify(l)}); different labels could merge into one, so the column is refused: re-encode its labels as UTF-8`);
+    }
+  }
+  return labels;
+}
+
+function rawLabelValues(df: DataFrame, column: string, file: string): Label[] {
   const col = df.columns.find(c => c.name === column);
   if (!col) {
     const names = df.columns.map(c => c.name);

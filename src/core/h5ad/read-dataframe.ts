@@ -52,12 +52,12 @@ function readGroupColumn(ctx: H5Context, group: H5Group, name: string): Column {
     case 'categorical': {
       const codes = requireDataset(ctx, `${path}/codes`);
       const categories = requireDataset(ctx, `${path}/categories`);
-      return {
+      return checkedCategorical(ctx, codes.path, {
         kind: 'categorical', name,
         categories: toStrings(ctx.readAll(categories)),
         codes: toInt32(ctx.readAll(codes) as ArrayLike<number>),
         ordered: ctx.attrBool(node, 'ordered'),
-      };
+      });
     }
     case 'nullable-integer': {
       const values = ctx.readAll(requireDataset(ctx, `${path}/values`)) as ArrayLike<number | bigint>;
@@ -87,12 +87,27 @@ function readReferencedCategorical(ctx: H5Context, codes: H5Dataset, name: strin
     return ctx.file.dereference(r as Parameters<typeof ctx.file.dereference>[0]);
   });
   if (!ctx.isDataset(target)) return ctx.fail(`the categories reference of '${codes.path}' does not point to a dataset`);
-  return {
+  return checkedCategorical(ctx, codes.path, {
     kind: 'categorical', name,
     categories: toStrings(ctx.readAll(target)),
     codes: toInt32(ctx.readAll(codes) as ArrayLike<number>),
     ordered: ctx.attrBool(target, 'ordered'),
-  };
+  });
+}
+
+/**
+ * A categorical column whose codes all lie in -1..n-1 (-1 = missing). A code outside is refused here, naming the
+ * input file, the codes dataset and the cell, so no later step (a writer) reports it against another file.
+ */
+function checkedCategorical(ctx: H5Context, codesPath: string, col: Extract<Column, { kind: 'categorical' }>): Column {
+  const n = col.categories.length;
+  for (let i = 0; i < col.codes.length; i++) {
+    const code = col.codes[i];
+    if (code < -1 || code >= n) {
+      ctx.fail(`the categorical column '${col.name}' (${codesPath}) has code ${code} at cell ${i}, outside -1..${n - 1} (${n} categories): the file is corrupt`);
+    }
+  }
+  return col;
 }
 
 function columnFromDataset(ctx: H5Context, ds: H5Dataset, name: string): Column {
@@ -126,7 +141,7 @@ function readCompoundDataFrame(ctx: H5Context, ds: H5Dataset): DataFrame {
     if (Array.isArray(values)) {
       columns.push({ kind: 'string', name: m.name, values });
     } else if (cats && m.type === H5T.INTEGER) {
-      columns.push({ kind: 'categorical', name: m.name, categories: toStrings(ctx.readAll(cats)), codes: toInt32(values), ordered: false });
+      columns.push(checkedCategorical(ctx, `${ds.path}/${m.name}`, { kind: 'categorical', name: m.name, categories: toStrings(ctx.readAll(cats)), codes: toInt32(values), ordered: false }));
     } else if (isBooleanEnum(m)) {
       columns.push({ kind: 'boolean', name: m.name, values: toUint8(values) });
     } else if (isNumericType(m)) {

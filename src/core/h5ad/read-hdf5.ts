@@ -4,6 +4,7 @@
  * stacks into one readable problem text.
  */
 import type { H5Wasm } from './h5wasm';
+import { LzfFallbackError, readLzfVlenStrings } from './lzf-strings';
 import { H5adError } from './types';
 
 export type H5File = InstanceType<H5Wasm['File']>;
@@ -129,13 +130,51 @@ export class H5Context {
 
   /** The whole dataset (for small things: indices of obs/var, categories, obsm). */
   readAll(ds: H5Dataset): unknown {
+    if (this.isUnreadableLzfStrings(ds)) return this.lzfStrings(ds);
     return this.guard(ds.path, () => ds.value);
   }
 
   /** Elements [start, end) of a 1-D dataset (or rows of an N-D one) via a hyperslab. */
   readSlice(ds: H5Dataset, start: number, end: number): unknown {
     if (end <= start) return emptyLike(this.metadata(ds));
+    if (this.isUnreadableLzfStrings(ds)) return this.lzfStrings(ds).slice(start, end);
     return this.guard(`${ds.path} [${start}, ${end})`, () => ds.slice([[start, end]]));
+  }
+
+  /**
+   * Variable-length strings compressed with LZF whose filter has no client values (Debian's h5py 3.7 under
+   * anndata 0.8 with compression='lzf' writes obs/var names and categories so; anndata 0.7's files carry
+   * [4, 261, chunk bytes] and read fine) cannot be decompressed by h5wasm-plugins' LZF plugin: without
+   * cd_values[2] the filter sizes its output buffer from the compressed size, decompression runs out of room
+   * (E2BIG), and reading errno then calls `__errno_location`, which h5wasm's main module does not export:
+   * WebAssembly aborts. HDF5 never sees such a dataset: it is read from the file's bytes (lzf-strings.ts), or,
+   * where that reader does not know the file's structures, refused with a way out instead of a trap.
+   */
+  private isUnreadableLzfStrings(ds: H5Dataset): boolean {
+    const meta = this.metadata(ds);
+    if (meta.type !== H5T.STRING || !meta.vlen) return false;
+    const filters = this.guard(ds.path, () => ds.filters);
+    return filters.some(f => f.id === LZF_FILTER_ID && !((f.cd_values?.length ?? 0) >= 3 && f.cd_values[2] > 0));
+  }
+
+  private readonly lzfCache = new Map<string, string[]>();
+
+  private lzfStrings(ds: H5Dataset): string[] {
+    const cached = this.lzfCache.get(ds.path);
+    if (cached) return cached;
+    let values: string[];
+    try {
+      values = readLzfVlenStrings(this.path, ds.path);
+    } catch (e) {
+      if (!(e instanceof LzfFallbackError)) throw e;
+      return this.fail(`'${ds.path}' holds variable-length strings compressed with LZF, which the WebAssembly LZF ` +
+        `plugin cannot decompress and this reader's own LZF path cannot read here (${e.message}); rewrite the file ` +
+        "with gzip or without compression, e.g. anndata.read_h5ad(path).write_h5ad(new_path, compression='gzip')");
+    }
+    const expected = this.shape(ds)[0] ?? 0;
+    if (values.length !== expected) this.fail(`'${ds.path}': read ${values.length} LZF-compressed strings, expected ${expected}`);
+    this.lzfCache.set(ds.path, values);
+    return values;
   }
 
   /**
@@ -303,6 +342,8 @@ export function isBooleanEnum(meta: H5Metadata): boolean {
 export function isNumericType(meta: H5Metadata): boolean {
   return meta.type === H5T.INTEGER || meta.type === H5T.FLOAT;
 }
+
+const LZF_FILTER_ID = 32000;
 
 const FILTER_NAMES: Record<number, string> = { 1: 'gzip', 2: 'shuffle', 3: 'fletcher32', 4: 'szip', 5: 'nbit', 6: 'scaleoffset', 32000: 'lzf', 32001: 'blosc', 32004: 'lz4', 32008: 'bitshuffle', 32015: 'zstd' };
 

@@ -102,7 +102,25 @@ function readCsrRows(ctx: H5Context, m: MatrixLocation, start: number, end: numb
   const outData = valuesArrayFor(ctx, data, nnz);
   ctx.readNumericInto(indices, lo, hi, outIndices, 0);
   ctx.readNumericInto(data, lo, hi, outData, 0);
+  checkColumnIndices(ctx, m, localPtr, outIndices, start, 0, end - start);
   return { nRows: end - start, nCols: m.info.shape[1], indptr: localPtr, indices: outIndices, data: outData };
+}
+
+/**
+ * Every stored column index of rows [r0, r1) (local row numbers; `firstRow` is local row 0's row in the file)
+ * lies in 0..nCols-1. The one check every reader of X goes through, so no reader drops or misplaces a value
+ * another reader would refuse.
+ */
+function checkColumnIndices(ctx: H5Context, m: MatrixLocation, indptr: Int32Array, indices: Int32Array, firstRow: number, r0: number, r1: number): void {
+  const nCols = m.info.shape[1];
+  for (let r = r0; r < r1; r++) {
+    for (let k = indptr[r]; k < indptr[r + 1]; k++) {
+      const j = indices[k];
+      if (j < 0 || j >= nCols) {
+        ctx.fail(`'${m.path}/indices' holds column index ${j} in row ${firstRow + r}, outside 0..${nCols - 1} (${nCols} columns): the sparse matrix is corrupt`);
+      }
+    }
+  }
 }
 
 function checkIndptr(ctx: H5Context, m: MatrixLocation, ptr: Float64Array, first: number): void {
@@ -169,6 +187,9 @@ function readCscRows(ctx: H5Context, m: MatrixLocation, start: number, end: numb
     for (let k = lo; k < hi; k++) {
       while (colPtr[col + 1] <= k) col++;
       const r = rowBuf[k - lo];
+      if (r < 0 || r >= m.info.shape[0]) {
+        ctx.fail(`'${m.path}/indices' holds row index ${r} in column ${col}, outside 0..${m.info.shape[0] - 1} (${m.info.shape[0]} rows): the sparse matrix is corrupt`);
+      }
       if (r < start || r >= end) continue;
       if (n === rows.length) {
         rows = grow(rows); cols = grow(cols);
@@ -246,6 +267,7 @@ export function readMatrixAll(
       const r1 = Math.min(nRows, r0 + blockRows);
       ctx.readNumericInto(indices, ptr[r0], ptr[r1], outIdx, outPtr[r0], BULK_PIECE);
       ctx.readNumericInto(data, ptr[r0], ptr[r1], outData, outPtr[r0], BULK_PIECE);
+      checkColumnIndices(ctx, m, outPtr, outIdx, 0, r0, r1);
       opts.onBlock?.(r1);
     }
     return { nRows, nCols: m.info.shape[1], indptr: outPtr, indices: outIdx, data: outData };

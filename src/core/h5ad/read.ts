@@ -23,7 +23,7 @@ const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x
 
 /** Opens an .h5ad for reading. Throws H5adError naming the file when it cannot be read as AnnData. */
 export async function openH5ad(path: string): Promise<AnnDataReader> {
-  checkHdf5File(path);
+  checkH5adFile(path);
   const h5 = await loadH5Wasm();
   let file: InstanceType<typeof h5.File>;
   try {
@@ -43,7 +43,7 @@ export async function openH5ad(path: string): Promise<AnnDataReader> {
  * Cheap checks before HDF5 sees the file, so that the common mistakes get plain answers. The HDF5 superblock
  * may follow a user block of 512 * 2^k bytes, hence the signature search at those offsets.
  */
-function checkHdf5File(path: string): void {
+export function checkH5adFile(path: string): void {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(path);
@@ -51,6 +51,10 @@ function checkHdf5File(path: string): void {
     throw new H5adError(path, 'file not found');
   }
   if (stat.isDirectory()) throw new H5adError(path, 'is a folder, not an .h5ad file (a zarr store? this reader reads HDF5 .h5ad only)');
+  if (!stat.isFile()) {
+    const kind = stat.isFIFO() ? 'a FIFO (named pipe)' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'not a regular file';
+    throw new H5adError(path, `is ${kind}, not an .h5ad file: only regular files are read`);
+  }
   if (stat.size === 0) throw new H5adError(path, 'the file is empty');
   const fd = fs.openSync(path, 'r');
   try {

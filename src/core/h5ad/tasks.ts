@@ -2,6 +2,7 @@
  * Worker-thread tasks over .h5ad files, run with `runTask('h5ad/tasks', name, input)`. They stream X in row
  * blocks, so their memory stays bounded by the block size and the per-cell arrays.
  */
+import { jsonProblem } from '../safe-text';
 import * as fs from 'fs';
 import { CancelledError, type TaskContext } from '../workers/task';
 import { openH5ad } from './read';
@@ -156,7 +157,7 @@ export async function geneOverlap(input: GeneOverlapInput, ctx: TaskContext): Pr
   try {
     reference = parseGeneReference(text);
   } catch (e) {
-    throw new H5adError(input.genesFile, `not a valid gene list: ${(e as Error).message}`);
+    throw new H5adError(input.genesFile, `not a valid gene list: ${e instanceof SyntaxError ? jsonProblem(e) : 'it cannot be parsed'}`);
   }
   if (reference.length === 0) throw new H5adError(input.genesFile, 'the gene list is empty');
   ctx.progress(0.3, 'reading var');

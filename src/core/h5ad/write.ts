@@ -37,6 +37,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadH5Wasm, H5Wasm } from './h5wasm';
+import { describeHdf5Error } from './read-hdf5';
 import { Column, DataFrame, H5adError } from './types';
 import { CsrMatrix } from '../sparse';
 import { BOOL_PLACEHOLDER_DTYPE, boolPlaceholderData, patchBoolPlaceholders } from './write-bool-enum';
@@ -134,12 +135,20 @@ export class H5adWriter {
     const h5 = await loadH5Wasm();
     const tempPath = path.join(path.dirname(target),
       `.${path.basename(target, '.h5ad')}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}.h5ad`);
+    removeStaleTemps(target);
+    try {
+      // Created by Node first, so a folder that refuses files gets its system error, not an HDF5 stack.
+      fs.closeSync(fs.openSync(tempPath, 'wx'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      throw new H5adError(target, `cannot create a file in the output folder ${path.dirname(target)} (${code}: ${fsReason(code)})`);
+    }
     let file: H5File;
     try {
       file = new h5.File(tempPath, 'w');
     } catch (e) {
       fs.rmSync(tempPath, { force: true });
-      throw new H5adError(target, `cannot create the output file: ${errorText(e)}`);
+      throw new H5adError(target, `cannot create the output file: ${describeHdf5Error(e)}`);
     }
     const writer = new H5adWriter(target, tempPath, file, options);
     try {
@@ -235,7 +244,7 @@ export class H5adWriter {
     } catch (e) {
       this.abort();
       if (e instanceof H5adError) throw e;
-      throw new H5adError(this.outPath, `write failed: ${errorText(e)}`);
+      throw new H5adError(this.outPath, `write failed: ${describeHdf5Error(e)}`);
     }
   }
 
@@ -510,7 +519,70 @@ function checkFrame(file: string, what: string, frame: DataFrame, n: number): vo
   }
 }
 
+const FS_REASONS: Record<string, string> = {
+  EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', ENOENT: 'no such folder', ENOTDIR: 'not a folder',
+};
+
+function fsReason(code: string): string {
+  return FS_REASONS[code] ?? 'the system refused it';
+}
+
+/**
+ * Temp files of this target left by a writer that was killed (kill -9, power loss): `.<stem>.tmp-<pid>-<hex>.h5ad`
+ * whose pid no longer runs. They are removed before a new write of the same target; returns their paths.
+ */
+export function removeStaleTemps(target: string): string[] {
+  const dir = path.dirname(target);
+  const stem = path.basename(target, '.h5ad');
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const prefix = `.${stem}.tmp-`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.h5ad')) continue;
+    const m = /^(\d+)-[0-9a-f]{8}\.h5ad$/.exec(name.slice(prefix.length));
+    if (!m || processExists(Number(m[1]))) continue;
+    const file = path.join(dir, name);
+    try {
+      if (!fs.lstatSync(file).isFile()) continue;
+      fs.rmSync(file, { force: true });
+      removed.push(file);
+    } catch {
+      // Another process removed it first: nothing to do.
+    }
+  }
+  return removed;
+}
+
+function processExists(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function checkTarget(target: string, options: H5adWriterOptions): void {
+  const dir = path.dirname(target);
+  let dirStat: fs.Stats;
+  try {
+    dirStat = fs.statSync(dir);
+  } catch {
+    throw new H5adError(target, `the output folder ${dir} does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new H5adError(target, `${dir} is not a folder`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new H5adError(target, `the output folder ${dir} is not writable`);
+  }
   const real = (p: string): string => {
     try { return fs.realpathSync(p); } catch { return path.resolve(p); }
   };
@@ -523,6 +595,3 @@ function checkTarget(target: string, options: H5adWriterOptions): void {
   }
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

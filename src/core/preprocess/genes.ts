@@ -1,6 +1,7 @@
 /** Gene lists and vocabularies the recipes align to, and the column maps that do the aligning. */
 import * as fs from 'fs';
 import { H5adError } from '../h5ad/types';
+import { geneForMessage, jsonProblem } from '../safe-text';
 
 /**
  * Parses a reference gene list: one gene per line, or a table whose first field (tab, comma or space separated)
@@ -23,7 +24,7 @@ export function parseGeneList(text: string, file: string): string[] {
   const seen = new Map<string, number>();
   for (let i = 0; i < genes.length; i++) {
     const first = seen.get(genes[i]);
-    if (first !== undefined) throw new H5adError(file, `gene "${genes[i]}" appears twice in the reference list (entries ${first + 1} and ${i + 1})`);
+    if (first !== undefined) throw new H5adError(file, `gene ${geneForMessage(genes[i], i + 1)} appears twice in the reference list (entries ${first + 1} and ${i + 1})`);
     seen.set(genes[i], i);
   }
   return genes;
@@ -54,14 +55,18 @@ export function parseVocab(text: string, file: string): Map<string, number> {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new H5adError(file, `the vocabulary is not valid JSON: ${(e as Error).message}`);
+    throw new H5adError(file, `the vocabulary is ${jsonProblem(e)}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new H5adError(file, 'the vocabulary must be a JSON object {"GENE": id, ...}');
   }
   const vocab = new Map<string, number>();
+  let entry = 0;
   for (const [gene, id] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new H5adError(file, `vocabulary id of "${gene}" is not a non-negative integer: ${JSON.stringify(id)}`);
+    entry++;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new H5adError(file, `the vocabulary id of ${geneForMessage(gene, entry)} is not a non-negative integer`);
+    }
     vocab.set(gene, id);
   }
   if (vocab.size === 0) throw new H5adError(file, 'the vocabulary is empty');

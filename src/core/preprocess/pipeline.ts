@@ -9,6 +9,7 @@
  *   benchmark   +1 when minCountsPerGene > 0, then the write pass
  * The first pass that reads values also checks them (counts vs log-normalised, negatives, NaN/Inf).
  */
+import { genesForMessage } from '../safe-text';
 import { MT19937 } from '../random/mt19937';
 import type { CsrMatrix } from '../sparse';
 import { H5adError, type Column, type DataFrame } from '../h5ad/types';
@@ -217,7 +218,7 @@ class PipelineRun {
     const sel = selectionFromFlags(genes.map(g => vocab.has(g)));
     if (sel.kept.length === 0) {
       const where = this.opts.vocabFile ? ` ${this.opts.vocabFile}` : '';
-      this.fail(`no gene is in the vocabulary${where} (first genes: ${genes.slice(0, 5).join(', ')}); ` +
+      this.fail(`no gene is in the vocabulary${where} (first genes: ${genesForMessage(genes)}); ` +
         'check that genes are symbols like the vocabulary\'s, or set "geneColumn" to a var column of symbols');
     }
     return sel;
@@ -257,8 +258,8 @@ class PipelineRun {
     const align = alignToReference(genes, reference, p.duplicateGenes);
     if (align.found === 0) {
       const where = this.opts.referenceFile ? ` ${this.opts.referenceFile}` : '';
-      this.fail(`no gene matches the reference list${where} (first genes here: ${genes.slice(0, 5).join(', ')}; ` +
-        `in the reference: ${reference.slice(0, 5).join(', ')}); set "geneColumn" if symbols are in a var column`);
+      this.fail(`no gene matches the reference list${where} (first genes here: ${genesForMessage(genes)}; ` +
+        `in the reference: ${genesForMessage(reference)}); set "geneColumn" if symbols are in a var column`);
     }
     const check = new InputCheck(this.source.path, 'counts', genes, '');
     const nRef = reference.length;

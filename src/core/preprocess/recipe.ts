@@ -4,6 +4,7 @@
  * Every parameter has a default except the reference files a recipe cannot guess (scBERT's gene list, scGPT's
  * vocabulary). docs/recipes.md documents each one; keep the two in step.
  */
+import { jsonProblem } from '../safe-text';
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
@@ -119,7 +120,7 @@ export function readRecipeFile(file: string): Recipe {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new H5adError(file, `not valid JSON: ${(e as Error).message}`);
+    throw new H5adError(file, jsonProblem(e));
   }
   return resolveRecipePaths(parseRecipe(value, file), path.dirname(path.resolve(file)));
 }

@@ -13,10 +13,11 @@
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { fitLogReg, cvSelectC, predict, DEFAULT_C_GRID, type LogRegModel } from '../baselines/logreg';
 import { selectRows } from '../baselines/matrix';
-import { openH5ad } from '../h5ad/read';
+import { checkH5adFile, openH5ad } from '../h5ad/read';
 import { labelValues } from '../h5ad/labels';
 import { H5adError, type AnnDataReader } from '../h5ad/types';
 import { PACKAGE_ROOT } from '../paths';
@@ -126,7 +127,54 @@ function validateInput(input: BaselineGridInput): { fractions: number[]; seeds: 
     throw new Error('the C grid must hold positive numbers');
   }
   if (input.split.kind !== 'reference-query' && !(input.split.testSize > 0)) throw new Error('testSize must be positive');
+  if (!('C' in input.model) && input.model.folds !== undefined && (!Number.isInteger(input.model.folds) || input.model.folds < 2)) {
+    throw new Error(`the number of cross-validation folds must be an integer of at least 2, got ${input.model.folds}`);
+  }
+  if (input.threads !== undefined) {
+    const max = maxThreads();
+    if (!Number.isInteger(input.threads) || input.threads < 1 || input.threads > max) {
+      throw new Error(`threads must be an integer from 1 to ${max} (4 x the ${os.availableParallelism()} cores here), got ${input.threads}`);
+    }
+  }
   return { fractions, seeds };
+}
+
+/** More solver threads than this (4 per core) only slow the fit down; more is refused as a mistake. */
+export function maxThreads(): number {
+  return 4 * os.availableParallelism();
+}
+
+/**
+ * Every stored value of X is finite: a NaN or an infinity in any cell (training or test) would make scores NaN
+ * and the run would still "complete". Names the file, the cell and the gene.
+ */
+export function checkFinite(X: CsrMatrix, file: string, obsNames: readonly string[], varNames: readonly string[]): void {
+  for (let r = 0; r < X.nRows; r++) {
+    for (let k = X.indptr[r]; k < X.indptr[r + 1]; k++) {
+      const v = X.data[k];
+      if (!Number.isFinite(v)) {
+        const j = X.indices[k];
+        throw new H5adError(file, `X holds ${v} at cell ${r} ('${obsNames[r] ?? r}'), gene ${j} ('${varNames[j] ?? j}'): ` +
+          'the baseline needs finite values everywhere; remove or fix non-finite values first');
+      }
+    }
+  }
+}
+
+/**
+ * k-fold cross-validation needs every class of the training rows in each fold: k above the smallest class's
+ * count is refused (scikit-learn's StratifiedKFold refuses k above every class's count and warns below).
+ */
+export function checkFoldsFit(folds: number, y: Int32Array, classes: readonly Label[]): void {
+  const counts = new Map<number, number>();
+  for (const c of y) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let smallest = -1;
+  let n = Infinity;
+  for (const [c, k] of counts) if (k < n || (k === n && c < smallest)) { n = k; smallest = c; }
+  if (smallest >= 0 && folds > n) {
+    throw new Error(`${folds}-fold cross-validation needs at least ${folds} training cells of every class, but class ` +
+      `'${String(classes[smallest])}' has only ${n}: lower --cv-folds to at most ${n} or use a larger training fraction`);
+  }
 }
 
 /**
@@ -227,7 +275,9 @@ async function loadData(input: BaselineGridInput, ctx: TaskContext, report: (f: 
           throw new H5adError(split.queryPath, `none of its ${alignment.queryGenes} var names occur in the reference ${input.datasetPath}`);
         }
         const Xref = readMatrix(reader, input.blockRows, ctx, f => report(0.5 * f, 'reading the reference matrix'));
+        checkFinite(Xref, input.datasetPath, reader.obs().index, reader.var().index);
         const Xq = readMatrix(query, input.blockRows, ctx, f => report(0.5 + 0.5 * f, 'reading the query matrix'));
+        checkFinite(Xq, split.queryPath, queryObs.index, query.var().index);
         return {
           Xtrain: Xref, Xtest: remapColumns(Xq, map, Xref.nCols), trainLabels: labels, testLabels: queryLabels,
           testNames: queryObs.index, split: referenceQueryIndices(Xref.nRows, Xq.nRows), geneAlignment: alignment,
@@ -239,6 +289,7 @@ async function loadData(input: BaselineGridInput, ctx: TaskContext, report: (f: 
     }
     const indices = singleFileSplit(reader, labels, split, input.datasetPath);
     const X = readMatrix(reader, input.blockRows, ctx, f => report(f, 'reading the matrix'));
+    checkFinite(X, input.datasetPath, reader.obs().index, reader.var().index);
     return {
       Xtrain: X, Xtest: X, trainLabels: labels, testLabels: labels, testNames: reader.obs().index, split: indices,
       geneAlignment: null, nObs: summary.nObs, nVars: summary.nVars, queryShape: null,
@@ -260,6 +311,10 @@ function phase(ctx: TaskContext, from: number, to: number) {
  */
 export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext): Promise<BaselineGridResult> {
   const { fractions, seeds } = validateInput(input);
+  // The inputs are checked (regular files, HDF5) before anything reads them whole: a FIFO or device named
+  // *.h5ad would block the hash forever.
+  checkH5adFile(input.datasetPath);
+  if (input.split.kind === 'reference-query') checkH5adFile(input.split.queryPath);
   const store = new RunStore(input.storeRoot);
   const isCancelled = () => ctx.cancelled;
 
@@ -352,6 +407,7 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
       await store.writeSplit(id, { train: trainRows, test: data.split.test });
       const Xtr = selectRows(data.Xtrain, trainRows);
       const ytr = Int32Array.from(trainRows, i => yAll[i]);
+      if (!('C' in input.model)) checkFoldsFit(input.model.folds ?? 5, ytr, classes);
       const { model: fitted, chosen } = await fitBaseline(Xtr, ytr, classes.length, input, onProgress, isCancelled);
       const pred = predict(fitted, Xtest);
       const predLabels = Array.from(pred, c => classes[c]);

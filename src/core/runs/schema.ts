@@ -3,6 +3,7 @@
  * Every file carries `schemaVersion`; reading checks it with zod so a hand-edited or foreign file is reported
  * by name instead of surfacing later as `undefined` in a table.
  */
+import { jsonProblem } from '../safe-text';
 import * as z from 'zod';
 
 export const RUN_SCHEMA_VERSION = 1;
@@ -194,7 +195,7 @@ export function parseRunFile<S extends z.ZodType>(file: string, text: string, sc
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new RunFileError(file, `not valid JSON (${(e as Error).message})`);
+    throw new RunFileError(file, jsonProblem(e));
   }
   const version = (value as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (value && typeof value === 'object' && version !== undefined && version !== RUN_SCHEMA_VERSION) {

@@ -12,6 +12,11 @@
  * Ids sort by creation time (UTC timestamp, then a random suffix), so a plain directory listing is chronological.
  * A run found 'queued' or 'running' whose owner process is gone is marked 'interrupted' when read; its log and
  * events stay.
+ *
+ * A run store may come from an untrusted repository, so the store never writes through a symbolic link: appends
+ * open the file with O_NOFOLLOW, run folders that are links are not listed, and a store opened read-only (the
+ * extension does so in an untrusted workspace) writes nothing at all — an interrupted run is reported as such
+ * without being saved.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -96,11 +101,33 @@ function monotonicNow(): Date {
   return new Date(lastIdMs);
 }
 
+export interface RunStoreOptions {
+  /**
+   * Never write anything (an untrusted workspace): reads still work, every write method throws. A function is
+   * asked at each call, so a store follows a workspace that becomes trusted.
+   */
+  readOnly?: boolean | (() => boolean);
+}
+
+/** Thrown by the write methods of a read-only store. */
+export class ReadOnlyStoreError extends Error {}
+
 export class RunStore {
   /** Updates of one run are applied one after another within this process. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly readOnlyOption: boolean | (() => boolean);
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, options: RunStoreOptions = {}) {
+    this.readOnlyOption = options.readOnly ?? false;
+  }
+
+  get readOnly(): boolean {
+    return typeof this.readOnlyOption === 'function' ? this.readOnlyOption() : this.readOnlyOption;
+  }
+
+  private assertWritable(what: string): void {
+    if (this.readOnly) throw new ReadOnlyStoreError(`the run store ${this.root} is read-only (untrusted workspace): cannot ${what}`);
+  }
 
   runDir(id: string): string {
     if (!ID_PATTERN.test(id)) throw new Error(`invalid run id '${id}'`);
@@ -112,6 +139,7 @@ export class RunStore {
   }
 
   async create(init: NewRun): Promise<RunRecord> {
+    this.assertWritable('create a run');
     await fs.promises.mkdir(this.root, { recursive: true });
     let id = newRunId();
     // mkdir without recursive fails when the folder exists, so two creators never share an id.
@@ -130,8 +158,8 @@ export class RunStore {
       stratifiedFewShot: init.stratifiedFewShot ?? false,
     });
     await writeFileAtomic(this.file(id, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
-    await fs.promises.appendFile(this.file(id, LOG_FILE), '');
-    await fs.promises.appendFile(this.file(id, EVENTS_FILE), '');
+    await appendNoFollow(this.file(id, LOG_FILE), '');
+    await appendNoFollow(this.file(id, EVENTS_FILE), '');
     return record;
   }
 
@@ -154,6 +182,7 @@ export class RunStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], problems: [] };
       throw e;
     }
+    // Dirent types come from lstat: a symbolic link to a folder is not a run folder and is not followed.
     const ids = entries.filter(e => e.isDirectory() && ID_PATTERN.test(e.name)).map(e => e.name).sort();
     const runs: RunRecord[] = [];
     const problems: Error[] = [];
@@ -171,6 +200,7 @@ export class RunStore {
 
   /** Applies `patch` to run.json (validated, atomic) and returns the new record. */
   update(id: string, patch: RunPatch | ((r: RunRecord) => RunPatch)): Promise<RunRecord> {
+    if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(`the run store ${this.root} is read-only (untrusted workspace): cannot update run ${id}`));
     return this.serialize(id, async () => {
       const current = await this.readRecord(id);
       const p = typeof patch === 'function' ? patch(current) : patch;
@@ -190,6 +220,7 @@ export class RunStore {
 
   /** Removes the run's folder and everything in it. */
   async delete(id: string): Promise<void> {
+    this.assertWritable(`delete run ${id}`);
     await fs.promises.rm(this.runDir(id), { recursive: true, force: true });
   }
 
@@ -197,7 +228,8 @@ export class RunStore {
     const full = { ...event, time: event.time ?? new Date().toISOString() };
     const checked = RunEventSchema.safeParse(full);
     if (!checked.success) throw new Error(`run ${id}: invalid event: ${checked.error.issues[0]?.message}`);
-    await fs.promises.appendFile(this.file(id, EVENTS_FILE), JSON.stringify(checked.data) + '\n');
+    this.assertWritable(`append to the events of run ${id}`);
+    await appendNoFollow(this.file(id, EVENTS_FILE), JSON.stringify(checked.data) + '\n');
   }
 
   /**
@@ -232,7 +264,8 @@ export class RunStore {
   async appendLog(id: string, text: string): Promise<void> {
     const stamp = new Date().toISOString();
     const lines = text.replace(/\n$/, '').split('\n').map(l => `${stamp} ${l}`).join('\n') + '\n';
-    await fs.promises.appendFile(this.file(id, LOG_FILE), lines);
+    this.assertWritable(`append to the log of run ${id}`);
+    await appendNoFollow(this.file(id, LOG_FILE), lines);
   }
 
   async readLog(id: string): Promise<string> {
@@ -240,6 +273,7 @@ export class RunStore {
   }
 
   async writeMetrics(id: string, metrics: Omit<RunMetrics, 'schemaVersion'>): Promise<RunMetrics> {
+    this.assertWritable(`write the metrics of run ${id}`);
     const file = this.file(id, METRICS_FILE);
     const res = RunMetricsSchema.safeParse({ ...metrics, schemaVersion: RUN_SCHEMA_VERSION });
     if (!res.success) throw new RunFileError(file, `refusing to write invalid metrics: ${res.error.issues[0]?.message}`);
@@ -255,6 +289,7 @@ export class RunStore {
   }
 
   async writePredictions(id: string, rows: readonly PredictionRow[]): Promise<void> {
+    this.assertWritable(`write the predictions of run ${id}`);
     const parts = [csvRow(['index', 'obs_name', 'true_label', 'predicted_label'])];
     for (const r of rows) parts.push(csvRow([r.index, r.obsName, r.trueLabel, r.predictedLabel]));
     await writeFileAtomic(this.file(id, PREDICTIONS_FILE), parts.join(''));
@@ -275,6 +310,7 @@ export class RunStore {
 
   /** Records which rows trained and which tested the run (row numbers in their files, in the order used). */
   async writeSplit(id: string, split: RunSplitRows): Promise<void> {
+    this.assertWritable(`write the split of run ${id}`);
     const value = RunSplitRowsSchema.parse({ ...split, schemaVersion: RUN_SCHEMA_VERSION });
     await writeFileAtomic(this.file(id, SPLIT_FILE), JSON.stringify(value) + '\n');
   }
@@ -287,12 +323,14 @@ export class RunStore {
 
   /** Marks the run alive for observers on other hosts. */
   async heartbeat(id: string): Promise<void> {
+    this.assertWritable(`touch the heartbeat of run ${id}`);
     const file = this.file(id, HEARTBEAT_FILE);
     const now = new Date();
     try {
-      await fs.promises.utimes(file, now, now);
+      // lutimes: a heartbeat that is a link changes the link's own times, never its target's.
+      await fs.promises.lutimes(file, now, now);
     } catch {
-      await fs.promises.writeFile(file, '');
+      await appendNoFollow(file, '');
     }
   }
 
@@ -319,6 +357,8 @@ export class RunStore {
     }
     if (isOwnerAlive(record.owner, heartbeat)) return record;
     const message = `the process that ran it (pid ${record.owner.pid} on ${record.owner.hostname}) is gone: it crashed, was killed or its window reloaded`;
+    // A read-only store reports the run as interrupted without saving anything.
+    if (this.readOnly) return { ...record, status: 'interrupted', endedAt: record.endedAt ?? null, error: message };
     const updated = await this.update(record.id, r => (FINAL_STATUSES.includes(r.status) ? {} : {
       status: 'interrupted', endedAt: new Date().toISOString(), error: message,
     }));
@@ -410,6 +450,30 @@ export function datasetName(run: Pick<RunRecord, 'dataset'>): string {
 
 function uniqueSorted(values: string[]): string[] {
   return Array.from(new Set(values)).sort();
+}
+
+/**
+ * Appends `data` to `file` (created when missing), never through a symbolic link: O_NOFOLLOW makes opening a
+ * link fail (ELOOP), which is reported as an error naming the file.
+ */
+export async function appendNoFollow(file: string, data: string): Promise<void> {
+  const c = fs.constants;
+  let handle: fs.promises.FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO planted under the name fails to open (ENXIO) instead of blocking; no effect on files.
+    handle = await fs.promises.open(file, c.O_WRONLY | c.O_APPEND | c.O_CREAT | c.O_NOFOLLOW | c.O_NONBLOCK, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') throw new RunFileError(file, 'is a symbolic link; scWorkbench never writes through links in a run folder');
+    throw e;
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new RunFileError(file, 'is not a regular file; scWorkbench appends only to regular files');
+    await handle.appendFile(data);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function readIfExists(file: string): Promise<string | null> {

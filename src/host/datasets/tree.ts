@@ -92,7 +92,7 @@ export class DatasetsTree extends Disposable implements vscode.TreeDataProvider<
     if (node.kind === 'detail') return node.children;
     const summary = this.summaries.get(node.uri.fsPath) ?? await this.cache.get(node.uri.fsPath).catch((e: Error) => e);
     if (summary instanceof Error) return [detail(summary.message, '', 'error')];
-    return summaryChildren(summary);
+    return summaryChildren(summary, this.extraFolders());
   }
 
   /** The summary (reading it if needed) — also used by commands that act on a dataset. */
@@ -115,7 +115,11 @@ export class DatasetsTree extends Disposable implements vscode.TreeDataProvider<
   }
 
   private extraFolders(): string[] {
-    const configured = vscode.workspace.getConfiguration('scwb').get<string[]>('datasetFolders', []);
+    // A restricted setting (package.json): an untrusted workspace's own value is ignored, only the user's counts.
+    const setting = vscode.workspace.getConfiguration('scwb').inspect<string[]>('datasetFolders');
+    const configured = (vscode.workspace.isTrusted
+      ? vscode.workspace.getConfiguration('scwb').get<string[]>('datasetFolders', [])
+      : setting?.globalValue ?? setting?.defaultValue ?? []);
     const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     return configured.map(f => (path.isAbsolute(f) || !base ? f : path.join(base, f)));
   }
@@ -154,7 +158,7 @@ async function listH5ad(folder: string, depth = 4): Promise<string[]> {
   return out;
 }
 
-function summaryChildren(s: DatasetSummary): DetailNode[] {
+function summaryChildren(s: DatasetSummary, extra: readonly string[]): DetailNode[] {
   const nodes: DetailNode[] = [];
   nodes.push(s.X ? detail('X', matrixText(s.X), 'symbol-array') : detail('X', 'none: this file holds only annotations', 'warning'));
   const obs = orderColumnsForLabels(s.obs);
@@ -171,7 +175,8 @@ function summaryChildren(s: DatasetSummary): DetailNode[] {
     const source = path.join(path.dirname(s.path), s.provenance.inputFile);
     const node = detail('derived from', `${s.provenance.inputFile} (${s.provenance.recipe} recipe)`, 'references');
     node.item.tooltip = `Made by scWorkbench ${s.provenance.toolVersion} from ${s.provenance.inputFile}\nsha256 ${s.provenance.inputSha256}`;
-    if (fs.existsSync(source)) node.item.command = { command: 'vscode.openWith', title: 'Open Source Dataset', arguments: [vscode.Uri.file(source), 'scwb.datasetView'] };
+    // The name comes from the file's uns: only a source inside the workspace or the dataset folders is linked.
+    if (fs.existsSync(source) && isInside(source, [...(vscode.workspace.workspaceFolders ?? []).map(f => f.uri.fsPath), ...extra])) node.item.command = { command: 'vscode.openWith', title: 'Open Source Dataset', arguments: [vscode.Uri.file(source), 'scwb.datasetView'] };
     nodes.unshift(node);
   }
   return nodes;
@@ -208,4 +213,14 @@ function group(label: string, description: string, icon: string, children: Detai
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+/** Whether `file` (links resolved) lies inside one of `folders`. */
+export function isInside(file: string, folders: readonly string[]): boolean {
+  const real = (p: string) => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
+  const target = real(file);
+  return folders.some(f => {
+    const rel = path.relative(real(f), target);
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  });
 }

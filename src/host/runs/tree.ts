@@ -43,7 +43,8 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
 
   static forWorkspace(): RunsTree {
     const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    return new RunsTree(ws ? new RunStore(defaultStoreRoot(ws)) : undefined);
+    // An untrusted workspace's run store is only read: listing it writes nothing (not even 'interrupted').
+    return new RunsTree(ws ? new RunStore(defaultStoreRoot(ws), { readOnly: () => !vscode.workspace.isTrusted }) : undefined);
   }
 
   refresh(): void {

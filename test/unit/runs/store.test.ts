@@ -168,6 +168,68 @@ describe('run store', () => {
     assert.deepStrictEqual((await store.readEvents(dead.id)).map(e => e.type), ['progress', 'status']);
   });
 
+  it('never appends through a symbolic link: a hostile run folder with linked run.log/events.jsonl leaves the targets untouched', async () => {
+    const outside = tempDir('scwb-outside-');
+    try {
+      const victimLog = path.join(outside, 'victim-log.txt');
+      const victimEvents = path.join(outside, 'victim-events.txt');
+      fs.writeFileSync(victimLog, 'precious\n');
+      fs.writeFileSync(victimEvents, 'precious\n');
+      // A run "running" under a foreign, dead owner whose log and events are links to files outside the store.
+      const r = await store.create(newRun({ status: 'running', owner: { pid: deadPid(), hostname: os.hostname(), processStart: null } }));
+      fs.rmSync(path.join(root, r.id, 'run.log'));
+      fs.rmSync(path.join(root, r.id, 'events.jsonl'));
+      fs.symlinkSync(victimLog, path.join(root, r.id, 'run.log'));
+      fs.symlinkSync(victimEvents, path.join(root, r.id, 'events.jsonl'));
+      // A run folder that is itself a link to a folder outside is not listed.
+      const linkedDir = path.join(outside, 'linked-run');
+      fs.mkdirSync(linkedDir);
+      const other = await store.create(newRun({ status: 'running', owner: { pid: deadPid(), hostname: os.hostname(), processStart: null } }));
+      fs.cpSync(path.join(root, other.id), linkedDir, { recursive: true });
+      fs.rmSync(path.join(root, other.id), { recursive: true });
+      fs.symlinkSync(linkedDir, path.join(root, other.id));
+
+      const { runs, problems } = await store.scan();
+      assert.deepStrictEqual(runs.map(x => x.id), [], 'neither hostile run is listed as readable');
+      assert.strictEqual(problems.length, 1);
+      assert.match(problems[0].message, /symbolic link/);
+      await assert.rejects(store.appendLog(r.id, 'x'), (e: Error) => e.message.includes(path.join(root, r.id, 'run.log')) && /symbolic link/.test(e.message));
+      await assert.rejects(store.appendEvent(r.id, { type: 'progress', fraction: 0.1 }), /symbolic link/);
+      assert.strictEqual(fs.readFileSync(victimLog, 'utf8'), 'precious\n');
+      assert.strictEqual(fs.readFileSync(victimEvents, 'utf8'), 'precious\n');
+      assert.strictEqual(JSON.parse(fs.readFileSync(path.join(linkedDir, 'run.json'), 'utf8')).status, 'running', 'nothing written through the linked folder');
+      // A FIFO under the log's name fails at once instead of blocking.
+      const fifoRun = await store.create(newRun());
+      fs.rmSync(path.join(root, fifoRun.id, 'run.log'));
+      execFileSync('mkfifo', [path.join(root, fifoRun.id, 'run.log')]);
+      await assert.rejects(store.appendLog(fifoRun.id, 'x'));
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('a read-only store (untrusted workspace) writes nothing: interrupted runs are reported, not saved', async () => {
+    const r = await store.create(newRun({ status: 'running', owner: { pid: deadPid(), hostname: os.hostname(), processStart: null } }));
+    await store.appendLog(r.id, 'epoch 1');
+    const dir = path.join(root, r.id);
+    const before = new Map(fs.readdirSync(dir).map(f => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+    const ro = new RunStore(root, { readOnly: true });
+    const runs = await ro.list();
+    assert.strictEqual(runs.length, 1);
+    assert.strictEqual(runs[0].status, 'interrupted');
+    assert.match(runs[0].error!, /is gone/);
+    assert.strictEqual((await ro.get(r.id)).status, 'interrupted');
+    const after = new Map(fs.readdirSync(dir).map(f => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+    assert.deepStrictEqual(after, before, 'no file created or changed');
+    await assert.rejects(ro.appendLog(r.id, 'x'), /read-only/);
+    await assert.rejects(ro.appendEvent(r.id, { type: 'progress', fraction: 0.1 }), /read-only/);
+    await assert.rejects(ro.update(r.id, { name: 'x' }), /read-only/);
+    await assert.rejects(ro.delete(r.id), /read-only/);
+    await assert.rejects(ro.create(newRun()), /read-only/);
+    await assert.rejects(ro.heartbeat(r.id), /read-only/);
+    assert.deepStrictEqual(fs.readdirSync(root), [r.id]);
+  });
+
   it('writes run.json atomically and under a lock: readers never see a partial file, no writer loses an update', async () => {
     const r = await store.create(newRun());
     const file = path.join(root, r.id, 'run.json');
