@@ -114,4 +114,21 @@ describe('First use (issue 10, in the real extension host)', () => {
     assert.ok(result.runs.every(r => r.status === 'completed'), JSON.stringify(result.runs.map(r => r.error)));
     for (const r of result.runs) assert.strictEqual((await api.runs.store!.get(r.id)).dataset.path, pre);
   });
+
+  for (const theme of ['Default Dark Modern', 'Default Light Modern', 'Default High Contrast Light']) {
+    it(`the About panel's text is readable (WCAG AA contrast >= 4.5) in ${theme}`, async () => {
+      const api = await activeApi();
+      const config = vscode.workspace.getConfiguration('workbench');
+      await config.update('colorTheme', theme, vscode.ConfigurationTarget.Global);
+      try {
+        api.panels.about()?.panel.dispose();
+        await vscode.commands.executeCommand('scwb.showAbout');
+        const detail = await until(() => { const d = api.panels.about()?.lastRenderedDetail; return d && d.minContrast !== undefined ? d : undefined; });
+        assert.ok(Number(detail.minContrast) >= 4.5, `contrast ${detail.minContrast} for "${detail.minContrastText}"`);
+      } finally {
+        api.panels.about()?.panel.dispose();
+        await config.update('colorTheme', undefined, vscode.ConfigurationTarget.Global);
+      }
+    });
+  }
 });
