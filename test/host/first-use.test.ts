@@ -56,7 +56,9 @@ describe('First use (issue 10, in the real extension host)', () => {
     const column = panel.panel.viewColumn;
     assert.strictEqual(shownA.fitsWidth, true, `at half width the table and confusion matrix overflow: ${JSON.stringify(shownA)}`);
 
-    await vscode.window.showTextDocument(vscode.Uri.file(path.join(WORKSPACE, 'README.md')), { viewColumn: vscode.ViewColumn.One });
+    // the user looks at the results (their group is the active one) and runs the next experiment
+    panel.panel.reveal(undefined, false);
+    await until(() => panel.panel.active);
     await run('first use B');
     const shownB = await until(() => (panel.lastRenderedDetail?.experiment === 'first use B' && Number(panel.lastRenderedDetail.confusionClasses) > 0 ? panel.lastRenderedDetail : undefined));
     assert.strictEqual(api.panels.results(), panel, 'a second results panel was made');
