@@ -52,13 +52,15 @@ describe('First use (issue 10, in the real extension host)', () => {
     await run('first use A');
     const panel = await until(() => api.panels.results());
     const shownA = await until(() => (panel.lastRenderedDetail?.experiment === 'first use A' && Number(panel.lastRenderedDetail.confusionClasses) > 0 ? panel.lastRenderedDetail : undefined));
-    const groups = vscode.window.tabGroups.all.length;
     const column = panel.panel.viewColumn;
     assert.strictEqual(shownA.fitsWidth, true, `at half width the table and confusion matrix overflow: ${JSON.stringify(shownA)}`);
 
-    // the user looks at the results (their group is the active one) and runs the next experiment
+    // the results' group also holds a file, and the user looks at the results (their group is the active one)
+    // when the next experiment ends
+    await vscode.window.showTextDocument(vscode.Uri.file(path.join(WORKSPACE, 'README.md')), { viewColumn: column, preserveFocus: true, preview: false });
     panel.panel.reveal(undefined, false);
     await until(() => panel.panel.active);
+    const groups = vscode.window.tabGroups.all.length;
     await run('first use B');
     const shownB = await until(() => (panel.lastRenderedDetail?.experiment === 'first use B' && Number(panel.lastRenderedDetail.confusionClasses) > 0 ? panel.lastRenderedDetail : undefined));
     assert.strictEqual(api.panels.results(), panel, 'a second results panel was made');
