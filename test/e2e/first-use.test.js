@@ -17,7 +17,7 @@ describe('e2e: first use of npm start', function () {
     await page.locator('.pane-header', { hasText: /source control/i }).first().waitFor();
     await new Promise(r => setTimeout(r, 3000)); // the prompt comes from a scan that ends after the view shows
     const tabs = await page.locator('.tabs-container .tab').allInnerTexts();
-    assert.ok(!tabs.some(t => /welcome/i.test(t)), `editor tabs: ${tabs.join(', ')}`);
+    assert.ok(!tabs.some(t => /welcome|walkthrough/i.test(t)), `editor tabs: ${tabs.join(', ')}`);
     const toasts = await page.locator('.notifications-toasts .notification-list-item').allInnerTexts();
     const center = await page.locator('.notifications-center .notification-list-item').allInnerTexts();
     const all = [...toasts, ...center].join('\n');

@@ -119,6 +119,33 @@ describe('First use (issue 10, in the real extension host)', () => {
     for (const r of result.runs) assert.strictEqual((await api.runs.store!.get(r.id)).dataset.path, pre);
   });
 
+  it('dataset view: the per-cell histogram says what X holds, one tick format per axis, numeric obs columns binned', async () => {
+    const api = await activeApi();
+    const dir = path.join(WORKSPACE, 'first-use');
+    const expectations: [string, string][] = [['sim.h5ad', 'Counts per cell'], ['sim.benchmark.h5ad', 'Sum of log-normalised values per cell']];
+    for (const [name, title] of expectations) {
+      const file = vscode.Uri.file(path.join(dir, name));
+      await vscode.commands.executeCommand('scwb.dataset.open', file);
+      const view = await until(() => api.panels.datasetViews().find(v => v.uri.fsPath === file.fsPath));
+      const stats = await until(() => (view.lastRenderedDetail?.stage === 'stats' ? view.lastRenderedDetail : undefined));
+      assert.strictEqual(stats.totalsTitle, title, `${name}: X holds ${stats.valueKind}`);
+      for (const ticks of [String(stats.countTicks), String(stats.geneTicks)]) {
+        const decimals = new Set(ticks.split('|').map(t => (t.includes('.') ? t.split('.')[1].length : 0)));
+        assert.strictEqual(decimals.size, 1, `${name}: ticks ${ticks}`);
+      }
+      if (name === 'sim.h5ad') {
+        // a numeric obs column with many values: a few ranges, not one bar per value
+        const summary = await api.datasets.summaryOf(file.fsPath);
+        const numeric = summary.obs.find(c => c.kind === 'numeric');
+        assert.ok(numeric, `no numeric obs column in ${summary.obs.map(c => `${c.name} (${c.kind})`).join(', ')}`);
+        await (view as unknown as { onMessage(m: { type: 'dataset/selectColumn'; column: string }): Promise<void> }).onMessage({ type: 'dataset/selectColumn', column: numeric.name });
+        const comp = await until(() => (view.lastRenderedDetail?.stage === 'stats' && view.lastRenderedDetail.column === numeric.name ? view.lastRenderedDetail : undefined));
+        assert.ok(Number(comp.compositionBars) > 1 && Number(comp.compositionBars) <= 25, `${numeric.name}: ${comp.compositionBars} bars`);
+      }
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    }
+  });
+
   for (const theme of ['Default Dark Modern', 'Default Light Modern', 'Default High Contrast Light']) {
     it(`the About panel's text is readable (WCAG AA contrast >= 4.5) in ${theme}`, async () => {
       const api = await activeApi();
