@@ -28,6 +28,26 @@ CSARGS=(--config "$STATE/config.yaml" --user-data-dir "$STATE/user" --extensions
 
 node scripts/demo-workspace.js "$WS"
 
+# No greeting but the workbench: code-server's (VS Code's) welcome page, and the git extension's "a git repository
+# was found in the parent folders" prompt (the default demo workspace, .demo/, lies inside this repository), are
+# turned off in the private user settings; a key the user set there already is kept.
+node -e '
+const fs = require("fs"), path = require("path");
+const file = process.argv[1];
+let s = {};
+try { s = JSON.parse(fs.readFileSync(file, "utf8")); } catch { /* none yet, or not plain JSON: start afresh */ }
+const defaults = {
+  "workbench.startupEditor": "none",
+  "workbench.welcomePage.walkthroughs.openOnInstall": false,
+  "git.openRepositoryInParentFolders": "never",
+};
+for (const [k, v] of Object.entries(defaults)) if (!(k in s)) s[k] = v;
+fs.mkdirSync(path.dirname(file), { recursive: true });
+const tmp = file + ".tmp-" + process.pid;
+fs.writeFileSync(tmp, JSON.stringify(s, null, 2) + "\n");
+fs.renameSync(tmp, file);
+' "$STATE/user/User/settings.json"
+
 setsid "$CS" "${CSARGS[@]}" --bind-addr "127.0.0.1:$PORT" "$WS" >"$STATE/code-server.log" 2>&1 </dev/null &
 CS_PID=$!
 stop() { kill -TERM -- "-$CS_PID" 2>/dev/null || true; sleep 1; kill -KILL -- "-$CS_PID" 2>/dev/null || true; }

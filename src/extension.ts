@@ -49,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     DatasetView.register(context, summaries),
     vscode.commands.registerCommand('scwb.showAbout', () => AboutPanel.show(context)),
     vscode.commands.registerCommand('scwb.datasets.refresh', () => datasets.refresh()),
+    vscode.commands.registerCommand('scwb.checkpoints.refresh', () => checkpoints.refresh()),
     vscode.commands.registerCommand('scwb.dataset.open', (target?: vscode.Uri | { uri: vscode.Uri }) => {
       const uri = target instanceof vscode.Uri ? target : target?.uri ?? vscode.window.activeTextEditor?.document.uri;
       if (uri) return vscode.commands.executeCommand('vscode.openWith', uri, DatasetView.viewType);

@@ -26,6 +26,11 @@ describe('e2e: Run Baseline from the Datasets view', function () {
     await page.keyboard.press('Enter');
     const title = /Run Baseline on pbmc_demo\.h5ad/;
     const pick = page.locator('.quick-input-widget');
+    // The demo dataset holds raw counts: the flow says so and offers to preprocess first; go on with raw counts.
+    await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'Continue with raw counts' }).first().waitFor();
+    assert.match(await pick.locator('input').getAttribute('placeholder'), /raw counts; the published baseline is fitted on log-normalised data/);
+    await shot(page, 'baseline-raw-counts-warning');
+    await accept(page, title, 'Continue with raw counts');
     await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'cell_type' }).first().waitFor();
     await accept(page, title); // label column: cell_type (first candidate)
     await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'Stratified 80/20, seed 2022' }).first().waitFor();

@@ -9,9 +9,11 @@ const { ROOT, launchBrowser, freePort, killGroup } = require('../harness/code-se
 const ARTIFACTS = path.join(ROOT, '.test-artifacts', 'e2e');
 
 /** Runs `npm start` (scripts/start.sh) exactly as a user does, in its own process group, on a free port. */
-async function startWorkbench({ trust = true } = {}) {
+async function startWorkbench({ trust = true, insideGitRepository = false } = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scwb-e2e-'));
+  // as the default demo folder (.demo/ in the project) is: inside a git repository
+  if (insideGitRepository) require('child_process').execFileSync('git', ['init', '-q', demoDir]);
   const port = await freePort();
   const log = path.join(ARTIFACTS, 'npm-start.log');
   const out = fs.openSync(log, 'w');

@@ -39,7 +39,53 @@ function render(report: EnvReport): void {
   settings.addEventListener('click', () => post({ type: 'action', action: 'openSettings' }));
   root.replaceChildren(h('h1', {}, 'scWorkbench environment'), table, problem, h('div', { class: 'row' }, refresh, settings));
   setState({ report });
-  rendered('about', { torch: py.torch ? py.torch.version : 'none', problem: py.problem ?? '', rows: table.rows.length });
+  const worst = lowestContrast();
+  rendered('about', { torch: py.torch ? py.torch.version : 'none', problem: py.problem ?? '', rows: table.rows.length, minContrast: worst.ratio, minContrastText: worst.text });
+}
+
+type Rgba = [number, number, number, number];
+
+function parseColor(c: string): Rgba {
+  const m = c.match(/[\d.]+/g)?.map(Number) ?? [0, 0, 0, 0];
+  return [m[0] ?? 0, m[1] ?? 0, m[2] ?? 0, m.length > 3 ? m[3] : 1];
+}
+
+function luminance([r, g, b]: Rgba): number {
+  const lin = (v: number) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+/** The colour behind an element: the first opaque-ish background up its ancestors (shadow hosts included). */
+function backgroundOf(el: Element | null): Rgba {
+  for (let e = el; e; e = e.parentElement ?? ((e.getRootNode() as ShadowRoot).host ?? null)) {
+    const bg = parseColor(getComputedStyle(e).backgroundColor);
+    if (bg[3] > 0.5) return bg;
+  }
+  return parseColor(getComputedStyle(document.body).backgroundColor);
+}
+
+/** The lowest WCAG contrast ratio of any text on the page (shadow DOM of the UI elements included), for the tests. */
+function lowestContrast(): { ratio: number; text: string } {
+  let worst = { ratio: 21, text: '' };
+  const visit = (node: Node) => {
+    for (const child of Array.from(node.childNodes)) {
+      if (child.nodeType === Node.TEXT_NODE && child.textContent?.trim() && child.parentElement) {
+        const el = child.parentElement;
+        const fg = parseColor(getComputedStyle(el).color);
+        const bg = backgroundOf(el);
+        // a translucent text colour is blended over its background
+        const blended: Rgba = [0, 1, 2].map(i => fg[i] * fg[3] + bg[i] * (1 - fg[3])) as Rgba;
+        const [hi, lo] = [luminance(blended), luminance(bg)].sort((a, b) => b - a);
+        const ratio = Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100;
+        if (ratio < worst.ratio) worst = { ratio, text: child.textContent.trim().slice(0, 60) };
+      } else if (child instanceof Element) {
+        if (child.shadowRoot) visit(child.shadowRoot);
+        visit(child);
+      }
+    }
+  };
+  visit(root);
+  return worst;
 }
 
 function sourceLabel(source: EnvReport['python']['source']): string {

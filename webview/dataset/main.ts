@@ -7,10 +7,13 @@ import '../shared/base.css';
 import type { DatasetStats, DatasetSummary, GeneOverlapResult, HostMessage } from '../../src/shared/protocol';
 import { duplicateNamesWarning } from '../../src/core/h5ad/stats';
 import { Chart, chartBox, themeColors, themedChart } from '../shared/charts';
+import { axisFormatter, perCellTotalLabel } from '../../src/shared/view-format';
 import { h, post, rendered, startApp } from '../shared/host';
 
 const root = document.getElementById('app') as HTMLElement;
 const charts: Chart[] = [];
+/** the x tick labels of each histogram, by canvas id (reported in `rendered` for the tests) */
+const tickLabels: Record<string, string[]> = {};
 let summary: DatasetSummary | undefined;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -63,11 +66,21 @@ function setBusy(message: string, fraction?: number): void {
 
 function histogramChart(id: string, title: string, hist: DatasetStats['totalCounts']['histogram'], color: string): HTMLElement {
   const { box, canvas } = chartBox(id);
-  const labels = hist.counts.map((_, i) => formatEdge(hist.edges[i]));
+  // one format for every tick of the axis (the bin edges), thousands separated
+  const edge = axisFormatter(hist.edges);
+  const labels = hist.counts.map((_, i) => edge(hist.edges[i]));
+  tickLabels[id] = labels;
+  const cellTicks = axisFormatter([0, Math.max(0, ...hist.counts)]);
   charts.push(themedChart(canvas, {
     type: 'bar',
     data: { labels, datasets: [{ label: title, data: hist.counts, backgroundColor: color, barPercentage: 1, categoryPercentage: 1 }] },
-    options: { plugins: { legend: { display: false }, tooltip: { enabled: true } }, scales: { y: { title: { display: true, text: 'cells' } } } },
+    options: {
+      plugins: {
+        legend: { display: false },
+        tooltip: { enabled: true, callbacks: { title: items => items.map(it => `${edge(hist.edges[it.dataIndex])} – ${edge(hist.edges[it.dataIndex + 1])}`) } },
+      },
+      scales: { y: { title: { display: true, text: 'cells' }, ticks: { callback: v => cellTicks(Number(v)) } } },
+    },
   }));
   return h('figure', {}, h('figcaption', {}, title), box);
 }
@@ -91,8 +104,10 @@ function renderStats(stats: DatasetStats): void {
     ...duplicateWarnings(stats).map((text, i) => h('p', { class: 'problem', id: i === 0 ? 'gene-duplicates' : `gene-duplicates-${i}`, role: 'status' }, text)),
   );
   const grid = document.getElementById('charts');
+  // Only raw counts sum to counts: after a log recipe the same histogram is of summed log values.
+  const totalsTitle = perCellTotalLabel(stats.values.kind);
   const figures = [
-    histogramChart('hist-counts', `Counts per cell (median ${formatEdge(stats.totalCounts.median)})`, stats.totalCounts.histogram, series[0]),
+    histogramChart('hist-counts', `${totalsTitle} (median ${formatEdge(stats.totalCounts.median)})`, stats.totalCounts.histogram, series[0]),
     histogramChart('hist-genes', `Genes per cell (median ${formatEdge(stats.genesPerCell.median)})`, stats.genesPerCell.histogram, series[1]),
   ];
   if (stats.composition) {
@@ -104,7 +119,8 @@ function renderStats(stats: DatasetStats): void {
       data: { labels: comp.counts.map(c => c.value), datasets: [{ label: 'cells', data: comp.counts.map(c => c.count), backgroundColor: series[2] }] },
       options: { indexAxis: 'y', plugins: { legend: { display: false } } },
     }));
-    figures.push(h('figure', { class: 'wide' }, h('figcaption', {}, `${comp.column}: ${comp.counts.length}${comp.truncated ? '+' : ''} values${comp.nMissing ? `, ${fmt(comp.nMissing)} missing` : ''}`), box));
+    const what = comp.binned ? `${comp.counts.length} ranges of values` : `${comp.counts.length}${comp.truncated ? '+' : ''} values`;
+    figures.push(h('figure', { class: 'wide' }, h('figcaption', {}, `${comp.column}: ${what}${comp.nMissing ? `, ${fmt(comp.nMissing)} missing` : ''}`), box));
   }
   grid?.replaceChildren(...figures);
   rendered('dataset', {
@@ -112,6 +128,9 @@ function renderStats(stats: DatasetStats): void {
     histogramBins: stats.totalCounts.histogram.counts.length,
     compositionBars: stats.composition?.counts.length ?? 0,
     valueKind: stats.values.kind,
+    totalsTitle,
+    countTicks: (tickLabels['hist-counts'] ?? []).join('|'),
+    geneTicks: (tickLabels['hist-genes'] ?? []).join('|'),
     column: stats.composition?.column ?? '',
     duplicateGeneNames: stats.geneIds.duplicates.names,
     duplicateWarnings: duplicateWarnings(stats).length,

@@ -14,6 +14,7 @@ import type { ChartType, Plugin, TooltipItem } from 'chart.js';
 import type { CurveSeries, MetricSummary, PublishedCell, ResultRow } from '../../src/core/results/model';
 import type { ConfusionView, ExperimentResults, HostMessage, ResultsModel, TableFormat } from '../../src/shared/protocol';
 import { Chart, chartBox, themeColors, themedChart } from '../shared/charts';
+import { proportionText } from '../../src/shared/view-format';
 import { getState, h, post, rendered, setState, startApp } from '../shared/host';
 
 type Metric = 'accuracy' | 'macroF1';
@@ -53,12 +54,13 @@ function fixed(x: number, digits = 3): string {
 /** `0.812 ± 0.004`; the mean alone for one seed (no interval). */
 function meanCi(m: MetricSummary): string {
   if (!Number.isFinite(m.mean)) return dash;
-  return m.n > 1 && Number.isFinite(m.ciHalfWidth) ? `${m.mean.toFixed(3)} ± ${m.ciHalfWidth.toFixed(3)}` : m.mean.toFixed(3);
+  // a narrow panel may break the line before "±", never inside "± 0.004"
+  return m.n > 1 && Number.isFinite(m.ciHalfWidth) ? `${m.mean.toFixed(3)} ±\u00a0${m.ciHalfWidth.toFixed(3)}` : m.mean.toFixed(3);
 }
 
 function formatP(p: number | undefined): string {
   if (p === undefined || !Number.isFinite(p)) return dash;
-  return p < 0.001 ? '< 0.001' : `p = ${p.toFixed(3)}`;
+  return p < 0.001 ? '<\u00a00.001' : `p\u00a0=\u00a0${p.toFixed(3)}`;
 }
 
 function formatFraction(f: number): string {
@@ -148,19 +150,19 @@ function onModel(m: Extract<HostMessage, { type: 'results/model' }>): void {
     renderNoExperiments();
     return;
   }
-  let exp = experimentNamed(m.experiment) ?? model.experiments[0];
+  const exp = experimentNamed(m.experiment) ?? model.experiments[0];
   let rowKey = exp.experiment === m.experiment ? m.confusionRowKey : null;
   let view: ConfusionView | null | undefined = exp.experiment === m.experiment ? m.confusion : null;
   if (rowKey !== null && !exp.rows.some(r => r.key === rowKey)) { rowKey = null; view = null; }
 
   const saved = savedViewApplied ? undefined : getState<SavedView>();
   savedViewApplied = true;
-  const savedExp = experimentNamed(saved?.experiment);
-  if (savedExp) {
-    const savedRow = savedExp.rows.find(r => r.key === saved?.rowKey)?.key ?? savedExp.rows[0]?.key ?? null;
-    if (savedExp !== exp || savedRow !== rowKey) {
-      if (savedExp.experiment !== m.experiment) post({ type: 'results/selectExperiment', experiment: savedExp.experiment });
-      exp = savedExp;
+  // The host's experiment wins: it follows every selectExperiment and knows which experiment was just run (the
+  // webview is reloaded when its panel moves, and its saved state would bring back the old experiment). The
+  // saved view brings back only the row last chosen in that same experiment.
+  if (saved && saved.experiment === exp.experiment) {
+    const savedRow = exp.rows.find(r => r.key === saved.rowKey)?.key;
+    if (savedRow !== undefined && savedRow !== rowKey) {
       rowKey = savedRow;
       view = undefined;
     }
@@ -198,10 +200,31 @@ function show(exp: ExperimentResults, rowKey: string | null, view: ConfusionView
     h('section', { id: 'row-details' }),
     h('section', { id: 'curves' }),
   );
+  fitTable();
   renderRowDetails();
   renderCurves();
   if (!confusionPending) reportRendered();
 }
+
+/**
+ * Fits the table to the panel: when its columns do not fit side by side (a panel at half width or less), each row
+ * is stacked as a list of "column: value" lines instead of scrolling sideways.
+ */
+function fitTable(): void {
+  const table = document.getElementById('results-table');
+  const box = table?.parentElement;
+  if (!table || !box) return;
+  table.classList.remove('stacked');
+  if (table.scrollWidth > box.clientWidth + 1) table.classList.add('stacked');
+}
+
+let fittedWidth = -1;
+new ResizeObserver(() => {
+  // only a change of width can change the fit (stacking changes the height, which must not loop back here)
+  if (root.clientWidth === fittedWidth) return;
+  fittedWidth = root.clientWidth;
+  fitTable();
+}).observe(root);
 
 function renderNoExperiments(): void {
   current = undefined;
@@ -228,7 +251,16 @@ function reportRendered(): void {
     curveMetric: metric,
     publishedShown: exp ? exp.rows.filter(r => r.published.accuracy.length || r.published.macroF1.length).length : 0,
     excludedRuns: exp?.excludedRuns.length ?? 0,
+    // layout, for the tests: does everything fit the panel's width without scrolling sideways?
+    tableStacked: !!document.querySelector('#results-table.stacked'),
+    fitsWidth: fitsWidth(),
   });
+}
+
+function fitsWidth(): boolean {
+  const page = document.documentElement.clientWidth;
+  const wide = Array.from(document.querySelectorAll<HTMLElement>('#results-table, #confusion, #per-class-f1'));
+  return document.documentElement.scrollWidth <= page && wide.every(el => el.getBoundingClientRect().right <= page + 0.5);
 }
 
 function experimentChooser(m: ResultsModel, exp: ExperimentResults): HTMLElement {
@@ -290,11 +322,8 @@ function resultsTable(exp: ExperimentResults): HTMLTableElement {
     ? `p: Welch's t-test against the reference model ${exp.referenceModel} at the same dataset and fraction.`
     : 'No reference model (no LR baseline in this experiment), so no p-values.';
   const caption = h('caption', {}, h('strong', {}, exp.experiment), ` — mean ± half-width of the ${level} CI over seeds (Student t). ${reference}`);
-  const head = h('thead', {}, h('tr', {},
-    ...['Dataset', 'Model'].map(t => h('th', { scope: 'col' }, t)),
-    ...['Fraction', 'n', 'Accuracy', 'Macro-F1', 'p (accuracy)', 'p (macro-F1)', 'Published accuracy', 'Published macro-F1']
-      .map(t => h('th', { scope: 'col', class: 'num' }, t)),
-  ));
+  const columns = ['Dataset', 'Model', 'Fraction', 'n', 'Accuracy', 'Macro-F1', 'p (accuracy)', 'p (macro-F1)', 'Published accuracy', 'Published macro-F1'];
+  const head = h('thead', {}, h('tr', {}, ...columns.map((t, i) => h('th', i < 2 ? { scope: 'col' } : { scope: 'col', class: 'num' }, t))));
   const body = h('tbody', {});
   for (const row of exp.rows) {
     const tr = h('tr', { tabindex: '0', 'data-key': row.key, title: `runs: ${row.runIds.join(', ')}\nseeds: ${row.seeds.join(', ')}` },
@@ -309,6 +338,8 @@ function resultsTable(exp: ExperimentResults): HTMLTableElement {
       publishedCell(row.published.accuracy),
       publishedCell(row.published.macroF1),
     );
+    // the column names, shown beside each value when a narrow panel stacks the table (see fitTable)
+    Array.from(tr.cells).forEach((td, i) => td.setAttribute('data-label', columns[i]));
     if (row.key === selectedKey) { tr.setAttribute('data-selected', ''); tr.setAttribute('aria-current', 'true'); }
     tr.addEventListener('click', () => selectRow(row.key));
     tr.addEventListener('keydown', e => {
@@ -490,7 +521,7 @@ function drawConfusion(canvas: HTMLCanvasElement, view: ConfusionView): void {
         ctx.font = `${i === j ? '600 ' : ''}${valueSize}px ${fontFamily}`;
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
-        ctx.fillText(view.normalized[i][j] === 0 ? '0' : v.toFixed(2), left + j * cell + (cell - gap) / 2, top + i * cell + (cell - gap) / 2);
+        ctx.fillText(proportionText(v), left + j * cell + (cell - gap) / 2, top + i * cell + (cell - gap) / 2);
       }
     }
   }
@@ -537,14 +568,16 @@ function drawConfusion(canvas: HTMLCanvasElement, view: ConfusionView): void {
   ctx.font = `11px ${fontFamily}`;
   ctx.textAlign = 'left';
   ctx.textBaseline = 'top';
-  ctx.fillText('1', legendX + legendWidth + 4, top);
+  ctx.fillText(proportionText(1), legendX + legendWidth + 4, top);
   ctx.textBaseline = 'bottom';
-  ctx.fillText('0', legendX + legendWidth + 4, top + legendHeight);
+  ctx.fillText(proportionText(0), legendX + legendWidth + 4, top + legendHeight);
 
   canvas.onmousemove = (e: MouseEvent) => {
     const rect = canvas.getBoundingClientRect();
-    const j = Math.floor((e.clientX - rect.left - left) / cell);
-    const i = Math.floor((e.clientY - rect.top - top) / cell);
+    // the canvas may be drawn scaled down to fit a narrow panel (CSS max-width)
+    const scale = rect.width > 0 ? width / rect.width : 1;
+    const j = Math.floor(((e.clientX - rect.left) * scale - left) / cell);
+    const i = Math.floor(((e.clientY - rect.top) * scale - top) / cell);
     if (i < 0 || j < 0 || i >= K || j >= K) { canvas.removeAttribute('title'); return; }
     const total = view.counts[i].reduce((a, b) => a + b, 0);
     canvas.title = `true ${view.classes[i]}, predicted ${view.classes[j]}: ${view.counts[i][j]} of ${total} cells (${(100 * view.normalized[i][j]).toFixed(1)}%)`;

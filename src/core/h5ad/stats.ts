@@ -167,9 +167,36 @@ export interface Composition {
   counts: { value: string; count: number }[];
   /** true when there were more distinct values than listed */
   truncated: boolean;
+  /** a numeric column with many distinct values: `counts` are value ranges ("1,000–1,500"), in ascending order */
+  binned?: boolean;
 }
 
 const MAX_COMPOSITION_VALUES = 1000;
+/** a numeric column with more distinct values than this is shown as ranges (n_counts would draw a bar per cell) */
+export const MAX_NUMERIC_VALUES = 20;
+const TARGET_BINS = 12;
+
+/** Equal-width bins with round edges (a step of 1, 2 or 5 times a power of ten) over the finite values. */
+export function numericBins(values: readonly number[]): { value: string; count: number; low: number; high: number }[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (!(hi > lo)) return Number.isFinite(lo) ? [{ value: String(lo), count: values.length, low: lo, high: lo }] : [];
+  const raw = (hi - lo) / TARGET_BINS;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map(m => m * p).find(x => x >= raw) ?? 10 * p;
+  const start = Math.floor(lo / step) * step;
+  const n = Math.max(1, Math.floor((hi - start) / step) + 1);
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const nf = new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+  const bins = Array.from({ length: n }, (_, i) => {
+    const low = start + i * step;
+    const high = start + (i + 1) * step;
+    return { value: `${nf.format(low)}–${nf.format(high)}`, count: 0, low, high };
+  });
+  for (const v of values) bins[Math.min(n - 1, Math.floor((v - start) / step))].count++;
+  return bins;
+}
 
 /** How many rows carry each value of a column (categories keep their names; numbers are shown as text). */
 export function composition(col: Column): Composition {
@@ -199,11 +226,16 @@ export function composition(col: Column): Composition {
       col.values.forEach((v, i) => (col.mask[i] ? nMissing++ : bump(v ? 'True' : 'False')));
       break;
     case 'nullable-integer':
-      col.values.forEach((v, i) => (col.mask[i] ? nMissing++ : bump(String(v))));
+    case 'numeric': {
+      const present: number[] = [];
+      col.values.forEach((v, i) => ((col.kind === 'nullable-integer' && col.mask[i]) || Number.isNaN(v) ? nMissing++ : present.push(v)));
+      if (new Set(present).size > MAX_NUMERIC_VALUES) {
+        const bins = numericBins(present).map(({ value, count }) => ({ value, count }));
+        return { column: col.name, kind: col.kind, nMissing, counts: bins, truncated: false, binned: true };
+      }
+      for (const v of present) bump(String(v));
       break;
-    case 'numeric':
-      for (const v of col.values) if (Number.isNaN(v)) nMissing++; else bump(String(v));
-      break;
+    }
   }
   const order = [...counts.keys()];
   const list = [...counts.entries()].map(([value, count]) => ({ value, count }));

@@ -265,7 +265,7 @@ class PipelineRun {
     const nRef = reference.length;
     await this.sink.begin({
       varNames: [...reference],
-      varColumns: [{ kind: 'boolean', name: 'present_in_input', values: align.present }],
+      varColumns: withInputVar(this.source, [{ kind: 'boolean', name: 'present_in_input', values: align.present }], firstColumnOf(align.colMap, nRef)),
       layers: [],
     });
     const kept: number[] = [];
@@ -352,8 +352,9 @@ class PipelineRun {
     const outSel = hvg ? selectionFromFlags(hvg.selected) : selectionFromFlags(new Uint8Array(nGenes2).fill(1));
     const finalSel = composeSelections(genesSel, outSel);
 
-    const varColumns: Column[] = [vocabIdColumn(genes, finalSel.kept, vocab)];
-    if (hvg) varColumns.push(...hvgColumns(hvg, outSel.kept));
+    const recipeColumns: Column[] = [vocabIdColumn(genes, finalSel.kept, vocab)];
+    if (hvg) recipeColumns.push(...hvgColumns(hvg, outSel.kept));
+    const varColumns = withInputVar(this.source, recipeColumns, finalSel.kept);
     await this.sink.begin({ varNames: Array.from(finalSel.kept, c => genes[c]), varColumns, layers: [p.binnedLayer] });
 
     const rng = new MT19937(p.seed);
@@ -402,7 +403,7 @@ class PipelineRun {
       if (sel.kept.length === 0) this.fail(`no gene has at least ${p.minCountsPerGene} counts (minCountsPerGene)`);
     }
     const nOut = sel.kept.length;
-    const varColumns: Column[] = vocab ? [vocabIdColumn(genes, sel.kept, vocab)] : [];
+    const varColumns = withInputVar(this.source, vocab ? [vocabIdColumn(genes, sel.kept, vocab)] : [], sel.kept);
     const binning = p.mode === 'bin';
     await this.sink.begin({ varNames: Array.from(sel.kept, c => genes[c]), varColumns, layers: binning ? [p.binnedLayer] : [] });
     const rng = new MT19937(p.seed);
@@ -448,6 +449,49 @@ function hvgColumns(h: HvgResult, kept: Int32Array): Column[] {
     { kind: 'numeric', name: 'highly_variable_rank', dtype: 'float64', values: pick(h.rank) },
     { kind: 'numeric', name: 'highly_variable_nbatches', dtype: 'int64', values: pick(h.nBatches) },
   ];
+}
+
+/** Per output gene, the first input column aligned to it (-1: not in the input). */
+function firstColumnOf(colMap: Int32Array, nOut: number): Int32Array {
+  const first = new Int32Array(nOut).fill(-1);
+  for (let c = colMap.length - 1; c >= 0; c--) if (colMap[c] >= 0) first[colMap[c]] = c;
+  return first;
+}
+
+/**
+ * The recipe's var columns, then the input's var columns (gene ids, feature types…) for the kept genes:
+ * `from[i]` is the input gene of output gene i, -1 for a gene the input lacks (a missing value). A recipe column
+ * wins over an input column of the same name.
+ */
+function withInputVar(source: RowSource, recipeColumns: Column[], from: Int32Array): Column[] {
+  const taken = new Set(recipeColumns.map(c => c.name));
+  const inputColumns = source.var().columns.filter(c => !taken.has(c.name)).map(c => takeGenes(c, from));
+  return [...recipeColumns, ...inputColumns];
+}
+
+function takeGenes(col: Column, from: Int32Array): Column {
+  const missing = from.some(i => i < 0);
+  const mask = Uint8Array.from(from, i => (i < 0 ? 1 : 0));
+  switch (col.kind) {
+    case 'categorical':
+      return { ...col, codes: Int32Array.from(from, i => (i < 0 ? -1 : col.codes[i])) };
+    case 'string':
+      return { ...col, values: Array.from(from, i => (i < 0 ? '' : col.values[i])) };
+    case 'numeric': {
+      const values = Float64Array.from(from, i => (i < 0 ? NaN : col.values[i]));
+      // an integer column cannot hold NaN: its missing genes become a nullable integer's masked entries
+      if (missing && /int/.test(col.dtype)) return { kind: 'nullable-integer', name: col.name, values: values.map(v => (Number.isNaN(v) ? 0 : v)), mask };
+      return { ...col, values };
+    }
+    case 'boolean': {
+      const values = Uint8Array.from(from, i => (i < 0 ? 0 : col.values[i]));
+      return missing ? { kind: 'nullable-boolean', name: col.name, values, mask } : { ...col, values };
+    }
+    case 'nullable-integer':
+      return { ...col, values: Float64Array.from(from, i => (i < 0 ? 0 : col.values[i])), mask: Uint8Array.from(from, i => (i < 0 ? 1 : col.mask[i])) };
+    case 'nullable-boolean':
+      return { ...col, values: Uint8Array.from(from, i => (i < 0 ? 0 : col.values[i])), mask: Uint8Array.from(from, i => (i < 0 ? 1 : col.mask[i])) };
+  }
 }
 
 /** scanpy-style per-cell columns of the input (after gene selection, before normalisation). */

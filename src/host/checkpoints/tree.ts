@@ -6,17 +6,41 @@ import { formatBytes } from '../../core/format';
 import { Disposable } from '../disposable';
 
 const PATTERN = '**/*.{pth,pt,ckpt,onnx}';
+/** files whose presence decides what a model file is (an scGPT folder needs vocab.json beside best_model.pt) */
+const COMPANIONS = '**/{vocab.json,args.json}';
 const EXCLUDE = '**/{node_modules,.git,.tools,.demo}/**';
 const ICONS: Record<CheckpointInfo['kind'], string> = { 'scgpt-folder': 'folder-library', 'scbert-pth': 'circuit-board', torch: 'file-binary', onnx: 'symbol-structure' };
+const DEBOUNCE_MS = 200;
 
 export class CheckpointsTree extends Disposable implements vscode.TreeDataProvider<CheckpointInfo> {
   private readonly changed = this.track(new vscode.EventEmitter<undefined>());
   readonly onDidChangeTreeData = this.changed.event;
+  private debounce: NodeJS.Timeout | undefined;
 
   constructor() {
     super();
-    const watcher = this.track(vscode.workspace.createFileSystemWatcher(PATTERN));
-    for (const ev of [watcher.onDidCreate, watcher.onDidDelete, watcher.onDidChange]) this.track(ev(() => this.changed.fire(undefined)));
+    const files = this.track(vscode.workspace.createFileSystemWatcher(PATTERN));
+    const companions = this.track(vscode.workspace.createFileSystemWatcher(COMPANIONS));
+    for (const w of [files, companions]) {
+      for (const ev of [w.onDidCreate, w.onDidDelete, w.onDidChange]) this.track(ev(() => this.scheduleRefresh()));
+    }
+    // Deleting or renaming a folder reports the folder only, never the model files inside it, so no glob on file
+    // names sees it: any deletion in the workspace re-lists (debounced; deletions are rare).
+    const anything = this.track(vscode.workspace.createFileSystemWatcher('**/*', true, true, false));
+    this.track(anything.onDidDelete(() => this.scheduleRefresh()));
+    this.track({ dispose: () => { if (this.debounce) clearTimeout(this.debounce); } });
+  }
+
+  /** Lists the workspace's model files again (the view's refresh button, scwb.checkpoints.refresh). */
+  refresh(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = undefined;
+    this.changed.fire(undefined);
+  }
+
+  private scheduleRefresh(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.refresh(), DEBOUNCE_MS);
   }
 
   getTreeItem(c: CheckpointInfo): vscode.TreeItem {

@@ -3,22 +3,49 @@
  * C or a cross-validation grid, few-shot fractions and seeds → one run per combination in the run store, executed in
  * a worker thread behind a cancellable progress notification; the results panel opens beside the editor.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
+import type { DatasetStats } from '../../core/h5ad/tasks';
 import type { DatasetSummary } from '../../core/h5ad/types';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult } from '../../core/runs/baseline';
+import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 
-/** What the flow collects; tests and scripts can pass it directly (storeRoot is filled in). */
-export type BaselineRequest = Omit<BaselineGridInput, 'storeRoot'> & { storeRoot?: string };
+/**
+ * What the flow collects; tests and scripts can pass it directly (storeRoot is filled in). `fullFractionOnce`: run
+ * fraction 1 with the first seed only (every seed trains on the whole training split, so the fits are the same).
+ */
+export type BaselineRequest = Omit<BaselineGridInput, 'storeRoot'> & { storeRoot?: string; fullFractionOnce?: boolean };
+
+/** The questions the flow asks: VS Code's quick picks and input boxes (tests answer them with a script). */
+export interface BaselinePrompts {
+  pick<T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions): Thenable<T | undefined>;
+  input(options: vscode.InputBoxOptions): Thenable<string | undefined>;
+  openFile(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
+}
+
+const windowPrompts: BaselinePrompts = {
+  pick: (items, options) => vscode.window.showQuickPick(items, options),
+  input: options => vscode.window.showInputBox(options),
+  openFile: options => vscode.window.showOpenDialog(options),
+};
+
+export interface BaselineDeps {
+  summaryOf: (file: string) => Promise<DatasetSummary>;
+  pickDataset: () => Promise<string | undefined>;
+  runs: RunsTree;
+  showResults: (experiment: string) => void;
+  prompts?: BaselinePrompts;
+}
 
 export async function runBaselineCommand(
   target: vscode.Uri | { uri: vscode.Uri } | BaselineRequest | undefined,
-  deps: { summaryOf: (file: string) => Promise<DatasetSummary>; pickDataset: () => Promise<string | undefined>; runs: RunsTree; showResults: (experiment: string) => void },
+  deps: BaselineDeps,
 ): Promise<BaselineGridResult | undefined> {
   if (!requireTrust('run baselines')) return undefined;
   const store = deps.runs.store;
@@ -32,13 +59,22 @@ export async function runBaselineCommand(
   else {
     const dataset = target instanceof vscode.Uri ? target.fsPath : target?.uri.fsPath ?? await deps.pickDataset();
     if (!dataset) return undefined;
-    request = await askForBaseline(dataset, await deps.summaryOf(dataset));
+    request = await askForBaseline(dataset, deps.summaryOf, deps.prompts ?? windowPrompts);
   }
   if (!request) return undefined;
-  const input: BaselineGridInput = { ...request, storeRoot: request.storeRoot ?? store.root };
+  const grids = baselineGrids(request, store.root);
   try {
     deps.runs.refresh();
-    const result = await withCancellableProgress(`Baseline on ${path.basename(input.datasetPath)}`, progress => runBaselinesInWorker(input, progress));
+    const result = await withCancellableProgress(`Baseline on ${path.basename(request.datasetPath)}`, async progress => {
+      const parts: BaselineGridResult[] = [];
+      for (const [i, grid] of grids.entries()) {
+        parts.push(await runBaselinesInWorker(grid, {
+          signal: progress.signal,
+          onProgress: (f, message) => progress.onProgress?.((i + f) / grids.length, message),
+        }));
+      }
+      return { ...parts[0], runs: parts.flatMap(p => p.runs) };
+    });
     deps.runs.refresh();
     const done = result.runs.filter(r => r.status === 'completed');
     const failed = result.runs.filter(r => r.status === 'failed');
@@ -60,20 +96,92 @@ export async function runBaselineCommand(
   }
 }
 
-async function askForBaseline(dataset: string, summary: DatasetSummary): Promise<BaselineRequest | undefined> {
-  const title = `Run Baseline on ${path.basename(dataset)}`;
+/**
+ * The grids one request runs: one, or with `fullFractionOnce` two (the fractions below 1 with every seed, then
+ * fraction 1 with the first seed), into the same experiment.
+ */
+export function baselineGrids(request: BaselineRequest, storeRoot: string): BaselineGridInput[] {
+  const { fullFractionOnce, ...rest } = request;
+  const input: BaselineGridInput = { ...rest, storeRoot: request.storeRoot ?? storeRoot };
+  const fractions = input.fractions?.length ? input.fractions : [1];
+  const seeds = input.seeds?.length ? input.seeds : [0];
+  if (!fullFractionOnce || !fractions.includes(1) || seeds.length < 2) return [input];
+  const partial = fractions.filter(f => f !== 1);
+  const full: BaselineGridInput = { ...input, fractions: [1], seeds: [seeds[0]] };
+  return partial.length ? [{ ...input, fractions: partial, seeds }, full] : [full];
+}
+
+/** .h5ad files beside `dataset` that Preprocess made from it (their uns records it as the input). */
+export async function preprocessedVersions(dataset: string, summaryOf: (file: string) => Promise<DatasetSummary>): Promise<{ file: string; recipe: string }[]> {
+  const dir = path.dirname(dataset);
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: { file: string; recipe: string }[] = [];
+  for (const name of names.sort()) {
+    const file = path.join(dir, name);
+    if (!name.endsWith('.h5ad') || file === dataset) continue;
+    const made = await summaryOf(file).then(s => s.provenance, () => undefined);
+    if (made && path.basename(made.inputFile) === path.basename(dataset)) out.push({ file, recipe: made.recipe });
+  }
+  return out;
+}
+
+/** Rows of X looked at to tell raw counts from normalised values before a baseline. */
+const VALUE_CHECK_ROWS = 2000;
+
+/**
+ * The published baseline is fitted on log-normalised data: on raw counts, say so and offer the preprocessed
+ * files made from this one. Returns the dataset to use, or undefined when the user cancels.
+ */
+async function checkValueScale(dataset: string, summaryOf: (file: string) => Promise<DatasetSummary>, prompts: BaselinePrompts, title: string): Promise<string | undefined> {
+  let stats: DatasetStats;
+  try {
+    stats = await runTask<DatasetStats>('h5ad/tasks', 'datasetStats', { path: dataset, maxRows: VALUE_CHECK_ROWS });
+  } catch {
+    return dataset; // the baseline itself reports a file it cannot read, naming the problem
+  }
+  if (stats.values.kind !== 'raw-counts') return dataset;
+  const versions = await preprocessedVersions(dataset, summaryOf);
+  type Choice = vscode.QuickPickItem & { file?: string; preprocess?: boolean };
+  const items: Choice[] = [
+    ...versions.map(v => ({ label: `Use ${path.basename(v.file)}`, description: `preprocessed (${v.recipe} recipe)`, file: v.file })),
+    { label: `Preprocess ${path.basename(dataset)} first…`, detail: 'normalise and log-transform with a recipe, then run the baseline on its output', preprocess: true },
+    { label: 'Continue with raw counts', detail: 'results will not be comparable with the published baseline', file: dataset },
+  ];
+  const choice = await prompts.pick(items, {
+    title,
+    placeHolder: `${path.basename(dataset)} holds raw counts; the published baseline is fitted on log-normalised data`,
+    ignoreFocusOut: true,
+  });
+  if (!choice) return undefined;
+  if (choice.preprocess) {
+    void vscode.commands.executeCommand('scwb.preprocess', vscode.Uri.file(dataset));
+    return undefined;
+  }
+  return choice.file;
+}
+
+async function askForBaseline(chosen: string, summaryOf: (file: string) => Promise<DatasetSummary>, prompts: BaselinePrompts): Promise<BaselineRequest | undefined> {
+  const title = `Run Baseline on ${path.basename(chosen)}`;
+  const dataset = await checkValueScale(chosen, summaryOf, prompts, title);
+  if (!dataset) return undefined;
+  const summary = await summaryOf(dataset);
   const { candidates } = orderColumnsForLabels(summary.obs);
   if (!candidates.length) {
     void vscode.window.showWarningMessage(`${path.basename(dataset)} has no categorical obs column to use as labels.`);
     return undefined;
   }
-  const label = await vscode.window.showQuickPick(candidates.map(c => {
+  const label = await prompts.pick(candidates.map(c => {
     const col = summary.obs.find(o => o.name === c);
     return { label: c, description: col?.nCategories !== undefined ? `${col.nCategories} classes` : col?.kind };
   }), { title, placeHolder: 'Label column (cell types)' });
   if (!label) return undefined;
 
-  const splitChoice = await vscode.window.showQuickPick([
+  const splitChoice = await prompts.pick([
     { label: 'Stratified 80/20, seed 2022', id: 'default', detail: 'StratifiedShuffleSplit(test_size=0.2, random_state=2022), as published' },
     { label: 'Stratified, other test size or seed…', id: 'custom' },
     { label: 'Reference / query files…', id: 'refquery', detail: 'train on this file, test on another (genes matched by name)' },
@@ -83,23 +191,23 @@ async function askForBaseline(dataset: string, summary: DatasetSummary): Promise
   let split: BaselineGridInput['split'];
   if (splitChoice.id === 'default') split = { kind: 'stratified', testSize: 0.2, seed: 2022 };
   else if (splitChoice.id === 'custom') {
-    const testSize = await askNumber(title, 'Test fraction', '0.2', v => v > 0 && v < 1);
+    const testSize = await askNumber(prompts, title, 'Test fraction', '0.2', v => v > 0 && v < 1);
     if (testSize === undefined) return undefined;
-    const seed = await askNumber(title, 'Split seed (random_state)', '2022', v => Number.isInteger(v) && v >= 0);
+    const seed = await askNumber(prompts, title, 'Split seed (random_state)', '2022', v => Number.isInteger(v) && v >= 0);
     if (seed === undefined) return undefined;
     split = { kind: 'stratified', testSize, seed };
   } else if (splitChoice.id === 'refquery') {
-    const q = await vscode.window.showOpenDialog({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
+    const q = await prompts.openFile({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
     if (!q) return undefined;
     split = { kind: 'reference-query', queryPath: q[0].fsPath };
   } else {
     const cols = summary.obs.filter(c => c.kind === 'categorical' && c.name !== label.label).map(c => c.name);
-    const column = await vscode.window.showQuickPick(cols, { title, placeHolder: 'Donor or batch column' });
+    const column = await prompts.pick(cols.map(c => ({ label: c })), { title, placeHolder: 'Donor or batch column' });
     if (!column) return undefined;
-    split = { kind: 'group', column, testSize: 0.2, seed: 2022 };
+    split = { kind: 'group', column: column.label, testSize: 0.2, seed: 2022 };
   }
 
-  const modelChoice = await vscode.window.showQuickPick([
+  const modelChoice = await prompts.pick([
     { label: 'L1, C = 0.1 (one-vs-rest, liblinear)', id: 'l1', detail: 'the published scBERT-paper baseline' },
     { label: 'L2 multinomial, C = 1', id: 'l2' },
     { label: 'L1 with C chosen by 5-fold cross-validation', id: 'cv', detail: 'over 1e-3 … 1e4, as the scGPT-paper baseline' },
@@ -111,30 +219,40 @@ async function askForBaseline(dataset: string, summary: DatasetSummary): Promise
   else if (modelChoice.id === 'l2') model = { penalty: 'l2', C: 1 };
   else if (modelChoice.id === 'cv') model = { penalty: 'l1', cvGrid: [1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4], folds: 5 };
   else {
-    const penalty = await vscode.window.showQuickPick(['l1', 'l2'], { title, placeHolder: 'Penalty' });
+    const penalty = (await prompts.pick([{ label: 'l1' }, { label: 'l2' }], { title, placeHolder: 'Penalty' }))?.label;
     if (!penalty) return undefined;
-    const C = await askNumber(title, 'C (inverse regularisation strength)', '0.1', v => v > 0);
+    const C = await askNumber(prompts, title, 'C (inverse regularisation strength)', '0.1', v => v > 0);
     if (C === undefined) return undefined;
     model = { penalty: penalty as 'l1' | 'l2', C };
   }
 
-  const fractions = await askList(title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', '1', v => v > 0 && v <= 1);
+  const fractions = await askList(prompts, title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', '1', v => v > 0 && v <= 1);
   if (!fractions) return undefined;
-  const seeds = await askList(title, 'Seeds (np.random.seed(k) draws the few-shot subset)', '0', v => Number.isInteger(v) && v >= 0);
+  const seeds = await askList(prompts, title, 'Seeds (np.random.seed(k) draws the few-shot subset)', '0', v => Number.isInteger(v) && v >= 0);
   if (!seeds) return undefined;
-  const experiment = await vscode.window.showInputBox({ title, prompt: 'Experiment name (runs are grouped by it)', value: `${path.basename(dataset, '.h5ad')} LR baseline`, validateInput: v => (v.trim() ? undefined : 'a name') });
+  let fullFractionOnce = false;
+  if (fractions.includes(1) && seeds.length > 1) {
+    // np.random.choice(n, n) only reorders the whole training split: every seed fits the same cells.
+    const once = await prompts.pick([
+      { label: `Run fraction 1 once (seed ${seeds[0]})`, detail: `fraction 1 is the whole training split: its ${seeds.length} seeds would repeat identical fits`, once: true },
+      { label: `Run fraction 1 with all ${seeds.length} seeds anyway`, once: false },
+    ], { title, placeHolder: `Fraction 1 with ${seeds.length} seeds repeats the same fit` });
+    if (!once) return undefined;
+    fullFractionOnce = once.once;
+  }
+  const experiment = await prompts.input({ title, prompt: 'Experiment name (runs are grouped by it)', value: `${path.basename(dataset, '.h5ad')} LR baseline`, validateInput: v => (v.trim() ? undefined : 'a name') });
   if (!experiment) return undefined;
-  return { datasetPath: dataset, labelColumn: label.label, split, model, fractions, seeds, experiment: experiment.trim() };
+  return { datasetPath: dataset, labelColumn: label.label, split, model, fractions, seeds, experiment: experiment.trim(), fullFractionOnce };
 }
 
-async function askNumber(title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number | undefined> {
-  const text = await vscode.window.showInputBox({ title, prompt, value, validateInput: v => (v.trim() !== '' && ok(Number(v)) ? undefined : 'not a valid value') });
+async function askNumber(prompts: BaselinePrompts, title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number | undefined> {
+  const text = await prompts.input({ title, prompt, value, validateInput: v => (v.trim() !== '' && ok(Number(v)) ? undefined : 'not a valid value') });
   return text === undefined ? undefined : Number(text);
 }
 
-async function askList(title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
+async function askList(prompts: BaselinePrompts, title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
   const parse = (v: string) => v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
-  const text = await vscode.window.showInputBox({
+  const text = await prompts.input({
     title, prompt, value,
     validateInput: v => { const xs = parse(v); return xs.length && xs.every(x => Number.isFinite(x) && ok(x)) ? undefined : 'comma-separated valid numbers'; },
   });

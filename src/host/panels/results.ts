@@ -26,8 +26,13 @@ export class ResultsPanel extends WebviewApp {
   static show(extension: vscode.ExtensionContext, runs: RunsTree, experiment?: string): ResultsPanel {
     const existing = ResultsPanel.current;
     if (existing) {
-      if (experiment) existing.experiment = experiment;
-      existing.panel.reveal(vscode.ViewColumn.Beside, true);
+      if (experiment && experiment !== existing.experiment) {
+        existing.experiment = experiment;
+        existing.rowKey = null;
+      }
+      // Reveal it where it is: ViewColumn.Beside would move it into yet another editor group (and moving a
+      // webview reloads it).
+      existing.panel.reveal(existing.panel.viewColumn, true);
       void existing.send();
       return existing;
     }

@@ -1,0 +1,39 @@
+import * as assert from 'assert';
+import { axisFormatter, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
+import { histogram } from '../../src/core/h5ad/stats';
+
+/** number of decimals of a formatted number */
+const decimals = (s: string) => (s.includes('.') ? s.split('.')[1].length : 0);
+
+describe('webview number formats (issue 10: one format per axis and per matrix)', () => {
+  it('gives every tick of a histogram axis the same number of decimals', () => {
+    // per-cell totals around 100: the old per-value rule printed "98.50" beside "101"
+    const edges = histogram([90, 95.5, 99, 103, 110, 120.25], 10).edges;
+    const f = axisFormatter(edges);
+    const labels = edges.map(f);
+    assert.strictEqual(new Set(labels.map(decimals)).size, 1, labels.join(' '));
+    assert.strictEqual(new Set(labels).size, labels.length, `neighbouring ticks stay distinct: ${labels.join(' ')}`);
+  });
+
+  it('prints integer edges without decimals and with thousands separators', () => {
+    const f = axisFormatter([0, 500, 1000, 1500, 2000]);
+    assert.deepStrictEqual([0, 500, 1000, 1500, 2000].map(f), ['0', '500', '1,000', '1,500', '2,000']);
+  });
+
+  it('takes as many decimals as the step needs, the same for all', () => {
+    const f = axisFormatter([0, 0.25, 0.5, 0.75, 1]);
+    assert.deepStrictEqual([0, 0.25, 0.5, 0.75, 1].map(f), ['0.00', '0.25', '0.50', '0.75', '1.00']);
+    const g = axisFormatter([1, 1.5, 2, 2.5]);
+    assert.deepStrictEqual([1, 1.5, 2, 2.5].map(g), ['1.0', '1.5', '2.0', '2.5']);
+  });
+
+  it('writes every confusion-matrix share with two decimals, zero included', () => {
+    assert.deepStrictEqual([0, 0.004, 0.25, 1].map(proportionText), ['0.00', '0.00', '0.25', '1.00']);
+  });
+
+  it('labels the per-cell sum of X by what X holds', () => {
+    assert.strictEqual(perCellTotalLabel('raw-counts'), 'Counts per cell');
+    assert.strictEqual(perCellTotalLabel('log-normalized'), 'Sum of log-normalised values per cell');
+    for (const k of ['normalized', 'log-normalized', 'scaled'] as const) assert.doesNotMatch(perCellTotalLabel(k), /^Counts/);
+  });
+});
