@@ -9,6 +9,7 @@ import { runBaselineCommand } from './host/commands/baseline';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 import { ResultsPanel } from './host/panels/results';
+import { RunPanel } from './host/panels/run';
 import { registerRunCommands } from './host/runs/commands';
 import { RunsTree } from './host/runs/tree';
 
@@ -19,7 +20,7 @@ export interface ScwbApi {
   readonly datasets: DatasetsTree;
   readonly checkpoints: CheckpointsTree;
   readonly runs: RunsTree;
-  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined };
+  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -30,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const runs = RunsTree.forWorkspace();
   const showResults = (experiment?: string) => ResultsPanel.show(context, runs, experiment);
-  context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs));
+  context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs, runId => RunPanel.show(context, runs, runId)));
   context.subscriptions.push(
     datasets,
     datasetsView,
@@ -57,6 +58,13 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
         ResultsPanel.adopt(context, runs, panel, typeof experiment === 'string' ? experiment : undefined);
       },
     }),
+    vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const runId = (state as { runId?: unknown } | undefined)?.runId;
+        if (typeof runId === 'string' && runs.store) RunPanel.adopt(context, runs, panel, runId);
+        else panel.dispose();
+      },
+    }),
     vscode.window.registerWebviewPanelSerializer(AboutPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         AboutPanel.adopt(context, panel);
@@ -69,7 +77,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     datasets,
     checkpoints,
     runs,
-    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance },
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId) },
   };
 }
 

@@ -131,6 +131,16 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), time: z.string(), fraction: z.number(), message: z.string().optional() }),
   z.object({ type: z.literal('metric'), time: z.string(), name: z.string(), value: z.number(), step: z.number().optional() }),
   z.object({ type: z.literal('status'), time: z.string(), status: z.enum(RUN_STATUSES), message: z.string().optional() }),
+  /** a fine-tune's training step (every `logEvery` optimizer steps and at the end of each epoch; epoch counts from 1) */
+  z.object({
+    type: z.literal('train'), time: z.string(), epoch: z.number().int(), step: z.number().int(), loss: z.number(),
+    lr: z.number(), cellsPerSec: z.number(), gpuMemoryMiB: z.number().nullable(),
+  }),
+  /** a fine-tune's validation after each epoch; `best` when this epoch is the one the protocol keeps so far */
+  z.object({
+    type: z.literal('validation'), time: z.string(), epoch: z.number().int(), step: z.number().int(), loss: z.number(),
+    accuracy: z.number(), best: z.boolean(),
+  }),
 ]);
 /** One line of events.jsonl. */
 export type RunEvent = z.infer<typeof RunEventSchema>;
