@@ -6,12 +6,15 @@ import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { CheckpointsTree } from './host/checkpoints/tree';
 import { runBaselineCommand } from './host/commands/baseline';
+import { runFinetuneCommand } from './host/commands/finetune';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 import { ResultsPanel } from './host/panels/results';
 import { RunPanel } from './host/panels/run';
 import { registerRunCommands } from './host/runs/commands';
 import { RunsTree } from './host/runs/tree';
+import { FinetuneTasks } from './host/tasks';
+import { finalizeFinetuneRuns } from './core/finetune/finalize';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
@@ -20,6 +23,8 @@ export interface ScwbApi {
   readonly datasets: DatasetsTree;
   readonly checkpoints: CheckpointsTree;
   readonly runs: RunsTree;
+  /** the `scwb-finetune` task type: launches and finalization of fine-tune runs */
+  readonly finetune: FinetuneTasks;
   readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined };
 }
 
@@ -32,6 +37,13 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   const runs = RunsTree.forWorkspace();
   const showResults = (experiment?: string) => ResultsPanel.show(context, runs, experiment);
   context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs, runId => RunPanel.show(context, runs, runId)));
+  const finetune = new FinetuneTasks(runs, showResults);
+  context.subscriptions.push(finetune);
+  // Fine-tune runs that finished while VS Code was closed get their metrics now (a trusted workspace only: it writes).
+  if (vscode.workspace.isTrusted && runs.store) {
+    const store = runs.store;
+    void finalizeFinetuneRuns(store).then(() => runs.refresh(), () => undefined);
+  }
   context.subscriptions.push(
     datasets,
     datasetsView,
@@ -50,6 +62,11 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     }),
     vscode.commands.registerCommand('scwb.runBaseline', (target?: Parameters<typeof runBaselineCommand>[0]) =>
       runBaselineCommand(target, { summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), runs, showResults })),
+    vscode.commands.registerCommand('scwb.runFinetune', (target?: Parameters<typeof runFinetuneCommand>[0]) =>
+      runFinetuneCommand(target, {
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        runs, tasks: finetune,
+      })),
     vscode.commands.registerCommand('scwb.results.open', (arg?: { experiment?: string } | { kind: 'experiment'; group: { name: string } }) =>
       showResults(arg && 'group' in arg ? arg.group.name : arg && 'experiment' in arg ? arg.experiment : undefined)),
     vscode.window.registerWebviewPanelSerializer(ResultsPanel.viewType, {
@@ -77,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     datasets,
     checkpoints,
     runs,
+    finetune,
     panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId) },
   };
 }

@@ -5,6 +5,7 @@ import { CliCommand, CliIO, UsageError, parseFlags } from '../command';
 import { exportTable, tableToCsv, type TableFormat } from '../../core/results/export';
 import { buildResultsModel } from '../../core/results/model';
 import { loadPublishedNumbers } from '../../core/results/published';
+import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { RUN_FILE, RunStore } from '../../core/runs/store';
 
 const USAGE = `usage: scwb results DIR [--experiment NAME] [--format md|csv|tex|json] [--reference MODEL] [--published FILE]
@@ -40,6 +41,8 @@ export const command: CliCommand = {
       const run = await new RunStore(storeRoot).get(path.basename(dir));
       experiment ??= run.experiment;
     }
+    // Fine-tune runs that finished with nobody to score them (VS Code closed, a cluster job) get their metrics now.
+    await finalizeFinetuneRuns(new RunStore(storeRoot));
     const { runs, problems } = await new RunStore(storeRoot).scan();
     for (const p of problems) io.err(`scwb results: skipped ${p.message}\n`);
     const publishedFile = flags.get('published');

@@ -19,20 +19,18 @@ import { selectRows } from '../baselines/matrix';
 import { openH5ad } from '../h5ad/read';
 import { labelValues } from '../h5ad/labels';
 import { H5adError, type AnnDataReader } from '../h5ad/types';
-import { classificationReport } from '../metrics';
 import { PACKAGE_ROOT } from '../paths';
 
 export { labelValues };
 import type { CsrMatrix } from '../sparse';
-import {
-  checkNoGroupLeak, fewShotSubset, groupShuffleSplit, referenceQueryIndices, stratifiedFewShotSubset,
-  stratifiedShuffleSplit, uniqueLabels, type Label, type SplitIndices,
-} from '../splits';
+import { referenceQueryIndices, type Label, type SplitIndices } from '../splits';
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
 import { sha256File } from '../hash';
 import { HEARTBEAT_INTERVAL_MS, currentOwner } from './owner';
 import { FINAL_STATUSES, type DatasetRef, type ModelRef, type RunMetrics, type RunRecord, type RunSplit } from './schema';
+import { runMetricsOf } from './run-metrics';
+import { fewShotTrainRows, singleFileSplit, splitClasses } from './split-rows';
 import { RunStore, type PredictionRow } from './store';
 
 /** A fixed C, or a cross-validated choice over `cvGrid` per fraction and seed (the scGPT baseline). */
@@ -239,14 +237,7 @@ async function loadData(input: BaselineGridInput, ctx: TaskContext, report: (f: 
         query.close();
       }
     }
-    let indices: SplitIndices;
-    if (split.kind === 'stratified') {
-      indices = stratifiedShuffleSplit(labels, { testSize: split.testSize, seed: split.seed });
-    } else {
-      const groups = labelValues(reader.obs(), split.column, input.datasetPath);
-      indices = groupShuffleSplit(groups, { testSize: split.testSize, seed: split.seed });
-      checkNoGroupLeak(groups, indices.train, indices.test);
-    }
+    const indices = singleFileSplit(reader, labels, split, input.datasetPath);
     const X = readMatrix(reader, input.blockRows, ctx, f => report(f, 'reading the matrix'));
     return {
       Xtrain: X, Xtest: X, trainLabels: labels, testLabels: labels, testNames: reader.obs().index, split: indices,
@@ -320,7 +311,7 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
   if (query && data.queryShape) Object.assign(query, { nObs: data.queryShape[0], nVars: data.queryShape[1] });
 
   // Class codes over the labels of both sides, so a class seen only in the test set still has a code.
-  const { classes } = uniqueLabels([...data.split.train.map(i => data.trainLabels[i]), ...data.split.test.map(i => data.testLabels[i])]);
+  const classes = splitClasses(data.split, data.trainLabels, data.testLabels);
   const codeOf = new Map<Label, number>(classes.map((c, k) => [c, k]));
   const yAll = Int32Array.from(data.trainLabels, l => codeOf.get(l) ?? -1);
   const Xtest = selectRows(data.Xtest, data.split.test);
@@ -356,9 +347,7 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
         const a = data.geneAlignment;
         await store.appendLog(id, `query ${query?.path}: ${a.matched} of ${a.referenceGenes} reference genes found (${a.missingInQuery} set to 0), ${a.droppedFromQuery} query genes not in the reference dropped`);
       }
-      const trainRows = input.stratifiedFewShot
-        ? stratifiedFewShotSubset(data.split.train, data.trainLabels, fraction, seed)
-        : fewShotSubset(data.split.train, fraction, seed);
+      const trainRows = fewShotTrainRows(data.split.train, data.trainLabels, fraction, seed, input.stratifiedFewShot ?? false);
       await store.appendLog(id, `split ${JSON.stringify(split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot ${input.stratifiedFewShot ? 'stratified' : 'np.random.choice'} fraction ${fraction} seed ${seed}: ${trainRows.length} training cells`);
       await store.writeSplit(id, { train: trainRows, test: data.split.test });
       const Xtr = selectRows(data.Xtrain, trainRows);
@@ -366,15 +355,7 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
       const { model: fitted, chosen } = await fitBaseline(Xtr, ytr, classes.length, input, onProgress, isCancelled);
       const pred = predict(fitted, Xtest);
       const predLabels = Array.from(pred, c => classes[c]);
-      const report = classificationReport(yTestLabels, predLabels);
-      const metrics = await store.writeMetrics(id, {
-        accuracy: report.accuracy, macroF1: report.macro.f1, weightedF1: report.weighted.f1,
-        classes: report.labels.map(String),
-        perClass: report.labels.map((l, k) => ({
-          name: String(l), precision: report.precision[k], recall: report.recall[k], f1: report.f1[k], support: report.support[k],
-        })),
-        confusion: report.confusion, nTest: yTestLabels.length,
-      });
+      const metrics = await store.writeMetrics(id, runMetricsOf(yTestLabels, predLabels));
       const rows: PredictionRow[] = data.split.test.map((i, t) => ({
         index: i, obsName: data.testNames[i], trueLabel: String(yTestLabels[t]), predictedLabel: String(predLabels[t]),
       }));
@@ -425,7 +406,7 @@ function errorText(e: unknown): string {
 }
 
 /** Moves a run that has not finished to a final status (a final one is left alone). */
-async function settle(store: RunStore, id: string, status: 'cancelled' | 'failed' | 'interrupted', error: string | null): Promise<void> {
+export async function settle(store: RunStore, id: string, status: 'cancelled' | 'failed' | 'interrupted', error: string | null): Promise<void> {
   const before = await store.get(id).catch(() => null);
   if (!before || FINAL_STATUSES.includes(before.status)) return;
   await store.update(id, r => (FINAL_STATUSES.includes(r.status) ? {} : { status, endedAt: new Date().toISOString(), error }));

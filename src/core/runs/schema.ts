@@ -122,24 +122,57 @@ export type RunMetrics = z.infer<typeof RunMetricsSchema>;
 export const RunSplitRowsSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   train: z.array(z.number().int().nonnegative()),
+  /** fine-tune runs: rows (of the dataset) that pick the best epoch; see docs/worker.md */
+  validation: z.array(z.number().int().nonnegative()).optional(),
   test: z.array(z.number().int().nonnegative()),
 });
 /** split.json */
 export type RunSplitRows = Omit<z.infer<typeof RunSplitRowsSchema>, 'schemaVersion'>;
 
+export const FINETUNE_MODELS = ['scbert', 'scgpt'] as const;
+export type FinetuneModel = (typeof FINETUNE_MODELS)[number];
+export const FINETUNE_ABLATIONS = ['none', 'no-pretraining', 'no-gene2vec', 'frozen-embeddings'] as const;
+export type FinetuneAblation = (typeof FINETUNE_ABLATIONS)[number];
+export const FINETUNE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
+
+/** run.json `parameters.finetune`: what the training worker reads (docs/worker.md). */
+export const FinetuneParametersSchema = z.object({
+  model: z.enum(FINETUNE_MODELS),
+  /** scBERT .pth file or scGPT model folder (absolute), or null for random initialisation */
+  checkpoint: z.string().min(1).nullable(),
+  ablation: z.enum(FINETUNE_ABLATIONS),
+  /** checkpoint keys the user accepts to leave unloaded */
+  ignoreKeys: z.array(z.string()).default([]),
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  lr: z.number().positive(),
+  maxSeqLen: z.number().int().positive().optional(),
+  /** class names in head order: label k of the head is classes[k] */
+  classes: z.array(z.string()).min(2),
+  /** read values from layers/<name> instead of X */
+  valueLayer: z.string().min(1).nullable().default(null),
+  device: z.enum(FINETUNE_DEVICES),
+  nproc: z.number().int().positive(),
+  amp: z.boolean().default(true),
+  logEvery: z.number().int().positive().default(10),
+  /** model hyper-parameters overriding what the checkpoint implies (scwb_worker.models keys) */
+  config: z.record(z.string(), z.unknown()).nullable().default(null),
+});
+export type FinetuneParameters = z.infer<typeof FinetuneParametersSchema>;
+
 export const RunEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), time: z.string(), fraction: z.number(), message: z.string().optional() }),
   z.object({ type: z.literal('metric'), time: z.string(), name: z.string(), value: z.number(), step: z.number().optional() }),
   z.object({ type: z.literal('status'), time: z.string(), status: z.enum(RUN_STATUSES), message: z.string().optional() }),
-  /** a fine-tune's training step (every `logEvery` optimizer steps and at the end of each epoch; epoch counts from 1) */
+  /** fine-tune: every `logEvery` optimizer steps and at the end of each epoch (epoch from 1, step global) */
   z.object({
-    type: z.literal('train'), time: z.string(), epoch: z.number().int(), step: z.number().int(), loss: z.number(),
-    lr: z.number(), cellsPerSec: z.number(), gpuMemoryMiB: z.number().nullable(),
+    type: z.literal('train'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
+    loss: z.number(), lr: z.number(), cellsPerSec: z.number().nonnegative(), gpuMemoryMiB: z.number().nonnegative().nullable(),
   }),
-  /** a fine-tune's validation after each epoch; `best` when this epoch is the one the protocol keeps so far */
+  /** fine-tune: after each epoch, on split.json's validation rows */
   z.object({
-    type: z.literal('validation'), time: z.string(), epoch: z.number().int(), step: z.number().int(), loss: z.number(),
-    accuracy: z.number(), best: z.boolean(),
+    type: z.literal('validation'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
+    loss: z.number(), accuracy: z.number().min(0).max(1), best: z.boolean(),
   }),
 ]);
 /** One line of events.jsonl. */

@@ -1,0 +1,54 @@
+"""Two-process DDP on CPU (gloo, file:// rendezvous): the same gradient as one process on the whole batch, and a
+whole `--nproc 2` run."""
+import os
+import subprocess
+import sys
+
+import torch
+
+from conftest import WORKER_ROOT, make_run, read_events, read_json, run_worker
+from test_runfolder import check_event
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_grad_rank.py")
+
+
+def _env(extra=None):
+    env = dict(os.environ, PYTHONPATH=WORKER_ROOT, GLOO_SOCKET_IFNAME="lo")
+    env.update(extra or {})
+    return env
+
+
+def test_two_process_gradient_equals_one_process_on_the_whole_batch(tmp_path):
+    run = make_run(str(tmp_path), model="scgpt", n_cells=48)
+    one = str(tmp_path / "one.pt")
+    two = str(tmp_path / "two.pt")
+    # 11 cells: shards of 5 and 6, so the weighted-mean scaling must hold for unequal shares
+    res = subprocess.run([sys.executable, SCRIPT, run, one, "11"], env=_env(), capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    store = str(tmp_path / "ddp-store")
+    procs = [subprocess.Popen([sys.executable, SCRIPT, run, two, "11"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=_env({"RANK": str(r), "WORLD_SIZE": "2", "LOCAL_RANK": str(r),
+                                        "SCWB_DDP_STORE": store}))
+             for r in range(2)]
+    for p in procs:
+        _, err = p.communicate()
+        assert p.returncode == 0, err.decode()
+    g1, g2 = torch.load(one), torch.load(two)
+    assert set(g1) == set(g2) and len(g1) > 5
+    for name, g in g1.items():
+        assert torch.allclose(g, g2[name], rtol=1e-4, atol=1e-6), name
+
+
+def test_nproc_2_run_completes(tmp_path):
+    run = make_run(str(tmp_path), model="scgpt", n_cells=48, epochs=2, batch=8)
+    res = run_worker(["finetune", "--run-dir", run, "--nproc", "2"], env={"GLOO_SOCKET_IFNAME": "lo"})
+    assert res.returncode == 0, res.stderr
+    rec = read_json(os.path.join(run, "run.json"))
+    assert rec["status"] == "completed"
+    events = read_events(run)
+    for ev in events:
+        check_event(ev)
+    assert [e["status"] for e in events if e["type"] == "status"] == ["running", "completed"]
+    assert len(open(os.path.join(run, "predictions.csv")).read().splitlines()) == 13
+    assert "2 processes" in open(os.path.join(run, "run.log")).read()
+    assert not [n for n in os.listdir(run) if n.startswith(".")]  # no store file, lock or temp left

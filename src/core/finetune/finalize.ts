@@ -1,0 +1,97 @@
+/**
+ * After the worker: a fine-tune run the worker completed has predictions.csv but no metrics. Its metrics are computed
+ * here exactly as the baseline computes its own (src/core/runs/run-metrics.ts), so both kinds share one results
+ * table. Finalizing is idempotent and may happen long after the run ended (a run that finished while VS Code was
+ * closed is finalized when the workspace is next opened, or by `scwb results`).
+ */
+import { settle } from '../runs/baseline';
+import { runMetricsOf } from '../runs/run-metrics';
+import { FINAL_STATUSES, RunFileError, type RunRecord } from '../runs/schema';
+import { PREDICTIONS_FILE, RunStore } from '../runs/store';
+import { WORKER_EXIT } from './invocation';
+
+function fail(store: RunStore, id: string, message: string): Promise<void> {
+  return store.update(id, { status: 'failed', error: message, endedAt: new Date().toISOString(), summary: null })
+    .then(async () => {
+      await store.appendEvent(id, { type: 'status', status: 'failed', message });
+      await store.appendLog(id, `failed: ${message}`);
+    });
+}
+
+/**
+ * Writes metrics.json, the run's summary and metric events for a completed fine-tune run that has none yet; a
+ * missing or malformed predictions.csv fails the run with a message naming the file. Other runs come back as read.
+ */
+export async function finalizeFinetuneRun(store: RunStore, id: string): Promise<RunRecord> {
+  const record = await store.get(id);
+  if (record.kind !== 'finetune' || record.status !== 'completed') return record;
+  const existing = await store.readMetrics(id).catch(() => null);
+  if (existing && record.summary) return record;
+  const file = store.file(id, PREDICTIONS_FILE);
+  try {
+    const rows = await store.readPredictions(id);
+    if (rows === null) throw new RunFileError(file, 'missing: the worker reported the run completed but wrote no predictions');
+    const split = await store.readSplit(id);
+    if (split && rows.length !== split.test.length) {
+      throw new RunFileError(file, `${rows.length} rows, but split.json has ${split.test.length} test cells`);
+    }
+    if (split) {
+      const want = new Set(split.test);
+      const stray = rows.find(r => !want.has(r.index));
+      if (stray) throw new RunFileError(file, `row for index ${stray.index}, which is not a test cell of split.json`);
+    }
+    const metrics = existing ?? await (async () => {
+      const m = runMetricsOf(rows.map(r => r.trueLabel), rows.map(r => r.predictedLabel));
+      for (const [name, value] of [['accuracy', m.accuracy], ['macroF1', m.macroF1], ['weightedF1', m.weightedF1]] as const) {
+        await store.appendEvent(id, { type: 'metric', name, value });
+      }
+      return store.writeMetrics(id, m);
+    })();
+    await store.appendLog(id, `metrics from ${PREDICTIONS_FILE}: accuracy ${metrics.accuracy.toFixed(4)}, macro F1 ${metrics.macroF1.toFixed(4)} on ${metrics.nTest} test cells`);
+    return await store.update(id, {
+      summary: {
+        accuracy: metrics.accuracy, macroF1: metrics.macroF1, weightedF1: metrics.weightedF1,
+        nTrain: split?.train.length ?? 0, nTest: metrics.nTest,
+      },
+    });
+  } catch (e) {
+    await fail(store, id, e instanceof Error ? e.message : String(e));
+    return store.get(id);
+  }
+}
+
+export interface FinalizeOptions {
+  /** only these runs (default: every fine-tune run of the store) */
+  ids?: readonly string[];
+  /**
+   * The worker process of these runs has exited with this status: runs it never started (still queued) become
+   * cancelled (exit 130) or failed, so no run waits forever for a process that is gone.
+   */
+  workerExitCode?: number | null;
+}
+
+/** Finalizes fine-tune runs (see finalizeFinetuneRun); a run that cannot be read is skipped. */
+export async function finalizeFinetuneRuns(store: RunStore, opts: FinalizeOptions = {}): Promise<RunRecord[]> {
+  const ids = opts.ids ?? (await store.list()).filter(r => r.kind === 'finetune').map(r => r.id);
+  const out: RunRecord[] = [];
+  for (const id of ids) {
+    let record: RunRecord;
+    try {
+      record = await finalizeFinetuneRun(store, id);
+    } catch {
+      continue;
+    }
+    if (opts.workerExitCode !== undefined && record.kind === 'finetune' && !FINAL_STATUSES.includes(record.status)) {
+      const code = opts.workerExitCode;
+      const cancelled = code === WORKER_EXIT.cancelled;
+      // A 'running' run of a worker that has exited is the store's to judge (owner gone -> interrupted).
+      if (record.status === 'queued') {
+        await settle(store, id, cancelled ? 'cancelled' : 'failed',
+          cancelled ? null : `the training worker exited (status ${code ?? 'unknown'}) before it started this run; see the task's terminal`);
+      }
+      record = await store.get(id);
+    }
+    out.push(record);
+  }
+  return out;
+}

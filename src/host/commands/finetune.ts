@@ -1,0 +1,213 @@
+/**
+ * Run Fine-tune…: dataset → label column → split → model → checkpoint (from the Checkpoints view, none, or browse)
+ * → ablation → fractions → seeds → device/GPUs → batch size. The environment check (`python -m scwb_worker env`)
+ * runs first and says what to do when Python, torch or CUDA is missing; the runs are prepared in a worker thread
+ * (hashing the dataset), then the training worker runs them as a VS Code Task in a terminal that stays open.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { CheckpointInfo } from '../../core/checkpoints';
+import { checkWorkerEnvironment, judgeEnvironment, type WorkerEnvCheck } from '../../core/finetune/env';
+import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
+import { orderColumnsForLabels } from '../../core/h5ad/labels';
+import type { DatasetSummary } from '../../core/h5ad/types';
+import type { FinetuneAblation, FinetuneModel } from '../../core/runs/schema';
+import { CancelledError } from '../../core/workers/task';
+import { withCancellableProgress } from '../progress';
+import { chooseInterpreter } from '../python';
+import { requireTrust } from '../trust';
+import type { RunsTree } from '../runs/tree';
+import { FINETUNE_TASK_TYPE, type FinetuneTasks } from '../tasks';
+
+/** Skips the quick picks (tests, automation): what the flow would collect. */
+export interface FinetuneCommandOptions {
+  datasetPath: string;
+  labelColumn: string;
+  model: FinetuneModel;
+  /** scBERT .pth, scGPT model folder, or null for random initialisation */
+  checkpoint: string | null;
+  queryPath?: string;
+  ablation?: FinetuneAblation;
+  fractions?: number[];
+  seeds?: number[];
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  device?: 'auto' | 'cpu' | 'cuda';
+  nproc?: number;
+  experiment?: string;
+  /** model hyper-parameters for the worker (e.g. a tiny random model) */
+  config?: Record<string, unknown>;
+}
+
+export interface FinetuneLaunch {
+  experiment: string;
+  taskName: string;
+  runIds: string[];
+  runDirs: string[];
+  storeRoot: string;
+}
+
+export interface FinetuneDeps {
+  summaryOf: (file: string) => Promise<DatasetSummary>;
+  pickDataset: () => Promise<string | undefined>;
+  checkpoints: () => Promise<CheckpointInfo[]>;
+  runs: RunsTree;
+  tasks: FinetuneTasks;
+}
+
+type Target = vscode.Uri | { uri: vscode.Uri } | FinetuneCommandOptions | undefined;
+
+export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Promise<FinetuneLaunch | undefined> {
+  if (!requireTrust('fine-tune models')) return undefined;
+  const store = deps.runs.store;
+  if (!store) {
+    void vscode.window.showWarningMessage('Open a folder first: runs are stored in its .scwb/runs folder.');
+    return undefined;
+  }
+  const programmatic = !!target && 'datasetPath' in target;
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  const { interpreter } = await chooseInterpreter(folder?.uri);
+  const python = interpreter || 'python3';
+  // The check runs while the user picks; the device step and the launch wait for it.
+  const envCheck = checkWorkerEnvironment(python);
+  let options: FinetuneCommandOptions | undefined;
+  if (target && 'datasetPath' in target) options = target;
+  else {
+    const dataset = target instanceof vscode.Uri ? target.fsPath : target?.uri.fsPath ?? await deps.pickDataset();
+    if (!dataset) return undefined;
+    options = await askForFinetune(dataset, await deps.summaryOf(dataset), deps, envCheck);
+  }
+  if (!options) return undefined;
+
+  const env = await envCheck;
+  const wanted = env.report ? judgeEnvironment(env.report, { device: options.device, nproc: options.nproc }) : env;
+  if (!wanted.ok) {
+    const problem = wanted.problem ?? 'the training worker cannot run';
+    void vscode.window.showErrorMessage(`Fine-tune cannot start: ${problem}`, 'Open Environment')
+      .then(choice => { if (choice) void vscode.commands.executeCommand('scwb.showAbout'); });
+    if (programmatic) throw new Error(problem);
+    return undefined;
+  }
+
+  const input: FinetuneGridInput = {
+    datasetPath: options.datasetPath, queryPath: options.queryPath, labelColumn: options.labelColumn, model: options.model,
+    checkpoint: options.checkpoint, ablation: options.ablation, fractions: options.fractions, seeds: options.seeds,
+    epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, device: options.device, nproc: options.nproc,
+    experiment: options.experiment, config: options.config ?? null, storeRoot: store.root,
+  };
+  let plan: FinetuneGridPlan;
+  try {
+    deps.runs.refresh();
+    plan = await withCancellableProgress(`Preparing fine-tune runs on ${path.basename(input.datasetPath)}`, progress => prepareFinetuneInWorker(input, progress));
+  } catch (e) {
+    deps.runs.refresh();
+    if (e instanceof CancelledError) return undefined;
+    void vscode.window.showErrorMessage(`Fine-tune failed: ${(e as Error).message}`);
+    if (programmatic) throw e;
+    return undefined;
+  }
+  deps.runs.refresh();
+  const runDirs = plan.runs.map(r => r.runDir);
+  const taskName = `Fine-tune ${plan.model.label} on ${path.basename(input.datasetPath)} (${plan.runs.length} run${plan.runs.length === 1 ? '' : 's'})`;
+  await deps.tasks.execute({
+    type: FINETUNE_TASK_TYPE, runDirs,
+    ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
+  }, folder, taskName);
+  return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
+}
+
+async function askForFinetune(dataset: string, summary: DatasetSummary, deps: FinetuneDeps, envCheck: Promise<WorkerEnvCheck>): Promise<FinetuneCommandOptions | undefined> {
+  const title = `Run Fine-tune on ${path.basename(dataset)}`;
+  const { candidates } = orderColumnsForLabels(summary.obs);
+  if (!candidates.length) {
+    void vscode.window.showWarningMessage(`${path.basename(dataset)} has no categorical obs column to use as labels.`);
+    return undefined;
+  }
+  const label = await vscode.window.showQuickPick(candidates.map(c => {
+    const col = summary.obs.find(o => o.name === c);
+    return { label: c, description: col?.nCategories !== undefined ? `${col.nCategories} classes` : col?.kind };
+  }), { title, placeHolder: 'Label column (cell types)' });
+  if (!label) return undefined;
+
+  const splitChoice = await vscode.window.showQuickPick([
+    { label: 'Stratified 80/20, seed 2022', id: 'default', detail: 'the LR baseline\'s split: StratifiedShuffleSplit(test_size=0.2, random_state=2022)' },
+    { label: 'Reference / query files…', id: 'refquery', detail: 'train on this file, test on another (the scGPT datasets)' },
+  ], { title, placeHolder: 'Split' });
+  if (!splitChoice) return undefined;
+  let queryPath: string | undefined;
+  if (splitChoice.id === 'refquery') {
+    const q = await vscode.window.showOpenDialog({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
+    if (!q) return undefined;
+    queryPath = q[0].fsPath;
+  }
+
+  const modelChoice = await vscode.window.showQuickPick([
+    { label: 'scBERT', id: 'scbert' as const, detail: 'Performer, gene2vec; 10 epochs, best validation accuracy (published protocol)' },
+    { label: 'scGPT', id: 'scgpt' as const, detail: 'transformer with <cls>; 20 epochs, best validation loss (published protocol)' },
+  ], { title, placeHolder: 'Model' });
+  if (!modelChoice) return undefined;
+  const model = modelChoice.id;
+
+  const all = await deps.checkpoints();
+  const matching = all.filter(c => (model === 'scgpt' ? c.kind === 'scgpt-folder' : c.kind === 'scbert-pth' || (c.kind === 'torch' && c.path.endsWith('.pth'))));
+  const ckptChoice = await vscode.window.showQuickPick<vscode.QuickPickItem & { value: string | null | 'browse' }>([
+    ...matching.map(c => ({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: c.path })),
+    { label: 'No pre-training (random initialisation)', value: null },
+    { label: 'Browse…', value: 'browse' },
+  ], { title, placeHolder: `${modelChoice.label} checkpoint` });
+  if (!ckptChoice) return undefined;
+  let checkpoint = ckptChoice.value;
+  if (checkpoint === 'browse') {
+    const picked = await vscode.window.showOpenDialog(model === 'scgpt'
+      ? { title: 'scGPT model folder (best_model.pt, vocab.json, args.json)', canSelectFiles: false, canSelectFolders: true }
+      : { title: 'scBERT checkpoint', canSelectFiles: true, filters: { 'PyTorch checkpoint': ['pth', 'pt'] } });
+    if (!picked) return undefined;
+    checkpoint = picked[0].fsPath;
+  }
+
+  const ablations: { label: string; id: FinetuneAblation; detail?: string }[] = checkpoint === null
+    ? [{ label: 'No pre-training', id: 'no-pretraining', detail: 'random initialisation, same freezing as published' },
+      ...(model === 'scgpt' ? [{ label: 'No pre-training, frozen embeddings', id: 'frozen-embeddings' as const }] : [])]
+    : [{ label: 'None (the published fine-tuning)', id: 'none' },
+      ...(model === 'scbert' ? [{ label: 'No gene2vec', id: 'no-gene2vec' as const, detail: 'without the gene2vec position embedding' }] : []),
+      { label: 'Frozen embeddings', id: 'frozen-embeddings' },
+      { label: 'No pre-training', id: 'no-pretraining', detail: 'random initialisation with this checkpoint\'s shapes' }];
+  const ablation = ablations.length === 1 ? ablations[0] : await vscode.window.showQuickPick(ablations, { title, placeHolder: 'Ablation' });
+  if (!ablation) return undefined;
+
+  const fractions = await askList(title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', '1', v => v > 0 && v <= 1);
+  if (!fractions) return undefined;
+  const seeds = await askList(title, `Seeds (as published for ${modelChoice.label})`, FINETUNE_DEFAULTS[model].seeds.join(','), v => Number.isInteger(v) && v >= 0);
+  if (!seeds) return undefined;
+
+  const env = await envCheck;
+  const gpus = env.report?.cuda.available ? env.report.cuda.devices : [];
+  const deviceItems: (vscode.QuickPickItem & { device: 'auto' | 'cpu' | 'cuda'; nproc: number })[] = [
+    ...gpus.map((_, k) => ({
+      label: k === 0 ? '1 GPU' : `${k + 1} GPUs (data-parallel)`, device: 'cuda' as const, nproc: k + 1,
+      description: gpus.slice(0, k + 1).map(g => `${g.name}${g.freeMiB !== null ? `, ${g.freeMiB} MiB free` : ''}`).join('; '),
+    })),
+    { label: 'CPU', device: 'cpu', nproc: 1, description: gpus.length ? undefined : 'no CUDA device found: CPU only (slow for full-size models)' },
+  ];
+  const device = deviceItems.length === 1 ? deviceItems[0] : await vscode.window.showQuickPick(deviceItems, { title, placeHolder: 'Where to train' });
+  if (!device) return undefined;
+  const batch = await vscode.window.showInputBox({
+    title, prompt: device.nproc > 1 ? 'Batch size per GPU' : 'Batch size', value: String(FINETUNE_DEFAULTS.batchSize),
+    validateInput: v => (/^\d+$/.test(v.trim()) && Number(v) > 0 ? undefined : 'a positive integer'),
+  });
+  if (batch === undefined) return undefined;
+  return {
+    datasetPath: dataset, queryPath, labelColumn: label.label, model, checkpoint, ablation: ablation.id, fractions, seeds,
+    device: device.device, nproc: device.nproc, batchSize: Number(batch),
+  };
+}
+
+async function askList(title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
+  const parse = (v: string) => v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
+  const text = await vscode.window.showInputBox({
+    title, prompt, value,
+    validateInput: v => { const xs = parse(v); return xs.length && xs.every(x => Number.isFinite(x) && ok(x)) ? undefined : 'comma-separated valid numbers'; },
+  });
+  return text === undefined ? undefined : Array.from(new Set(parse(text)));
+}

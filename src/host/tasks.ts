@@ -1,0 +1,106 @@
+/**
+ * Fine-tune runs execute as VS Code Tasks of the contributed type `scwb-finetune`: a ProcessExecution (the Python
+ * worker with an argument array, never a shell string) in a dedicated integrated terminal that stays open. The
+ * same definition works from tasks.json (`{"type": "scwb-finetune", "runDirs": [...], "resume": true}`), resolved by
+ * the provider below. When the worker process ends, its runs are finalized (metrics from predictions.csv), runs it
+ * never started are settled, the Runs view refreshes and a message offers the results.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { finalizeFinetuneRuns } from '../core/finetune/finalize';
+import { workerInvocation } from '../core/finetune/invocation';
+import type { RunRecord } from '../core/runs/schema';
+import { RunStore } from '../core/runs/store';
+import { Disposable } from './disposable';
+import { chooseInterpreter } from './python';
+import type { RunsTree } from './runs/tree';
+
+export const FINETUNE_TASK_TYPE = 'scwb-finetune';
+
+export interface FinetuneTaskDefinition extends vscode.TaskDefinition {
+  type: typeof FINETUNE_TASK_TYPE;
+  /** run folders (absolute, or relative to the workspace folder) */
+  runDirs: string[];
+  resume?: boolean;
+  nproc?: number;
+  device?: 'auto' | 'cpu' | 'cuda';
+}
+
+/** What happened when a fine-tune task's process ended. */
+export interface FinetuneTaskOutcome {
+  name: string;
+  exitCode: number | undefined;
+  runs: RunRecord[];
+}
+
+export function isFinetuneDefinition(d: vscode.TaskDefinition): d is FinetuneTaskDefinition {
+  return d.type === FINETUNE_TASK_TYPE && Array.isArray(d.runDirs) && d.runDirs.every((x: unknown) => typeof x === 'string');
+}
+
+function resolveDirs(def: FinetuneTaskDefinition, scope: vscode.TaskScope | vscode.WorkspaceFolder | undefined): string[] {
+  const base = scope && typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return def.runDirs.map(d => (path.isAbsolute(d) || !base ? path.resolve(d) : path.resolve(base, d)));
+}
+
+export class FinetuneTasks extends Disposable {
+  private readonly finished = this.track(new vscode.EventEmitter<FinetuneTaskOutcome>());
+  /** fires after a fine-tune task's process ended and its runs were finalized */
+  readonly onDidFinish = this.finished.event;
+
+  constructor(private readonly runs: RunsTree, private readonly showResults: (experiment?: string) => void) {
+    super();
+    this.track(vscode.tasks.registerTaskProvider(FINETUNE_TASK_TYPE, {
+      provideTasks: () => [],
+      resolveTask: async task => {
+        if (!vscode.workspace.isTrusted || !isFinetuneDefinition(task.definition)) return undefined;
+        return this.build(task.definition, task.scope ?? vscode.TaskScope.Workspace, task.name);
+      },
+    }));
+    this.track(vscode.tasks.onDidEndTaskProcess(e => {
+      const def = e.execution.task.definition;
+      if (isFinetuneDefinition(def)) void this.onEnded(e.execution.task, resolveDirs(def, e.execution.task.scope), e.exitCode);
+    }));
+  }
+
+  /** The task for a definition, with the configured interpreter. */
+  async build(def: FinetuneTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string): Promise<vscode.Task> {
+    const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
+    const { interpreter } = await chooseInterpreter(folder?.uri);
+    const inv = workerInvocation({
+      python: interpreter || 'python3', runDirs: resolveDirs(def, scope), resume: def.resume, nproc: def.nproc, device: def.device,
+    });
+    const task = new vscode.Task(def, scope, name, 'scWorkbench', new vscode.ProcessExecution(inv.command, inv.args, { env: inv.env, cwd: inv.cwd }));
+    task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: false, close: false, focus: false };
+    task.isBackground = false;
+    return task;
+  }
+
+  /** Starts the worker on these run folders in a task terminal named `name`. */
+  async execute(def: FinetuneTaskDefinition, folder: vscode.WorkspaceFolder | undefined, name: string): Promise<vscode.TaskExecution> {
+    const task = await this.build(def, folder ?? vscode.TaskScope.Workspace, name);
+    return vscode.tasks.executeTask(task);
+  }
+
+  private async onEnded(task: vscode.Task, dirs: string[], exitCode: number | undefined): Promise<void> {
+    const byRoot = new Map<string, string[]>();
+    for (const d of dirs) byRoot.set(path.dirname(d), [...(byRoot.get(path.dirname(d)) ?? []), path.basename(d)]);
+    const records: RunRecord[] = [];
+    for (const [root, ids] of byRoot) {
+      try {
+        records.push(...await finalizeFinetuneRuns(new RunStore(root), { ids, workerExitCode: exitCode ?? null }));
+      } catch (e) {
+        void vscode.window.showErrorMessage(`Fine-tune: could not read the runs in ${root}: ${(e as Error).message}`);
+      }
+    }
+    this.runs.refresh();
+    this.finished.fire({ name: task.name, exitCode, runs: records });
+    const completed = records.filter(r => r.status === 'completed').length;
+    const failed = records.filter(r => r.status === 'failed' || r.status === 'interrupted').length;
+    const cancelled = records.filter(r => r.status === 'cancelled').length;
+    const text = `Fine-tune finished: ${completed} completed, ${failed} failed${cancelled ? `, ${cancelled} cancelled` : ''}.`;
+    const firstError = records.find(r => r.error)?.error;
+    const show = failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const choice = await show(failed && firstError ? `${text} ${firstError}` : text, 'Open Results');
+    if (choice === 'Open Results') this.showResults(records[0]?.experiment);
+  }
+}

@@ -1,0 +1,113 @@
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { main } from '../../src/cli/main';
+import { classificationReport } from '../../src/core/metrics';
+import { RunEventSchema } from '../../src/core/runs/schema';
+import { EVENTS_FILE, RunStore } from '../../src/core/runs/store';
+import type { FinetuneLaunch } from '../../src/host/commands/finetune';
+import { FINETUNE_TASK_TYPE, type FinetuneTaskOutcome } from '../../src/host/tasks';
+import { activeApi, until } from './helpers';
+
+const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
+const PYTHON = vscode.workspace.getConfiguration('scwb').get<string>('pythonPath', '') || '/usr/bin/python3';
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+async function cli(args: string[]): Promise<void> {
+  let err = '';
+  const code = await main(args, { out: () => undefined, err: t => { err += t; } });
+  assert.strictEqual(code, 0, err);
+}
+
+describe('Run Fine-tune (in the real extension host, real worker on CPU)', () => {
+  const dir = path.join(WORKSPACE, 'finetune-demo');
+  const dataset = path.join(dir, 'sim_scbert.h5ad');
+  const checkpoint = path.join(dir, 'ckpt', 'scbert_tiny', 'scbert_tiny_pretrain.pth');
+
+  before(async () => {
+    // A small simulated dataset, the worker's tiny demo checkpoints over its genes, and the scBERT recipe's output.
+    fs.mkdirSync(dir, { recursive: true });
+    const sim = path.join(dir, 'sim.h5ad');
+    await cli(['simulate', '--cells', '300', '--genes', '120', '--seed', '5', '--out', sim]);
+    execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(dir, 'ckpt'), '--genes-from', sim], {
+      env: { ...process.env, PYTHONPATH: path.join(ROOT, 'resources', 'worker') },
+    });
+    const recipe = path.join(dir, 'scbert.json');
+    fs.writeFileSync(recipe, JSON.stringify({ recipe: 'scbert', params: { referenceGenes: 'ckpt/scbert_tiny/genes.txt', minGenes: 10 } }));
+    await cli(['preprocess', recipe, sim, dataset]);
+  });
+
+  it('runs the worker as a task in a terminal that stays, then scores the run like the baseline', async () => {
+    const api = await activeApi();
+    const finished = new Promise<FinetuneTaskOutcome>(resolve => { const d = api.finetune.onDidFinish(o => { d.dispose(); resolve(o); }); });
+    const started = new Promise<vscode.TaskExecution>(resolve => {
+      const d = vscode.tasks.onDidStartTask(e => { if (e.execution.task.definition.type === FINETUNE_TASK_TYPE) { d.dispose(); resolve(e.execution); } });
+    });
+    const launch = (await vscode.commands.executeCommand<FinetuneLaunch>('scwb.runFinetune', {
+      datasetPath: dataset, labelColumn: 'cell_type', model: 'scbert', checkpoint, epochs: 2, batchSize: 16, device: 'cpu',
+      fractions: [1], seeds: [0], experiment: 'host test fine-tune',
+    }))!;
+    assert.ok(launch, 'the command returned its launch');
+    assert.strictEqual(launch.runIds.length, 1);
+    assert.strictEqual(launch.storeRoot, path.join(WORKSPACE, '.scwb', 'runs'));
+    // The task's terminal appears under the task's name.
+    const terminal = await until(() => vscode.window.terminals.find(t => t.name.includes(launch.taskName)));
+    assert.ok(terminal);
+    const running = await started;
+    assert.strictEqual(running.task.name, launch.taskName);
+    assert.ok(running.task.execution instanceof vscode.ProcessExecution, 'a process, not a shell command line');
+    const exec = running.task.execution as vscode.ProcessExecution;
+    assert.strictEqual(exec.process, PYTHON);
+    assert.deepStrictEqual(exec.args, ['-m', 'scwb_worker', 'finetune', '--run-dir', launch.runDirs[0], '--device', 'cpu']);
+    assert.strictEqual(running.task.presentationOptions.close, false);
+    assert.strictEqual(running.task.presentationOptions.panel, vscode.TaskPanelKind.Dedicated);
+
+    const outcome = await finished;
+    assert.strictEqual(outcome.exitCode, 0);
+    assert.deepStrictEqual(outcome.runs.map(r => [r.id, r.status]), [[launch.runIds[0], 'completed']]);
+    assert.ok(vscode.window.terminals.some(t => t.name.includes(launch.taskName)), 'the terminal stays after the run');
+
+    const store = new RunStore(launch.storeRoot);
+    const id = launch.runIds[0];
+    const record = await store.get(id);
+    assert.strictEqual(record.kind, 'finetune');
+    assert.deepStrictEqual(record.model, { family: 'scBERT', label: 'scBERT', variant: '' });
+    const predictions = (await store.readPredictions(id))!;
+    const report = classificationReport(predictions.map(p => p.trueLabel), predictions.map(p => p.predictedLabel));
+    const metrics = (await store.readMetrics(id))!;
+    assert.strictEqual(metrics.accuracy, report.accuracy);
+    assert.strictEqual(metrics.macroF1, report.macro.f1);
+    assert.deepStrictEqual(metrics.confusion, report.confusion);
+    assert.strictEqual(record.summary?.accuracy, report.accuracy);
+    const lines = fs.readFileSync(store.file(id, EVENTS_FILE), 'utf8').split('\n').filter(Boolean);
+    for (const [i, line] of lines.entries()) assert.ok(RunEventSchema.safeParse(JSON.parse(line)).success, `events.jsonl line ${i + 1}: ${line}`);
+    const events = await store.readEvents(id);
+    assert.ok(events.some(e => e.type === 'train'));
+    assert.strictEqual(events.filter(e => e.type === 'validation').length, 2);
+
+    // The Runs view lists it under its experiment with its accuracy.
+    const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test fine-tune'));
+    const nodes = await api.runs.getChildren(exp);
+    assert.strictEqual(nodes.length, 1);
+  });
+
+  it('resolves a task from a tasks.json definition into the worker\'s argument array', async () => {
+    const api = await activeApi();
+    const task = await api.finetune.build({ type: FINETUNE_TASK_TYPE, runDirs: ['.scwb/runs/x y'], resume: true }, vscode.workspace.workspaceFolders![0], 'resume x');
+    const exec = task.execution as vscode.ProcessExecution;
+    assert.ok(exec instanceof vscode.ProcessExecution);
+    assert.deepStrictEqual(exec.args, ['-m', 'scwb_worker', 'finetune', '--run-dir', path.join(WORKSPACE, '.scwb', 'runs', 'x y'), '--resume']);
+    assert.strictEqual(exec.options?.env?.PYTHONUNBUFFERED, '1');
+    assert.ok(exec.options?.env?.PYTHONPATH?.startsWith(path.join(ROOT, 'resources', 'worker')));
+  });
+
+  it('refuses a missing label column with a message naming the file, and starts no task', async () => {
+    const before = vscode.tasks.taskExecutions.length;
+    await assert.rejects(
+      Promise.resolve(vscode.commands.executeCommand('scwb.runFinetune', { datasetPath: dataset, labelColumn: 'no_such_column', model: 'scbert', checkpoint })),
+      (e: Error) => e.message.includes(dataset) && e.message.includes('no_such_column'));
+    assert.strictEqual(vscode.tasks.taskExecutions.length, before);
+  });
+});
