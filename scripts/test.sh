@@ -2,6 +2,7 @@
 # `npm test`: installs what is missing, builds, and runs every layer:
 #   lint (ESLint) and type checks (tsc --noEmit, host and webview configs),
 #   unit tests (mocha in Node over src/core, against numpy/scipy/sklearn/anndata references),
+#   worker tests (pytest over resources/worker on Debian's torch 1.13 CPU),
 #   extension-host tests (mocha inside code-server's real VS Code extension host),
 #   end-to-end tests (Chromium driving the workbench that `npm start` serves).
 # Ends with one line `N passed, N failed` (all layers added up); exits non-zero when anything failed.
@@ -40,6 +41,23 @@ count_check "tsc --noEmit (webviews)" node_modules/.bin/tsc -p tsconfig.webview.
 
 stage "unit tests (Node)"
 node scripts/run-mocha.js unit; add_layer unit
+
+stage "worker tests (pytest on Debian torch 1.13 CPU)"
+# resources/worker/tests: the Python training worker, on Debian's python (torch 1.13 CPU, as in CI).
+# The JUnit XML is counted into $ART/pytest.json; a missing or unreadable XML counts as a failure.
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest resources/worker/tests -p no:cacheprovider -q \
+  --junitxml="$ART/pytest.xml"
+/usr/bin/python3 - "$ART/pytest.xml" "$ART/pytest.json" <<'PY' || echo "FAILED: reading pytest.xml"
+import json, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+n = lambda key: sum(int(s.get(key, 0)) for s in suites)
+failures = n("failures") + n("errors")
+passes = n("tests") - failures - n("skipped")
+with open(sys.argv[2], "w") as f:
+    json.dump({"passes": passes, "failures": failures}, f)
+PY
+add_layer pytest
 
 stage "extension-host tests (VS Code 1.100 in code-server)"
 node test/harness/run-host-tests.js; add_layer host

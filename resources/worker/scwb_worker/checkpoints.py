@@ -147,6 +147,12 @@ def _load_file(path):
                               % (path, type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else ""))
 
 
+def load_torch_file(path):
+    """The whole object of a torch file (e.g. our own last.pt with optimizer and RNG states), read without running
+    pickled code: tensors, plain containers and numpy arrays/scalars only. Raises CheckpointError naming the file."""
+    return _load_file(os.fspath(path))
+
+
 def read_checkpoint(path):
     """Read a checkpoint: a scBERT .pth, a scGPT folder (best_model.pt + args.json + vocab.json) or a .pt file.
 

@@ -66,9 +66,10 @@ def _nproc_of(run_dir):
         return 1
 
 
-def _finetune(args):
-    from . import distributed, train
+EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
+
+def _finetune(args):
     for d in args.run_dir:
         if not os.path.isdir(d):
             sys.stderr.write("scwb_worker: %s: no such run folder\n" % d)
@@ -77,27 +78,30 @@ def _finetune(args):
         sys.stderr.write("scwb_worker: --nproc must be at least 1\n")
         return EXIT_BAD_ARGS
     in_rank = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    worst = train.EXIT_OK
+    worst = EXIT_OK
     for d in args.run_dir:
         nproc = args.nproc if args.nproc is not None else _nproc_of(d)
         if nproc > 1 and not in_rank:
+            from .launcher import launch  # the launcher itself never imports torch
             child = ["finetune", "--run-dir", d, "--nproc", str(nproc)]
             if args.resume:
                 child.append("--resume")
             if args.device:
                 child += ["--device", args.device]
-            code = distributed.launch(child, nproc, os.path.abspath(d))
+            code = launch(child, nproc, os.path.abspath(d))
         else:
-            code = _one(train, distributed, d, args)
-        if code == train.EXIT_CANCELLED:
+            code = _one(d, args)
+        if code == EXIT_CANCELLED:
             return code
-        if code != train.EXIT_OK:
-            worst = train.EXIT_FAILED
+        if code != EXIT_OK:
+            worst = EXIT_FAILED
     return worst
 
 
-def _one(train, distributed, run_dir, args):
+def _one(run_dir, args):
     import torch
+
+    from . import distributed, train
 
     stop = train.Stop()
     stop.install()

@@ -93,8 +93,8 @@ class H5ad:
         return len(self.obs_names())
 
     def column(self, frame_name, col):
-        """An obs/var column as (codes int64 with -1 = missing, categories list) for categorical or string
-        columns, or a plain numpy array for numeric ones."""
+        """An obs/var column as (codes int64 with -1 = missing, categories as strings): categorical columns keep
+        their categories; string and numeric columns get their distinct values (as text, sorted)."""
         frame = self._frame(frame_name)
         if isinstance(frame, h5py.Dataset):
             names = frame.dtype.names or ()
@@ -141,10 +141,7 @@ class H5ad:
 
     def labels(self, col):
         """obs column as a list of strings ('' where missing)."""
-        res = self.column("obs", col)
-        if not isinstance(res, tuple):
-            raise self.err("obs column '%s' could not be read as labels" % col)
-        codes, cats = res
+        codes, cats = self.column("obs", col)
         if len(codes) != self.n_obs:
             raise self.err("obs column '%s' has %d values for %d cells" % (col, len(codes), self.n_obs))
         return [cats[c] if 0 <= c < len(cats) else "" for c in codes.tolist()]

@@ -1,5 +1,4 @@
 """`finetune`: one run folder from run.json + split.json to predictions.csv (docs/worker.md)."""
-import json
 import math
 import os
 import random
@@ -178,9 +177,19 @@ class _RowTable:
         self.data = np.zeros((len(rows), width), dtype=np.uint8)
 
     def __getitem__(self, rows):
-        if isinstance(rows, (list, tuple, np.ndarray)):
-            return self.data[[self.index[r] for r in rows]]
-        return self.data[self.index[rows]]
+        """A view of the given file rows (no copy of the table): indexing it with positions gives token rows."""
+        return _Subset(self.data, np.array([self.index[r] for r in rows], dtype=np.int64))
+
+
+class _Subset:
+    def __init__(self, data, positions):
+        self.data, self.positions = data, positions
+
+    def __len__(self):
+        return len(self.positions)
+
+    def __getitem__(self, idx):
+        return self.data[self.positions[np.asarray(idx, dtype=np.int64)]]
 
 
 class _ScGPTEncoder:
@@ -230,15 +239,11 @@ def _encoder(ds, genes, p, seed, hint):
     vocab = hint.get("vocab")
     var = ds.f["var"] if "var" in ds.f else None
     if var is not None and not hasattr(var, "dtype") and "id_in_vocab" in var:
-        res = ds.column("var", "id_in_vocab")
-        if isinstance(res, tuple):
-            codes, cats = res
-            try:
-                ids = np.array([int(float(cats[c])) if c >= 0 else -1 for c in codes], dtype=np.int64)
-            except ValueError:
-                raise RunError("%s: var column 'id_in_vocab' does not hold integers" % ds.path) from None
-        else:
-            ids = np.asarray(res).astype(np.int64)
+        codes, cats = ds.column("var", "id_in_vocab")
+        try:
+            ids = np.array([int(float(cats[c])) if c >= 0 else -1 for c in codes], dtype=np.int64)
+        except ValueError:
+            raise RunError("%s: var column 'id_in_vocab' does not hold integers" % ds.path) from None
     elif vocab is not None:
         ids = np.array([vocab[0].get(g, -1) for g in genes], dtype=np.int64)
     if ids is None:
@@ -449,10 +454,15 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
     stop = stop or Stop()
     folder = RunFolder(run_dir, writable=ctx.is_main)
     started = False
+    if ctx.is_main:
+        # a run that is completed or running elsewhere is refused without touching its files
+        try:
+            _check_can_start(folder.read_record(), resume, folder.file("run.json"))
+        except (RunError, RunFolderError) as exc:
+            sys.stderr.write("scwb_worker: %s\n" % exc)
+            return EXIT_FAILED
     try:
         rec = folder.read_record()
-        if ctx.is_main:
-            _check_can_start(rec, resume, folder.file("run.json"))
         owner = owner_record()
         if ctx.is_main:
             folder.update_record(lambda r: {"status": "running", "owner": owner, "startedAt": iso_now(),
@@ -514,6 +524,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if device_type == "cuda":
         torch.cuda.set_device(device)
     amp = bool(p.get("amp")) and device_type == "cuda"
+    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        # Debian's torch starts with one thread: use the cores (shared among the ranks) unless the user chose
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
     split = folder.read_split()
     seed_everything(seed)
     model, cfg, hint, report = build(p, device_type)
@@ -521,7 +534,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("\n".join(report.lines()))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
-    if stop.requested:
+    if ctx.any(stop.requested, "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"):
         return "cancelled", "cancelled before training started"
     model.to(device)
     trainable = [q for q in model.parameters() if q.requires_grad]
@@ -536,6 +549,13 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     B, epochs, log_every = p["batchSize"], p["epochs"], p["logEvery"]
     n_train = len(inp.y_train)
     n_batches = math.ceil(n_train / B)
+    if ctx.active and n_train < ctx.world:
+        raise RunError("%d training cells cannot be shared by %d processes" % (n_train, ctx.world))
+    if ctx.active and n_batches > 1 and n_train - (n_batches - 1) * B < ctx.world:
+        n_batches -= 1  # a final batch with fewer cells than processes is skipped
+    if not len(inp.y_val) and p["keep"] != "last":
+        p["keep"] = "last"
+        folder.log("no validation rows in split.json: the last epoch's model is kept")
     total_steps = n_batches * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
@@ -563,8 +583,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             "model": p["model"], "classes": list(p["classes"]), "config": dict(vars(cfg)),
         })
 
-    folder.log("training %s (%s) on %s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
-        p["model"], p["ablation"], device, n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
+    folder.log("training %s (%s) on %s%s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
+        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "", n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
         ", %d processes" % ctx.world if ctx.active else ""))
     ddp_model.train()
     oom_batch = None
@@ -575,8 +595,6 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             t0, cells_seen, loss_acc, loss_n = time.time(), 0, 0.0, 0
             for bi in range(first, n_batches):
                 rows = order[bi * B:(bi + 1) * B]
-                if ctx.active and len(rows) < ctx.world:
-                    continue  # too few cells to give every process one
                 mine = distributed.shard(rows, ctx) if ctx.active else rows
                 denom = global_denominator(inp.y_train[rows], weights)
                 oom_batch = len(mine)
@@ -607,6 +625,14 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                    "--resume continues from there" % (stop.signal or "", epoch, bi + 1))
                     return "cancelled", "cancelled at epoch %d, step %d" % (epoch, step)
             oom_batch = None
+            if not len(inp.y_val):
+                scheduler.step()
+                if ctx.is_main:
+                    save(last_path, epoch + 1, 0)
+                ctx.barrier()
+                if epoch < epochs and ctx.any(stop.requested, device):
+                    return "cancelled", "cancelled after epoch %d" % epoch
+                continue
             val_loss, val_acc = evaluate(ddp_model.module if ctx.active else model, inp.encoder, inp.val, inp.y_val,
                                          weights, B, device, amp, ctx)
             if p["keep"] == "best-loss":

@@ -152,6 +152,12 @@ def run_worker(args, env=None, **kw):
                           text=True, **kw)
 
 
+def run_cli(args):
+    """`python -m scwb_worker ARGS` in this process (faster than a subprocess); returns the exit status."""
+    from scwb_worker.cli import main
+    return main(list(args))
+
+
 def read_events(run):
     with open(os.path.join(run, "events.jsonl")) as f:
         return [json.loads(line) for line in f]

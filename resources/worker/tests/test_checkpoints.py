@@ -11,7 +11,7 @@ import torch
 
 from conftest import write_h5ad
 from scwb_worker.checkpoints import (CheckpointError, PartialLoadError, read_checkpoint, normalize_state_dict,
-                                     infer_scbert_config, infer_scgpt_config, load_into, load_pretrained,
+                                     infer_scbert_config, infer_scgpt_config, load_into, load_pretrained, load_torch_file,
                                      save_checkpoint)
 from scwb_worker.models import ScBertConfig, PerformerLM, ScBertClassifier, ScGPTConfig, ScGPTModel
 from scwb_worker.demo import main_demo, read_var_names, write_demo_checkpoints
@@ -118,10 +118,10 @@ def test_many_missing_keys_are_grouped_with_counts(tmp_path, full_scbert_classif
 
 @pytest.fixture(scope="module")
 def published_scgpt(tmp_path_factory):
-    """scGPT_human-like folder: flash Wqkv names, raw state dict, args.json, vocab.json."""
+    """scGPT_human-like folder: flash Wqkv names (+ a DDP module. prefix), raw state dict, args.json, vocab.json."""
     folder = tmp_path_factory.mktemp("ckpt") / "scGPT_human"
     folder.mkdir()
-    sd = fake_state_dict("scgpt_human_flash_state_dict.json", fill=0.5)
+    sd = fake_state_dict("scgpt_human_flash_state_dict.json", prefix="module.", fill=0.5)
     torch.save(sd, str(folder / "best_model.pt"))
     vocab = {"G%d" % i: i for i in range(60694)}
     vocab.update({"<pad>": 60694, "<cls>": 60695, "<eoc>": 60696})
@@ -136,7 +136,7 @@ def test_published_scgpt_folder_loads_into_full_size_classifier(published_scgpt)
     sd, meta = read_checkpoint(published_scgpt)
     assert meta["format"] == "folder" and meta["vocab"]["<cls>"] == 60695
     norm, notes = normalize_state_dict(sd)
-    assert "transformer_encoder.layers.0.self_attn.Wqkv.weight" in sd  # input untouched
+    assert "module.transformer_encoder.layers.0.self_attn.Wqkv.weight" in sd  # input untouched
     assert list(norm) == list(manifest("scgpt_human_torch_state_dict.json"))
     assert "renamed transformer_encoder.layers.*.self_attn.Wqkv.weight -> " \
            "transformer_encoder.layers.*.self_attn.in_proj_weight (12 keys)" in notes
@@ -225,6 +225,26 @@ def test_numpy_scalars_in_a_checkpoint_are_readable(tmp_path):
                 "rng": np.random.RandomState(0).get_state()}, path)
     sd, meta = read_checkpoint(path)
     assert torch.equal(sd["w"], torch.ones(2))
+
+
+def test_resume_state_with_rng_states_round_trips_safely(tmp_path):
+    import random
+    path = str(tmp_path / "last.pt")
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.9)
+    state = {"model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(),
+             "scheduler_state_dict": sched.state_dict(), "epoch": 2, "step": 17, "best": 0.5,
+             "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+             "scaler": None}
+    save_checkpoint(path, state)
+    back = load_torch_file(path)
+    assert back["step"] == 17 and back["rng"]["python"] == random.getstate()
+    assert np.array_equal(back["rng"]["numpy"][1], np.random.get_state()[1])
+    assert torch.equal(back["rng"]["torch"], torch.get_rng_state())
+    opt.load_state_dict(back["optimizer_state_dict"])
 
 
 def test_save_checkpoint_is_atomic(tmp_path):

@@ -154,3 +154,28 @@ def test_scgpt_binning_by_quantiles():
     tok = _tok(bin_here=True, n_bins=5)
     ids, vals = tok.cell(np.array([1.0, 9.0, 2.0, 0.0, 3.0], dtype=np.float32), row=0)
     assert ids.tolist() == [3, 10, 12, 14] and vals[0] == 0 and set(vals[1:].tolist()) <= {1.0, 2.0, 3.0, 4.0}
+
+
+def test_reads_what_anndata_writes(tmp_path):
+    import anndata
+    import pandas as pd
+    import scipy.sparse as sp
+    X = _matrix()
+    obs = pd.DataFrame({"ct": pd.Categorical(["x", "y", "z"] * 12 + ["x"]), "n": np.arange(37)},
+                       index=["cell%d" % i for i in range(37)])
+    var = pd.DataFrame({"id_in_vocab": np.arange(9) * 2}, index=["g%d" % i for i in range(9)])
+    for fmt, mat in (("csr", sp.csr_matrix(X)), ("csc", sp.csc_matrix(X)), ("dense", X)):
+        path = str(tmp_path / ("ad_%s.h5ad" % fmt))
+        anndata.AnnData(X=mat, obs=obs, var=var, layers={"X_binned": X + 1}).write_h5ad(path)
+        with H5ad(path) as h:
+            assert h.matrix().format == fmt
+            rows = [36, 1, 20]
+            got = np.zeros((3, 9), dtype=np.float32)
+            for pos, block in h.matrix().iter_rows(rows):
+                got[pos] = block
+            np.testing.assert_array_equal(got, X[rows])
+            np.testing.assert_array_equal(next(h.matrix("X_binned").iter_rows([0]))[1], X[[0]] + 1)
+            assert h.labels("ct")[:4] == ["x", "y", "z", "x"] and h.labels("n")[36] == "36"
+            assert h.obs_names()[5] == "cell5" and h.var_names() == ["g%d" % i for i in range(9)]
+            codes, cats = h.column("var", "id_in_vocab")
+            assert [int(cats[c]) for c in codes] == list(range(0, 18, 2))

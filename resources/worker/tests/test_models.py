@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from scwb_worker.models import (ScBertConfig, PerformerLM, ScBertClassifier, freeze_for_finetune, ScGPTConfig,
                                 ScGPTModel, freeze_embeddings, build_model, param_count)
 from scwb_worker.models import scgpt as scgpt_mod
-from scwb_worker.models.scbert import favor_features
+from scwb_worker.models.scbert import favor_features, linear_attention, orthogonal_gaussian_features
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MANIFESTS = os.environ.get("SCWB_CHECKPOINT_MANIFESTS",
@@ -157,6 +157,45 @@ def test_scbert_key_features_depend_on_the_whole_batch():
         out_batch = model(x)
         out_single = torch.cat([model(x[:1]), model(x[1:])])
     assert torch.allclose(out_batch, out_single, atol=1e-2)
+
+
+def test_favor_attention_approximates_softmax_attention_with_many_features():
+    """FAVOR+ is an unbiased random-feature estimate of softmax attention: with many features it must come close to
+    the exact softmax(q k^T / sqrt(d)) v (the stabilising maxima cancel in the normalisation)."""
+    g = torch.Generator().manual_seed(0)
+    d = 8
+    q = torch.randn(1, 2, 16, d, generator=g) * 0.5
+    k = torch.randn(1, 2, 16, d, generator=g) * 0.5
+    v = torch.randn(1, 2, 16, d, generator=g)
+    exact = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1) @ v
+    errors = []
+    for m in (16, 4096):
+        proj = orthogonal_gaussian_features(m, d, generator=g)
+        approx = linear_attention(favor_features(q, proj, True), favor_features(k, proj, False), v)
+        errors.append(float((approx - exact).abs().mean()))
+    # the eps added to every feature (as published) leaves a small bias, so the error does not go to zero
+    assert errors[1] < 0.025, errors
+    assert errors[1] < errors[0] / 2, errors
+    wrong_kernel = linear_attention(favor_features(q * 2, proj, True), favor_features(k, proj, False), v)
+    assert float((wrong_kernel - exact).abs().mean()) > 2 * errors[1]
+
+
+def test_orthogonal_features_are_orthogonal_within_blocks():
+    proj = orthogonal_gaussian_features(20, 8, generator=torch.Generator().manual_seed(1))
+    assert proj.shape == (20, 8)
+    block = proj[:8] / proj[:8].norm(dim=1, keepdim=True)
+    assert torch.allclose(block @ block.t(), torch.eye(8), atol=1e-5)
+
+
+def test_favor_features_in_place_path_equals_autograd_path():
+    torch.manual_seed(4)
+    proj = torch.randn(6, 4)
+    x = torch.randn(2, 2, 5, 4)
+    for is_query in (True, False):
+        with torch.no_grad():
+            fast = favor_features(x, proj, is_query)
+        slow = favor_features(x.clone().requires_grad_(True), proj, is_query)
+        assert torch.allclose(fast, slow.detach(), rtol=1e-6, atol=0)
 
 
 def test_scbert_classifier_rejects_wrong_sequence_length():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import read_events, read_json, run_worker
+from conftest import read_events, read_json, run_cli, run_worker
 from scwb_worker import runfolder
 from scwb_worker.runfolder import RunFolder, RunFolderError
 
@@ -51,8 +51,7 @@ def check_event(ev):
 
 def test_completed_run_writes_the_documented_files(tiny_run):
     run = tiny_run(model="scbert", epochs=2, batch=8)
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 0, res.stderr
+    assert run_cli(["finetune", "--run-dir", run]) == 0
     events = read_events(run)
     for ev in events:
         check_event(ev)
@@ -111,8 +110,7 @@ def test_failure_records_the_error_and_keeps_the_traceback(tiny_run):
     rec["labelColumn"] = "no_such_column"
     with open(os.path.join(run, "run.json"), "w") as f:
         json.dump(rec, f)
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 1
+    assert run_cli(["finetune", "--run-dir", run]) == 1
     rec = read_json(os.path.join(run, "run.json"))
     assert rec["status"] == "failed" and rec["endedAt"]
     assert "data.h5ad" in rec["error"] and "no_such_column" in rec["error"]
@@ -125,17 +123,47 @@ def test_failure_records_the_error_and_keeps_the_traceback(tiny_run):
     assert not os.path.exists(os.path.join(run, ".lock"))
 
 
-def test_a_completed_run_is_not_run_again(tiny_run):
+def test_a_completed_or_running_run_is_refused_untouched(tiny_run, capsys):
     run = tiny_run(model="scbert", epochs=1, status="completed")
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 1
-    assert "already completed" in read_json(os.path.join(run, "run.json"))["error"]
+    before = open(os.path.join(run, "run.json")).read()
+    assert run_cli(["finetune", "--run-dir", run]) == 1
+    assert "the run has already completed" in capsys.readouterr().err
+    assert open(os.path.join(run, "run.json")).read() == before
+    assert sorted(os.listdir(run)) == ["run.json", "split.json"]
+    rec = json.loads(before)
+    rec["status"] = "running"
+    rec["owner"] = runfolder.owner_record()  # this very process: alive
+    with open(os.path.join(run, "run.json"), "w") as f:
+        json.dump(rec, f)
+    assert run_cli(["finetune", "--run-dir", run]) == 1
+    assert "already running (pid %d)" % os.getpid() in capsys.readouterr().err
+    assert read_json(os.path.join(run, "run.json"))["status"] == "running"
+
+
+def test_resume_needs_a_stopped_run(tiny_run, capsys):
+    run = tiny_run(model="scbert", epochs=1, status="queued")
+    assert run_cli(["finetune", "--run-dir", run, "--resume"]) == 1
+    assert "--resume needs a cancelled, failed or interrupted run" in capsys.readouterr().err
+
+
+def test_heartbeat_is_touched_by_a_thread(tmp_path):
+    folder = RunFolder(str(tmp_path))
+    folder.start_heartbeat(every=0.05)
+    hb = tmp_path / "heartbeat"
+    first = os.stat(str(hb)).st_mtime_ns
+    deadline = time.time() + 5
+    while os.stat(str(hb)).st_mtime_ns == first and time.time() < deadline:
+        time.sleep(0.02)
+    folder.close()
+    assert os.stat(str(hb)).st_mtime_ns > first
 
 
 def test_bad_arguments_exit_2(tmp_path):
     assert run_worker(["finetune"]).returncode == 2
-    assert run_worker(["finetune", "--run-dir", str(tmp_path / "missing")]).returncode == 2
-    assert run_worker(["nonsense"]).returncode == 2
+    assert run_cli(["finetune", "--run-dir", str(tmp_path / "missing")]) == 2
+    with pytest.raises(SystemExit) as exc:
+        run_cli(["nonsense"])
+    assert exc.value.code == 2
 
 
 def test_update_record_waits_for_the_lock_and_takes_over_a_stale_one(tmp_path):

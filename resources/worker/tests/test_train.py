@@ -1,5 +1,6 @@
 """Training on tiny models: the loss goes down, runs are deterministic, SIGTERM mid-epoch then --resume gives the
 same result as an uninterrupted run, reference/query and few-shot rules, clear input errors."""
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLASSES, WORKER_ROOT, make_run, read_events, read_json, run_worker
+from conftest import CLASSES, WORKER_ROOT, make_run, read_events, read_json, run_cli, run_worker
 from scwb_worker import protocols, train
 from scwb_worker.runfolder import RunFolder
 from test_runfolder import check_event
@@ -88,8 +89,7 @@ def _assert_same_result(a, b):
 def test_sigterm_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     kw = dict(model="scbert", n_cells=120, batch=3, epochs=3, extra={"logEvery": 1, "lr": 1e-3})
     whole = make_run(str(tmp_path / "whole"), **kw)
-    res = run_worker(["finetune", "--run-dir", whole])
-    assert res.returncode == 0, res.stderr
+    assert run_cli(["finetune", "--run-dir", whole]) == 0
     cut = make_run(str(tmp_path / "cut"), **kw)
     env = dict(os.environ, PYTHONPATH=WORKER_ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "scwb_worker", "finetune", "--run-dir", cut], env=env,
@@ -124,8 +124,7 @@ def test_scgpt_run_is_deterministic_and_bins_when_there_is_no_binned_layer(tmp_p
     a = make_run(str(tmp_path / "a"), model="scgpt", epochs=2, extra={"dropout": 0.2})
     b = make_run(str(tmp_path / "b"), model="scgpt", epochs=2, extra={"dropout": 0.2})
     for run in (a, b):
-        res = run_worker(["finetune", "--run-dir", run])
-        assert res.returncode == 0, res.stderr
+        assert run_cli(["finetune", "--run-dir", run]) == 0
     _assert_same_result(a, b)
     events = read_events(a)
     vals = [e for e in events if e["type"] == "validation"]
@@ -136,16 +135,14 @@ def test_scgpt_run_is_deterministic_and_bins_when_there_is_no_binned_layer(tmp_p
 
 def test_reference_query_split_predicts_the_query_cells(tmp_path):
     run = make_run(str(tmp_path), model="scgpt", epochs=1, query=True)
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 0, res.stderr
+    assert run_cli(["finetune", "--run-dir", run]) == 0
     lines = open(os.path.join(run, "predictions.csv")).read().splitlines()
     assert len(lines) == 21 and lines[1].startswith("0,q-0,")
 
 
 def test_few_shot_scbert_keeps_the_last_epoch(tmp_path):
     run = make_run(str(tmp_path), model="scbert", epochs=2, fraction=0.5)
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 0, res.stderr
+    assert run_cli(["finetune", "--run-dir", run]) == 0
     assert not os.path.exists(os.path.join(run, "checkpoints", "best.pt"))
     assert "by the last-epoch model" in open(os.path.join(run, "run.log")).read()
 
@@ -153,8 +150,7 @@ def test_few_shot_scbert_keeps_the_last_epoch(tmp_path):
 def test_scbert_needs_the_checkpoint_gene_count(tmp_path):
     run = make_run(str(tmp_path), model="scbert", epochs=1,
                    config={"dim": 8, "depth": 2, "heads": 2, "dim_head": 4, "n_genes": 20, "nb_features": 6})
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 1
+    assert run_cli(["finetune", "--run-dir", run]) == 1
     err = read_json(os.path.join(run, "run.json"))["error"]
     assert "data.h5ad has 12 genes but the scBERT model expects exactly 20" in err
     assert "Preprocess scBERT" in err
@@ -162,8 +158,7 @@ def test_scbert_needs_the_checkpoint_gene_count(tmp_path):
 
 def test_labels_outside_the_classes_are_refused(tmp_path):
     run = make_run(str(tmp_path), model="scgpt", epochs=1, extra={"classes": ["alpha", "beta"]})
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 1
+    assert run_cli(["finetune", "--run-dir", run]) == 1
     assert "has label 'gamma', which is not among the run's classes" in read_json(os.path.join(run, "run.json"))["error"]
 
 
@@ -176,10 +171,8 @@ def test_demo_checkpoints_fine_tune_in_one_process(tmp_path):
         "ablation": "no-gene2vec"})
     gpt = make_run(str(tmp_path / "gpt"), model="scgpt", epochs=1, var={}, extra={
         "checkpoint": os.path.join(ck, "scGPT_tiny"), "config": None})
-    res = run_worker(["demo-checkpoints", ck, "--genes-from", os.path.join(str(tmp_path / "bert"), "data.h5ad")])
-    assert res.returncode == 0, res.stderr
-    res = run_worker(["finetune", "--run-dir", bert, "--run-dir", gpt])
-    assert res.returncode == 0, res.stderr
+    assert run_cli(["demo-checkpoints", ck, "--genes-from", os.path.join(str(tmp_path / "bert"), "data.h5ad")]) == 0
+    assert run_cli(["finetune", "--run-dir", bert, "--run-dir", gpt]) == 0
     for run in (bert, gpt):
         assert read_json(os.path.join(run, "run.json"))["status"] == "completed"
     bert_log = open(os.path.join(bert, "run.log")).read()
@@ -191,12 +184,26 @@ def test_partial_load_fails_the_run_with_the_keys(tmp_path):
     ck = str(tmp_path / "ck")
     run = make_run(str(tmp_path / "gpt"), model="scgpt", epochs=1, extra={
         "checkpoint": os.path.join(ck, "scGPT_tiny"), "config": None})
-    assert run_worker(["demo-checkpoints", ck, "--genes-from", os.path.join(str(tmp_path / "gpt"), "data.h5ad")]
-                      ).returncode == 0
+    assert run_cli(["demo-checkpoints", ck, "--genes-from", os.path.join(str(tmp_path / "gpt"), "data.h5ad")]) == 0
     sd = torch.load(os.path.join(ck, "scGPT_tiny", "best_model.pt"))
     del sd["value_encoder.linear1.weight"]
     torch.save(sd, os.path.join(ck, "scGPT_tiny", "best_model.pt"))
-    res = run_worker(["finetune", "--run-dir", run])
-    assert res.returncode == 1
+    assert run_cli(["finetune", "--run-dir", run]) == 1
     err = read_json(os.path.join(run, "run.json"))["error"]
     assert "value_encoder.linear1.weight" in err
+
+
+def test_without_validation_rows_the_last_epoch_is_kept(tmp_path):
+    run = make_run(str(tmp_path), model="scgpt", epochs=2)
+    split = read_json(os.path.join(run, "split.json"))
+    split["validation"] = []
+    with open(os.path.join(run, "split.json"), "w") as f:
+        json.dump(split, f)
+    assert run_cli(["finetune", "--run-dir", run]) == 0
+    events = read_events(run)
+    for ev in events:
+        check_event(ev)
+    assert not [e for e in events if e["type"] == "validation"]
+    assert not os.path.exists(os.path.join(run, "checkpoints", "best.pt"))
+    assert _final_state(run)["epoch"] == 3
+    assert len(open(os.path.join(run, "predictions.csv")).read().splitlines()) == 13

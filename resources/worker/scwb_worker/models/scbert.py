@@ -78,7 +78,10 @@ def favor_features(x, projection, is_query, eps=1e-4):
         stab = proj.amax(dim=-1, keepdim=True)
     else:
         stab = proj.amax()
-    return (torch.exp(proj - sq_norm - stab) + eps) * (m ** -0.5)
+    if torch.is_grad_enabled() and (x.requires_grad or projection.requires_grad):
+        return (torch.exp(proj - sq_norm - stab) + eps) * (m ** -0.5)
+    # no autograd graph (eval, or the frozen layers of a fine-tune): one [B, H, N, M] tensor instead of four
+    return proj.sub_(sq_norm).sub_(stab).exp_().add_(eps).mul_(m ** -0.5)
 
 
 def linear_attention(q_feat, k_feat, v):
@@ -141,14 +144,12 @@ class SelfAttention(nn.Module):
         self.to_out = nn.Linear(inner, dim)
         self.dropout = nn.Dropout(dropout)
 
-    def _split(self, t):
-        b, n, _ = t.shape
-        return t.view(b, n, self.heads, self.dim_head).transpose(1, 2)
-
     def forward(self, x):
         b, n, _ = x.shape
-        q, k, v = self._split(self.to_q(x)), self._split(self.to_k(x)), self._split(self.to_v(x))
-        out = self.fast_attention(q, k, v)
+        # one GEMM for q, k and v (the weights stay three parameters, as in the published file)
+        w = torch.cat([self.to_q.weight, self.to_k.weight, self.to_v.weight], dim=0)
+        qkv = F.linear(x, w).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        out = self.fast_attention(qkv[0], qkv[1], qkv[2])
         out = out.transpose(1, 2).reshape(b, n, self.heads * self.dim_head)
         return self.dropout(self.to_out(out))
 

@@ -30,9 +30,10 @@ class ScGPTConfig:
 
 def softmax_attention(q, k, v, key_padding_mask=None, dropout_p=0.0):
     """Reference attention: q, k, v [B, H, L, E]; key_padding_mask [B, L] with True at padded keys."""
-    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    # scale q (L x E) rather than the scores (L x L), and mask in place: two fewer L x L tensors per layer
+    scores = torch.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.transpose(-2, -1))
     if key_padding_mask is not None:
-        scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
+        scores.masked_fill_(key_padding_mask[:, None, None, :], float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
