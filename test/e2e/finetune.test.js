@@ -1,0 +1,139 @@
+// Browser end-to-end: Run Fine-tune… from the command palette on the demo workspace with a tiny scBERT checkpoint ->
+// the task's terminal appears, the Runs view follows the run until it completes, the run panel draws its curves,
+// and the results panel shows the fine-tuned row beside the LR row of the same data.
+//
+// Setup (as a user would in the demo workspace's terminal, with the CLI): a small simulated dataset (300 cells x
+// 200 genes, so that CPU training takes a minute, not the quarter of an hour the 2,000-gene demo file takes on a
+// busy CI machine), tiny checkpoints over its genes (`scwb_worker demo-checkpoints`, as `npm start` makes them for
+// the demo dataset), preprocessing with a scBERT recipe file, and an LR baseline in the experiment the fine-tune
+// will join (Run Fine-tune names it '<dataset stem> scBERT').
+'use strict';
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const { useWorkbench, openScwbContainer, runCommand, shot } = require('./workbench');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SCWB = path.join(ROOT, 'bin', 'scwb.js');
+const PYTHON = '/usr/bin/python3';
+const EXPERIMENT = 'pbmc_small_scbert scBERT';
+
+function hasTorch() {
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Accepts the current quick input after checking its title; `value` fills an input box, `row` picks a list row. */
+async function accept(page, { value, row } = {}) {
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-title', { hasText: /Run Fine-tune on pbmc_small_scbert\.h5ad/ }).first().waitFor();
+  if (row !== undefined) {
+    const item = widget.locator('.quick-input-list .monaco-list-row', { hasText: row }).first();
+    await item.waitFor();
+    await item.click();
+    return;
+  }
+  if (value !== undefined) await widget.locator('input').fill(value);
+  await page.keyboard.press('Enter');
+}
+
+/**
+ * The content frame of the webview that shows `selector` (the run panel and the results panel are open at once, so
+ * "the last webview" is not enough). Polls the page's frames; the waits of the steps above bound it.
+ */
+async function frameWith(page, selector) {
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) return frame;
+    }
+    await new Promise(r => setTimeout(r, 500));
+  }
+}
+
+function prepareWorkspace(ws) {
+  const run = (args, opts = {}) => execFileSync(process.execPath, [SCWB, ...args], { cwd: ws, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const data = path.join(ws, 'data');
+  run(['simulate', '--cells', '300', '--genes', '200', '--seed', '11', '--out', path.join(data, 'pbmc_small.h5ad')]);
+  execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(ws, 'models_small'), '--genes-from', path.join(data, 'pbmc_small.h5ad')], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONPATH: path.join(ROOT, 'resources', 'worker') },
+  });
+  const recipe = path.join(ws, 'recipes', 'scbert_small.json');
+  fs.mkdirSync(path.dirname(recipe), { recursive: true });
+  fs.writeFileSync(recipe, JSON.stringify({ recipe: 'scbert', params: { referenceGenes: '../models_small/scbert_tiny/genes.txt', minGenes: 1 } }));
+  run(['preprocess', recipe, path.join(data, 'pbmc_small.h5ad'), path.join(data, 'pbmc_small_scbert.h5ad')]);
+  run(['baseline', path.join(data, 'pbmc_small_scbert.h5ad'), '--label', 'cell_type', '--store', path.join(ws, '.scwb', 'runs'), '--experiment', EXPERIMENT]);
+}
+
+describe('e2e: Run Fine-tune from the command palette', function () {
+  const ctx = useWorkbench();
+
+  it('fine-tunes the tiny scBERT in a task terminal; Runs view, run panel and results show it beside LR', async function () {
+    if (!hasTorch()) throw new Error(`${PYTHON} cannot import torch: install python3-torch (scripts/setup.sh does)`);
+    const page = ctx.wb.page;
+    prepareWorkspace(ctx.wb.workspace);
+    await openScwbContainer(page);
+    await page.locator('.monaco-list-row', { hasText: 'pbmc_small_scbert.h5ad' }).first().waitFor();
+    // The LR baseline made in the setup is listed.
+    await page.locator('.monaco-list-row', { hasText: EXPERIMENT }).first().waitFor();
+
+    await runCommand(page, 'scWorkbench: Run Fine-tune…');
+    const pick = page.locator('.quick-input-widget');
+    const dataset = pick.locator('.quick-input-list .monaco-list-row', { hasText: 'pbmc_small_scbert.h5ad' }).first();
+    await dataset.waitFor();
+    await dataset.click();
+    await accept(page, { row: 'cell_type' });
+    await accept(page, { row: /Stratified/ });
+    await accept(page, { row: 'scBERT' });
+    await accept(page, { row: 'models_small/scbert_tiny' });
+    await accept(page, { row: 'None (the published fine-tuning)' });
+    await accept(page, { value: '1' }); // fractions
+    await accept(page, { value: '0' }); // seeds
+    // Device: on a machine without CUDA the only choice is the CPU and the step is skipped.
+    if (await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'CPU' }).first().isVisible().catch(() => false)) await accept(page, { row: 'CPU' });
+    await accept(page, { value: '8' }); // batch size
+
+    // The task's terminal appears and stays.
+    await page.locator('.terminal-wrapper .xterm, .integrated-terminal .xterm').first().waitFor({ timeout: 120000 });
+    await page.locator('.panel, .part.panel', { hasText: /Fine-tune scBERT on pbmc_small_scbert\.h5ad/ }).first().waitFor({ timeout: 120000 });
+    await shot(page, 'finetune-terminal');
+
+    // The Runs view follows the run; once it trains, its row shows the epoch and loss (best effort: a fast
+    // machine may finish between two looks), and it ends completed with its accuracy.
+    const runRow = page.locator('.monaco-list-row', { hasText: 'scBERT f=1 seed=0' }).first();
+    await runRow.waitFor({ timeout: 120000 });
+    const live = page.locator('.monaco-list-row', { hasText: /scBERT f=1 seed=0.*(epoch \d+\/\d+ · loss|accuracy)/ }).first();
+    await live.waitFor({ timeout: 600000 });
+    await shot(page, 'finetune-runs-live');
+
+    // The run panel (a click on the fine-tune run) draws the loss curve.
+    await runRow.click();
+    const runFrame = await frameWith(page, '#run-title');
+    await runFrame.locator('#chart-loss').waitFor({ timeout: 600000 });
+    await shot(page, 'finetune-run-panel');
+
+    const done = page.locator('.monaco-list-row', { hasText: /scBERT f=1 seed=0.*accuracy \d\.\d{3}/ }).first();
+    await done.waitFor({ timeout: 1800000 });
+    assert.match(await runFrame.locator('#run-status-text').innerText({ timeout: 60000 }), /completed/);
+
+    // The worker's task ends with a notification that offers the results.
+    const open = page.locator('.notifications-toasts .monaco-button', { hasText: 'Open Results' }).first();
+    await open.waitFor({ timeout: 120000 });
+    await open.click();
+    const table = (await frameWith(page, '#results-table')).locator('#results-table');
+    const rows = table.locator('tbody tr');
+    let text = '';
+    for (let i = 0; i < 120 && !/scBERT/.test(text); i++) {
+      text = await table.innerText();
+      if (!/scBERT/.test(text)) await new Promise(r => setTimeout(r, 500));
+    }
+    assert.match(text, /scBERT/);
+    assert.match(text, /LR L1 C=0\.1/);
+    assert.strictEqual(await rows.count(), 2, text);
+    await shot(page, 'finetune-results');
+  });
+});
