@@ -28,8 +28,11 @@ function hasTorch() {
   }
 }
 
-/** Accepts the current quick input after checking its title; `value` fills an input box, `row` picks a list row. */
-async function accept(page, { value, row } = {}) {
+/**
+ * Answers one step of the Run Fine-tune flow. Every step has the same title, so each waits for what is particular
+ * to it: `row` (a list row to click) or `prompt` (the input box's prompt, then `value` is typed and confirmed).
+ */
+async function answer(page, { row, prompt, value }) {
   const widget = page.locator('.quick-input-widget');
   await widget.locator('.quick-input-title', { hasText: /Run Fine-tune on pbmc_small_scbert\.h5ad/ }).first().waitFor();
   if (row !== undefined) {
@@ -38,7 +41,8 @@ async function accept(page, { value, row } = {}) {
     await item.click();
     return;
   }
-  if (value !== undefined) await widget.locator('input').fill(value);
+  await page.locator('.quick-input-widget', { hasText: prompt }).first().waitFor();
+  await widget.locator('input').fill(value);
   await page.keyboard.press('Enter');
 }
 
@@ -86,16 +90,17 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     const dataset = pick.locator('.quick-input-list .monaco-list-row', { hasText: 'pbmc_small_scbert.h5ad' }).first();
     await dataset.waitFor();
     await dataset.click();
-    await accept(page, { row: 'cell_type' });
-    await accept(page, { row: /Stratified/ });
-    await accept(page, { row: 'scBERT' });
-    await accept(page, { row: 'models_small/scbert_tiny' });
-    await accept(page, { row: 'None (the published fine-tuning)' });
-    await accept(page, { value: '1' }); // fractions
-    await accept(page, { value: '0' }); // seeds
-    // Device: on a machine without CUDA the only choice is the CPU and the step is skipped.
-    if (await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'CPU' }).first().isVisible().catch(() => false)) await accept(page, { row: 'CPU' });
-    await accept(page, { value: '8' }); // batch size
+    await answer(page, { row: 'cell_type' });
+    await answer(page, { row: 'Stratified 80/20' });
+    await answer(page, { row: 'Performer, gene2vec' }); // the scBERT model row
+    await answer(page, { row: 'models_small/scbert_tiny' });
+    await answer(page, { row: 'None (the published fine-tuning)' });
+    await answer(page, { prompt: 'Few-shot fractions', value: '1' });
+    await answer(page, { prompt: 'Seeds', value: '0' });
+    // Device: asked only when there is a choice (a CUDA device); on a CPU-only machine the step is skipped.
+    await page.locator('.quick-input-widget', { hasText: /Where to train|Batch size/ }).first().waitFor();
+    if (await page.locator('.quick-input-widget', { hasText: 'Where to train' }).count()) await answer(page, { row: 'CPU' });
+    await answer(page, { prompt: 'Batch size', value: '8' });
 
     // The task's terminal appears and stays.
     await page.locator('.terminal-wrapper .xterm, .integrated-terminal .xterm').first().waitFor({ timeout: 120000 });

@@ -67,7 +67,8 @@ function makeCharts(): Charts {
   const speed = figure('chart-speed', 'Throughput (cells/s)');
   const memory = figure('chart-memory', 'GPU memory (MiB)');
   grid.append(loss.fig, val.fig, speed.fig, memory.fig);
-  const pointStyle = { pointRadius: 0, borderWidth: 1.5 };
+  // Small points: visible while there are few (the first steps), unobtrusive on long curves.
+  const pointStyle = { pointRadius: 1.5, borderWidth: 1.5 };
   return {
     loss: themedChart(loss.canvas, {
       type: 'line',
