@@ -59,8 +59,24 @@ async function frameWith(page, selector) {
   }
 }
 
+/** What `npm start` put in the demo workspace for fine-tuning: the tiny checkpoints and recipe files that use them. */
+function checkDemoWorkspace(ws, run) {
+  for (const f of ['models/scbert_tiny/scbert_tiny_pretrain.pth', 'models/scbert_tiny/genes.txt', 'models/scGPT_tiny/best_model.pt',
+    'models/scGPT_tiny/vocab.json', 'models/scGPT_tiny/args.json']) {
+    assert.ok(fs.statSync(path.join(ws, f)).size > 0, f);
+  }
+  const scbert = JSON.parse(fs.readFileSync(path.join(ws, 'recipes', 'scbert_demo.json'), 'utf8'));
+  assert.strictEqual(scbert.params.referenceGenes, '../models/scbert_tiny/genes.txt');
+  // The recipes are no dead ends: both preprocess the demo dataset.
+  for (const recipe of ['scbert_demo', 'scgpt_demo']) {
+    const report = JSON.parse(run(['preprocess', path.join(ws, 'recipes', `${recipe}.json`), path.join(ws, 'data', 'pbmc_demo.h5ad'), path.join(ws, 'data', `pbmc_demo_${recipe}.h5ad`)]).toString());
+    assert.ok(report.cellsOut > 2500, `${recipe}: ${JSON.stringify(report).slice(0, 300)}`);
+  }
+}
+
 function prepareWorkspace(ws) {
   const run = (args, opts = {}) => execFileSync(process.execPath, [SCWB, ...args], { cwd: ws, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  checkDemoWorkspace(ws, run);
   const data = path.join(ws, 'data');
   run(['simulate', '--cells', '300', '--genes', '200', '--seed', '11', '--out', path.join(data, 'pbmc_small.h5ad')]);
   execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(ws, 'models_small'), '--genes-from', path.join(data, 'pbmc_small.h5ad')], {
