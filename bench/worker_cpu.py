@@ -4,7 +4,8 @@
 
 For each model (scBERT: dim 64, depth 2, 4 heads x 32, over 2,000 genes, fine-tune freezing as published;
 scGPT: d 128, 2 layers, 4 heads, 1,200 tokens with variable cell lengths and a padding mask) it measures cells/s of
-one training step (forward, backward, Adam step) and of inference (eval, no_grad), ours vs the reference, fp32.
+one training step (forward, backward, Adam step) and of inference (eval, no_grad), ours vs the reference, fp32, per
+wall-clock second and per CPU-second of the process (steadier on a shared machine).
 The references are written here: scBERT as plain tensor code over the same weights (separate q/k/v projections,
 FAVOR+ and the head spelled out), scGPT as torch's own nn.TransformerEncoder with the weights copied in. Each
 (implementation, model) runs in its own child process so that peak RSS (resource.getrusage) is its own; outputs of
@@ -190,9 +191,10 @@ def check_agree(ours, ref, inputs):
 def time_one(model, inputs, labels, train, repeats):
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4) if train else None
     model.train(train)
-    times = []
+    times, cpu = [], []
     for r in range(repeats + 1):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         if train:
             opt.zero_grad()
             loss = F.cross_entropy(model(*inputs), labels)
@@ -203,7 +205,8 @@ def time_one(model, inputs, labels, train, repeats):
                 model(*inputs)
         if r:  # the first round warms up
             times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+            cpu.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def child(which, impl, batch, repeats):
@@ -216,8 +219,9 @@ def child(which, impl, batch, repeats):
     diff = check_agree(ours, ref, inputs)
     model = ours if impl == "ours" else ref
     del ours, ref  # only the measured model stays alive (both are built in every child: same baseline RSS)
-    return {"diff": diff, "train_s": time_one(model, inputs, labels, True, repeats),
-            "infer_s": time_one(model, inputs, labels, False, repeats),
+    train_s, train_cpu = time_one(model, inputs, labels, True, repeats)
+    infer_s, infer_cpu = time_one(model, inputs, labels, False, repeats)
+    return {"diff": diff, "train_s": train_s, "train_cpu": train_cpu, "infer_s": infer_s, "infer_cpu": infer_cpu,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
@@ -226,6 +230,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--only", choices=("scbert", "scgpt"), default=None)
     ap.add_argument("--child", nargs=2, metavar=("MODEL", "IMPL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:
@@ -236,7 +241,7 @@ def main():
     print("torch %s, %d threads, batch %d, median of %d steps" % (torch.__version__, torch.get_num_threads(),
                                                                   args.batch, args.repeats))
     rows = []
-    for which in ("scbert", "scgpt"):
+    for which in ((args.only,) if args.only else ("scbert", "scgpt")):
         res = {}
         for impl in ("ours", "reference"):
             cmd = [sys.executable, os.path.abspath(__file__), "--child", which, impl, "--batch", str(args.batch),
@@ -244,7 +249,8 @@ def main():
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             res[impl] = json.loads(out.strip().splitlines()[-1])
         o, r = res["ours"], res["reference"]
-        for what, key in (("training step", "train_s"), ("inference", "infer_s")):
+        for what, key in (("training step", "train_s"), ("inference", "infer_s"),
+                          ("training step, per CPU-second:", "train_cpu"), ("inference, per CPU-second:", "infer_cpu")):
             rows.append((which, what, args.batch / o[key], args.batch / r[key], r[key] / o[key]))
         rows.append((which, "peak RSS MiB", o["peak_rss_mib"], r["peak_rss_mib"], o["peak_rss_mib"] / r["peak_rss_mib"]))
         rows.append((which, "max |ours - ref| (eval logits)", o["diff"], r["diff"], float("nan")))

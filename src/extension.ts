@@ -6,7 +6,7 @@ import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { CheckpointsTree } from './host/checkpoints/tree';
 import { runBaselineCommand } from './host/commands/baseline';
-import { runFinetuneCommand } from './host/commands/finetune';
+import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finetune';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 import { ResultsPanel } from './host/panels/results';
@@ -67,6 +67,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
         summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
         runs, tasks: finetune,
       })),
+    vscode.commands.registerCommand('scwb.runs.resumeFinetune', (target?: Parameters<typeof resumeFinetuneCommand>[0]) =>
+      resumeFinetuneCommand(target, { runs, tasks: finetune })),
     vscode.commands.registerCommand('scwb.results.open', (arg?: { experiment?: string } | { kind: 'experiment'; group: { name: string } }) =>
       showResults(arg && 'group' in arg ? arg.group.name : arg && 'experiment' in arg ? arg.experiment : undefined)),
     vscode.window.registerWebviewPanelSerializer(ResultsPanel.viewType, {

@@ -7,7 +7,8 @@ import { main } from '../../src/cli/main';
 import { classificationReport } from '../../src/core/metrics';
 import { RunEventSchema } from '../../src/core/runs/schema';
 import { EVENTS_FILE, RunStore } from '../../src/core/runs/store';
-import type { FinetuneLaunch } from '../../src/host/commands/finetune';
+import { askForFinetune, type FinetuneLaunch, type FinetunePrompts } from '../../src/host/commands/finetune';
+import { checkWorkerEnvironment } from '../../src/core/finetune/env';
 import { FINETUNE_TASK_TYPE, type FinetuneTaskOutcome } from '../../src/host/tasks';
 import { activeApi, until } from './helpers';
 
@@ -91,6 +92,64 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
     const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test fine-tune'));
     const nodes = await api.runs.getChildren(exp);
     assert.strictEqual(nodes.length, 1);
+  });
+
+  it('resumes a cancelled fine-tune run from the Runs view as a new task', async () => {
+    const api = await activeApi();
+    // Prepared by the CLI (as a cluster script would), cancelled before the worker ever ran it.
+    let out = '';
+    const code = await main(['finetune', dataset, '--model', 'scbert', '--checkpoint', checkpoint, '--label', 'cell_type', '--epochs', '1',
+      '--device', 'cpu', '--experiment', 'host test resume', '--store', path.join(WORKSPACE, '.scwb', 'runs'), '--prepare-only'],
+    { out: t => { out += t; }, err: () => undefined });
+    assert.strictEqual(code, 0);
+    const id = (JSON.parse(out) as { runs: { id: string; status: string }[] }).runs[0].id;
+    const store = api.runs.store!;
+    await store.update(id, { status: 'cancelled', endedAt: new Date().toISOString() });
+    const finished = new Promise<FinetuneTaskOutcome>(resolve => { const d = api.finetune.onDidFinish(o => { d.dispose(); resolve(o); }); });
+    const launch = (await vscode.commands.executeCommand<FinetuneLaunch>('scwb.runs.resumeFinetune', { kind: 'run', run: await store.get(id) }))!;
+    assert.deepStrictEqual(launch.runIds, [id]);
+    const outcome = await finished;
+    assert.strictEqual(outcome.exitCode, 0);
+    assert.deepStrictEqual(outcome.runs.map(r => [r.id, r.status]), [[id, 'completed']]);
+    assert.ok(await store.readMetrics(id));
+    assert.ok((await store.readLog(id)).includes('no checkpoints/last.pt: starting from the beginning'));
+    // A completed run is not resumed again.
+    assert.strictEqual(await vscode.commands.executeCommand('scwb.runs.resumeFinetune', { runId: id }), undefined);
+  });
+
+  it('asks label, split, model, checkpoint (from the Checkpoints view), ablation, fractions, seeds and batch size in order', async () => {
+    const api = await activeApi();
+    const asked: string[] = [];
+    const answers: Record<string, (items: vscode.QuickPickItem[]) => vscode.QuickPickItem | undefined> = {
+      'Label column (cell types)': items => items.find(i => i.label === 'cell_type'),
+      'Split': items => items[0],
+      'Model': items => items.find(i => i.label === 'scBERT'),
+      'scBERT checkpoint': items => items.find(i => i.description?.includes('scbert_tiny_pretrain.pth')),
+      'Ablation': items => items.find(i => i.label === 'No gene2vec'),
+      'Where to train': items => items.find(i => i.label === 'CPU'),
+    };
+    const inputs: string[] = [];
+    const ui: FinetunePrompts = {
+      pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
+        asked.push(String(options.placeHolder));
+        if (options.placeHolder === 'scBERT checkpoint') {
+          assert.deepStrictEqual(items.slice(-2).map(i => i.label), ['No pre-training (random initialisation)', 'Browse…']);
+        }
+        return answers[String(options.placeHolder)]?.(items) as T | undefined;
+      },
+      input: async options => { asked.push(String(options.prompt)); inputs.push(String(options.value)); return options.value; },
+      open: async () => undefined,
+    };
+    // The Checkpoints view sees the demo checkpoint written into the workspace.
+    await until(async () => (await api.checkpoints.getChildren()).some(c => c.path === checkpoint));
+    const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren() },
+      checkWorkerEnvironment(PYTHON), ui);
+    assert.deepStrictEqual(asked.slice(0, 5), ['Label column (cell types)', 'Split', 'Model', 'scBERT checkpoint', 'Ablation']);
+    assert.deepStrictEqual(inputs, ['1', '0,2021,4042', '32'], 'fraction 1, the published scBERT seeds, batch 32');
+    assert.deepStrictEqual(options, {
+      datasetPath: dataset, queryPath: undefined, labelColumn: 'cell_type', model: 'scbert', checkpoint, ablation: 'no-gene2vec',
+      fractions: [1], seeds: [0, 2021, 4042], device: 'cpu', nproc: 1, batchSize: 32,
+    });
   });
 
   it('resolves a task from a tasks.json definition into the worker\'s argument array', async () => {

@@ -20,7 +20,8 @@ def _parser():
     ft = sub.add_parser("finetune", help="fine-tune one or more run folders, one after another")
     ft.add_argument("--run-dir", action="append", required=True, help="run folder (repeatable)")
     ft.add_argument("--resume", action="store_true", help="continue a cancelled/failed/interrupted run from last.pt")
-    ft.add_argument("--nproc", type=int, default=None, help="data-parallel processes (default parameters.finetune.nproc or 1)")
+    ft.add_argument("--nproc", type=int, default=None,
+                    help="data-parallel processes (default parameters.finetune.nproc or 1)")
     ft.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     env = sub.add_parser("env", help="Python, torch, CUDA devices and free memory")
     env.add_argument("--json", action="store_true")

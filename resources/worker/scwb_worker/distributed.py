@@ -1,10 +1,11 @@
 """Multi-process data-parallel training (DDP) without torchrun: the rank side (process group, sharding).
 
-`scwb_worker.launcher.launch(argv, nproc, store_dir)` starts N copies of `python -m scwb_worker <argv>` with RANK, WORLD_SIZE, LOCAL_RANK and
-SCWB_DDP_STORE (a `file://` rendezvous file in the run folder) in their environment, forwards SIGINT/SIGTERM to
-them, and returns the first non-zero exit status (or 0). The same launcher is used on torch 1.13 and 2.x: no TCP
-store and no port is opened for the rendezvous (gloo pairs use loopback, GLOO_SOCKET_IFNAME=lo); on CUDA the
-backend is nccl and rank r uses cuda:r.
+`scwb_worker.launcher.launch(argv, nproc, store_dir)` starts N copies of `python -m scwb_worker <argv>` with RANK,
+WORLD_SIZE, LOCAL_RANK and SCWB_DDP_STORE (a `file://` rendezvous file in the run folder) in their environment,
+forwards SIGINT/SIGTERM to them and returns rank 0's exit status. The same launcher is used on torch 1.13 and
+2.x: no TCP store and no port is opened for the rendezvous (gloo pairs use loopback, GLOO_SOCKET_IFNAME=lo); on
+CUDA the backend is nccl and rank r uses cuda:r. Without SCWB_DDP_STORE (a torchrun launch) the env:// rendezvous
+of MASTER_ADDR/MASTER_PORT is used.
 """
 import os
 

@@ -99,7 +99,8 @@ class CosineWarmRestarts:
         peak = self.max_lr * self.gamma ** cycle
         if s < self.warmup:
             return self.min_lr + (peak - self.min_lr) * s / self.warmup
-        return self.min_lr + (peak - self.min_lr) * (1 + math.cos(math.pi * (s - self.warmup) / (length - self.warmup))) / 2
+        phase = math.pi * (s - self.warmup) / (length - self.warmup)
+        return self.min_lr + (peak - self.min_lr) * (1 + math.cos(phase)) / 2
 
     def _apply(self):
         lr = self.lr_at(self.epoch)

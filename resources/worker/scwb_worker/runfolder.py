@@ -4,6 +4,7 @@ import datetime as _dt
 import json
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -191,15 +192,29 @@ class RunFolder:
             self._log = open_append(self.file(LOG_FILE))
             self._events = open_append(self.file(EVENTS_FILE))
 
-    def log(self, text):
+    def log(self, text, echo=True):
+        """Appends timestamped lines to run.log and shows them in the terminal (stdout)."""
         if not self.writable:
             return
         self._open_appends()
         stamp = iso_now()
+        lines = str(text).splitlines() or [""]
         with self._io_lock:
-            for line in str(text).splitlines() or [""]:
+            for line in lines:
                 self._log.write("%s %s\n" % (stamp, line))
             self._log.flush()
+        if echo:
+            self.say("\n".join(lines))
+
+    def say(self, text):
+        """A line for the terminal only (the task's terminal shows the run as it goes)."""
+        if not self.writable:
+            return
+        try:
+            sys.stdout.write(str(text) + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):  # no terminal any more: the files still record everything
+            pass
 
     def event(self, type_, **fields):
         if not self.writable:

@@ -52,7 +52,11 @@ def seed_everything(seed):
 
 
 def rng_state():
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint loads
+    with torch.load(weights_only=True) on every torch version."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -60,7 +64,8 @@ def rng_state():
 
 def set_rng_state(state):
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -109,22 +114,29 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
     label_col = rec["labelColumn"]
     classes = p["classes"]
     inp = Inputs()
+    # scBERT protocol on a reference/query split: validation equals test, i.e. the query's test cells
+    val_from_query = bool(q_path) and split["validation"] == split["test"] and bool(split["test"])
     with H5ad(ds_path) as ds:
         genes = ds.var_names()
         labels = ds.labels(label_col)
         n_obs = len(labels)
-        for key in ("train", "validation") + (() if q_path else ("test",)):
+        ds_keys = ("train",) + (() if val_from_query else ("validation",)) + (() if q_path else ("test",))
+        for key in ds_keys:
             bad = [r for r in split[key] if r >= n_obs]
             if bad:
-                raise RunError("split.json: %s row %d is out of range (%s has %d cells)" % (key, bad[0], ds_path, n_obs))
+                raise RunError("split.json: %s row %d is out of range (%s has %d cells)"
+                               % (key, bad[0], ds_path, n_obs))
         inp.y_train = _label_indices(labels, split["train"], classes, ds_path, "training")
-        inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
+        if not val_from_query:
+            inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
         enc = _encoder(ds, genes, p, seed, model_cfg_hint)
         inp.encoder = enc
-        ds_rows = sorted(set(split["train"]) | set(split["validation"]) | (set() if q_path else set(split["test"])))
+        val_rows = [] if val_from_query else split["validation"]
+        ds_rows = sorted(set(split["train"]) | set(val_rows) | (set() if q_path else set(split["test"])))
         ds_cells = enc.encode(ds, ds_rows, None)
         inp.train = [ds_cells[r] for r in split["train"]] if enc.kind == "scgpt" else ds_cells[split["train"]]
-        inp.val = [ds_cells[r] for r in split["validation"]] if enc.kind == "scgpt" else ds_cells[split["validation"]]
+        if not val_from_query:
+            inp.val = [ds_cells[r] for r in val_rows] if enc.kind == "scgpt" else ds_cells[val_rows]
         if not q_path:
             inp.test = [ds_cells[r] for r in split["test"]] if enc.kind == "scgpt" else ds_cells[split["test"]]
             names = ds.obs_names()
@@ -135,7 +147,8 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
             qn = q.n_obs
             bad = [r for r in split["test"] if r >= qn]
             if bad:
-                raise RunError("split.json: test row %d is out of range (the query %s has %d cells)" % (bad[0], q_path, qn))
+                raise RunError("split.json: test row %d is out of range (the query %s has %d cells)"
+                               % (bad[0], q_path, qn))
             mapping = column_map(genes, q.var_names(), q_path)
             q_labels = q.labels(label_col)
             q_cells = enc.encode(q, sorted(set(split["test"])), mapping)
@@ -143,6 +156,10 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
             names = q.obs_names()
             inp.test_names = [names[r] for r in split["test"]]
             inp.test_labels = [q_labels[r] for r in split["test"]]
+            if val_from_query:
+                inp.val = inp.test
+                inp.y_val = _label_indices(q_labels, split["test"], classes, q_path, "validation = test")
+    inp.val_from_query = val_from_query
     inp.n_genes = len(genes)
     return inp
 
@@ -254,7 +271,8 @@ def _encoder(ds, genes, p, seed, hint):
             ds.path, " (%s)" % vocab[1] if vocab else ""))
     ntoken = hint.get("ntoken")
     if ntoken is not None and ids.max() >= ntoken:
-        raise RunError("%s: gene token id %d is outside the model's vocabulary of %d tokens" % (ds.path, int(ids.max()), ntoken))
+        raise RunError("%s: gene token id %d is outside the model's vocabulary of %d tokens"
+                       % (ds.path, int(ids.max()), ntoken))
     if vocab is not None and "<cls>" in vocab[0] and "<pad>" in vocab[0]:
         cls_id, pad_id = int(vocab[0]["<cls>"]), int(vocab[0]["<pad>"])
     else:
@@ -328,11 +346,10 @@ def freeze(model, p):
 
 
 def load_own(path):
-    """A checkpoint this worker wrote (run folder): full pickle, RNG states included."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except TypeError:  # torch without the weights_only argument
-        return torch.load(path, map_location="cpu")
+    """A checkpoint this worker wrote (last.pt/best.pt with optimizer and RNG states), read without running pickled
+    code (scwb_worker.checkpoints.load_torch_file)."""
+    from . import checkpoints as ck
+    return ck.load_torch_file(path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -484,9 +501,10 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
                 message = str(exc)
             if ctx.is_main and os.path.isdir(folder.path):
                 try:
-                    folder.log("failed: %s\n%s" % (message, traceback.format_exc()))
+                    folder.log("failed: %s\n%s" % (message, traceback.format_exc()), echo=False)
                 except Exception:  # the log itself may be the problem (a symlink): still record the status
                     pass
+            sys.stderr.write("scwb_worker: %s: run failed: %s\n" % (run_dir, message))
         if not started and ctx.is_main and result == "failed":
             # nothing was started: still record why, unless run.json itself is unreadable
             try:
@@ -534,6 +552,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("\n".join(report.lines()))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
+    if inp.val_from_query:
+        folder.log("validation = test: the validation cells are the query's test cells (split.json)")
     if ctx.any(stop.requested, "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"):
         return "cancelled", "cancelled before training started"
     model.to(device)
@@ -559,7 +579,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     total_steps = n_batches * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
-    last_path = folder.checkpoint_path("last.pt") if ctx.is_main else os.path.join(folder.path, "checkpoints", "last.pt")
+    last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
+                 else os.path.join(folder.path, "checkpoints", "last.pt"))
     best_path = os.path.join(folder.path, "checkpoints", "best.pt")
     if resume and os.path.exists(last_path):
         state = load_own(last_path)
@@ -584,10 +605,12 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         })
 
     folder.log("training %s (%s) on %s%s: %d training, %d validation, %d test cells, %d epochs of %d batches%s" % (
-        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "", n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
+        p["model"], p["ablation"], device, " (%d threads)" % torch.get_num_threads() if device == "cpu" else "",
+        n_train, len(inp.y_val), len(inp.test_names), epochs, n_batches,
         ", %d processes" % ctx.world if ctx.active else ""))
     ddp_model.train()
     oom_batch = None
+    t_start = time.time()  # of this process (a resumed run counts from its resumption)
     try:
         for epoch in range(start_epoch, epochs + 1):
             order = epoch_order(seed, epoch, n_train)
@@ -600,6 +623,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                 oom_batch = len(mine)
                 loss, _ = batch_loss(ddp_model, inp.encoder, _take(inp.train, mine), inp.y_train[mine], weights,
                                      denom, ctx.world, device, amp)
+                if not torch.isfinite(loss.detach()).all():
+                    raise RunError("the training loss is %s at epoch %d, step %d: training diverged (try a lower "
+                                   "learning rate)" % (float(loss), epoch, step + 1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if p.get("gradClip"):
@@ -617,6 +643,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                  gpuMemoryMiB=_gpu_mib(device))
                     folder.event("progress", fraction=round(step / total_steps, 6),
                                  message="epoch %d/%d, step %d" % (epoch, epochs, step))
+                    folder.say("epoch %d/%d step %d/%d: loss %.4f, lr %.3g, %.1f cells/s" % (
+                        epoch, epochs, step, total_steps, loss_acc / loss_n, optimizer.param_groups[0]["lr"],
+                        cells_seen / elapsed))
                     loss_acc, loss_n = 0.0, 0
                 if not end_of_epoch and ctx.any(stop.requested, device):
                     if ctx.is_main:
@@ -676,6 +705,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.write_predictions([(split["test"][i], inp.test_names[i], inp.test_labels[i], classes[k])
                                   for i, k in enumerate(pred)])
         folder.event("progress", fraction=1.0, message="predictions written")
+        if p["keep"] != "last" and best.get("epoch") is not None:
+            folder.event("metric", name="keptEpoch", value=int(best["epoch"]), step=step)
+        folder.event("metric", name="trainSeconds", value=round(time.time() - t_start, 3), step=step)
         folder.log("predictions.csv written (%d cells) by the %s model" % (
             len(pred), "last-epoch" if p["keep"] == "last" else "epoch-%s" % best.get("epoch")))
     ctx.barrier()

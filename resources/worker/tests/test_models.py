@@ -288,6 +288,32 @@ def test_scgpt_fallback_attention_equals_torch_multihead_attention():
         assert torch.allclose(ours_nomask, ref_nomask, atol=1e-5)
 
 
+def test_scgpt_fallback_attention_gradients_equal_torch_multihead_attention():
+    model = tiny_gpt()
+    attn = model.transformer_encoder.layers[0].self_attn
+    attn.use_sdpa = False
+    attn.train()
+    _, _, pad = gpt_batch()
+    torch.manual_seed(10)
+    x = torch.randn(3, 9, 16)
+    grads = []
+    for ours in (True, False):
+        xi = x.clone().requires_grad_(True)
+        attn.zero_grad()
+        if ours:
+            out = attn(xi, pad)
+        else:
+            t = xi.transpose(0, 1)
+            out = F.multi_head_attention_forward(
+                t, t, t, 16, 2, attn.in_proj_weight, attn.in_proj_bias, None, None, False, 0.0,
+                attn.out_proj.weight, attn.out_proj.bias, training=True, key_padding_mask=pad,
+                need_weights=False)[0].transpose(0, 1)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads.append((xi.grad.clone(), attn.in_proj_weight.grad.clone()))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-5)
+
+
 def test_scgpt_padded_positions_do_not_change_logits_but_the_mask_matters():
     model = tiny_gpt().eval()
     ids, vals, pad = gpt_batch()

@@ -44,7 +44,9 @@ def check_event(ev):
         assert _is_num(ev["loss"]) and _is_num(ev["accuracy"]) and 0 <= ev["accuracy"] <= 1
         assert isinstance(ev["best"], bool)
     elif t == "metric":
+        assert set(ev) <= {"type", "time", "name", "value", "step"}, ev
         assert isinstance(ev["name"], str) and _is_num(ev["value"])
+        assert "step" not in ev or _is_num(ev["step"])
     else:
         raise AssertionError("unknown event type %r" % t)
 
@@ -62,6 +64,9 @@ def test_completed_run_writes_the_documented_files(tiny_run):
     vals = [e for e in events if e["type"] == "validation"]
     assert [(e["epoch"], e["step"]) for e in vals] == [(1, 5), (2, 10)]
     assert vals[0]["best"] is True
+    metrics = {e["name"]: e["value"] for e in events if e["type"] == "metric"}
+    assert metrics["keptEpoch"] in (1, 2) and metrics["trainSeconds"] > 0
+    assert metrics["keptEpoch"] == max(v["epoch"] for v in vals if v["best"])
     progress = [e["fraction"] for e in events if e["type"] == "progress"]
     assert progress == sorted(progress) and progress[-1] == 1.0
     rec = read_json(os.path.join(run, "run.json"))

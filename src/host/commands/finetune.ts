@@ -11,7 +11,7 @@ import { checkWorkerEnvironment, judgeEnvironment, type WorkerEnvCheck } from '.
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { chooseInterpreter } from '../python';
@@ -57,6 +57,19 @@ export interface FinetuneDeps {
 }
 
 type Target = vscode.Uri | { uri: vscode.Uri } | FinetuneCommandOptions | undefined;
+
+/** The prompts the flow uses (VS Code's by default; a test scripts the answers and reads what was asked). */
+export interface FinetunePrompts {
+  pick<T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions): Thenable<T | undefined>;
+  input(options: vscode.InputBoxOptions): Thenable<string | undefined>;
+  open(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
+}
+
+const VSCODE_PROMPTS: FinetunePrompts = {
+  pick: (items, options) => vscode.window.showQuickPick(items, options),
+  input: options => vscode.window.showInputBox(options),
+  open: options => vscode.window.showOpenDialog(options),
+};
 
 export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Promise<FinetuneLaunch | undefined> {
   if (!requireTrust('fine-tune models')) return undefined;
@@ -117,32 +130,36 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
   return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
 }
 
-async function askForFinetune(dataset: string, summary: DatasetSummary, deps: FinetuneDeps, envCheck: Promise<WorkerEnvCheck>): Promise<FinetuneCommandOptions | undefined> {
+/** The quick-pick flow, from the label column to the batch size. */
+export async function askForFinetune(
+  dataset: string, summary: DatasetSummary, deps: Pick<FinetuneDeps, 'checkpoints'>, envCheck: Promise<WorkerEnvCheck>,
+  ui: FinetunePrompts = VSCODE_PROMPTS,
+): Promise<FinetuneCommandOptions | undefined> {
   const title = `Run Fine-tune on ${path.basename(dataset)}`;
   const { candidates } = orderColumnsForLabels(summary.obs);
   if (!candidates.length) {
     void vscode.window.showWarningMessage(`${path.basename(dataset)} has no categorical obs column to use as labels.`);
     return undefined;
   }
-  const label = await vscode.window.showQuickPick(candidates.map(c => {
+  const label = await ui.pick(candidates.map(c => {
     const col = summary.obs.find(o => o.name === c);
     return { label: c, description: col?.nCategories !== undefined ? `${col.nCategories} classes` : col?.kind };
   }), { title, placeHolder: 'Label column (cell types)' });
   if (!label) return undefined;
 
-  const splitChoice = await vscode.window.showQuickPick([
+  const splitChoice = await ui.pick([
     { label: 'Stratified 80/20, seed 2022', id: 'default', detail: 'the LR baseline\'s split: StratifiedShuffleSplit(test_size=0.2, random_state=2022)' },
     { label: 'Reference / query files…', id: 'refquery', detail: 'train on this file, test on another (the scGPT datasets)' },
   ], { title, placeHolder: 'Split' });
   if (!splitChoice) return undefined;
   let queryPath: string | undefined;
   if (splitChoice.id === 'refquery') {
-    const q = await vscode.window.showOpenDialog({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
+    const q = await ui.open({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
     if (!q) return undefined;
     queryPath = q[0].fsPath;
   }
 
-  const modelChoice = await vscode.window.showQuickPick([
+  const modelChoice = await ui.pick([
     { label: 'scBERT', id: 'scbert' as const, detail: 'Performer, gene2vec; 10 epochs, best validation accuracy (published protocol)' },
     { label: 'scGPT', id: 'scgpt' as const, detail: 'transformer with <cls>; 20 epochs, best validation loss (published protocol)' },
   ], { title, placeHolder: 'Model' });
@@ -151,7 +168,7 @@ async function askForFinetune(dataset: string, summary: DatasetSummary, deps: Fi
 
   const all = await deps.checkpoints();
   const matching = all.filter(c => (model === 'scgpt' ? c.kind === 'scgpt-folder' : c.kind === 'scbert-pth' || (c.kind === 'torch' && c.path.endsWith('.pth'))));
-  const ckptChoice = await vscode.window.showQuickPick<vscode.QuickPickItem & { value: string | null | 'browse' }>([
+  const ckptChoice = await ui.pick<vscode.QuickPickItem & { value: string | null | 'browse' }>([
     ...matching.map(c => ({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: c.path })),
     { label: 'No pre-training (random initialisation)', value: null },
     { label: 'Browse…', value: 'browse' },
@@ -159,7 +176,7 @@ async function askForFinetune(dataset: string, summary: DatasetSummary, deps: Fi
   if (!ckptChoice) return undefined;
   let checkpoint = ckptChoice.value;
   if (checkpoint === 'browse') {
-    const picked = await vscode.window.showOpenDialog(model === 'scgpt'
+    const picked = await ui.open(model === 'scgpt'
       ? { title: 'scGPT model folder (best_model.pt, vocab.json, args.json)', canSelectFiles: false, canSelectFolders: true }
       : { title: 'scBERT checkpoint', canSelectFiles: true, filters: { 'PyTorch checkpoint': ['pth', 'pt'] } });
     if (!picked) return undefined;
@@ -173,12 +190,12 @@ async function askForFinetune(dataset: string, summary: DatasetSummary, deps: Fi
       ...(model === 'scbert' ? [{ label: 'No gene2vec', id: 'no-gene2vec' as const, detail: 'without the gene2vec position embedding' }] : []),
       { label: 'Frozen embeddings', id: 'frozen-embeddings' },
       { label: 'No pre-training', id: 'no-pretraining', detail: 'random initialisation with this checkpoint\'s shapes' }];
-  const ablation = ablations.length === 1 ? ablations[0] : await vscode.window.showQuickPick(ablations, { title, placeHolder: 'Ablation' });
+  const ablation = ablations.length === 1 ? ablations[0] : await ui.pick(ablations, { title, placeHolder: 'Ablation' });
   if (!ablation) return undefined;
 
-  const fractions = await askList(title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', '1', v => v > 0 && v <= 1);
+  const fractions = await askList(ui, title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', '1', v => v > 0 && v <= 1);
   if (!fractions) return undefined;
-  const seeds = await askList(title, `Seeds (as published for ${modelChoice.label})`, FINETUNE_DEFAULTS[model].seeds.join(','), v => Number.isInteger(v) && v >= 0);
+  const seeds = await askList(ui, title, `Seeds (as published for ${modelChoice.label})`, FINETUNE_DEFAULTS[model].seeds.join(','), v => Number.isInteger(v) && v >= 0);
   if (!seeds) return undefined;
 
   const env = await envCheck;
@@ -190,9 +207,9 @@ async function askForFinetune(dataset: string, summary: DatasetSummary, deps: Fi
     })),
     { label: 'CPU', device: 'cpu', nproc: 1, description: gpus.length ? undefined : 'no CUDA device found: CPU only (slow for full-size models)' },
   ];
-  const device = deviceItems.length === 1 ? deviceItems[0] : await vscode.window.showQuickPick(deviceItems, { title, placeHolder: 'Where to train' });
+  const device = deviceItems.length === 1 ? deviceItems[0] : await ui.pick(deviceItems, { title, placeHolder: 'Where to train' });
   if (!device) return undefined;
-  const batch = await vscode.window.showInputBox({
+  const batch = await ui.input({
     title, prompt: device.nproc > 1 ? 'Batch size per GPU' : 'Batch size', value: String(FINETUNE_DEFAULTS.batchSize),
     validateInput: v => (/^\d+$/.test(v.trim()) && Number(v) > 0 ? undefined : 'a positive integer'),
   });
@@ -203,11 +220,38 @@ async function askForFinetune(dataset: string, summary: DatasetSummary, deps: Fi
   };
 }
 
-async function askList(title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
+async function askList(ui: FinetunePrompts, title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
   const parse = (v: string) => v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
-  const text = await vscode.window.showInputBox({
+  const text = await ui.input({
     title, prompt, value,
     validateInput: v => { const xs = parse(v); return xs.length && xs.every(x => Number.isFinite(x) && ok(x)) ? undefined : 'comma-separated valid numbers'; },
   });
   return text === undefined ? undefined : Array.from(new Set(parse(text)));
+}
+
+/**
+ * Resume Fine-tune (Runs view, on a cancelled, failed or interrupted fine-tune run): the worker continues the run
+ * from its last checkpoint (checkpoints/last.pt; from the start when there is none) in a new task terminal.
+ */
+export async function resumeFinetuneCommand(
+  target: { kind: 'run'; run: RunRecord } | { runId: string } | undefined,
+  deps: Pick<FinetuneDeps, 'runs' | 'tasks'>,
+): Promise<FinetuneLaunch | undefined> {
+  if (!requireTrust('resume fine-tune runs')) return undefined;
+  const store = deps.runs.store;
+  if (!store || !target) return undefined;
+  const id = 'runId' in target ? target.runId : target.run.id;
+  const run = await store.get(id);
+  if (run.kind !== 'finetune') {
+    void vscode.window.showWarningMessage(`'${run.name || run.id}' is a ${run.kind} run; only fine-tune runs resume from a checkpoint.`);
+    return undefined;
+  }
+  if (!['cancelled', 'failed', 'interrupted'].includes(run.status)) {
+    void vscode.window.showWarningMessage(`'${run.name || run.id}' is ${run.status}; only cancelled, failed or interrupted runs can be resumed.`);
+    return undefined;
+  }
+  const taskName = `Resume ${run.name || run.id}`;
+  const runDir = store.runDir(id);
+  await deps.tasks.execute({ type: FINETUNE_TASK_TYPE, runDirs: [runDir], resume: true }, vscode.workspace.workspaceFolders?.[0], taskName);
+  return { experiment: run.experiment, taskName, runIds: [id], runDirs: [runDir], storeRoot: store.root };
 }

@@ -49,21 +49,24 @@ describe('fine-tune: prepareFinetuneGrid', () => {
     fs.rmSync(ckptDir, { recursive: true, force: true });
   });
 
-  it('scBERT: the LR baseline\'s exact train and test rows for each fraction and seed; validation = test', async () => {
+  it('scBERT: the LR baseline\'s exact train and test rows for each fraction and seed; validation = test; joins its experiment', async () => {
     const fractions = [0.5, 1];
     const seeds = [0, 2021];
-    const plan = await prepareFinetuneGrid(base({ fractions, seeds, experiment: 'ft' }), ctx());
-    const lrRoot = tempDir('scwb-finetune-lr-');
-    try {
-      const lr = await runBaselineGrid({
-        datasetPath: PBMC, labelColumn: 'bulk_labels', split: { kind: 'stratified', testSize: 0.2, seed: 2022 },
-        model: { penalty: 'l2', C: 1 }, fractions, seeds, storeRoot: lrRoot,
-      }, ctx());
+    const lr = await runBaselineGrid({
+      datasetPath: PBMC, labelColumn: 'bulk_labels', split: { kind: 'stratified', testSize: 0.2, seed: 2022 },
+      model: { penalty: 'l2', C: 1 }, fractions, seeds, storeRoot: root, experiment: 'pbmc with LR',
+    }, ctx());
+    const plan = await prepareFinetuneGrid(base({ fractions, seeds }), ctx());
+    assert.strictEqual(plan.experiment, 'pbmc with LR', 'fine-tuned rows land beside the LR baseline of the same dataset and split');
+    const other = await prepareFinetuneGrid(base({ split: { kind: 'stratified', testSize: 0.3, seed: 2022 }, checkpoint: null }), ctx());
+    assert.strictEqual(other.experiment, 'scanpy_pbmc68k_reduced_2025 fine-tune', 'another split is another experiment');
+    for (const r of other.runs) await store().delete(r.id);
+    {
       assert.deepStrictEqual(plan.runs.map(r => [r.fraction, r.seed]), lr.runs.map(r => [r.fraction, r.seed]));
       const py = reference(plan.runs.map(r => ({ model: 'scbert', fraction: r.fraction, seed: r.seed, stratified: false })));
       for (let k = 0; k < plan.runs.length; k++) {
         const ours = (await store().readSplit(plan.runs[k].id))!;
-        const theirs = (await new RunStore(lrRoot).readSplit(lr.runs[k].id))!;
+        const theirs = (await store().readSplit(lr.runs[k].id))!;
         assert.deepStrictEqual(ours.train, theirs.train, `train rows of run ${k}`);
         assert.deepStrictEqual(ours.test, theirs.test, `test rows of run ${k}`);
         assert.deepStrictEqual(ours.validation, ours.test, 'scBERT validates on the test set, as published');
@@ -72,8 +75,6 @@ describe('fine-tune: prepareFinetuneGrid', () => {
         assert.strictEqual(plan.runs[k].nTrain, ours.train.length);
       }
       assert.deepStrictEqual(plan.classes, py.classes);
-    } finally {
-      fs.rmSync(lrRoot, { recursive: true, force: true });
     }
   });
 

@@ -81,15 +81,28 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
     await checkRun(summary.runs[0].id);
   });
 
-  it('scGPT: two seeds in one worker process, each with its own validation hold-out', async () => {
-    const r = scwb(['finetune', path.join(dir, 'sim_scgpt.h5ad'), '--model', 'scgpt', '--checkpoint', path.join(dir, 'ckpt', 'scGPT_tiny'),
+  it('scGPT: two seeds in one worker process, each with its own validation hold-out, beside the LR baseline', async () => {
+    const data = path.join(dir, 'sim_scgpt.h5ad');
+    const lr = scwb(['baseline', data, '--label', 'cell_type', '--penalty', 'l2', '--C', '1', '--seeds', '1,2', '--store', store.root]);
+    assert.strictEqual(lr.code, 0, lr.stderr);
+    const r = scwb(['finetune', data, '--model', 'scgpt', '--checkpoint', path.join(dir, 'ckpt', 'scGPT_tiny'),
       '--label', 'cell_type', '--epochs', '2', '--seeds', '1,2', '--python', PYTHON, '--store', store.root, '--device', 'cpu']);
     assert.strictEqual(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as Summary;
+    assert.strictEqual(summary.experiment, 'sim_scgpt baseline', 'joins the LR baseline of the same dataset and split');
     assert.deepStrictEqual(summary.runs.map(x => x.status), ['completed', 'completed']);
     for (const run of summary.runs) await checkRun(run.id);
     const record = await store.get(summary.runs[0].id);
     assert.strictEqual((record.parameters.finetune as { valueLayer: string }).valueLayer, 'X_binned');
+    // One results table: the scGPT row beside the LR row, with Welch's p-values against it.
+    const table = scwb(['results', store.root, '--experiment', 'sim_scgpt baseline', '--format', 'json']);
+    assert.strictEqual(table.code, 0, table.stderr);
+    const rows = (JSON.parse(table.stdout) as { experiments: { rows: { model: string; n: number; isReference: boolean; vsReference: { model: string; pAccuracy: number } | null }[] }[] }).experiments[0].rows;
+    const gpt = rows.find(x => x.model === 'scGPT')!;
+    assert.ok(rows.find(x => x.model === 'LR L2 C=1')?.isReference);
+    assert.strictEqual(gpt.n, 2);
+    assert.strictEqual(gpt.vsReference?.model, 'LR L2 C=1');
+    assert.ok(gpt.vsReference!.pAccuracy >= 0 && gpt.vsReference!.pAccuracy <= 1);
   });
 
   it('passes Ctrl-C (SIGINT) on to the worker: the run is cancelled with status 130, and --resume completes it', async () => {

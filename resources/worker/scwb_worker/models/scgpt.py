@@ -29,15 +29,24 @@ class ScGPTConfig:
 
 
 def softmax_attention(q, k, v, key_padding_mask=None, dropout_p=0.0):
-    """Reference attention: q, k, v [B, H, L, E]; key_padding_mask [B, L] with True at padded keys."""
-    # scale q (L x E) rather than the scores (L x L), and mask in place: two fewer L x L tensors per layer
-    scores = torch.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.transpose(-2, -1))
+    """Reference attention: q, k, v [B, H, L, E]; key_padding_mask [B, L] with True at padded keys.
+
+    Written as torch's own multi-head attention computes it: 3-D batched matmuls, q scaled before the product (L x E
+    instead of L x L work) and the padding as an additive -inf bias fused into the product (baddbmm), whose backward
+    costs nothing, unlike a masked_fill over the L x L scores."""
+    b, h, n, e = q.shape
+    q3 = (q * (1.0 / math.sqrt(e))).reshape(b * h, n, e)
+    k3t = k.reshape(b * h, n, e).transpose(1, 2)
     if key_padding_mask is not None:
-        scores.masked_fill_(key_padding_mask[:, None, None, :], float("-inf"))
+        bias = torch.zeros(b, 1, 1, n, dtype=q.dtype, device=q.device)
+        bias.masked_fill_(key_padding_mask[:, None, None, :], float("-inf"))
+        scores = torch.baddbmm(bias.expand(b, h, 1, n).reshape(b * h, 1, n), q3, k3t)
+    else:
+        scores = torch.bmm(q3, k3t)
     weights = torch.softmax(scores, dim=-1)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
-    return torch.matmul(weights, v)
+    return torch.bmm(weights, v.reshape(b * h, n, e)).view(b, h, n, e)
 
 
 class MultiheadSelfAttention(nn.Module):
