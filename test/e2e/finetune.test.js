@@ -114,8 +114,9 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     await answer(page, { prompt: 'Few-shot fractions', value: '1' });
     await answer(page, { prompt: 'Seeds', value: '0' });
     // Device: asked only when there is a choice (a CUDA device); on a CPU-only machine the step is skipped.
-    await page.locator('.quick-input-widget', { hasText: /Where to train|Batch size/ }).first().waitFor();
-    if (await page.locator('.quick-input-widget', { hasText: 'Where to train' }).count()) await answer(page, { row: 'CPU' });
+    const cpuRow = pick.locator('.quick-input-list .monaco-list-row', { hasText: 'CPU' }).first();
+    await cpuRow.or(page.locator('.quick-input-widget', { hasText: 'Batch size' }).first()).waitFor();
+    if (await cpuRow.isVisible()) await cpuRow.click();
     await answer(page, { prompt: 'Batch size', value: '8' });
 
     // The task's terminal appears and stays.
