@@ -115,7 +115,7 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     await answer(page, { prompt: 'Seeds', value: '0' });
     // Device: asked only when there is a choice (a CUDA device); on a CPU-only machine the step is skipped.
     const cpuRow = pick.locator('.quick-input-list .monaco-list-row', { hasText: 'CPU' }).first();
-    await cpuRow.or(page.locator('.quick-input-widget', { hasText: 'Batch size' }).first()).waitFor();
+    await cpuRow.or(page.locator('.quick-input-widget', { hasText: 'Batch size' })).first().waitFor();
     if (await cpuRow.isVisible()) await cpuRow.click();
     await answer(page, { prompt: 'Batch size', value: '8' });
 
