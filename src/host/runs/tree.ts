@@ -158,11 +158,11 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
 }
 
 /**
- * The watch pattern of the run store. A pattern based on a folder that does not exist yet watches nothing, and a
- * new workspace has no .scwb/runs until its first run: the view then missed every run of the first experiment
- * until the command that ran them refreshed it at the end. So the pattern is based on the workspace folder that
- * holds the store (served by the workspace's own watcher, which sees folders created later), and on the store
- * folder itself only when it lies outside every workspace folder.
+ * The watch pattern of the run store. A new workspace has no .scwb/runs until its first run, and whether a watcher
+ * based on a folder that does not exist yet sees it appear depends on the file watcher behind VS Code (code-server
+ * 1.100 does; not every platform promises it). A pattern based on the workspace folder that holds the store is
+ * served by the workspace's own recursive watcher and does not depend on it; the store folder itself is the base
+ * only when it lies outside every workspace folder.
  */
 function storePattern(root: string): vscode.RelativePattern {
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
