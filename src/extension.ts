@@ -10,6 +10,7 @@ import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finet
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 import { ResultsPanel } from './host/panels/results';
+import { RunPanel } from './host/panels/run';
 import { registerRunCommands } from './host/runs/commands';
 import { RunsTree } from './host/runs/tree';
 import { FinetuneTasks } from './host/tasks';
@@ -24,7 +25,7 @@ export interface ScwbApi {
   readonly runs: RunsTree;
   /** the `scwb-finetune` task type: launches and finalization of fine-tune runs */
   readonly finetune: FinetuneTasks;
-  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined };
+  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -35,7 +36,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const runs = RunsTree.forWorkspace();
   const showResults = (experiment?: string) => ResultsPanel.show(context, runs, experiment);
-  context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs));
+  context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs, runId => RunPanel.show(context, runs, runId)));
   const finetune = new FinetuneTasks(runs, showResults);
   context.subscriptions.push(finetune);
   // Fine-tune runs that finished while VS Code was closed get their metrics now (a trusted workspace only: it writes).
@@ -77,6 +78,13 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
         ResultsPanel.adopt(context, runs, panel, typeof experiment === 'string' ? experiment : undefined);
       },
     }),
+    vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const runId = (state as { runId?: unknown } | undefined)?.runId;
+        if (typeof runId === 'string' && runs.store) RunPanel.adopt(context, runs, panel, runId);
+        else panel.dispose();
+      },
+    }),
     vscode.window.registerWebviewPanelSerializer(AboutPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         AboutPanel.adopt(context, panel);
@@ -90,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     checkpoints,
     runs,
     finetune,
-    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance },
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId) },
   };
 }
 

@@ -13,7 +13,7 @@ import type { TableFormat } from '../core/results/export';
 
 export type { ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 
-export type AppName = 'about' | 'dataset' | 'results';
+export type AppName = 'about' | 'dataset' | 'results' | 'run';
 
 /** What the About / Environment panel reports. */
 export interface EnvReport {
@@ -39,6 +39,52 @@ export interface PythonReport {
   problem: string | null;
   /** what the user can do about `problem` */
   advice: string | null;
+}
+
+/** One point of the training curves (a `train` event of events.jsonl). */
+export interface RunTrainPoint {
+  epoch: number;
+  step: number;
+  loss: number;
+  lr: number;
+  cellsPerSec: number;
+  gpuMemoryMiB: number | null;
+  time: string;
+}
+
+/** One validation (after an epoch). */
+export interface RunValidationPoint {
+  epoch: number;
+  step: number;
+  loss: number;
+  accuracy: number;
+  best: boolean;
+  time: string;
+}
+
+/** The run as the run panel shows it: its record (status, parameters) and the latest progress. */
+export interface RunPanelRun {
+  id: string;
+  name: string;
+  kind: 'baseline' | 'finetune';
+  experiment: string;
+  status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+  error: string | null;
+  model: string;
+  dataset: string;
+  labelColumn: string;
+  fraction: number;
+  seed: number;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** epochs the run was configured with (fine-tune), null when unknown */
+  epochs: number | null;
+  /** parameters as label/value text, in a stable order */
+  parameters: [string, string][];
+  /** the latest progress event (0..1) and its message */
+  progress: { fraction: number; message: string } | null;
+  summary: { accuracy: number; macroF1: number } | null;
 }
 
 /** Messages from a webview to the host. */
@@ -76,7 +122,13 @@ export type HostMessage =
    * `model.experiments`); `confusion` belongs to `confusionRowKey` of that experiment (null when no run has metrics).
    */
   | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null }
-  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null };
+  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null }
+  /**
+   * Run panel: `reset` replaces everything shown (the first message, and after events.jsonl was replaced);
+   * otherwise `train` and `validation` are appended to what the panel holds. `run` and `log` (the last lines of
+   * run.log) always replace.
+   */
+  | { type: 'run/update'; reset: boolean; run: RunPanelRun; train: RunTrainPoint[]; validation: RunValidationPoint[]; log: string[]; problem: string | null };
 
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList',
   'results/selectRow', 'results/selectExperiment', 'results/exportTable']);

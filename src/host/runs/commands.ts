@@ -1,10 +1,15 @@
-/** Commands on Runs view nodes: rename, note, delete (with confirmation), reveal the folder, open the log. */
+/** Commands on Runs view nodes: rename, note, delete (with confirmation), reveal the folder, open the log or the run panel. */
 import * as vscode from 'vscode';
+import type { RunRecord } from '../../core/runs/schema';
+import { datasetName } from '../../core/runs/store';
 import type { RunsTree, RunsTreeNode } from './tree';
 
 type RunNode = Extract<RunsTreeNode, { kind: 'run' }>;
 
-export function registerRunCommands(runs: RunsTree): vscode.Disposable[] {
+/** A run node of the view, or `{runId}` from scripts and tests. */
+export type RunTarget = RunsTreeNode | { runId: string };
+
+export function registerRunCommands(runs: RunsTree, openPanel: (runId: string) => unknown): vscode.Disposable[] {
   const store = () => runs.store;
   const asRun = (n: RunsTreeNode | undefined): RunNode | undefined => (n?.kind === 'run' ? n : undefined);
   return [
@@ -48,5 +53,27 @@ export function registerRunCommands(runs: RunsTree): vscode.Disposable[] {
       if (!run || !store()) return;
       await vscode.window.showTextDocument(vscode.Uri.file(store()!.file(run.id, 'run.log')), { preview: true, preserveFocus: true });
     }),
+    vscode.commands.registerCommand('scwb.runs.openPanel', async (target?: RunTarget) => {
+      if (!store()) {
+        void vscode.window.showWarningMessage('Open a folder first: runs are stored in its .scwb/runs folder.');
+        return undefined;
+      }
+      const id = target && 'runId' in target ? target.runId : asRun(target as RunsTreeNode | undefined)?.run.id ?? await pickRun(await runs.runs());
+      return id ? openPanel(id) : undefined;
+    }),
   ];
+}
+
+/** Quick pick over the runs, newest first, fine-tune runs before baselines (palette use). */
+async function pickRun(all: readonly RunRecord[]): Promise<string | undefined> {
+  if (!all.length) {
+    void vscode.window.showInformationMessage('No runs yet: run a baseline or a fine-tune first.');
+    return undefined;
+  }
+  const ordered = [...all].reverse().sort((a, b) => Number(b.kind === 'finetune') - Number(a.kind === 'finetune'));
+  const picked = await vscode.window.showQuickPick(ordered.map(r => ({
+    label: r.name || `${r.model.label} · fraction ${r.fraction} · seed ${r.seed}`,
+    description: `${r.status} · ${r.experiment}`, detail: `${datasetName(r)} · ${r.id}`, id: r.id,
+  })), { title: 'Open Run Panel', placeHolder: 'Run', matchOnDescription: true, matchOnDetail: true });
+  return picked?.id;
 }

@@ -5,8 +5,9 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { EventsTail, configuredEpochs, emptyLive, foldLive, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
 import type { RunRecord } from '../../core/runs/schema';
-import { RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
+import { EVENTS_FILE, RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
 import { Disposable } from '../disposable';
 
 export type RunsTreeNode = { kind: 'experiment'; group: ExperimentGroup } | { kind: 'run'; run: RunRecord };
@@ -27,7 +28,8 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   /** fires (debounced) whenever something in the run store changed */
   readonly onDidChangeRuns = this.changedRuns.event;
   private cached: Promise<RunRecord[]> | undefined;
-  private readonly progress = new Map<string, string>();
+  /** live state of running runs, read incrementally from their events.jsonl */
+  private readonly live = new Map<string, { tail: EventsTail; summary: LiveSummary; epochs: number | null }>();
   private debounce: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
   private cachedAt = 0;
@@ -35,7 +37,7 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   constructor(readonly store: RunStore | undefined) {
     super();
     if (store) {
-      const watcher = this.track(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(store.root), '**/*')));
+      const watcher = this.track(vscode.workspace.createFileSystemWatcher(storePattern(store.root)));
       for (const ev of [watcher.onDidCreate, watcher.onDidChange, watcher.onDidDelete]) this.track(ev(() => this.scheduleRefresh()));
     }
     this.track({ dispose: () => { if (this.debounce) clearTimeout(this.debounce); if (this.poll) clearTimeout(this.poll); } });
@@ -58,8 +60,9 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     this.poll = setTimeout(() => { this.poll = undefined; this.refresh(); }, 2000);
   }
 
+  /** At most one refresh per 250 ms: a training run appends events many times a second, which must not starve it. */
   private scheduleRefresh(): void {
-    if (this.debounce) clearTimeout(this.debounce);
+    if (this.debounce) return;
     this.debounce = setTimeout(() => { this.debounce = undefined; this.refresh(); }, 250);
   }
 
@@ -74,23 +77,36 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     return this.cached;
   }
 
-  /** Lists the runs and, for those running, their last progress event (events.jsonl), shown as live progress. */
+  /** Lists the runs and, for those running, what their events.jsonl says so far, shown as live progress. */
   private async load(store: RunStore): Promise<RunRecord[]> {
     const runs = await store.list();
-    this.progress.clear();
     // While runs are live, the view also refreshes every two seconds (see runs()).
     if (runs.some(r => r.status === 'running' || r.status === 'queued')) this.schedulePoll();
-    await Promise.all(runs.filter(r => r.status === 'running').map(async r => {
-      const events = await store.readEvents(r.id).catch(() => []);
-      const last = [...events].reverse().find(e => e.type === 'progress');
-      if (last?.type === 'progress') this.progress.set(r.id, `${Math.round(100 * last.fraction)}%${last.message ? ` ${last.message}` : ''}`);
+    const running = runs.filter(r => r.status === 'running');
+    const ids = new Set(running.map(r => r.id));
+    for (const id of this.live.keys()) if (!ids.has(id)) this.live.delete(id);
+    await Promise.all(running.map(async r => {
+      let entry = this.live.get(r.id);
+      if (!entry) {
+        entry = { tail: new EventsTail(store.file(r.id, EVENTS_FILE)), summary: emptyLive(), epochs: null };
+        this.live.set(r.id, entry);
+      }
+      entry.epochs = r.kind === 'finetune' ? configuredEpochs(r.parameters) : null;
+      try {
+        const { events, reset } = await entry.tail.read();
+        entry.summary = foldLive(reset ? emptyLive() : entry.summary, events);
+      } catch {
+        // A bad line is reported where the events are read in full (results, run panel); here the run just shows no live text.
+      }
     }));
     return runs;
   }
 
   /** The live progress text of a running run, if it reported any. */
   progressOf(runId: string): string | undefined {
-    return this.progress.get(runId);
+    const entry = this.live.get(runId);
+    if (!entry) return undefined;
+    return liveText(entry.summary, entry.epochs);
   }
 
   async getChildren(node?: RunsTreeNode): Promise<RunsTreeNode[]> {
@@ -119,7 +135,7 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     item.id = `run:${r.id}`;
     const [icon, color] = STATUS_ICONS[r.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    const live = this.progress.get(r.id);
+    const live = r.status === 'running' ? this.progressOf(r.id) : undefined;
     item.description = r.status === 'completed' && r.summary
       ? `accuracy ${r.summary.accuracy.toFixed(3)} · macro-F1 ${r.summary.macroF1.toFixed(3)}`
       : r.status === 'running' && live ? `running · ${live}` : r.status + (r.error ? `: ${r.error}` : '');
@@ -127,14 +143,35 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
       `${r.id} (${r.kind})`, `dataset: ${r.dataset.path}`, `label: ${r.labelColumn}`, `split: ${splitText(r)}`,
       `model: ${r.model.label}`, `fraction ${r.fraction}, seed ${r.seed}`, `status: ${r.status}`,
     ];
+    const entry = r.status === 'running' ? this.live.get(r.id) : undefined;
+    if (entry) lines.push(...liveTooltip(entry.summary, entry.epochs));
     if (r.note) lines.push(`note: ${r.note}`);
     if (r.error) lines.push(`error: ${r.error}`);
     item.tooltip = lines.join('\n');
     item.contextValue = `scwb.run.${r.status}`;
     item.resourceUri = vscode.Uri.file(path.join(this.store!.runDir(r.id), 'run.json'));
-    item.command = { command: 'scwb.runs.openLog', title: 'Open Log', arguments: [node] };
+    // A fine-tune opens its run panel (live curves); a baseline, which has no curves, its log.
+    item.command = r.kind === 'finetune'
+      ? { command: 'scwb.runs.openPanel', title: 'Open Run Panel', arguments: [node] }
+      : { command: 'scwb.runs.openLog', title: 'Open Log', arguments: [node] };
     return item;
   }
+}
+
+/**
+ * The watch pattern of the run store. A new workspace has no .scwb/runs until its first run, and whether a watcher
+ * based on a folder that does not exist yet sees it appear depends on the file watcher behind VS Code (code-server
+ * 1.100 does; not every platform promises it). A pattern based on the workspace folder that holds the store is
+ * served by the workspace's own recursive watcher and does not depend on it; the store folder itself is the base
+ * only when it lies outside every workspace folder.
+ */
+function storePattern(root: string): vscode.RelativePattern {
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const rel = path.relative(folder.uri.fsPath, root);
+    if (rel === '') return new vscode.RelativePattern(folder, '**/*');
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/**`);
+  }
+  return new vscode.RelativePattern(vscode.Uri.file(root), '**/*');
 }
 
 function splitText(r: RunRecord): string {
