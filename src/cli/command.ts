@@ -1,3 +1,5 @@
+import * as path from 'path';
+import type { RunSplit } from '../core/runs/schema';
 /** One `scwb` subcommand. Each lives in src/cli/commands/<name>.ts and is listed in src/cli/main.ts. */
 export interface CliCommand {
   readonly name: string;
@@ -73,4 +75,20 @@ export function onTerminationSignals(onSignal: (signal: NodeJS.Signals) => void)
     return [s, h] as const;
   });
   return () => { for (const [s, h] of handlers) process.removeListener(s, h); };
+}
+
+/** The train/test split the flags name, shared by `scwb baseline` and `scwb finetune` so both draw the same cells:
+ * `--query FILE` (reference/query), `--group COL` (no group on both sides) or stratified (`--test-size 0.2 --seed 2022`). */
+export function splitFromFlags(flags: Map<string, string | true>, cwd: string): RunSplit {
+  const query = stringFlag(flags, 'query');
+  const group = stringFlag(flags, 'group');
+  if (query && group) throw new UsageError('--query and --group are different splits; give one');
+  if (query && (flags.has('test-size') || flags.has('seed'))) throw new UsageError('--test-size/--seed do not apply to a reference/query split');
+  const testSize = numberFlag(flags, 'test-size', 0.2);
+  const seed = numberFlag(flags, 'seed', 2022);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
+  const split: RunSplit = query
+    ? { kind: 'reference-query', queryPath: path.resolve(cwd, query) }
+    : group ? { kind: 'group', column: group, testSize, seed } : { kind: 'stratified', testSize, seed };
+  return split;
 }

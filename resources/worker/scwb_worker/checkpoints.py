@@ -11,11 +11,12 @@ import json
 import os
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import List
 
 import torch
+
+from .atomic import write_atomic
 
 
 class CheckpointError(Exception):
@@ -412,32 +413,6 @@ def load_pretrained(classifier, path, ignore_keys=()):
 # --------------------------------------------------------------------------------------------------------------
 # saving
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def file_mode():
-    """Mode of a new file under the current umask (mkstemp's temp files are 0600)."""
-    return 0o666 & ~_umask()
-
 def save_checkpoint(path, obj):
-    """torch.save to a temp file in the same folder, fsync, then rename over `path` (readers never see a partial
-    file)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """torch.save, written atomically (readers never see a partial file)."""
+    write_atomic(path, lambda fh: torch.save(obj, fh))

@@ -12,11 +12,11 @@ import collections
 import json
 import os
 import sys
-import tempfile
 
 import torch
 
-from .checkpoints import file_mode, save_checkpoint
+from .atomic import write_atomic_text
+from .checkpoints import save_checkpoint
 from .models.scbert import ScBertConfig, PerformerLM
 from .models.scgpt import ScGPTConfig, ScGPTModel
 
@@ -67,23 +67,6 @@ def unique_genes(names):
     return list(collections.OrderedDict.fromkeys(n for n in names if n not in SPECIAL_TOKENS))
 
 
-def _atomic_text(path, text):
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def tiny_scbert_config(n_genes):
     return ScBertConfig(dim=16, depth=2, heads=2, dim_head=8, n_genes=n_genes)
 
@@ -125,7 +108,7 @@ def write_demo_checkpoints(out_dir, genes_from, seed=0):
     save_checkpoint(p, {"model_state_dict": bert.state_dict(), "epoch": 0})
     written["scbert"] = p
     p = os.path.join(scbert_dir, "genes.txt")
-    _atomic_text(p, "".join(g + "\n" for g in genes))
+    write_atomic_text(p, "".join(g + "\n" for g in genes))
     written["scbert_genes"] = p
 
     p = os.path.join(scgpt_dir, "best_model.pt")
@@ -135,7 +118,7 @@ def write_demo_checkpoints(out_dir, genes_from, seed=0):
     for tok in SPECIAL_TOKENS:
         vocab[tok] = len(vocab)
     p = os.path.join(scgpt_dir, "vocab.json")
-    _atomic_text(p, json.dumps(vocab, indent=1) + "\n")
+    write_atomic_text(p, json.dumps(vocab, indent=1) + "\n")
     written["scgpt_vocab"] = p
     cfg = gpt.cfg
     args = collections.OrderedDict([
@@ -146,7 +129,7 @@ def write_demo_checkpoints(out_dir, genes_from, seed=0):
         ("seed", seed), ("note", "scWorkbench tiny demo checkpoint: random weights, not a trained model"),
     ])
     p = os.path.join(scgpt_dir, "args.json")
-    _atomic_text(p, json.dumps(args, indent=2) + "\n")
+    write_atomic_text(p, json.dumps(args, indent=2) + "\n")
     written["scgpt_args"] = p
     return written
 

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+from .atomic import write_atomic_bytes
+
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.json"
 EVENTS_FILE = "events.jsonl"
@@ -47,25 +49,6 @@ def process_start(pid):
 def owner_record():
     pid = os.getpid()
     return {"pid": pid, "hostname": socket.gethostname(), "processStart": process_start(pid)}
-
-
-def write_atomic_bytes(path, data):
-    """Writes `data` to a temp file beside `path`, fsyncs it and renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, ".%s.%d.%d.tmp" % (os.path.basename(path), os.getpid(), threading.get_ident()))
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_atomic_json(path, value):

@@ -1,9 +1,8 @@
 /** `scwb baseline`: the logistic-regression baseline grid into the run store; prints the metrics as JSON. */
 import * as os from 'os';
 import * as path from 'path';
-import { CliCommand, CliIO, UsageError, numberFlag, onTerminationSignals, parseFlags, stringFlag } from '../command';
+import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, onTerminationSignals, parseFlags, stringFlag } from '../command';
 import { maxThreads, runBaselinesInWorker, type BaselineGridInput, type BaselineModelSpec } from '../../core/runs/baseline';
-import type { RunSplit } from '../../core/runs/schema';
 import { defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 
@@ -55,16 +54,7 @@ export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { in
   if (positionals.length !== 1) throw new UsageError('give exactly one DATASET.h5ad');
   const label = stringFlag(flags, 'label');
   if (!label) throw new UsageError('--label COL is required (the obs column with the cell types)');
-  const query = stringFlag(flags, 'query');
-  const group = stringFlag(flags, 'group');
-  if (query && group) throw new UsageError('--query and --group are different splits; give one');
-  if (query && (flags.has('test-size') || flags.has('seed'))) throw new UsageError('--test-size/--seed do not apply to a reference/query split');
-  const testSize = numberFlag(flags, 'test-size', 0.2);
-  const seed = numberFlag(flags, 'seed', 2022);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
-  const split: RunSplit = query
-    ? { kind: 'reference-query', queryPath: path.resolve(cwd, query) }
-    : group ? { kind: 'group', column: group, testSize, seed } : { kind: 'stratified', testSize, seed };
+  const split = splitFromFlags(flags, cwd);
   const penalty = stringFlag(flags, 'penalty') ?? 'l1';
   if (penalty !== 'l1' && penalty !== 'l2') throw new UsageError(`--penalty must be l1 or l2, got '${penalty}'`);
   const grid = numberList(flags, 'cv-grid');

@@ -5,11 +5,11 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CliCommand, CliIO, UsageError, numberFlag, parseFlags, stringFlag } from '../command';
+import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, stringFlag } from '../command';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { workerInvocation } from '../../core/finetune/invocation';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
-import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation, type RunSplit } from '../../core/runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 
@@ -108,16 +108,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
   if (!label) throw new UsageError('--label COL is required (the obs column with the cell types)');
   const ablation = stringFlag(flags, 'ablation') ?? 'none';
   if (!(FINETUNE_ABLATIONS as readonly string[]).includes(ablation)) throw new UsageError(`--ablation must be one of ${FINETUNE_ABLATIONS.join(', ')}, got '${ablation}'`);
-  const query = stringFlag(flags, 'query');
-  const group = stringFlag(flags, 'group');
-  if (query && group) throw new UsageError('--query and --group are different splits; give one');
-  if (query && (flags.has('test-size') || flags.has('seed'))) throw new UsageError('--test-size/--seed do not apply to a reference/query split');
-  const testSize = numberFlag(flags, 'test-size', 0.2);
-  const seed = numberFlag(flags, 'seed', 2022);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
-  const split: RunSplit = query
-    ? { kind: 'reference-query', queryPath: path.resolve(cwd, query) }
-    : group ? { kind: 'group', column: group, testSize, seed } : { kind: 'stratified', testSize, seed };
+  const split = splitFromFlags(flags, cwd);
   if (flags.has('stratified-few-shot') && flags.has('random-few-shot')) throw new UsageError('give --stratified-few-shot or --random-few-shot, not both');
   const stratifiedFewShot = flags.has('stratified-few-shot') ? true : flags.has('random-few-shot') ? false : undefined;
   let config: Record<string, unknown> | undefined;
