@@ -103,7 +103,7 @@ describe('First use (issue 10, in the real extension host)', () => {
         if (/Seeds/.test(p)) return '0,1,2';
         return 'first use raw counts';
       },
-      async openFile() { return undefined; },
+      async open() { return undefined; },
     };
     const result = await runBaselineCommand(vscode.Uri.file(raw), {
       summaryOf: f => api.datasets.summaryOf(f), pickDataset: async () => raw, runs: api.runs,

@@ -13,6 +13,7 @@ import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult }
 import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
+import { askList, askNumber, windowPrompts, type Prompts } from '../prompts';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 
@@ -22,18 +23,8 @@ import type { RunsTree } from '../runs/tree';
  */
 export type BaselineRequest = Omit<BaselineGridInput, 'storeRoot'> & { storeRoot?: string; fullFractionOnce?: boolean };
 
-/** The questions the flow asks: VS Code's quick picks and input boxes (tests answer them with a script). */
-export interface BaselinePrompts {
-  pick<T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions): Thenable<T | undefined>;
-  input(options: vscode.InputBoxOptions): Thenable<string | undefined>;
-  openFile(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
-}
-
-const windowPrompts: BaselinePrompts = {
-  pick: (items, options) => vscode.window.showQuickPick(items, options),
-  input: options => vscode.window.showInputBox(options),
-  openFile: options => vscode.window.showOpenDialog(options),
-};
+/** The questions the flow asks (tests answer them with a script). */
+export type BaselinePrompts = Prompts;
 
 export interface BaselineDeps {
   summaryOf: (file: string) => Promise<DatasetSummary>;
@@ -197,7 +188,7 @@ async function askForBaseline(chosen: string, summaryOf: (file: string) => Promi
     if (seed === undefined) return undefined;
     split = { kind: 'stratified', testSize, seed };
   } else if (splitChoice.id === 'refquery') {
-    const q = await prompts.openFile({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
+    const q = await prompts.open({ title: 'Query (test) dataset', filters: { AnnData: ['h5ad'] }, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(dataset)) });
     if (!q) return undefined;
     split = { kind: 'reference-query', queryPath: q[0].fsPath };
   } else {
@@ -245,16 +236,3 @@ async function askForBaseline(chosen: string, summaryOf: (file: string) => Promi
   return { datasetPath: dataset, labelColumn: label.label, split, model, fractions, seeds, experiment: experiment.trim(), fullFractionOnce };
 }
 
-async function askNumber(prompts: BaselinePrompts, title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number | undefined> {
-  const text = await prompts.input({ title, prompt, value, validateInput: v => (v.trim() !== '' && ok(Number(v)) ? undefined : 'not a valid value') });
-  return text === undefined ? undefined : Number(text);
-}
-
-async function askList(prompts: BaselinePrompts, title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
-  const parse = (v: string) => v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
-  const text = await prompts.input({
-    title, prompt, value,
-    validateInput: v => { const xs = parse(v); return xs.length && xs.every(x => Number.isFinite(x) && ok(x)) ? undefined : 'comma-separated valid numbers'; },
-  });
-  return text === undefined ? undefined : Array.from(new Set(parse(text)));
-}

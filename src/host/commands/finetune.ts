@@ -14,6 +14,7 @@ import type { DatasetSummary } from '../../core/h5ad/types';
 import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
+import { askList, windowPrompts, type Prompts } from '../prompts';
 import { chooseInterpreter } from '../python';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
@@ -58,18 +59,8 @@ export interface FinetuneDeps {
 
 type Target = vscode.Uri | { uri: vscode.Uri } | FinetuneCommandOptions | undefined;
 
-/** The prompts the flow uses (VS Code's by default; a test scripts the answers and reads what was asked). */
-export interface FinetunePrompts {
-  pick<T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions): Thenable<T | undefined>;
-  input(options: vscode.InputBoxOptions): Thenable<string | undefined>;
-  open(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
-}
-
-const VSCODE_PROMPTS: FinetunePrompts = {
-  pick: (items, options) => vscode.window.showQuickPick(items, options),
-  input: options => vscode.window.showInputBox(options),
-  open: options => vscode.window.showOpenDialog(options),
-};
+/** The prompts the flow uses (a test scripts the answers and reads what was asked). */
+export type FinetunePrompts = Prompts;
 
 export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Promise<FinetuneLaunch | undefined> {
   if (!requireTrust('fine-tune models')) return undefined;
@@ -133,7 +124,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
 /** The quick-pick flow, from the label column to the batch size. */
 export async function askForFinetune(
   dataset: string, summary: DatasetSummary, deps: Pick<FinetuneDeps, 'checkpoints'>, envCheck: Promise<WorkerEnvCheck>,
-  ui: FinetunePrompts = VSCODE_PROMPTS,
+  ui: FinetunePrompts = windowPrompts,
 ): Promise<FinetuneCommandOptions | undefined> {
   const title = `Run Fine-tune on ${path.basename(dataset)}`;
   const { candidates } = orderColumnsForLabels(summary.obs);
@@ -218,15 +209,6 @@ export async function askForFinetune(
     datasetPath: dataset, queryPath, labelColumn: label.label, model, checkpoint, ablation: ablation.id, fractions, seeds,
     device: device.device, nproc: device.nproc, batchSize: Number(batch),
   };
-}
-
-async function askList(ui: FinetunePrompts, title: string, prompt: string, value: string, ok: (v: number) => boolean): Promise<number[] | undefined> {
-  const parse = (v: string) => v.split(',').map(s => s.trim()).filter(Boolean).map(Number);
-  const text = await ui.input({
-    title, prompt, value,
-    validateInput: v => { const xs = parse(v); return xs.length && xs.every(x => Number.isFinite(x) && ok(x)) ? undefined : 'comma-separated valid numbers'; },
-  });
-  return text === undefined ? undefined : Array.from(new Set(parse(text)));
 }
 
 /**
