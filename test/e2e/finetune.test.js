@@ -120,6 +120,7 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     await cpuRow.or(page.locator('.quick-input-widget', { hasText: 'Batch size' })).first().waitFor();
     if (await cpuRow.isVisible()) await cpuRow.click();
     await answer(page, { prompt: 'Batch size', value: '8' });
+    await answer(page, { prompt: 'Epochs', value: '4' });
 
     // The task's terminal appears and stays.
     await page.locator('.terminal-wrapper .xterm, .integrated-terminal .xterm').first().waitFor({ timeout: 120000 });

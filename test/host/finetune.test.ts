@@ -145,10 +145,10 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
     const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren() },
       checkWorkerEnvironment(PYTHON), ui);
     assert.deepStrictEqual(asked.slice(0, 5), ['Label column (cell types)', 'Split', 'Model', 'scBERT checkpoint', 'Ablation']);
-    assert.deepStrictEqual(inputs, ['1', '0,2021,4042', '32'], 'fraction 1, the published scBERT seeds, batch 32');
+    assert.deepStrictEqual(inputs, ['1', '0,2021,4042', '32', '10'], 'fraction 1, the published scBERT seeds, batch 32, 10 epochs');
     assert.deepStrictEqual(options, {
       datasetPath: dataset, queryPath: undefined, labelColumn: 'cell_type', model: 'scbert', checkpoint, ablation: 'no-gene2vec',
-      fractions: [1], seeds: [0, 2021, 4042], device: 'cpu', nproc: 1, batchSize: 32,
+      fractions: [1], seeds: [0, 2021, 4042], device: 'cpu', nproc: 1, batchSize: 32, epochs: 10,
     });
   });
 

@@ -14,7 +14,7 @@ import type { DatasetSummary } from '../../core/h5ad/types';
 import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
-import { askList, windowPrompts, type Prompts } from '../prompts';
+import { askList, askNumber, windowPrompts, type Prompts } from '../prompts';
 import { chooseInterpreter } from '../python';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
@@ -205,9 +205,13 @@ export async function askForFinetune(
     validateInput: v => (/^\d+$/.test(v.trim()) && Number(v) > 0 ? undefined : 'a positive integer'),
   });
   if (batch === undefined) return undefined;
+  // The published number of epochs by default; fewer make a quick trial on CPU (the demo workspace suggests 2).
+  const published = model === 'scgpt' && ablation.id !== 'none' ? FINETUNE_DEFAULTS.scgpt.ablationEpochs : FINETUNE_DEFAULTS[model].epochs;
+  const epochs = await askNumber(ui, title, `Epochs (published: ${published})`, String(published), v => Number.isInteger(v) && v > 0);
+  if (epochs === undefined) return undefined;
   return {
     datasetPath: dataset, queryPath, labelColumn: label.label, model, checkpoint, ablation: ablation.id, fractions, seeds,
-    device: device.device, nproc: device.nproc, batchSize: Number(batch),
+    device: device.device, nproc: device.nproc, batchSize: Number(batch), epochs,
   };
 }
 
