@@ -3,6 +3,7 @@
  * progress (the store's files are watched; a running run shows its last progress event). Rename, note, delete,
  * reveal and open-results act on these nodes.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EventsTail, configuredEpochs, emptyLive, foldLive, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
@@ -31,7 +32,11 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   /** live state of running runs, read incrementally from their events.jsonl */
   private readonly live = new Map<string, { tail: EventsTail; summary: LiveSummary; epochs: number | null }>();
   private debounce: NodeJS.Timeout | undefined;
-  private poll: NodeJS.Timeout | undefined;
+  private readonly ticker: NodeJS.Timeout;
+  /** whether the last listing had queued or running runs */
+  private hasLive = false;
+  /** the run folders' names at the last tick */
+  private lastNames: string | undefined;
   private cachedAt = 0;
 
   constructor(readonly store: RunStore | undefined) {
@@ -40,7 +45,11 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
       const watcher = this.track(vscode.workspace.createFileSystemWatcher(storePattern(store.root)));
       for (const ev of [watcher.onDidCreate, watcher.onDidChange, watcher.onDidDelete]) this.track(ev(() => this.scheduleRefresh()));
     }
-    this.track({ dispose: () => { if (this.debounce) clearTimeout(this.debounce); if (this.poll) clearTimeout(this.poll); } });
+    // File watchers can miss events (new run folders, appends by another process), and a view that waits for the
+    // next event would then stop following a live run for good. Every two seconds the view looks whether the set of
+    // run folders changed or runs are live, and refreshes then: one readdir, nothing while all is quiet.
+    this.ticker = setInterval(() => { void this.tick(); }, 2000);
+    this.track({ dispose: () => { if (this.debounce) clearTimeout(this.debounce); clearInterval(this.ticker); } });
   }
 
   static forWorkspace(): RunsTree {
@@ -55,9 +64,12 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     this.changedRuns.fire();
   }
 
-  private schedulePoll(): void {
-    if (this.poll) return;
-    this.poll = setTimeout(() => { this.poll = undefined; this.refresh(); }, 2000);
+  private async tick(): Promise<void> {
+    if (!this.store) return;
+    const names = await fs.promises.readdir(this.store.root).then(n => n.sort().join('\n'), () => '');
+    const changed = this.lastNames !== undefined && names !== this.lastNames;
+    this.lastNames = names;
+    if (changed || this.hasLive) this.refresh();
   }
 
   /** At most one refresh per 250 ms: a training run appends events many times a second, which must not starve it. */
@@ -80,8 +92,8 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   /** Lists the runs and, for those running, what their events.jsonl says so far, shown as live progress. */
   private async load(store: RunStore): Promise<RunRecord[]> {
     const runs = await store.list();
-    // While runs are live, the view also refreshes every two seconds (see runs()).
-    if (runs.some(r => r.status === 'running' || r.status === 'queued')) this.schedulePoll();
+    // While runs are live, the view also refreshes every two seconds (see tick()).
+    this.hasLive = runs.some(r => r.status === 'running' || r.status === 'queued');
     const running = runs.filter(r => r.status === 'running');
     const ids = new Set(running.map(r => r.id));
     for (const id of this.live.keys()) if (!ids.has(id)) this.live.delete(id);
