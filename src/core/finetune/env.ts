@@ -66,3 +66,46 @@ export function judgeEnvironment(report: WorkerEnvReport, want: { device?: 'auto
   }
   return { ok: true, report, problem: null };
 }
+
+/** What `python -m scwb_worker estimate --run-dir DIR [--probe]` prints (per process; MiB). */
+export interface MemoryEstimate {
+  model: string;
+  device: 'cpu' | 'cuda';
+  batchPerProcess: number;
+  processes: number;
+  seqLen: number;
+  peakMiB: number;
+  components: Record<string, number>;
+  /** free / total memory of the first GPU; null on the CPU */
+  freeMiB: number | null;
+  totalMiB: number | null;
+  /** the largest per-process batch whose estimate fits in 90% of the free memory; null on the CPU */
+  suggestedBatch: number | null;
+  fits: boolean | null;
+  probe: { largestBatch: number | null; message?: string } | null;
+}
+
+/**
+ * The worker's peak-memory estimate for a prepared run (and, with `probe`, the largest batch that really ran on
+ * the GPU). Throws with the worker's message (naming the run folder) when it cannot estimate.
+ */
+export async function estimateRunMemory(python: string, runDir: string, opts: { probe?: boolean; timeoutMs?: number } = {}): Promise<MemoryEstimate> {
+  const inv = workerInvocation({ python, runDirs: [runDir] });
+  const args = ['-m', 'scwb_worker', 'estimate', '--run-dir', runDir, ...(opts.probe ? ['--probe'] : [])];
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(inv.command, args, { env: { ...process.env, ...inv.env }, timeout: opts.timeoutMs ?? 600_000, windowsHide: true, maxBuffer: 1 << 20 },
+      (err, out, errOut) => {
+        // The worker prints {"error": ...} with exit status 1 for a run it cannot estimate.
+        if (err && !out.trim()) reject(new Error(`${runDir}: the memory estimate failed: ${(errOut || err.message).trim().split('\n').slice(-2).join(' ')}`));
+        else resolve(out);
+      });
+  });
+  let value: MemoryEstimate & { error?: string };
+  try {
+    value = JSON.parse(stdout.trim().split('\n').pop() ?? '') as MemoryEstimate & { error?: string };
+  } catch {
+    throw new Error(`${runDir}: the worker's memory estimate was not JSON`);
+  }
+  if (value.error) throw new Error(value.error);
+  return value;
+}

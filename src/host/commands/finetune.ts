@@ -7,11 +7,13 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { CheckpointInfo } from '../../core/checkpoints';
-import { checkWorkerEnvironment, judgeEnvironment, type WorkerEnvCheck } from '../../core/finetune/env';
+import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type MemoryEstimate, type WorkerEnvCheck } from '../../core/finetune/env';
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
 import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
+import { settle } from '../../core/runs/baseline';
+import type { RunStore } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { askList, askNumber, windowPrompts, type Prompts } from '../prompts';
@@ -112,6 +114,12 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
   deps.runs.refresh();
+  const onGpu = options.device === 'cuda' || (options.device !== 'cpu' && !!env.report?.cuda.available);
+  if (onGpu && !programmatic && !await fitsGpuMemory(python, plan, store)) {
+    for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
+    deps.runs.refresh();
+    return undefined;
+  }
   const runDirs = plan.runs.map(r => r.runDir);
   const taskName = `Fine-tune ${plan.model.label} on ${path.basename(input.datasetPath)} (${plan.runs.length} run${plan.runs.length === 1 ? '' : 's'})`;
   await deps.tasks.execute({
@@ -119,6 +127,45 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
   }, folder, taskName);
   return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
+}
+
+/**
+ * Before a GPU launch: the worker's peak-memory estimate for the chosen model, batch and length against the free
+ * memory. When it does not fit, the user can take the batch that fits, probe the largest batch on the GPU, start
+ * anyway or stop (false: the prepared runs are cancelled).
+ */
+async function fitsGpuMemory(python: string, plan: FinetuneGridPlan, store: RunStore): Promise<boolean> {
+  let est: MemoryEstimate;
+  try {
+    est = await estimateRunMemory(python, plan.runs[0].runDir);
+  } catch (e) {
+    void vscode.window.showWarningMessage(`The GPU memory estimate failed (${(e as Error).message}); starting anyway.`);
+    return true;
+  }
+  if (est.fits !== false) return true;
+  const described = `Estimated peak GPU memory ${Math.round(est.peakMiB)} MiB at batch ${est.batchPerProcess} per GPU; ${est.freeMiB} MiB are free.`;
+  let suggested = est.suggestedBatch;
+  for (;;) {
+    const useIt = suggested ? `Use batch ${suggested} per GPU` : undefined;
+    const choice = await vscode.window.showWarningMessage(`${described}${suggested ? ` Batch ${suggested} fits by the estimate.` : ''}`,
+      { modal: true }, ...(useIt ? [useIt] : []), 'Probe largest batch', 'Start anyway');
+    if (!choice) return false;
+    if (choice === 'Start anyway') return true;
+    if (choice === useIt && suggested) {
+      const global = suggested * est.processes;
+      for (const r of plan.runs) {
+        await store.update(r.id, rec => ({ parameters: { ...rec.parameters, finetune: { ...(rec.parameters.finetune as object), batchSize: global } } }));
+      }
+      return true;
+    }
+    let probed: MemoryEstimate | undefined;
+    try {
+      probed = await withCancellableProgress('Probing the largest batch that fits on the GPU', () => estimateRunMemory(python, plan.runs[0].runDir, { probe: true }));
+    } catch (e) {
+      void vscode.window.showWarningMessage(`The probe failed: ${(e as Error).message}`);
+    }
+    suggested = probed?.probe?.largestBatch ?? suggested;
+  }
 }
 
 /** The quick-pick flow, from the label column to the batch size. */
