@@ -9,7 +9,9 @@ import * as path from 'path';
 import { AnnotateError, AnnotateResult, PREDICTED_COLUMN, annotateTask, readSidecar } from '../../../src/core/annotate/annotate';
 import { sha256File } from '../../../src/core/hash';
 import { runTask } from '../../../src/core/workers/run-task';
-import { runPythonJson, tempDir } from '../../helpers/shared';
+import { RunStore } from '../../../src/core/runs/store';
+import { PROJECT_ROOT, runPythonJson, tempDir } from '../../helpers/shared';
+import { spawnSync } from 'child_process';
 
 interface Made { run: string; query: string; classes: string[] }
 interface TorchRef { probabilities: number[][]; predicted: number[] }
@@ -95,5 +97,31 @@ describe('annotate: ONNX export + onnxruntime-node vs torch', () => {
     fs.copyFileSync(model, other);
     fs.writeFileSync(`${other}.json`, JSON.stringify({ ...side, genes: (side.genes as string[]).map(x => `Z${x}`) }));
     await assert.rejects(annotateTask({ model: other, dataset: made.query, out: path.join(dir, 'z.h5ad') }), /none of its 12 var names/);
+  });
+
+  it('scwb annotate writes the output and records the labelled annotation as a run with metrics', async () => {
+    const model = path.join(made.run, 'model.onnx');
+    const out = path.join(dir, 'cli.h5ad');
+    const storeDir = path.join(dir, 'store');
+    const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'annotate', model, made.query, out, '--store', storeDir, '--batch', '8'],
+      { encoding: 'utf8' });
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.match(r.stdout, /40 cells annotated \(11 of 12 model genes/);
+    assert.match(r.stderr, /1 of the model's genes are not in/);
+    const back = runPythonJson<ReadBack>('annotate_reference.py', ['read', out]);
+    const store = new RunStore(storeDir);
+    const [rec] = await store.list();
+    assert.strictEqual(rec.status, 'completed');
+    assert.strictEqual(rec.labelColumn, 'cell_type', 'the label column of the model (in run.json) is used by default');
+    const metrics = (await store.readMetrics(rec.id))!;
+    const truth = (await store.readPredictions(rec.id))!;
+    assert.deepStrictEqual(truth.map(p => p.predictedLabel), back.predicted);
+    assert.strictEqual(metrics.accuracy, back.predicted.filter((p, i) => p === truth[i].trueLabel).length / 40);
+    assert.strictEqual(rec.summary?.accuracy, metrics.accuracy);
+    assert.strictEqual((rec.parameters.annotate as { model: string }).model, model);
+    // a second run onto the same output is refused, the first output kept
+    const again = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'annotate', model, made.query, out], { encoding: 'utf8' });
+    assert.strictEqual(again.status, 1);
+    assert.match(again.stderr, /cli\.h5ad: the output file already exists/);
   });
 });
