@@ -1,6 +1,6 @@
 """Reference for test/unit/annotate and bench/annotate.ts, with Debian's torch 1.13 (CPU).
 
-  make DIR [N_CELLS]       trains a tiny scBERT run with the worker (model.onnx + model.onnx.json in DIR/run) and
+  make DIR [N_CELLS [KIND]] trains a tiny scBERT (or scGPT) run with the worker (model.onnx + model.onnx.json in DIR/run) and
                            writes DIR/query.h5ad: the model's genes in another order, one extra gene, one missing,
                            values above 5, CSR, a label column with a missing label and one unknown class.
   torch RUN DATA BATCH     the kept model of RUN in torch over DATA tokenised as the worker does, in batches of BATCH
@@ -20,10 +20,12 @@ sys.path.insert(0, os.path.join(WORKER, "tests"))
 import numpy as np  # noqa: E402
 
 
-def make(folder, n_cells):
+def make(folder, n_cells, kind="scbert"):
     from conftest import CLASSES, class_data, make_run, write_h5ad
     from scwb_worker.cli import main
-    run = make_run(folder, model="scbert", n_cells=48, n_genes=12, epochs=2)
+    # scGPT: maxSeqLen 6 so that cells with more genes keep a seeded sample of them; values binned per cell
+    run = make_run(folder, model=kind, n_cells=48, n_genes=12, epochs=2,
+                   extra={"maxSeqLen": 6} if kind == "scgpt" else None)
     import contextlib
     with contextlib.redirect_stdout(sys.stderr):  # the worker's progress lines
         rc = main(["finetune", "--run-dir", run])
@@ -42,7 +44,7 @@ def make(folder, n_cells):
 
 def torch_probs(run, data, batch):
     import torch
-    from scwb_worker import data as wdata, models, onnx_export, protocols, train
+    from scwb_worker import data as wdata, models, onnx_export, protocols, tokens, train
     with open(os.path.join(run, "run.json")) as f:
         rec = json.load(f)
     with open(os.path.join(run, "model.onnx.json")) as f:
@@ -51,12 +53,13 @@ def torch_probs(run, data, batch):
     best = os.path.join(run, "checkpoints", "best.pt")
     state = train.load_own(best if os.path.exists(best) else os.path.join(run, "checkpoints", "last.pt"))
     cfg, _hint, _ = train.model_config(p)
-    model = models.build_model("scbert", cfg, len(p["classes"]))
+    kind = side["model"]
+    model = models.build_model(kind, cfg, len(p["classes"]))
     model.load_state_dict(state["model_state_dict"])
     model.eval()
     with wdata.H5ad(data) as h:
         mapping = wdata.column_map(side["genes"], h.var_names(), data)
-        m = h.matrix(side.get("valueLayer"))
+        m = h.matrix(side["scgpt"]["layer"] if kind == "scgpt" else side.get("valueLayer"))
         rows = np.arange(m.shape[0])
         blocks = [wdata.remap_block(b, mapping) for _pos, b in m.iter_rows(rows)]
     X = np.concatenate(blocks)
@@ -64,8 +67,15 @@ def torch_probs(run, data, batch):
     t0 = time.perf_counter()
     with torch.no_grad():
         for s in range(0, X.shape[0], batch):
-            tok = torch.from_numpy(onnx_export.scbert_reference_tokens(X[s:s + batch]))
-            logits = model(tok).float()
+            if kind == "scgpt":
+                g = side["scgpt"]
+                tk = tokens.ScGPTTokenizer(np.array(g["geneIds"]), g["clsId"], g["padId"], g["padValue"], g["maxSeqLen"],
+                                           g["seed"], g["binHere"], g["nBins"])
+                cells = [tk.cell(X[r], r) for r in range(s, min(s + batch, X.shape[0]))]
+                logits = model(*tk.batch(cells)).float()
+            else:
+                tok = torch.from_numpy(onnx_export.scbert_reference_tokens(X[s:s + batch]))
+                logits = model(tok).float()
             probs.append(torch.softmax(logits.double(), dim=1).numpy())
             pred.extend(logits.argmax(dim=1).tolist())
     secs = time.perf_counter() - t0
@@ -90,7 +100,7 @@ def read(out):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "make":
-        out = make(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 40)
+        out = make(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 40, sys.argv[4] if len(sys.argv) > 4 else "scbert")
     elif cmd == "torch":
         if len(sys.argv) > 5:
             import torch

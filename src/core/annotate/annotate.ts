@@ -22,6 +22,7 @@ import { H5adWriter, DenseMatrix } from '../h5ad/write';
 import { accuracyScore, f1Score } from '../metrics';
 import type { TaskContext } from '../workers/task';
 import { CancelledError } from '../workers/task';
+import { ScGPTTokenizer, type ScGPTTokenParams } from './scgpt-tokens';
 
 export const PREDICTED_COLUMN = 'scwb_predicted';
 export const PROBABILITIES_KEY = 'scwb_probabilities';
@@ -39,6 +40,7 @@ export interface OnnxSidecar {
   outputs: string[];
   opset: number;
   scbert?: { maxToken: number; appendZero: boolean; nGenes: number; seqLen: number };
+  scgpt?: ScGPTTokenParams & { layer: string | null };
 }
 
 export class AnnotateError extends Error {
@@ -71,6 +73,13 @@ export function readSidecar(modelPath: string): OnnxSidecar {
     const sb = s.scbert;
     if (!sb || typeof sb.maxToken !== 'number' || typeof sb.nGenes !== 'number') bad("'scbert' must hold maxToken and nGenes");
     if (sb!.nGenes !== s.genes!.length) bad(`'scbert.nGenes' is ${sb!.nGenes} but 'genes' lists ${s.genes!.length}`);
+  } else {
+    const g = s.scgpt;
+    if (!g || !Array.isArray(g.geneIds) || g.geneIds.length !== s.genes!.length) bad("'scgpt.geneIds' must give a token id for each of 'genes'");
+    for (const k of ['clsId', 'padId', 'padValue', 'maxSeqLen', 'seed', 'nBins'] as const) {
+      if (typeof g![k] !== 'number' || !Number.isFinite(g![k])) bad(`'scgpt.${k}' must be a number`);
+    }
+    if (g!.maxSeqLen < 2) bad("'scgpt.maxSeqLen' must be at least 2");
   }
   return s as OnnxSidecar;
 }
@@ -137,9 +146,6 @@ export function softmaxInto(logits: Float32Array, start: number, n: number, out:
 export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Promise<AnnotateResult> {
   const modelPath = path.resolve(input.model);
   const side = readSidecar(modelPath);
-  if (side.model !== 'scbert') {
-    throw new AnnotateError(modelPath, `a ${side.model} model: annotation with onnxruntime supports scBERT models only for now (scGPT's tokenisation draws per-cell random numbers the annotator does not reproduce)`);
-  }
   if (!fs.existsSync(modelPath)) throw new AnnotateError(modelPath, 'file not found');
   const batchSize = input.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
@@ -172,8 +178,10 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
     if (matched === 0) {
       throw new AnnotateError(input.dataset, `none of its ${varNames.length} var names are among the model's ${nGenes} genes (e.g. ${side.genes.slice(0, 3).join(', ')}): run the recipe the model was trained with (Preprocess scBERT) first`);
     }
-    const valueMatrix = side.valueLayer ? `layers/${side.valueLayer}` : undefined;
-    if (valueMatrix && !summary.layers[side.valueLayer!]) throw new AnnotateError(input.dataset, `has no layer '${side.valueLayer}', which the model reads its values from`);
+    const layer = side.model === 'scgpt' ? side.scgpt!.layer : side.valueLayer;
+    const valueMatrix = layer ? `layers/${layer}` : undefined;
+    if (layer && !summary.layers[layer]) throw new AnnotateError(input.dataset, `has no layer '${layer}', which the model reads its values from (run the recipe the model was trained with)`);
+    const gpt = side.model === 'scgpt' ? new ScGPTTokenizer(side.scgpt!) : null;
     const labelColumn = input.labelColumn ?? undefined;
     const obs = reader.obs();
     let trueLabels: string[] | null = null;
@@ -184,7 +192,8 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
     }
     const nClasses = side.classes.length;
     const seq = nGenes + 1;
-    const maxToken = side.scbert!.maxToken;
+    const maxToken = side.scbert?.maxToken ?? 0;
+    const dense = new Float32Array(nGenes);
     const predicted = new Int32Array(nObs);
     const probs = new Float32Array(nObs * nClasses);
     writer = await H5adWriter.create(input.out, {
@@ -201,19 +210,43 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
       for (let b = 0; b < e - s; b += batchSize) {
         const t0 = performance.now();
         const nb = Math.min(batchSize, e - s - b);
-        tokens.fill(0n);
-        for (let i = 0; i < nb; i++) {
-          const r = b + i;
-          for (let q = values.indptr[r]; q < values.indptr[r + 1]; q++) {
-            const p = colPos[values.indices[q]];
-            if (p < 0) continue;
-            const v = values.data[q];
-            if (!Number.isFinite(v)) throw new AnnotateError(input.dataset, `row ${s + r} holds NaN or infinite values`);
-            if (v < 0) throw new AnnotateError(input.dataset, `row ${s + r} has negative values; scBERT needs the scBERT recipe's log2-normalised values (run Preprocess scBERT)`);
-            tokens[i * seq + p] = BigInt(Math.trunc(Math.min(v, maxToken)));
+        let feed: Record<string, import('onnxruntime-node').Tensor>;
+        if (gpt) {
+          const cells = [];
+          for (let i = 0; i < nb; i++) {
+            const r = b + i;
+            dense.fill(0);
+            for (let q = values.indptr[r]; q < values.indptr[r + 1]; q++) {
+              const p = colPos[values.indices[q]];
+              if (p >= 0) dense[p] = values.data[q];
+            }
+            try {
+              cells.push(gpt.cell(dense, s + r));
+            } catch (err) {
+              throw new AnnotateError(input.dataset, (err as Error).message);
+            }
           }
+          const t = gpt.batch(cells);
+          feed = {
+            [side.inputs[0]]: new ort.Tensor('int64', t.ids, [nb, t.length]),
+            [side.inputs[1]]: new ort.Tensor('float32', t.vals, [nb, t.length]),
+            [side.inputs[2]]: new ort.Tensor('bool', t.mask, [nb, t.length]),
+          };
+        } else {
+          tokens.fill(0n);
+          for (let i = 0; i < nb; i++) {
+            const r = b + i;
+            for (let q = values.indptr[r]; q < values.indptr[r + 1]; q++) {
+              const p = colPos[values.indices[q]];
+              if (p < 0) continue;
+              const v = Math.fround(values.data[q]); // the worker reads values as float32
+              if (!Number.isFinite(v)) throw new AnnotateError(input.dataset, `row ${s + r} holds NaN or infinite values`);
+              if (v < 0) throw new AnnotateError(input.dataset, `row ${s + r} has negative values; scBERT needs the scBERT recipe's log2-normalised values (run Preprocess scBERT)`);
+              tokens[i * seq + p] = BigInt(Math.trunc(Math.min(v, maxToken)));
+            }
+          }
+          feed = { [side.inputs[0]]: new ort.Tensor('int64', nb === batchSize ? tokens : tokens.subarray(0, nb * seq), [nb, seq]) };
         }
-        const feed = { [side.inputs[0]]: new ort.Tensor('int64', nb === batchSize ? tokens : tokens.subarray(0, nb * seq), [nb, seq]) };
         const res = await session.run(feed);
         const logits = res[side.outputs[0]].data as Float32Array;
         for (let i = 0; i < nb; i++) {

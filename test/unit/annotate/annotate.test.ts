@@ -86,12 +86,12 @@ describe('annotate: ONNX export + onnxruntime-node vs torch', () => {
     await assert.rejects(annotateTask({ model, dataset: made.query, out: path.join(dir, 'x.h5ad'), labelColumn: 'nope' }),
       (e: Error) => e.message.includes(made.query) && e.message.includes("no column 'nope'"));
     assert.ok(!fs.existsSync(path.join(dir, 'x.h5ad')));
-    // a scGPT sidecar is refused with the reason
+    // a sidecar that does not describe the tokens is refused with the field named
     const side = JSON.parse(fs.readFileSync(`${model}.json`, 'utf8')) as Record<string, unknown>;
     const g = path.join(dir, 'gpt.onnx');
     fs.copyFileSync(model, g);
     fs.writeFileSync(`${g}.json`, JSON.stringify({ ...side, model: 'scgpt' }));
-    await assert.rejects(annotateTask({ model: g, dataset: made.query, out: path.join(dir, 'y.h5ad') }), /scBERT models only/);
+    await assert.rejects(annotateTask({ model: g, dataset: made.query, out: path.join(dir, 'y.h5ad') }), /gpt\.onnx\.json: 'scgpt\.geneIds' must give a token id/);
     // a model whose genes the dataset does not have
     const other = path.join(dir, 'other.onnx');
     fs.copyFileSync(model, other);
@@ -123,5 +123,27 @@ describe('annotate: ONNX export + onnxruntime-node vs torch', () => {
     const again = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), 'annotate', model, made.query, out], { encoding: 'utf8' });
     assert.strictEqual(again.status, 1);
     assert.match(again.stderr, /cli\.h5ad: the output file already exists/);
+  });
+
+  it('a scGPT model (per-cell binning and gene sampling drawn as numpy does): equal to torch within 1e-5', async () => {
+    const gdir = path.join(dir, 'scgpt');
+    fs.mkdirSync(gdir);
+    const g = runPythonJson<Made>('annotate_reference.py', ['make', gdir, '40', 'scgpt']);
+    const model = path.join(g.run, 'model.onnx');
+    const side = readSidecar(model);
+    assert.strictEqual(side.scgpt?.binHere, true);
+    assert.strictEqual(side.scgpt?.maxSeqLen, 6, 'cells with more than 5 genes are sampled');
+    const out = path.join(gdir, 'annotated.h5ad');
+    const res = await runTask<AnnotateResult>('annotate/annotate', 'annotateTask', { model, dataset: g.query, out, batchSize: BATCH });
+    assert.strictEqual(res.nCells, 40);
+    const ref = runPythonJson<TorchRef>('annotate_reference.py', ['torch', g.run, g.query, String(BATCH)]);
+    const back = runPythonJson<ReadBack>('annotate_reference.py', ['read', out]);
+    let maxDiff = 0;
+    for (let i = 0; i < 40; i++) {
+      for (let k = 0; k < g.classes.length; k++) maxDiff = Math.max(maxDiff, Math.abs(back.probabilities[i][k] - ref.probabilities[i][k]));
+      const sorted = [...ref.probabilities[i]].sort((a, b) => b - a);
+      if (sorted[0] - sorted[1] > 1e-6) assert.strictEqual(back.predicted[i], g.classes[ref.predicted[i]], `cell ${i}`);
+    }
+    assert.ok(maxDiff <= 1e-5, `max |p_onnx - p_torch| = ${maxDiff}`);
   });
 });
