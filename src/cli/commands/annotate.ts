@@ -14,7 +14,7 @@ const USAGE = `usage: scwb annotate MODEL.onnx DATASET.h5ad OUT.h5ad [--label CO
 Runs a fine-tuned classifier exported by the worker (model.onnx with its model.onnx.json, written in the run
 folder at the end of a fine-tune run) over every cell of DATASET with onnxruntime (CPU), and writes OUT: a copy of
 DATASET with obs 'scwb_predicted' (the predicted class) and obsm 'scwb_probabilities' (cells x classes). DATASET is
-never modified. scBERT models only for now.
+never modified. scBERT and scGPT models, tokenised exactly as the worker does.
   --label COL    obs column with the true labels: accuracy and macro F1 are printed and recorded as a run in the
                  run store (default: the model's training label column when DATASET has it)
   --batch N      cells per model call (default 32)

@@ -8,8 +8,8 @@
  * event loop (a worker thread).
  *
  * scBERT tokens: for each of the model's genes (aligned by var name; a gene the dataset lacks reads 0) the value is
- * clamped at 5 and truncated toward zero, then one token 0 is appended: int64 [batch, n_genes + 1]. scGPT models
- * are refused (their tokenisation draws per-cell random numbers with numpy's generator; not reproduced here).
+ * clamped at 5 and truncated toward zero, then one token 0 is appended: int64 [batch, n_genes + 1]. scGPT: see
+ * scgpt-tokens.ts (gene_ids int64, values float32, padding_mask bool, [batch, longest cell of the batch]).
  *
  * Batching matters for scBERT: the Performer's key features are stabilised by the maximum over the whole batch, so
  * outputs agree with the worker's (and torch's) to float precision when the batches are the same rows.
