@@ -19,6 +19,16 @@ class ExportError(Exception):
     pass
 
 
+def _exporter_choice():
+    """torch >= 2.5 has a `dynamo` switch (dynamo=True, the default from 2.9, needs onnxscript): keep the TorchScript
+    exporter, which torch 1.13 uses too, so both give the same graph for the same opset and dynamic axes."""
+    import inspect
+    try:
+        return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    except (TypeError, ValueError):
+        return {}
+
+
 def _wrap_scgpt(model):
     class _ScGPTForExport(torch.nn.Module):
         def __init__(self, inner):
@@ -54,7 +64,7 @@ def export_model(model, kind, run_dir, sidecar):
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape checks that are constant per model
             torch.onnx.export(net, example, tmp, input_names=names, output_names=["logits"], dynamic_axes=axes,
-                              opset_version=OPSET, do_constant_folding=True)
+                              opset_version=OPSET, do_constant_folding=True, **_exporter_choice())
         os.replace(tmp, os.path.join(run_dir, ONNX_FILE))
     finally:
         if os.path.exists(tmp):
