@@ -5,6 +5,7 @@ import { DatasetView } from './host/datasets/dataset-view';
 import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { CheckpointsTree } from './host/checkpoints/tree';
+import { annotateCommand } from './host/commands/annotate';
 import { runBaselineCommand } from './host/commands/baseline';
 import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finetune';
 import { preprocessCommand } from './host/commands/preprocess';
@@ -67,6 +68,10 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       runFinetuneCommand(target, {
         summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
         runs, tasks: finetune,
+      })),
+    vscode.commands.registerCommand('scwb.annotate', (target?: Parameters<typeof annotateCommand>[0]) =>
+      annotateCommand(target, {
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(), runs,
       })),
     vscode.commands.registerCommand('scwb.runs.resumeFinetune', (target?: Parameters<typeof resumeFinetuneCommand>[0]) =>
       resumeFinetuneCommand(target, { runs, tasks: finetune })),

@@ -5,6 +5,7 @@ import { CliCommand, CliIO, UsageError } from './command';
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   baseline: async () => (await import('./commands/baseline.js')).command,
   finetune: async () => (await import('./commands/finetune.js')).command,
+  annotate: async () => (await import('./commands/annotate.js')).command,
   inspect: async () => (await import('./commands/inspect.js')).command,
   preprocess: async () => (await import('./commands/preprocess.js')).command,
   results: async () => (await import('./commands/results.js')).command,

@@ -1,4 +1,4 @@
-"""Command line of the worker: finetune, env, estimate, demo-checkpoints (docs/worker.md)."""
+"""Command line of the worker: finetune, env, estimate, export-onnx, demo-checkpoints (docs/worker.md)."""
 import argparse
 import json
 import os
@@ -29,6 +29,8 @@ def _parser():
     est.add_argument("--run-dir", required=True)
     est.add_argument("--probe", action="store_true", help="try batches on the device; report the largest that fits")
     est.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
+    ex = sub.add_parser("export-onnx", help="export a run's kept classifier to model.onnx + model.onnx.json")
+    ex.add_argument("--run-dir", required=True)
     sub.add_parser("demo-checkpoints", help="write the tiny demo checkpoints", add_help=False)
     return ap
 
@@ -43,6 +45,9 @@ def main(argv):
     if args.command == "env":
         from .envcheck import main_env
         return main_env(args.json)
+    if args.command == "export-onnx":
+        from .onnx_export import main_export
+        return main_export(args.run_dir)
     if args.command == "estimate":
         from .estimate import main_estimate
         return main_estimate(args.run_dir, args.probe, args.device)

@@ -161,6 +161,7 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
                 inp.y_val = _label_indices(q_labels, split["test"], classes, q_path, "validation = test")
     inp.val_from_query = val_from_query
     inp.n_genes = len(genes)
+    inp.genes = list(genes)
     return inp
 
 
@@ -710,8 +711,22 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.event("metric", name="trainSeconds", value=round(time.time() - t_start, 3), step=step)
         folder.log("predictions.csv written (%d cells) by the %s model" % (
             len(pred), "last-epoch" if p["keep"] == "last" else "epoch-%s" % best.get("epoch")))
+        _export_onnx(folder, rec, p, model, inp, cfg)
     ctx.barrier()
     return "completed", None
+
+
+def _export_onnx(folder, rec, p, model, inp, cfg):
+    """model.onnx + model.onnx.json of the kept model; a failure is logged, never fatal to the run."""
+    try:
+        from . import onnx_export
+        onnx_export.export_model(model, p["model"], folder.path,
+                                 onnx_export.sidecar_for(p, rec, inp.encoder, inp.genes, cfg))
+        folder.log("model.onnx written (opset %d, dynamic batch) with model.onnx.json" % onnx_export.OPSET)
+    except Exception as exc:  # noqa: BLE001 - the export is optional
+        folder.log("ONNX export failed (the run is not affected): %s: %s" % (type(exc).__name__, exc))
+    finally:
+        model.train(False)
 
 
 def _num(v):

@@ -79,7 +79,7 @@ def test_completed_run_writes_the_documented_files(tiny_run):
     # lock released, no temp files
     names = set(os.listdir(run)) | {"checkpoints/" + n for n in os.listdir(os.path.join(run, "checkpoints"))}
     assert names == {"run.json", "split.json", "events.jsonl", "run.log", "heartbeat", "predictions.csv",
-                     "checkpoints", "checkpoints/last.pt", "checkpoints/best.pt"}
+                     "model.onnx", "model.onnx.json", "checkpoints", "checkpoints/last.pt", "checkpoints/best.pt"}
     with open(os.path.join(run, "run.log")) as f:
         lines = f.read().splitlines()
     assert lines and all(TIME_RE.match(line.split(" ", 1)[0]) for line in lines)

@@ -39,6 +39,37 @@ export class MT19937 {
     this.gaussCache = undefined;
   }
 
+  /**
+   * `np.random.RandomState([k0, k1, ...])`: the reference MT19937 `init_by_array` over the keys (each an integer in
+   * [0, 2**32 - 1]), as numpy's legacy seeding does for a sequence.
+   */
+  seedArray(keys: readonly number[]): void {
+    if (!keys.length) throw new RangeError('Seed must be non-empty');
+    for (const k of keys) {
+      if (!Number.isInteger(k) || k < 0 || k > MAX_SEED) throw new RangeError(`Seed must be between 0 and 2**32 - 1, got ${k}`);
+    }
+    this.seed(19650218);
+    const mt = this.mt;
+    let i = 1;
+    let j = 0;
+    for (let k = Math.max(N, keys.length); k > 0; k--) {
+      const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
+      mt[i] = ((mt[i] ^ Math.imul(prev, 1664525)) + keys[j] + j) >>> 0;
+      i++; j++;
+      if (i >= N) { mt[0] = mt[N - 1]; i = 1; }
+      if (j >= keys.length) j = 0;
+    }
+    for (let k = N - 1; k > 0; k--) {
+      const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
+      mt[i] = ((mt[i] ^ Math.imul(prev, 1566083941)) - i) >>> 0;
+      i++;
+      if (i >= N) { mt[0] = mt[N - 1]; i = 1; }
+    }
+    mt[0] = 0x80000000;
+    this.pos = N;
+    this.gaussCache = undefined;
+  }
+
   private twist(): void {
     const mt = this.mt;
     let i = 0;

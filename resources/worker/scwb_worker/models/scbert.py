@@ -76,6 +76,8 @@ def favor_features(x, projection, is_query, eps=1e-4):
     sq_norm = (x * x).sum(dim=-1, keepdim=True) * (0.5 * scale * scale)
     if is_query:
         stab = proj.amax(dim=-1, keepdim=True)
+    elif torch.onnx.is_in_onnx_export():
+        stab = proj.max()  # the same value; torch 1.13 exports amax() over all axes as an invalid ReduceMax
     else:
         stab = proj.amax()
     if torch.is_grad_enabled() and (x.requires_grad or projection.requires_grad):
