@@ -12,6 +12,10 @@ usage: checkpoint_make.py OUT_DIR MANIFEST_DIR   (prints JSON {file: [[name, sha
   truncated.pth        the first half of tiny.pth
   tiny.safetensors     a hand-written safetensors file (header JSON + little-endian data)
   tiny.onnx            torch.onnx.export of a small MLP, opset 17, dynamic batch
+  proto4.pth           the MLP's state dict saved with pickle_protocol=4
+  worker_scbert_cls.pth, worker_scgpt_cls.pt
+                       the bundled worker's tiny scBERT and scGPT classifiers (5 classes), as fine-tuning saves them
+  scgpt_folder/        best_model.pt (the worker's tiny scGPT, flash names), vocab.json, args.json
 """
 import collections
 import json
@@ -113,4 +117,27 @@ mlp.eval()
 torch.onnx.export(mlp, torch.randn(2, 5), os.path.join(out, "tiny.onnx"), input_names=["x"], output_names=["logits"],
                   dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
 report["tiny.onnx"] = listing(sd)
+torch.save(sd, os.path.join(out, "proto4.pth"), pickle_protocol=4)
+report["proto4.pth"] = listing(torch.load(os.path.join(out, "proto4.pth")))
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "resources", "worker"))
+from scwb_worker.demo import tiny_scbert_config, tiny_scgpt_config, to_flash_names  # noqa: E402
+from scwb_worker.models.scbert import ScBertClassifier  # noqa: E402
+from scwb_worker.models.scgpt import ScGPTModel  # noqa: E402
+
+bert = ScBertClassifier(tiny_scbert_config(30), 5)
+save("worker_scbert_cls.pth", {"model_state_dict": bert.state_dict(), "epoch": 1}, bert.state_dict())
+gpt = ScGPTModel(tiny_scgpt_config(30), n_classes=5)
+save("worker_scgpt_cls.pt", gpt.state_dict(), gpt.state_dict())
+folder = os.path.join(out, "scgpt_folder")
+os.makedirs(folder)
+pre = to_flash_names(ScGPTModel(tiny_scgpt_config(30), n_classes=0).state_dict())
+save(os.path.join("scgpt_folder", "best_model.pt"), pre, pre)
+vocab = {"G%d" % i: i for i in range(30)}
+for tok in ("<pad>", "<cls>", "<eoc>"):
+    vocab[tok] = len(vocab)
+with open(os.path.join(folder, "vocab.json"), "w") as fh:
+    json.dump(vocab, fh)
+with open(os.path.join(folder, "args.json"), "w") as fh:
+    json.dump({"embsize": 32, "nlayers": 2, "pad_token": "<pad>"}, fh)
 print(json.dumps(report))

@@ -26,7 +26,7 @@ describe('checkpoint inspection (files written by Debian torch 1.13)', function 
   const listing = (file: string) => inspectCheckpoint(path.join(dir, file)).tensors.map(t => [t.name, t.shape, t.dtype]);
 
   it('reads the same tensor names, shapes and dtypes torch reports (tiny models, many dtypes, parameters)', () => {
-    for (const f of ['tiny.pth', 'params.pt', 'module_prefix.pth', 'scbert_pretrain.pth', 'scbert_finetuned.pth', 'scgpt_flash.pt', 'scgpt_torch.pt', 'scbert_misshaped.pth', 'tiny.safetensors']) {
+    for (const f of ['tiny.pth', 'params.pt', 'module_prefix.pth', 'scbert_pretrain.pth', 'scbert_finetuned.pth', 'scgpt_flash.pt', 'scgpt_torch.pt', 'scbert_misshaped.pth', 'tiny.safetensors', 'proto4.pth', 'worker_scbert_cls.pth', 'worker_scgpt_cls.pt', 'scgpt_folder/best_model.pt']) {
       assert.deepStrictEqual(listing(f), torchSays[f], f);
     }
     const tiny = inspectCheckpoint(path.join(dir, 'tiny.pth'));
@@ -63,6 +63,32 @@ describe('checkpoint inspection (files written by Debian torch 1.13)', function 
     assert.deepStrictEqual(gen(scbertLayout(PUBLISHED_SCBERT, true)), [...manifest('scbert_pretrain_state_dict.json').filter(k => !k[0].startsWith('to_out.')), ...head]);
     assert.deepStrictEqual(gen(scgptLayout(PUBLISHED_SCGPT, true)), manifest('scgpt_human_flash_state_dict.json'));
     assert.deepStrictEqual(gen(scgptLayout(PUBLISHED_SCGPT, false)), manifest('scgpt_human_torch_state_dict.json'));
+  });
+
+  it('recognises the bundled worker\'s classifiers and an scGPT folder with its vocabulary; a vocabulary that does not fit the embedding is a problem', () => {
+    const bert = inspectCheckpoint(path.join(dir, 'worker_scbert_cls.pth'));
+    assert.strictEqual(bert.recognition.label, 'scBERT fine-tuned (5 classes, dim 16, depth 2, 30 genes)');
+    assert.deepStrictEqual(bert.problems, []);
+    assert.ok(bert.recognition.comparison!.differsFromPublished.includes('dim 16 (published 200)'));
+    const gpt = inspectCheckpoint(path.join(dir, 'worker_scgpt_cls.pt'));
+    assert.strictEqual(gpt.recognition.architecture, 'scgpt-classifier');
+    assert.strictEqual(gpt.recognition.sizes?.classes, 5);
+    assert.deepStrictEqual(gpt.problems, []);
+    const folder = path.join(dir, 'scgpt_folder');
+    const f = inspectCheckpoint(folder);
+    assert.strictEqual(f.format, 'scgpt-folder');
+    assert.strictEqual(f.recognition.architecture, 'scgpt-flash');
+    assert.deepStrictEqual([f.scgpt?.vocabSize, f.scgpt?.specialTokens, f.scgpt?.args?.embsize], [33, ['<pad>', '<cls>', '<eoc>'], 32]);
+    assert.deepStrictEqual(f.problems, []);
+    const vocab = JSON.parse(fs.readFileSync(path.join(folder, 'vocab.json'), 'utf8')) as Record<string, number>;
+    const smaller = path.join(dir, 'scgpt_small_vocab');
+    fs.mkdirSync(smaller);
+    fs.copyFileSync(path.join(folder, 'best_model.pt'), path.join(smaller, 'best_model.pt'));
+    delete vocab.G0;
+    fs.writeFileSync(path.join(smaller, 'vocab.json'), JSON.stringify(vocab));
+    assert.deepStrictEqual(inspectCheckpoint(smaller).problems, ['vocab.json has 32 tokens but the embedding has 33 rows']);
+    fs.writeFileSync(path.join(smaller, 'vocab.json'), '{"G0": ');
+    assert.throws(() => inspectCheckpoint(smaller), /scgpt_small_vocab\/vocab\.json: not valid JSON/);
   });
 
   it('lists missing, unexpected and mis-shaped keys, and ignores a DataParallel module. prefix', () => {
