@@ -4,6 +4,7 @@ import { CliCommand, CliIO, UsageError } from './command';
 // Each subcommand module is loaded only when used, so `scwb --help` stays instant.
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   baseline: async () => (await import('./commands/baseline.js')).command,
+  checkpoint: async () => (await import('./commands/checkpoint.js')).command,
   finetune: async () => (await import('./commands/finetune.js')).command,
   annotate: async () => (await import('./commands/annotate.js')).command,
   inspect: async () => (await import('./commands/inspect.js')).command,

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-export type CheckpointKind = 'scgpt-folder' | 'scbert-pth' | 'torch' | 'onnx';
+export type CheckpointKind = 'scgpt-folder' | 'scbert-pth' | 'torch' | 'onnx' | 'safetensors';
 
 export interface CheckpointInfo {
   path: string;
@@ -28,6 +28,7 @@ export function classifyCheckpoint(file: string): CheckpointInfo | undefined {
     return undefined;
   }
   if (ext === '.onnx') return { path: file, kind: 'onnx', size, label: `${base} (ONNX model)` };
+  if (ext === '.safetensors') return { path: file, kind: 'safetensors', size, label: `${base} (safetensors)` };
   if (!TORCH_EXT.has(ext)) return undefined;
   const dir = path.dirname(file);
   if (base === 'best_model.pt' && fs.existsSync(path.join(dir, 'vocab.json'))) {
