@@ -6,6 +6,7 @@
  * than maxSeqLen - 1 genes keeps the sorted RandomState([seed, row, 2]).choice(n, maxSeqLen - 1, replace=False).
  * Float arithmetic follows numpy's float64 order of operations, so the bins are identical.
  */
+import { digitize, quantilesLinear, unitLinspace } from '../preprocess/binning';
 import { MT19937 } from '../random/mt19937';
 
 export interface ScGPTTokenParams {
@@ -27,45 +28,6 @@ function rowRng(g: MT19937, seed: number, row: number, salt: number): MT19937 {
   return g;
 }
 
-/** np.linspace(0, 1, n) */
-export function linspace01(n: number): Float64Array {
-  const out = new Float64Array(n);
-  if (n === 1) return out;
-  const step = 1 / (n - 1);
-  for (let i = 0; i < n; i++) out[i] = i * step;
-  out[n - 1] = 1;
-  return out;
-}
-
-/** np.quantile(x, qs) with the default linear method, x already sorted ascending (float64). */
-export function quantilesSorted(x: Float64Array, qs: Float64Array): Float64Array {
-  const n = x.length;
-  const out = new Float64Array(qs.length);
-  for (let k = 0; k < qs.length; k++) {
-    const virt = (n - 1) * qs[k];
-    let prev = Math.floor(virt);
-    let next = prev + 1;
-    if (virt >= n - 1) { prev = n - 1; next = n - 1; } else if (virt < 0) { prev = 0; next = 0; }
-    const gamma = virt - prev;
-    const a = x[prev];
-    const b = x[next];
-    const diff = b - a;
-    out[k] = gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
-  }
-  return out;
-}
-
-/** np.searchsorted(edges, v, side): side 'right' counts edges <= v, 'left' edges < v. */
-function searchsorted(edges: Float64Array, v: number, right: boolean): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (right ? edges[mid] <= v : edges[mid] < v) lo = mid + 1; else hi = mid;
-  }
-  return lo;
-}
-
 export class ScGPTTokenizer {
   private readonly g = new MT19937(0);
   private readonly qs: Float64Array;
@@ -73,7 +35,7 @@ export class ScGPTTokenizer {
   private readonly keep: Int32Array;
 
   constructor(readonly p: ScGPTTokenParams) {
-    this.qs = linspace01(p.nBins - 1);
+    this.qs = unitLinspace(p.nBins - 1);
     this.keep = Int32Array.from(p.geneIds.map((id, i) => (id >= 0 ? i : -1)).filter(i => i >= 0));
   }
 
@@ -83,12 +45,12 @@ export class ScGPTTokenizer {
     if (n === 0) return new Float32Array(0);
     const x = Float64Array.from(vals);
     const sorted = Float64Array.from(x).sort();
-    const edges = quantilesSorted(sorted, this.qs);
+    const edges = quantilesLinear(sorted, this.qs, false);
     const g = rowRng(this.g, this.p.seed, row, SALT_BINNING);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      const left = searchsorted(edges, x[i], true);
-      const right = searchsorted(edges, x[i], false);
+      const left = digitize(x[i], edges, false);
+      const right = digitize(x[i], edges, true);
       const u = g.randomSample();
       out[i] = Math.ceil(u * (right - left) + left);
     }
