@@ -39,6 +39,17 @@ interface Seen {
 
 type Case = 'scbertDefault' | 'scbertSum' | 'scgpt' | 'benchmark';
 
+const obsName = (i: number) => `cell${i}`;
+
+/** Same genes, cells and sparsity pattern as the reference, values within float32 rounding. */
+function assertSameOutput(s: Seen, r: ReferenceOutput): void {
+  assert.deepStrictEqual(s.varNames, r.varNames, 'gene order');
+  assert.deepStrictEqual(s.obsNames, r.keptCells.map(obsName), 'cells kept');
+  assert.deepStrictEqual(s.X.indptr, r.X.indptr);
+  assert.deepStrictEqual(s.X.indices, r.X.indices);
+  s.X.data.forEach((v, k) => assert.ok(Math.abs(v - r.X.data[k]) <= 1e-6 * Math.abs(r.X.data[k]), `value ${k}: ${v} vs ${r.X.data[k]}`));
+}
+
 describe('duplicated gene names: each recipe as its published code', () => {
   let dir: string;
   let made: Made;
@@ -76,7 +87,6 @@ describe('duplicated gene names: each recipe as its published code', () => {
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const obsName = (i: number) => `cell${i}`;
 
   it('scBERT by default keeps the first column of a duplicated gene, as the script: same cells, genes and values exactly', () => {
     const s = seen.scbertDefault;
@@ -109,11 +119,7 @@ describe('duplicated gene names: each recipe as its published code', () => {
   it('scBERT with duplicateGenes "sum" adds the columns and keeps the boundary cell the script drops', () => {
     const s = seen.scbertSum;
     const r = ref.scbertSum;
-    assert.deepStrictEqual(s.varNames, r.varNames);
-    assert.deepStrictEqual(s.obsNames, r.keptCells.map(obsName));
-    assert.deepStrictEqual(s.X.indptr, r.X.indptr);
-    assert.deepStrictEqual(s.X.indices, r.X.indices);
-    s.X.data.forEach((v, k) => assert.ok(Math.abs(v - r.X.data[k]) <= 1e-6 * Math.abs(r.X.data[k]), `value ${k}: ${v} vs ${r.X.data[k]}`));
+    assertSameOutput(s, r);
     const kept = new Set(s.obsNames);
     assert.ok(kept.has(obsName(made.boundary.keptBySumOnly)), 'kept: its duplicate column adds the MIN_GENES-th gene');
     assert.ok(kept.has(obsName(made.boundary.keptByBoth)));
@@ -135,11 +141,7 @@ describe('duplicated gene names: each recipe as its published code', () => {
   it('scGPT keeps every duplicated vocabulary column with the same token id and selects genes by name like scanpy', () => {
     const s = seen.scgpt;
     const r = ref.scgpt;
-    assert.deepStrictEqual(s.varNames, r.varNames);
-    assert.deepStrictEqual(s.obsNames, r.keptCells.map(obsName));
-    assert.deepStrictEqual(s.X.indptr, r.X.indptr);
-    assert.deepStrictEqual(s.X.indices, r.X.indices);
-    s.X.data.forEach((v, k) => assert.ok(Math.abs(v - r.X.data[k]) <= 1e-6 * Math.abs(r.X.data[k]), `value ${k}`));
+    assertSameOutput(s, r);
     assert.deepStrictEqual(s.layers.X_binned.data, r.bins);
     assert.deepStrictEqual(s.var.id_in_vocab, r.idInVocab);
     // More than nTopGenes columns: a selected name brings all its columns, each with the name's id.
@@ -166,11 +168,7 @@ describe('duplicated gene names: each recipe as its published code', () => {
   it('benchmark keeps every duplicated vocabulary column with the same token id, as its scBank conversion', () => {
     const s = seen.benchmark;
     const r = ref.benchmark;
-    assert.deepStrictEqual(s.varNames, r.varNames);
-    assert.deepStrictEqual(s.obsNames, r.keptCells.map(obsName));
-    assert.deepStrictEqual(s.X.indptr, r.X.indptr);
-    assert.deepStrictEqual(s.X.indices, r.X.indices);
-    s.X.data.forEach((v, k) => assert.ok(Math.abs(v - r.X.data[k]) <= 1e-6 * Math.abs(r.X.data[k]), `value ${k}`));
+    assertSameOutput(s, r);
     assert.deepStrictEqual(s.layers.X_binned.data, r.bins);
     assert.deepStrictEqual(s.var.id_in_vocab, r.idInVocab);
     const vocab = JSON.parse(fs.readFileSync(path.join(dir, 'vocab.json'), 'utf8')) as Record<string, number>;
