@@ -8,6 +8,7 @@ import { CheckpointsTree } from './host/checkpoints/tree';
 import { annotateCommand } from './host/commands/annotate';
 import { runBaselineCommand } from './host/commands/baseline';
 import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finetune';
+import { pretrainEncoderCommand, probeEncoderCommand } from './host/commands/benchmark';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 import { ResultsPanel } from './host/panels/results';
@@ -72,6 +73,17 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     vscode.commands.registerCommand('scwb.annotate', (target?: Parameters<typeof annotateCommand>[0]) =>
       annotateCommand(target, {
         summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(), runs,
+      })),
+    // the AAAI 2025 benchmark (issue 12): pre-training and probing encoders
+    vscode.commands.registerCommand('scwb.pretrainEncoder', (target?: Parameters<typeof pretrainEncoderCommand>[0]) =>
+      pretrainEncoderCommand(target, {
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        runs, tasks: finetune,
+      })),
+    vscode.commands.registerCommand('scwb.probeEncoder', (target?: Parameters<typeof probeEncoderCommand>[0]) =>
+      probeEncoderCommand(target, {
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.runs.resumeFinetune', (target?: Parameters<typeof resumeFinetuneCommand>[0]) =>
       resumeFinetuneCommand(target, { runs, tasks: finetune })),

@@ -12,6 +12,9 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   results: async () => (await import('./commands/results.js')).command,
   simulate: async () => (await import('./commands/simulate.js')).command,
   split: async () => (await import('./commands/split.js')).command,
+  // the AAAI 2025 benchmark (docs/benchmark.md)
+  pretrain: async () => (await import('./commands/benchmark.js')).pretrainCommand,
+  probe: async () => (await import('./commands/benchmark.js')).probeCommand,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {

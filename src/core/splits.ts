@@ -233,6 +233,16 @@ export function trainTestSplit(nSamples: number, options: TrainTestSplitOptions)
   return shuffleSplits(nSamples, { testSize: nTest, trainSize: nTrain, seed: options.seed })[0];
 }
 
+/**
+ * The unstratified random split (run split kind 'random'): `train_test_split(range(nSamples), test_size=testSize,
+ * shuffle=True, random_state=seed)` without `stratify`, which is also `ShuffleSplit(n_splits=1, test_size,
+ * random_state=seed)`'s first split (train_test_split resolves the sizes and hands them to ShuffleSplit).
+ */
+export function randomSplit(nSamples: number, testSize: number, seed: number): SplitIndices {
+  if (!(testSize > 0)) throw new SplitError(`the test size must be positive, got ${testSize}`);
+  return trainTestSplit(nSamples, { testSize, seed });
+}
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }

@@ -1,5 +1,6 @@
 /**
- * Fine-tune runs execute as VS Code Tasks of the contributed type `scwb-finetune`: a ProcessExecution (the Python
+ * Fine-tune, pre-training and probe runs execute as VS Code Tasks of the contributed type `scwb-finetune` (its
+ * `command` picks the worker's sub-command): a ProcessExecution (the Python
  * worker with an argument array, never a shell string) in a dedicated integrated terminal that stays open. The
  * same definition works from tasks.json (`{"type": "scwb-finetune", "runDirs": [...], "resume": true}`), resolved by
  * the provider below. When the worker process ends, its runs are finalized (metrics from predictions.csv), runs it
@@ -8,7 +9,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { finalizeFinetuneRuns } from '../core/finetune/finalize';
-import { workerInvocation } from '../core/finetune/invocation';
+import { WORKER_RUN_COMMANDS, workerInvocation, type WorkerRunCommand } from '../core/finetune/invocation';
 import type { RunRecord } from '../core/runs/schema';
 import { RunStore } from '../core/runs/store';
 import { Disposable } from './disposable';
@@ -21,6 +22,8 @@ export interface FinetuneTaskDefinition extends vscode.TaskDefinition {
   type: typeof FINETUNE_TASK_TYPE;
   /** run folders (absolute, or relative to the workspace folder) */
   runDirs: string[];
+  /** the worker's sub-command: finetune (default), pretrain or probe (docs/benchmark.md) */
+  command?: WorkerRunCommand;
   resume?: boolean;
   nproc?: number;
   device?: 'auto' | 'cpu' | 'cuda';
@@ -34,7 +37,8 @@ export interface FinetuneTaskOutcome {
 }
 
 export function isFinetuneDefinition(d: vscode.TaskDefinition): d is FinetuneTaskDefinition {
-  return d.type === FINETUNE_TASK_TYPE && Array.isArray(d.runDirs) && d.runDirs.every((x: unknown) => typeof x === 'string');
+  return d.type === FINETUNE_TASK_TYPE && Array.isArray(d.runDirs) && d.runDirs.every((x: unknown) => typeof x === 'string')
+    && (d.command === undefined || WORKER_RUN_COMMANDS.includes(d.command as WorkerRunCommand));
 }
 
 function resolveDirs(def: FinetuneTaskDefinition, scope: vscode.TaskScope | vscode.WorkspaceFolder | undefined): string[] {
@@ -58,7 +62,7 @@ export class FinetuneTasks extends Disposable {
     }));
     this.track(vscode.tasks.onDidEndTaskProcess(e => {
       const def = e.execution.task.definition;
-      if (isFinetuneDefinition(def)) void this.onEnded(e.execution.task, resolveDirs(def, e.execution.task.scope), e.exitCode);
+      if (isFinetuneDefinition(def)) void this.onEnded(e.execution.task, resolveDirs(def, e.execution.task.scope), e.exitCode, def.command ?? 'finetune');
     }));
   }
 
@@ -67,7 +71,7 @@ export class FinetuneTasks extends Disposable {
     const folder = typeof scope === 'object' ? scope : vscode.workspace.workspaceFolders?.[0];
     const { interpreter } = await chooseInterpreter(folder?.uri);
     const inv = workerInvocation({
-      python: interpreter || 'python3', runDirs: resolveDirs(def, scope), resume: def.resume, nproc: def.nproc, device: def.device,
+      python: interpreter || 'python3', command: def.command, runDirs: resolveDirs(def, scope), resume: def.resume, nproc: def.nproc, device: def.device,
     });
     const task = new vscode.Task(def, scope, name, 'scWorkbench', new vscode.ProcessExecution(inv.command, inv.args, { env: inv.env, cwd: inv.cwd }));
     task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: false, close: false, focus: false };
@@ -81,7 +85,7 @@ export class FinetuneTasks extends Disposable {
     return vscode.tasks.executeTask(task);
   }
 
-  private async onEnded(task: vscode.Task, dirs: string[], exitCode: number | undefined): Promise<void> {
+  private async onEnded(task: vscode.Task, dirs: string[], exitCode: number | undefined, command: WorkerRunCommand): Promise<void> {
     const byRoot = new Map<string, string[]>();
     for (const d of dirs) byRoot.set(path.dirname(d), [...(byRoot.get(path.dirname(d)) ?? []), path.basename(d)]);
     const records: RunRecord[] = [];
@@ -89,7 +93,7 @@ export class FinetuneTasks extends Disposable {
       try {
         records.push(...await finalizeFinetuneRuns(new RunStore(root), { ids, workerExitCode: exitCode ?? null }));
       } catch (e) {
-        void vscode.window.showErrorMessage(`Fine-tune: could not read the runs in ${root}: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage(`${command}: could not read the runs in ${root}: ${(e as Error).message}`);
       }
     }
     this.runs.refresh();
@@ -97,7 +101,8 @@ export class FinetuneTasks extends Disposable {
     const completed = records.filter(r => r.status === 'completed').length;
     const failed = records.filter(r => r.status === 'failed' || r.status === 'interrupted').length;
     const cancelled = records.filter(r => r.status === 'cancelled').length;
-    const text = `Fine-tune finished: ${completed} completed, ${failed} failed${cancelled ? `, ${cancelled} cancelled` : ''}.`;
+    const what = command === 'pretrain' ? 'Pre-training' : command === 'probe' ? 'Probe' : 'Fine-tune';
+    const text = `${what} finished: ${completed} completed, ${failed} failed${cancelled ? `, ${cancelled} cancelled` : ''}.`;
     const firstError = records.find(r => r.error)?.error;
     const show = failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
     const choice = await show(failed && firstError ? `${text} ${firstError}` : text, 'Open Results');

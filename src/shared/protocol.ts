@@ -57,7 +57,8 @@ export interface RunValidationPoint {
   epoch: number;
   step: number;
   loss: number;
-  accuracy: number;
+  /** null for pre-training objectives without an accuracy (MSE) */
+  accuracy: number | null;
   best: boolean;
   time: string;
 }
@@ -66,7 +67,7 @@ export interface RunValidationPoint {
 export interface RunPanelRun {
   id: string;
   name: string;
-  kind: 'baseline' | 'finetune';
+  kind: 'baseline' | 'finetune' | 'pretrain' | 'probe';
   experiment: string;
   status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
   error: string | null;

@@ -316,12 +316,18 @@ function pCell(row: ResultRow, p: number | undefined): HTMLTableCellElement {
   return cell;
 }
 
+/** Probe experiments (trials): `0.812 ± 0.004 (sd 0.006)`, the CI and the standard deviation over trials. */
+function metricCell(m: MetricSummary, probe: boolean): string {
+  return probe && m.n > 1 && Number.isFinite(m.std) ? `${meanCi(m)} (sd\u00a0${m.std.toFixed(3)})` : meanCi(m);
+}
+
 function resultsTable(exp: ExperimentResults): HTMLTableElement {
   const level = percent(model?.level ?? 0.95);
   const reference = exp.referenceModel
     ? `p: Welch's t-test against the reference model ${exp.referenceModel} at the same dataset and fraction.`
     : 'No reference model (no LR baseline in this experiment), so no p-values.';
-  const caption = h('caption', {}, h('strong', {}, exp.experiment), ` — mean ± half-width of the ${level} CI over seeds (Student t). ${reference}`);
+  const over = exp.probe ? 'seeds (probes: trials; sd = standard deviation over the trials)' : 'seeds';
+  const caption = h('caption', {}, h('strong', {}, exp.experiment), ` — mean ± half-width of the ${level} CI over ${over} (Student t). ${reference}`);
   const columns = ['Dataset', 'Model', 'Fraction', 'n', 'Accuracy', 'Macro-F1', 'p (accuracy)', 'p (macro-F1)', 'Published accuracy', 'Published macro-F1'];
   const head = h('thead', {}, h('tr', {}, ...columns.map((t, i) => h('th', i < 2 ? { scope: 'col' } : { scope: 'col', class: 'num' }, t))));
   const body = h('tbody', {});
@@ -331,8 +337,8 @@ function resultsTable(exp: ExperimentResults): HTMLTableElement {
       h('td', {}, row.model, row.isReference ? h('span', { class: 'note' }, ' (reference)') : null),
       h('td', { class: 'num' }, formatFraction(row.fraction)),
       h('td', { class: 'num' }, String(row.n)),
-      h('td', { class: 'num' }, meanCi(row.accuracy)),
-      h('td', { class: 'num' }, meanCi(row.macroF1)),
+      h('td', { class: 'num' }, metricCell(row.accuracy, exp.probe)),
+      h('td', { class: 'num' }, metricCell(row.macroF1, exp.probe)),
       pCell(row, row.vsReference?.pAccuracy),
       pCell(row, row.vsReference?.pMacroF1),
       publishedCell(row.published.accuracy),

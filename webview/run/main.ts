@@ -112,7 +112,7 @@ function renderHeader(r: RunPanelRun): void {
     parts.push(h('span', {}, `${Math.round(100 * r.progress.fraction)}%${r.progress.message ? ` ${r.progress.message}` : ''}`));
   }
   const best = [...validation].reverse().find(v => v.best);
-  if (best) parts.push(h('span', { id: 'run-best' }, `best validation accuracy ${fixed(best.accuracy)} (epoch ${best.epoch})`));
+  if (best && best.accuracy !== null) parts.push(h('span', { id: 'run-best' }, `best validation accuracy ${fixed(best.accuracy)} (epoch ${best.epoch})`));
   if (r.summary) parts.push(h('span', { id: 'run-summary' }, `test accuracy ${fixed(r.summary.accuracy)} · macro-F1 ${fixed(r.summary.macroF1)}`));
   status.replaceChildren(...parts.flatMap((p, i) => (i ? [h('span', { class: 'muted' }, '·'), p] : [p])));
   const problem = document.getElementById('run-problem')!;
@@ -149,7 +149,7 @@ function renderCurves(reset: boolean, newTrain: RunTrainPoint[], newValidation: 
   };
   add(c.loss, 0, newTrain.map(p => ({ x: p.step, y: p.loss })));
   add(c.loss, 1, newValidation.map(p => ({ x: p.step, y: p.loss })));
-  add(c.validation, 0, newValidation.map(p => ({ x: p.epoch, y: p.accuracy })));
+  add(c.validation, 0, newValidation.filter(p => p.accuracy !== null).map(p => ({ x: p.epoch, y: p.accuracy! })));
   add(c.speed, 0, newTrain.map(p => ({ x: p.step, y: p.cellsPerSec })));
   add(c.memory, 0, newTrain.filter(p => p.gpuMemoryMiB !== null).map(p => ({ x: p.step, y: p.gpuMemoryMiB! })));
   const memoryFigure = document.getElementById('chart-memory')!.closest('figure')!;

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, stringFlag } from '../command';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
-import { workerInvocation } from '../../core/finetune/invocation';
+import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/invocation';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
 import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
@@ -162,8 +162,8 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL
  * Runs the worker on the run folders with its stdout and stderr on our stderr, passing SIGINT/SIGTERM on; resolves
  * with its exit status (128 + signal number when a signal ended it).
  */
-export function runWorker(python: string, runDirs: string[], opts: { resume?: boolean; device?: FinetuneGridInput['device']; nproc?: number }): Promise<number> {
-  const inv = workerInvocation({ python, runDirs, resume: opts.resume, device: opts.device, nproc: opts.nproc });
+export function runWorker(python: string, runDirs: string[], opts: { resume?: boolean; device?: FinetuneGridInput['device']; nproc?: number; command?: WorkerRunCommand }): Promise<number> {
+  const inv = workerInvocation({ python, runDirs, resume: opts.resume, device: opts.device, nproc: opts.nproc, command: opts.command });
   return new Promise<number>((resolve, reject) => {
     // Its own process group: a Ctrl-C in the terminal reaches the worker once, through us, not twice.
     const child = spawn(inv.command, inv.args, {

@@ -1,9 +1,11 @@
 /**
- * After the worker: a fine-tune run the worker completed has predictions.csv but no metrics. Its metrics are computed
+ * After the worker: a fine-tune or probe run the worker completed has predictions.csv but no metrics (a pre-training
+ * run has encoder.pt instead, which is checked). Its metrics are computed
  * here exactly as the baseline computes its own (src/core/runs/run-metrics.ts), so both kinds share one results
  * table. Finalizing is idempotent and may happen long after the run ended (a run that finished while VS Code was
  * closed is finalized when the workspace is next opened, or by `scwb results`).
  */
+import * as fs from 'fs';
 import { settle } from '../runs/baseline';
 import { runMetricsOf } from '../runs/run-metrics';
 import { FINAL_STATUSES, RunFileError, type RunRecord } from '../runs/schema';
@@ -18,13 +20,27 @@ function fail(store: RunStore, id: string, message: string): Promise<void> {
     });
 }
 
+/** Run kinds the training worker executes (and this module finalizes). */
+export const WORKER_KINDS: readonly RunRecord['kind'][] = ['finetune', 'pretrain', 'probe'];
+
+/** The file a completed pre-training run leaves (docs/benchmark.md). */
+export const ENCODER_FILE = 'encoder.pt';
+
 /**
- * Writes metrics.json, the run's summary and metric events for a completed fine-tune run that has none yet; a
- * missing or malformed predictions.csv fails the run with a message naming the file. Other runs come back as read.
+ * Writes metrics.json, the run's summary and metric events for a completed fine-tune or probe run that has none
+ * yet; a missing or malformed predictions.csv fails the run with a message naming the file. A completed pre-training
+ * run without encoder.pt fails likewise. Other runs come back as read.
  */
 export async function finalizeFinetuneRun(store: RunStore, id: string): Promise<RunRecord> {
   const record = await store.get(id);
-  if (record.kind !== 'finetune' || record.status !== 'completed') return record;
+  if (record.kind === 'pretrain' && record.status === 'completed') {
+    const encoder = store.file(id, ENCODER_FILE);
+    const st = await fs.promises.lstat(encoder).catch(() => null);
+    if (st?.isFile()) return record;
+    await fail(store, id, `${encoder}: missing: the worker reported the pre-training completed but wrote no encoder`);
+    return store.get(id);
+  }
+  if ((record.kind !== 'finetune' && record.kind !== 'probe') || record.status !== 'completed') return record;
   const existing = await store.readMetrics(id).catch(() => null);
   if (existing && record.summary) return record;
   const file = store.file(id, PREDICTIONS_FILE);
@@ -61,7 +77,7 @@ export async function finalizeFinetuneRun(store: RunStore, id: string): Promise<
 }
 
 export interface FinalizeOptions {
-  /** only these runs (default: every fine-tune run of the store) */
+  /** only these runs (default: every fine-tune, pre-training and probe run of the store) */
   ids?: readonly string[];
   /**
    * The worker process of these runs has exited with this status: runs it never started (still queued) become
@@ -70,9 +86,9 @@ export interface FinalizeOptions {
   workerExitCode?: number | null;
 }
 
-/** Finalizes fine-tune runs (see finalizeFinetuneRun); a run that cannot be read is skipped. */
+/** Finalizes the worker's runs (see finalizeFinetuneRun); a run that cannot be read is skipped. */
 export async function finalizeFinetuneRuns(store: RunStore, opts: FinalizeOptions = {}): Promise<RunRecord[]> {
-  const ids = opts.ids ?? (await store.list()).filter(r => r.kind === 'finetune').map(r => r.id);
+  const ids = opts.ids ?? (await store.list()).filter(r => WORKER_KINDS.includes(r.kind)).map(r => r.id);
   const out: RunRecord[] = [];
   for (const id of ids) {
     let record: RunRecord;
@@ -81,7 +97,7 @@ export async function finalizeFinetuneRuns(store: RunStore, opts: FinalizeOption
     } catch {
       continue;
     }
-    if (opts.workerExitCode !== undefined && record.kind === 'finetune' && !FINAL_STATUSES.includes(record.status)) {
+    if (opts.workerExitCode !== undefined && WORKER_KINDS.includes(record.kind) && !FINAL_STATUSES.includes(record.status)) {
       const code = opts.workerExitCode;
       const cancelled = code === WORKER_EXIT.cancelled;
       // A 'running' run of a worker that has exited is the store's to judge (owner gone -> interrupted).

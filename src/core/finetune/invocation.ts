@@ -1,6 +1,6 @@
 /**
- * How the training worker is started (docs/worker.md): the chosen Python with `-m scwb_worker finetune` and one
- * `--run-dir` per run, as an argument array (never a shell string), with the bundled package on PYTHONPATH.
+ * How the training worker is started (docs/worker.md, docs/benchmark.md): the chosen Python with
+ * `-m scwb_worker finetune|pretrain|probe` and one `--run-dir` per run, as an argument array (never a shell string), with the bundled package on PYTHONPATH.
  */
 import * as path from 'path';
 import { PACKAGE_ROOT } from '../paths';
@@ -8,7 +8,13 @@ import { PACKAGE_ROOT } from '../paths';
 /** The folder that holds the `scwb_worker` package. */
 export const WORKER_PYTHONPATH = path.join(PACKAGE_ROOT, 'resources', 'worker');
 
+/** The worker's run sub-commands: fine-tuning (docs/worker.md), pre-training and probing (docs/benchmark.md). */
+export const WORKER_RUN_COMMANDS = ['finetune', 'pretrain', 'probe'] as const;
+export type WorkerRunCommand = (typeof WORKER_RUN_COMMANDS)[number];
+
 export interface WorkerInvocationInput {
+  /** the sub-command; default 'finetune' */
+  command?: WorkerRunCommand;
   /** the Python interpreter (path or command name) */
   python: string;
   runDirs: readonly string[];
@@ -34,10 +40,17 @@ export interface WorkerInvocation {
 export function workerInvocation(input: WorkerInvocationInput): WorkerInvocation {
   if (!input.python) throw new Error('no Python interpreter given for the training worker');
   if (!input.runDirs.length) throw new Error('no run folder given to the training worker');
-  const args = ['-m', 'scwb_worker', 'finetune'];
+  const sub = input.command ?? 'finetune';
+  if (!WORKER_RUN_COMMANDS.includes(sub)) throw new Error(`unknown worker command '${String(sub)}'`);
+  const args = ['-m', 'scwb_worker', sub];
   for (const dir of input.runDirs) args.push('--run-dir', path.resolve(dir));
-  if (input.resume) args.push('--resume');
-  if (input.nproc !== undefined) {
+  if (input.resume) {
+    if (sub === 'probe') throw new Error('probe runs do not resume (they restart; docs/benchmark.md)');
+    args.push('--resume');
+  }
+  if (input.nproc !== undefined && sub === 'probe') {
+    if (input.nproc !== 1) throw new Error('probe runs use one process');
+  } else if (input.nproc !== undefined) {
     if (!Number.isInteger(input.nproc) || input.nproc < 1) throw new Error(`nproc must be a positive integer, got ${input.nproc}`);
     args.push('--nproc', String(input.nproc));
   }

@@ -87,6 +87,8 @@ export interface ExperimentResults {
   fractions: number[];
   /** runs of the experiment not counted (not completed, or without metrics) */
   excludedRuns: { id: string; status: RunRecord['status'] }[];
+  /** the experiment has encoder probes (trials): views show mean ± std beside the CI */
+  probe: boolean;
 }
 
 export interface ResultsModel {
@@ -187,6 +189,7 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     experiment: name, rows, curves: buildCurves(rows), referenceModel,
     datasets: Array.from(new Set(rows.map(r => r.dataset))).sort(compareCodePoints), models,
     fractions: Array.from(new Set(rows.map(r => r.fraction))).sort((a, b) => a - b), excludedRuns,
+    probe: runs.some(r => r.kind === 'probe'),
   };
 }
 

@@ -112,9 +112,12 @@ export function foldLive(live: LiveSummary, events: readonly RunEvent[]): LiveSu
   return next;
 }
 
-/** The number of epochs a fine-tune run was configured with (run.json parameters.finetune.epochs), if known. */
+/**
+ * The number of epochs a fine-tune, pre-training or linear-probe run was configured with (run.json
+ * parameters.finetune / pretrain / probe `.epochs`), if known.
+ */
 export function configuredEpochs(parameters: Record<string, unknown>): number | null {
-  const ft = parameters.finetune as { epochs?: unknown } | undefined;
+  const ft = (parameters.finetune ?? parameters.pretrain ?? parameters.probe) as { epochs?: unknown } | undefined;
   const e = ft && typeof ft === 'object' ? ft.epochs : undefined;
   return typeof e === 'number' && Number.isInteger(e) && e > 0 ? e : null;
 }
@@ -129,7 +132,8 @@ export function liveText(live: LiveSummary, epochs: number | null): string | und
   if (live.train) {
     const t = live.train;
     parts.push(`epoch ${t.epoch}${epochs ? `/${epochs}` : ''}`, `loss ${fmtLoss(t.loss)}`, `${Math.round(t.cellsPerSec)} cells/s`);
-    if (live.validation) parts.push(`val acc ${live.validation.accuracy.toFixed(3)}`);
+    if (live.validation && live.validation.accuracy !== null) parts.push(`val acc ${live.validation.accuracy.toFixed(3)}`);
+    else if (live.validation) parts.push(`val loss ${fmtLoss(live.validation.loss)}`);
   } else if (live.progress) {
     const p = live.progress;
     parts.push(`${Math.round(100 * p.fraction)}%${p.message ? ` ${p.message}` : ''}`);
@@ -148,8 +152,13 @@ export function liveTooltip(live: LiveSummary, epochs: number | null): string[] 
   }
   if (live.validation) {
     const v = live.validation;
-    lines.push(`validation accuracy ${v.accuracy.toFixed(3)} (epoch ${v.epoch}${v.best ? ', best' : ''}), loss ${fmtLoss(v.loss)}`);
-    if (live.best && !v.best) lines.push(`best validation accuracy ${live.best.accuracy.toFixed(3)} (epoch ${live.best.epoch})`);
+    lines.push(v.accuracy !== null
+      ? `validation accuracy ${v.accuracy.toFixed(3)} (epoch ${v.epoch}${v.best ? ', best' : ''}), loss ${fmtLoss(v.loss)}`
+      : `validation loss ${fmtLoss(v.loss)} (epoch ${v.epoch}${v.best ? ', best' : ''})`);
+    if (live.best && !v.best) {
+      lines.push(live.best.accuracy !== null ? `best validation accuracy ${live.best.accuracy.toFixed(3)} (epoch ${live.best.epoch})`
+        : `best validation loss ${fmtLoss(live.best.loss)} (epoch ${live.best.epoch})`);
+    }
   }
   if (live.progress && !live.train) lines.push(`progress ${Math.round(100 * live.progress.fraction)}%${live.progress.message ? `: ${live.progress.message}` : ''}`);
   return lines;

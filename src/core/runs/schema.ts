@@ -18,6 +18,8 @@ export const RunSplitSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('stratified'), testSize: z.number().positive(), seed: z.number().int() }),
   z.object({ kind: z.literal('reference-query'), queryPath: z.string().min(1) }),
   z.object({ kind: z.literal('group'), column: z.string().min(1), testSize: z.number().positive(), seed: z.number().int() }),
+  /** unstratified: `train_test_split(test_size, shuffle=True, random_state=seed)` (probes' published protocol, pre-training hold-out) */
+  z.object({ kind: z.literal('random'), testSize: z.number().positive(), seed: z.number().int() }),
 ]);
 /** How the cells were divided into training and test sets. */
 export type RunSplit = z.infer<typeof RunSplitSchema>;
@@ -60,10 +62,14 @@ export const RunSummarySchema = z.object({
 /** Headline metrics copied into run.json so list views need not open metrics.json. */
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 
+export const RUN_KINDS = ['baseline', 'finetune', 'pretrain', 'probe'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   id: z.string().min(1),
-  kind: z.enum(['baseline', 'finetune']),
+  /** pretrain and probe: docs/benchmark.md */
+  kind: z.enum(RUN_KINDS),
   name: z.string(),
   note: z.string().default(''),
   experiment: z.string().min(1),
@@ -72,7 +78,8 @@ export const RunRecordSchema = z.object({
   query: DatasetRefSchema.optional(),
   /** dataset name used to match published numbers when the file stem differs (e.g. 'Zheng68K') */
   publishedDataset: z.string().optional(),
-  labelColumn: z.string().min(1),
+  /** the obs column with the cell types; '' for pre-training runs, which use no labels */
+  labelColumn: z.string(),
   split: RunSplitSchema,
   /** few-shot seed (np.random.seed(k) of the training subset) */
   seed: z.number().int(),
@@ -91,7 +98,7 @@ export const RunRecordSchema = z.object({
   error: z.string().nullable().default(null),
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
-});
+}).refine(r => r.kind === 'pretrain' || r.labelColumn.length > 0, { path: ['labelColumn'], message: 'a label column is required (only pre-training runs have none)' });
 /** run.json */
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -161,6 +168,61 @@ export const FinetuneParametersSchema = z.object({
 });
 export type FinetuneParameters = z.infer<typeof FinetuneParametersSchema>;
 
+export const PRETRAIN_MODELS = ['benchmark', 'scbert', 'scgpt'] as const;
+export type PretrainModel = (typeof PRETRAIN_MODELS)[number];
+export const PRETRAIN_STRUCTURES = ['transformer', 'cnn', 'linear'] as const;
+export type PretrainStructure = (typeof PRETRAIN_STRUCTURES)[number];
+export const POOLINGS = ['cls', 'mean'] as const;
+
+/** run.json `parameters.pretrain` (docs/benchmark.md). */
+export const PretrainParametersSchema = z.object({
+  model: z.enum(PRETRAIN_MODELS),
+  structure: z.enum(PRETRAIN_STRUCTURES),
+  /** an earlier run's encoder.pt (continued), a published scBERT .pth or scGPT folder, or null: random initialisation */
+  checkpoint: z.string().min(1).nullable(),
+  /** gene name -> token id (scGPT vocab.json format); null: the dataset's var names */
+  vocab: z.string().min(1).nullable(),
+  valueMode: z.enum(['log1p', 'bins']),
+  nBins: z.number().int().min(2),
+  maxSeqLen: z.number().int().positive(),
+  maskRatio: z.number().gt(0).lt(1),
+  mvc: z.boolean(),
+  weightedSampling: z.boolean(),
+  pooling: z.enum(POOLINGS),
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  lr: z.number().positive(),
+  warmupSteps: z.number().int().nonnegative(),
+  config: z.record(z.string(), z.unknown()).nullable(),
+  valueLayer: z.string().min(1).nullable(),
+  device: z.enum(FINETUNE_DEVICES),
+  nproc: z.number().int().positive(),
+  amp: z.boolean(),
+  logEvery: z.number().int().positive(),
+});
+export type PretrainParameters = z.infer<typeof PretrainParametersSchema>;
+
+export const PROBE_METHODS = ['linear', 'knn'] as const;
+export type ProbeMethod = (typeof PROBE_METHODS)[number];
+
+/** run.json `parameters.probe` (docs/benchmark.md). */
+export const ProbeParametersSchema = z.object({
+  encoder: z.object({ model: z.enum(PRETRAIN_MODELS), path: z.string().min(1) }),
+  method: z.enum(PROBE_METHODS),
+  classes: z.array(z.string()).min(2),
+  pooling: z.enum(POOLINGS),
+  k: z.number().int().positive(),
+  epochs: z.number().int().positive(),
+  lr: z.number().positive(),
+  batchSize: z.number().int().positive(),
+  evalEvery: z.number().int().positive(),
+  select: z.enum(['best-test', 'last']),
+  writeEmbeddings: z.boolean(),
+  valueLayer: z.string().min(1).nullable(),
+  device: z.enum(FINETUNE_DEVICES),
+});
+export type ProbeParameters = z.infer<typeof ProbeParametersSchema>;
+
 export const RunEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), time: z.string(), fraction: z.number(), message: z.string().optional() }),
   z.object({ type: z.literal('metric'), time: z.string(), name: z.string(), value: z.number(), step: z.number().optional() }),
@@ -173,7 +235,8 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   /** fine-tune: after each epoch, on split.json's validation rows */
   z.object({
     type: z.literal('validation'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
-    loss: z.number(), accuracy: z.number().min(0).max(1), best: z.boolean(),
+    /** null for objectives without an accuracy (the MSE pre-training losses, docs/benchmark.md) */
+    loss: z.number(), accuracy: z.number().min(0).max(1).nullable(), best: z.boolean(),
   }),
 ]);
 /** One line of events.jsonl. */

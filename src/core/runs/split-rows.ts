@@ -5,17 +5,18 @@
 import { labelValues } from '../h5ad/labels';
 import type { AnnDataReader } from '../h5ad/types';
 import {
-  checkNoGroupLeak, fewShotSubset, groupShuffleSplit, stratifiedFewShotSubset, stratifiedShuffleSplit, uniqueLabels,
+  checkNoGroupLeak, fewShotSubset, randomSplit, groupShuffleSplit, stratifiedFewShotSubset, stratifiedShuffleSplit, uniqueLabels,
   type Label, type SplitIndices,
 } from '../splits';
 import type { RunSplit } from './schema';
 
 /**
- * Train/test rows of a single-file split (stratified on the labels, or by group column); a reference/query split
+ * Train/test rows of a single-file split (stratified on the labels, unstratified random, or by group column); a reference/query split
  * has no draw (see referenceQueryIndices).
  */
 export function singleFileSplit(reader: AnnDataReader, labels: readonly Label[], split: Exclude<RunSplit, { kind: 'reference-query' }>, datasetPath: string): SplitIndices {
   if (split.kind === 'stratified') return stratifiedShuffleSplit(labels, { testSize: split.testSize, seed: split.seed });
+  if (split.kind === 'random') return randomSplit(labels.length, split.testSize, split.seed);
   const groups = labelValues(reader.obs(), split.column, datasetPath);
   const indices = groupShuffleSplit(groups, { testSize: split.testSize, seed: split.seed });
   checkNoGroupLeak(groups, indices.train, indices.test);

@@ -184,7 +184,7 @@ export function panelRun(r: RunRecord, progress: RunPanelRun['progress']): RunPa
     id: r.id, name: r.name, kind: r.kind, experiment: r.experiment, status: r.status, error: r.error,
     model: r.model.label + (r.model.variant ? ` (${r.model.variant})` : ''), dataset: datasetName(r), labelColumn: r.labelColumn,
     fraction: r.fraction, seed: r.seed, createdAt: r.createdAt, startedAt: r.startedAt, endedAt: r.endedAt,
-    epochs: r.kind === 'finetune' ? configuredEpochs(r.parameters) : null,
+    epochs: r.kind !== 'baseline' ? configuredEpochs(r.parameters) : null,
     parameters: flattenParameters(r.parameters), progress,
     summary: r.summary ? { accuracy: r.summary.accuracy, macroF1: r.summary.macroF1 } : null,
   };

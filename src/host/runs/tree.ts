@@ -103,7 +103,7 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
         entry = { tail: new EventsTail(store.file(r.id, EVENTS_FILE)), summary: emptyLive(), epochs: null };
         this.live.set(r.id, entry);
       }
-      entry.epochs = r.kind === 'finetune' ? configuredEpochs(r.parameters) : null;
+      entry.epochs = r.kind !== 'baseline' ? configuredEpochs(r.parameters) : null;
       try {
         const { events, reset } = await entry.tail.read();
         entry.summary = foldLive(reset ? emptyLive() : entry.summary, events);
@@ -163,7 +163,7 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     item.contextValue = `scwb.run.${r.status}`;
     item.resourceUri = vscode.Uri.file(path.join(this.store!.runDir(r.id), 'run.json'));
     // A fine-tune opens its run panel (live curves); a baseline, which has no curves, its log.
-    item.command = r.kind === 'finetune'
+    item.command = r.kind !== 'baseline'
       ? { command: 'scwb.runs.openPanel', title: 'Open Run Panel', arguments: [node] }
       : { command: 'scwb.runs.openLog', title: 'Open Log', arguments: [node] };
     return item;
@@ -192,6 +192,7 @@ function splitText(r: RunRecord): string {
     case 'stratified': return `stratified, test ${s.testSize}, seed ${s.seed}`;
     case 'reference-query': return `reference / query (${path.basename(s.queryPath)})`;
     case 'group': return `by ${s.column}, test ${s.testSize}, seed ${s.seed}`;
+    case 'random': return `random (unstratified), test ${s.testSize}, seed ${s.seed}`;
     default: return JSON.stringify(s);
   }
 }
