@@ -553,6 +553,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                "learning rate)" % (float(loss), epoch, step + 1))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            lr_used = float(optimizer.param_groups[0]["lr"])
             optimizer.step()
             scheduler.step()
             step += 1
@@ -565,12 +566,11 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             if step % log_every == 0 or end_of_epoch:
                 elapsed = max(time.time() - t0, 1e-9)
                 folder.event("train", epoch=epoch, step=step, loss=_num(loss_acc / loss_n),
-                             lr=float(optimizer.param_groups[0]["lr"]), cellsPerSec=round(cells_seen / elapsed, 3),
-                             gpuMemoryMiB=_gpu_mib(device))
+                             lr=lr_used, cellsPerSec=round(cells_seen / elapsed, 3), gpuMemoryMiB=_gpu_mib(device))
                 folder.event("progress", fraction=round(step / total_steps, 6),
                              message="epoch %d/%d, step %d" % (epoch, epochs, step))
                 folder.say("epoch %d/%d step %d/%d: loss %.4f, lr %.3g, %.1f cells/s" % (
-                    epoch, epochs, step, total_steps, loss_acc / loss_n, optimizer.param_groups[0]["lr"],
+                    epoch, epochs, step, total_steps, loss_acc / loss_n, lr_used,
                     cells_seen / elapsed))
                 loss_acc, loss_n = 0.0, 0
             if not end_of_epoch and ctx.any(stop.requested, device):
