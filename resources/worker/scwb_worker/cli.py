@@ -1,4 +1,4 @@
-"""Command line of the worker: finetune, env, estimate, export-onnx, demo-checkpoints (docs/worker.md)."""
+"""Command line of the worker: finetune, pretrain, probe, env, estimate, export-onnx, demo-checkpoints (docs/worker.md)."""
 import argparse
 import json
 import os
@@ -23,6 +23,16 @@ def _parser():
     ft.add_argument("--nproc", type=int, default=None,
                     help="data-parallel processes (default parameters.finetune.nproc or 1)")
     ft.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
+    pt = sub.add_parser("pretrain", help="pre-train an encoder (or continue scBERT/scGPT pre-training), one run "
+                        "folder after another (docs/benchmark.md)")
+    pt.add_argument("--run-dir", action="append", required=True, help="run folder (repeatable)")
+    pt.add_argument("--resume", action="store_true", help="continue a cancelled/failed/interrupted run from last.pt")
+    pt.add_argument("--nproc", type=int, default=None,
+                    help="data-parallel processes (default parameters.pretrain.nproc or 1)")
+    pt.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
+    pr = sub.add_parser("probe", help="linear probe or kNN on frozen encoder embeddings (docs/benchmark.md)")
+    pr.add_argument("--run-dir", action="append", required=True, help="run folder (repeatable)")
+    pr.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     env = sub.add_parser("env", help="Python, torch, CUDA devices and free memory")
     env.add_argument("--json", action="store_true")
     est = sub.add_parser("estimate", help="estimated peak GPU memory of a run (JSON)")
@@ -40,8 +50,10 @@ def main(argv):
         from .demo import main_demo
         return main_demo(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command == "finetune":
+    if args.command in ("finetune", "pretrain"):
         return _finetune(args)
+    if args.command == "probe":
+        return _probe(args)
     if args.command == "env":
         from .envcheck import main_env
         return main_env(args.json)
@@ -55,19 +67,19 @@ def main(argv):
     return EXIT_BAD_ARGS
 
 
-def _finetune_params(run_dir):
+def _finetune_params(run_dir, kind="finetune"):
     try:
         with open(os.path.join(run_dir, "run.json"), "rb") as f:
             rec = json.loads(f.read().decode("utf-8"))
-        p = rec.get("parameters", {}).get("finetune", {})
+        p = rec.get("parameters", {}).get(kind, {})
         return p if isinstance(p, dict) else {}
     except (OSError, ValueError, AttributeError, TypeError):
         return {}  # the run itself reports the unreadable run.json
 
 
-def _nproc_of(run_dir):
+def _nproc_of(run_dir, kind="finetune"):
     try:
-        return max(1, int(_finetune_params(run_dir).get("nproc") or 1))
+        return max(1, int(_finetune_params(run_dir, kind).get("nproc") or 1))
     except (TypeError, ValueError):
         return 1
 
@@ -86,10 +98,10 @@ def _finetune(args):
     in_rank = int(os.environ.get("WORLD_SIZE", "1")) > 1
     worst = EXIT_OK
     for d in args.run_dir:
-        nproc = args.nproc if args.nproc is not None else _nproc_of(d)
+        nproc = args.nproc if args.nproc is not None else _nproc_of(d, args.command)
         if nproc > 1 and not in_rank:
             from .launcher import launch  # the launcher itself never imports torch
-            child = ["finetune", "--run-dir", d, "--nproc", str(nproc)]
+            child = [args.command, "--run-dir", d, "--nproc", str(nproc)]
             if args.resume:
                 child.append("--resume")
             if args.device:
@@ -104,6 +116,29 @@ def _finetune(args):
     return worst
 
 
+def _probe(args):
+    """Probe run folders one after another in this process (embeddings of the same encoder and dataset are
+    computed once)."""
+    for d in args.run_dir:
+        if not os.path.isdir(d):
+            sys.stderr.write("scwb_worker: %s: no such run folder\n" % d)
+            return EXIT_BAD_ARGS
+    from . import probe, train
+    worst = EXIT_OK
+    stop = train.Stop()
+    stop.install()
+    try:
+        for d in args.run_dir:
+            code = probe.probe(d, device_arg=args.device, stop=stop)
+            if code == EXIT_CANCELLED:
+                return code
+            if code != EXIT_OK:
+                worst = EXIT_FAILED
+    finally:
+        stop.restore()
+    return worst
+
+
 def _one(run_dir, args):
     import torch
 
@@ -112,10 +147,14 @@ def _one(run_dir, args):
     stop = train.Stop()
     stop.install()
     try:
-        device = args.device or _finetune_params(run_dir).get("device") or "auto"
+        kind = args.command
+        device = args.device or _finetune_params(run_dir, kind).get("device") or "auto"
         device_type = "cuda" if (device == "cuda" or (device == "auto" and torch.cuda.is_available())) else "cpu"
         ctx = distributed.from_env(device_type)
         try:
+            if kind == "pretrain":
+                from . import pretrain
+                return pretrain.pretrain(run_dir, resume=args.resume, device_arg=args.device, stop=stop, ctx=ctx)
             return train.finetune(run_dir, resume=args.resume, device_arg=args.device, stop=stop, ctx=ctx)
         finally:
             ctx.close()

@@ -468,6 +468,13 @@ def _owner_alive(owner):
 
 def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
     """Runs one run folder. Returns EXIT_OK, EXIT_FAILED or EXIT_CANCELLED."""
+    return execute(run_dir, _run, resume=resume, device_arg=device_arg, stop=stop, ctx=ctx)
+
+
+def execute(run_dir, body, resume=False, device_arg=None, stop=None, ctx=None):
+    """The run folder's life cycle around `body(folder, rec, resume, device_arg, stop, ctx)` -> (result, message):
+    refusing a completed or live run, status running/completed/failed/cancelled under the lock, heartbeat, status
+    events and run.log (shared by finetune, pretrain and probe). Returns EXIT_OK, EXIT_FAILED or EXIT_CANCELLED."""
     ctx = ctx or distributed.Context()
     stop = stop or Stop()
     folder = RunFolder(run_dir, writable=ctx.is_main)
@@ -490,7 +497,7 @@ def finetune(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
             folder.event("status", status="running", message="resumed" if resume else "started")
             folder.log("%s %s (pid %d, torch %s)" % ("resuming" if resume else "starting", run_dir, owner["pid"],
                                                      torch.__version__))
-        result, message = _run(folder, rec, resume, device_arg, stop, ctx)
+        result, message = body(folder, rec, resume, device_arg, stop, ctx)
     except BaseException as exc:  # noqa: B902 - every failure must end as status failed with the log kept
         if isinstance(exc, KeyboardInterrupt):
             result, message = "cancelled", "cancelled"

@@ -1,0 +1,285 @@
+"""Pre-training (docs/benchmark.md): each encoder structure learns, masking and weighted gene sampling draw what
+they claim (statistical tests), two-process DDP equals one process, a cancelled run resumed equals an uninterrupted
+one, continued pre-training of scBERT and scGPT, events and encoder.pt as the contract says, clear errors."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from conftest import WORKER_ROOT, read_events, read_json, run_cli, write_h5ad
+from pretrain_helpers import make_pretrain_run, write_dataset
+from scwb_worker import distributed, pretrain, train
+from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig
+from scwb_worker.runfolder import RunFolder
+from test_runfolder import check_event
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrain_grad_rank.py")
+
+
+def check_pretrain_event(ev):
+    """As check_event, except that a validation line of an MSE objective has "accuracy": null (the contract)."""
+    if ev["type"] == "validation" and ev.get("accuracy") is None:
+        ev = dict(ev, accuracy=0.0)
+    check_event(ev)
+
+
+def _setup(run):
+    folder = RunFolder(run, writable=False)
+    rec = folder.read_record()
+    p = pretrain.resolve(rec["parameters"]["pretrain"])
+    train.seed_everything(rec["seed"])
+    model, obj, extra = pretrain.setup(rec, p, folder.read_split(), rec["seed"])
+    return rec, p, model, obj, folder.read_split()
+
+
+@pytest.mark.parametrize("structure,extra", [
+    ("transformer", {}),
+    ("cnn", {}),
+    ("linear", {}),
+    ("transformer", {"valueMode": "bins", "mvc": True, "pooling": "mean", "weightedSampling": True}),
+])
+def test_each_structure_learns(tmp_path, structure, extra):
+    run = make_pretrain_run(str(tmp_path), structure=structure, **extra)
+    _rec, p, model, obj, split = _setup(run)
+    ctx = distributed.Context()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    train_rows = np.asarray(split["train"])
+    losses = []
+    for step in range(240):
+        rows = train_rows[train.epoch_order(1, step, len(train_rows))[:16]]
+        loss, _, _ = pretrain.step_loss(model, obj, rows.tolist(), step, ctx, "cpu", False)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    first, last = np.mean(losses[:30]), np.mean(losses[-30:])
+    assert last < 0.5 * first, (first, last)
+
+
+def test_masking_draws_mask_ratio_of_the_places(tmp_path):
+    run = make_pretrain_run(str(tmp_path), n_cells=200, maskRatio=0.4)
+    _rec, _p, _model, obj, split = _setup(run)
+    masked = places = 0
+    for epoch in range(1, 4):
+        batch = obj.prepare(split["train"], epoch)
+        pad = batch.inputs[2]
+        assert not bool((batch.masked & pad).any())  # padding is never masked
+        assert bool((batch.inputs[1][batch.masked] == -1.0).all())  # masked values are hidden from the model
+        masked += batch.n_masked
+        places += int((~pad).sum())
+    assert places > 5000
+    assert stats.binomtest(masked, places, 0.4).pvalue > 1e-3, masked / places
+    # another ratio, to be sure the parameter is used
+    obj.ratio = 0.15
+    batch = obj.prepare(split["train"], 9)
+    n = int((~batch.inputs[2]).sum())
+    assert stats.binomtest(batch.n_masked, n, 0.15).pvalue > 1e-3
+
+
+def test_weighted_sampling_draws_genes_in_proportion_to_expression():
+    raw = np.array([1, 2, 3, 5, 8, 13, 21, 40], dtype=np.float32)
+    rng = np.random.RandomState(0)
+    n = 8000
+    counts = np.bincount([pretrain.sample_genes(raw, 1, True, rng)[0] for _ in range(n)], minlength=len(raw))
+    expected = raw / raw.sum() * n
+    assert stats.chisquare(counts, expected).pvalue > 1e-3, counts
+    # unweighted: uniform
+    counts_u = np.bincount([pretrain.sample_genes(raw, 1, False, rng)[0] for _ in range(n)], minlength=len(raw))
+    assert stats.chisquare(counts_u, np.full(len(raw), n / len(raw))).pvalue > 1e-3, counts_u
+    # without replacement, sorted, all when k >= n
+    pick = pretrain.sample_genes(raw, 5, True, rng)
+    assert len(set(pick.tolist())) == 5 and list(pick) == sorted(pick)
+    assert list(pretrain.sample_genes(raw, 8, True, rng)) == list(range(8))
+
+
+def test_a_cell_with_too_many_genes_is_sampled_by_expression_half_of_the_time(tmp_path):
+    """Three expressed genes (1, 1, 98) and room for one: uniform picks the 98 with p 1/3, weighted with p 0.98;
+    half of each gives 0.6567 (the contract's 'half of the time')."""
+    ds = str(tmp_path / "d.h5ad")
+    write_h5ad(ds, np.array([[1, 0, 1, 98]], dtype=np.float32), ["c"], ["A", "B", "C", "D"])
+    run = make_pretrain_run(str(tmp_path), ds=ds, n_cells=1, val_every=0, maxSeqLen=2, weightedSampling=True)
+    _rec, _p, _model, obj, _split = _setup(run)
+    n = 3000
+    hits = sum(int(obj.cell(0, e)[0][0] == 3) for e in range(1, n + 1))
+    assert stats.binomtest(hits, n, 0.5 / 3 + 0.5 * 0.98).pvalue > 1e-3, hits / n
+    obj.weighted = False
+    hits_u = sum(int(obj.cell(0, e)[0][0] == 3) for e in range(1, n + 1))
+    assert stats.binomtest(hits_u, n, 1 / 3).pvalue > 1e-3, hits_u / n
+
+
+def test_cnn_and_linear_take_max_seq_len_minus_one_genes_and_cls_last(tmp_path):
+    for structure in ("cnn", "linear"):
+        run = make_pretrain_run(str(tmp_path / structure), structure=structure, maxSeqLen=12)
+        _rec, _p, model, obj, split = _setup(run)
+        batch = obj.prepare(split["train"][:4], 1)
+        assert tuple(batch.inputs[0].shape) == (4, 11)
+        expr, mvc, cell = model(*batch.inputs)
+        assert tuple(expr.shape) == (4, 11) and mvc is None and tuple(cell.shape) == (4, 16)
+
+
+def test_two_process_gradient_equals_one_process_on_the_whole_batch(tmp_path):
+    run = make_pretrain_run(str(tmp_path), mvc=True)
+    one, two = str(tmp_path / "one.pt"), str(tmp_path / "two.pt")
+    import pretrain_grad_rank
+    pretrain_grad_rank.main(run, one, 11)
+    store = str(tmp_path / "ddp-store")
+    env = dict(os.environ, PYTHONPATH=WORKER_ROOT, GLOO_SOCKET_IFNAME="lo", WORLD_SIZE="2", SCWB_DDP_STORE=store)
+    procs = [subprocess.Popen([sys.executable, SCRIPT, run, two, "11"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=dict(env, RANK=str(r), LOCAL_RANK=str(r))) for r in range(2)]
+    for proc in procs:
+        _, err = proc.communicate()
+        assert proc.returncode == 0, err.decode()
+    g1, g2 = torch.load(one), torch.load(two)
+    assert set(g1) == set(g2) and len(g1) > 10
+    for name, g in g1.items():
+        assert torch.allclose(g, g2[name], rtol=1e-4, atol=1e-6), name
+
+
+class _StopAfter:
+    """A Stop whose `requested` turns true at its n-th reading (the loop reads it once per step)."""
+
+    def __init__(self, n):
+        self.n, self.reads, self.signal = n, 0, 15
+
+    @property
+    def requested(self):
+        self.reads += 1
+        return self.reads > self.n
+
+
+def _weights(run):
+    return torch.load(os.path.join(run, "encoder.pt"))["model_state_dict"]
+
+
+def test_cancel_then_resume_gives_the_uninterrupted_encoder(tmp_path):
+    common = dict(epochs=2, batchSize=8, warmupSteps=4, config=dict(dim=16, depth=2, heads=2, dropout=0.1))
+    whole = make_pretrain_run(str(tmp_path), name="whole", **common)
+    cut = make_pretrain_run(str(tmp_path), name="cut", **common)
+    assert pretrain.pretrain(whole) == 0
+    assert pretrain.pretrain(cut, stop=_StopAfter(9)) == 130  # 7 batches an epoch: stops inside epoch 2
+    assert read_json(os.path.join(cut, "run.json"))["status"] == "cancelled"
+    state = torch.load(os.path.join(cut, "checkpoints", "last.pt"))
+    assert state["epoch"] == 2 and 0 < state["batch"] < 7
+    assert not os.path.exists(os.path.join(cut, "encoder.pt"))
+    assert run_cli(["pretrain", "--run-dir", cut, "--resume"]) == 0
+    a, b = _weights(whole), _weights(cut)
+    assert set(a) == set(b)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    events = read_events(cut)
+    for ev in events:
+        check_pretrain_event(ev)
+    assert [e["status"] for e in events if e["type"] == "status"] == ["running", "cancelled", "running", "completed"]
+
+
+def test_run_writes_events_and_encoder_as_the_contract_says(tmp_path):
+    run = make_pretrain_run(str(tmp_path), structure="cnn", valueMode="bins", nBins=11, pooling="mean",
+                            warmupSteps=10)
+    assert run_cli(["pretrain", "--run-dir", run]) == 0
+    rec = read_json(os.path.join(run, "run.json"))
+    assert rec["status"] == "completed" and rec["parameters"]["pretrain"]["structure"] == "cnn"
+    events = read_events(run)
+    for ev in events:
+        check_pretrain_event(ev)
+    val = [e for e in events if e["type"] == "validation"]
+    assert [e["epoch"] for e in val] == [1, 2] and all(e["accuracy"] is None for e in val)
+    train_ev = [e for e in events if e["type"] == "train"]
+    assert train_ev[-1]["step"] == 14
+    assert train_ev[0]["lr"] == pytest.approx(0.003 * 2 / 10) and train_ev[-1]["lr"] == 0.003  # linear warm-up
+    metrics = {e["name"]: e["value"] for e in events if e["type"] == "metric"}
+    assert metrics["tokensPerSec"] > 0 and metrics["trainSeconds"] > 0
+    enc = torch.load(os.path.join(run, "encoder.pt"))
+    assert enc["format"] == "scwb-encoder" and enc["version"] == 1 and enc["model"] == "benchmark"
+    assert (enc["structure"], enc["pooling"], enc["valueMode"], enc["nBins"], enc["maxSeqLen"]) == (
+        "cnn", "mean", "bins", 11, 17)
+    assert enc["genes"] == ["G%d" % i for i in range(24)] and enc["vocab"] is None
+    model = BenchmarkEncoder(EncoderConfig.from_dict(enc["config"]))
+    model.load_state_dict(enc["model_state_dict"])
+    assert not [n for n in os.listdir(run) if n.startswith(".")]
+
+
+def test_continued_pretraining_of_an_encoder_and_with_a_vocabulary(tmp_path):
+    first = make_pretrain_run(str(tmp_path), name="first", epochs=1)
+    assert run_cli(["pretrain", "--run-dir", first]) == 0
+    # the same genes in another order, plus one the encoder does not know
+    ds2 = str(tmp_path / "other.h5ad")
+    X, _ = write_dataset(str(tmp_path / "tmp.h5ad"), 32, 24)
+    write_h5ad(ds2, np.concatenate([X[:, ::-1], np.ones((32, 1), np.float32)], 1), ["c%d" % i for i in range(32)],
+               ["G%d" % i for i in reversed(range(24))] + ["NEW"])
+    again = make_pretrain_run(str(tmp_path), name="again", ds=ds2, n_cells=32, epochs=1,
+                              checkpoint=os.path.join(first, "encoder.pt"))
+    assert run_cli(["pretrain", "--run-dir", again]) == 0, open(os.path.join(again, "run.log")).read()
+    enc = torch.load(os.path.join(again, "encoder.pt"))
+    assert enc["genes"] == ["G%d" % i for i in range(24)]
+    before = torch.load(os.path.join(first, "encoder.pt"))["model_state_dict"]
+    assert not torch.equal(before["gene_emb.weight"], enc["model_state_dict"]["gene_emb.weight"])
+    vocab = str(tmp_path / "vocab.json")
+    with open(vocab, "w") as f:
+        f.write('{"G3": 0, "G1": 1, "G7": 2, "<pad>": 3, "<cls>": 4}')
+    voc = make_pretrain_run(str(tmp_path), name="voc", epochs=1, vocab=vocab, maxSeqLen=4)
+    assert run_cli(["pretrain", "--run-dir", voc]) == 0, open(os.path.join(voc, "run.log")).read()
+    enc = torch.load(os.path.join(voc, "encoder.pt"))
+    assert enc["vocab"] == vocab and enc["genes"] is None and enc["config"]["n_tokens"] == 5
+
+
+@pytest.fixture
+def demo(tmp_path):
+    from scwb_worker.demo import write_demo_checkpoints
+    ds = str(tmp_path / "data.h5ad")
+    write_dataset(ds, 40, 24)
+    return ds, write_demo_checkpoints(str(tmp_path / "ck"), ds)
+
+
+def test_continued_pretraining_of_scbert_keeps_the_published_layout(tmp_path, demo):
+    from scwb_worker import checkpoints as ck
+    from scwb_worker.models.scbert import ScBertClassifier
+    ds, written = demo
+    # scBERT takes preprocessed values (tokens 0..5): log-scale the counts
+    run = make_pretrain_run(str(tmp_path), ds=ds, n_cells=40, model="scbert", checkpoint=written["scbert"],
+                            maskRatio=0.15, config=None, lr=1e-3)
+    assert run_cli(["pretrain", "--run-dir", run]) == 0, open(os.path.join(run, "run.log")).read()
+    events = read_events(run)
+    for ev in events:
+        check_event(ev)  # masked-bin accuracy is a number
+    enc_path = os.path.join(run, "encoder.pt")
+    sd, _ = ck.read_checkpoint(enc_path)
+    original, _ = ck.read_checkpoint(written["scbert"])
+    assert set(sd) == set(original)
+    assert not torch.equal(sd["token_emb.weight"], original["token_emb.weight"])
+    clf = ScBertClassifier(ck.infer_scbert_config(sd), 3)
+    report = ck.load_pretrained(clf, enc_path)  # fine-tune can start from it
+    assert "token_emb.weight" in report.loaded
+
+
+def test_continued_pretraining_of_scgpt_keeps_the_published_layout(tmp_path, demo):
+    from scwb_worker import checkpoints as ck
+    ds, written = demo
+    folder = os.path.dirname(written["scgpt"])
+    run = make_pretrain_run(str(tmp_path), ds=ds, n_cells=40, model="scgpt", checkpoint=folder, config=None,
+                            lr=1e-3, maxSeqLen=20)
+    assert run_cli(["pretrain", "--run-dir", run]) == 0, open(os.path.join(run, "run.log")).read()
+    for ev in read_events(run):
+        check_pretrain_event(ev)
+    sd, _ = ck.read_checkpoint(os.path.join(run, "encoder.pt"))
+    original, _ = ck.normalize_state_dict(ck.read_checkpoint(written["scgpt"])[0])
+    assert set(sd) == set(original)
+    assert not torch.equal(sd["encoder.embedding.weight"], original["encoder.embedding.weight"])
+    assert torch.equal(sd["flag_encoder.weight"], original["flag_encoder.weight"])
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"structure": "rnn"}, "structure must be transformer, cnn or linear"),
+    ({"model": "scgpt", "checkpoint": None}, "needs the published checkpoint"),
+    ({"maskRatio": 1.5}, "maskRatio must be between 0 and 1"),
+    ({"config": {"dim": 16, "depth": 1, "heads": 2, "width": 3}}, "unknown setting(s) width"),
+    ({"vocab": "/nonexistent/vocab.json"}, "/nonexistent/vocab.json: vocabulary file not found"),
+])
+def test_bad_parameters_fail_the_run_with_a_clear_error(tmp_path, params, message):
+    run = make_pretrain_run(str(tmp_path), **params)
+    assert run_cli(["pretrain", "--run-dir", run]) == 1
+    rec = read_json(os.path.join(run, "run.json"))
+    assert rec["status"] == "failed" and message in rec["error"], rec["error"]
