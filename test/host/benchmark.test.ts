@@ -1,0 +1,100 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { main } from '../../src/cli/main';
+import type { BenchmarkLaunch } from '../../src/host/commands/benchmark';
+import { askForProbe } from '../../src/host/commands/benchmark';
+import { ProbeParametersSchema } from '../../src/core/runs/schema';
+import { RunStore } from '../../src/core/runs/store';
+import type { Prompts } from '../../src/host/prompts';
+import { FINETUNE_TASK_TYPE, type FinetuneTaskOutcome } from '../../src/host/tasks';
+import { activeApi, until } from './helpers';
+
+const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
+const PYTHON = vscode.workspace.getConfiguration('scwb').get<string>('pythonPath', '') || '/usr/bin/python3';
+
+describe('Pre-train Encoder and Probe Encoder (in the real extension host, real worker on CPU)', () => {
+  const dir = path.join(WORKSPACE, 'benchmark-demo');
+  const dataset = path.join(dir, 'sim.h5ad');
+  let encoder = '';
+
+  before(async () => {
+    fs.mkdirSync(dir, { recursive: true });
+    let err = '';
+    const code = await main(['simulate', '--cells', '240', '--genes', '100', '--seed', '3', '--out', dataset], { out: () => undefined, err: t => { err += t; } });
+    assert.strictEqual(code, 0, err);
+  });
+
+  async function runCommand(command: string, options: unknown): Promise<{ launch: BenchmarkLaunch; outcome: FinetuneTaskOutcome; exec: vscode.ProcessExecution }> {
+    const api = await activeApi();
+    const finished = new Promise<FinetuneTaskOutcome>(resolve => { const d = api.finetune.onDidFinish(o => { d.dispose(); resolve(o); }); });
+    const started = new Promise<vscode.TaskExecution>(resolve => {
+      const d = vscode.tasks.onDidStartTask(e => { if (e.execution.task.definition.type === FINETUNE_TASK_TYPE) { d.dispose(); resolve(e.execution); } });
+    });
+    const launch = (await vscode.commands.executeCommand<BenchmarkLaunch>(command, options))!;
+    assert.ok(launch, `${command} returned its launch`);
+    const running = await started;
+    assert.strictEqual(running.task.name, launch.taskName);
+    assert.ok(running.task.execution instanceof vscode.ProcessExecution, 'a process, not a shell command line');
+    return { launch, outcome: await finished, exec: running.task.execution as vscode.ProcessExecution };
+  }
+
+  it('Pre-train Encoder runs `scwb_worker pretrain` as a task; the run completes with encoder.pt', async () => {
+    const { launch, outcome, exec } = await runCommand('scwb.pretrainEncoder', {
+      datasetPath: dataset, structure: 'linear', config: { dim: 16 }, epochs: 1, batchSize: 32, maxSeqLen: 48, warmupSteps: 1,
+      device: 'cpu', amp: false, experiment: 'host test pre-train',
+    });
+    assert.strictEqual(exec.process, PYTHON);
+    assert.deepStrictEqual(exec.args, ['-m', 'scwb_worker', 'pretrain', '--run-dir', launch.runDirs[0], '--device', 'cpu']);
+    assert.strictEqual(outcome.exitCode, 0);
+    assert.deepStrictEqual(outcome.runs.map(r => [r.kind, r.status]), [['pretrain', 'completed']]);
+    encoder = path.join(launch.runDirs[0], 'encoder.pt');
+    assert.ok(fs.existsSync(encoder));
+  });
+
+  it('Probe Encoder offers the completed pre-training run, then runs linear + kNN trials beside the raw-expression LR', async () => {
+    assert.ok(encoder, 'the pre-training test ran first');
+    const api = await activeApi();
+    // The quick-pick flow lists the pre-training run's encoder first and asks in order.
+    const asked: string[] = [];
+    const ui: Prompts = {
+      pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
+        asked.push(String(options.placeHolder));
+        if (options.placeHolder === 'Encoder to probe (frozen)') {
+          assert.strictEqual(items[0].label, 'Linear encoder (pre-training run)');
+          assert.strictEqual(items.at(-1)!.label, 'Browse…');
+          return items[0];
+        }
+        if (options.placeHolder === 'Label column (cell types)') return items.find(i => i.label === 'cell_type');
+        if (options.placeHolder === 'Split protocol') return items.find(i => i.label.startsWith('Published'));
+        if (options.placeHolder === 'Where to run') return items.find(i => i.label === 'CPU');
+        return items[0];
+      },
+      input: async options => { asked.push(String(options.prompt)); return '2'; },
+      open: async () => undefined,
+    };
+    const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
+    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Label column (cell types)', 'Probes', 'Split protocol', 'Trials', 'Where to run']);
+    assert.deepStrictEqual(options, {
+      datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, methods: ['linear', 'knn'],
+      protocol: 'published', trials: 2, device: 'cpu',
+    });
+
+    const { launch, outcome, exec } = await runCommand('scwb.probeEncoder', { ...options, epochs: 2, experiment: 'host test probes' });
+    assert.deepStrictEqual(exec.args, ['-m', 'scwb_worker', 'probe', ...launch.runDirs.flatMap(d => ['--run-dir', d]), '--device', 'cpu']);
+    assert.strictEqual(outcome.exitCode, 0);
+    assert.strictEqual(outcome.runs.length, 4);
+    assert.ok(outcome.runs.every(r => r.kind === 'probe' && r.status === 'completed' && r.summary !== null), JSON.stringify(outcome.runs.map(r => r.error)));
+    const store = new RunStore(launch.storeRoot);
+    const first = await store.get(launch.runIds[0]);
+    assert.strictEqual(first.split.kind, 'random');
+    assert.strictEqual(ProbeParametersSchema.parse(first.parameters.probe).writeEmbeddings, true);
+    assert.ok(fs.existsSync(store.file(first.id, 'embeddings.npy')));
+    assert.strictEqual(launch.baselineRunIds?.length, 2);
+    for (const id of launch.baselineRunIds!) assert.strictEqual((await store.get(id)).status, 'completed');
+    // The Runs view lists the experiment with the probes and the LR runs.
+    const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test probes'));
+    assert.strictEqual((await api.runs.getChildren(exp)).length, 6);
+  });
+});
