@@ -105,7 +105,10 @@ export class FinetuneTasks extends Disposable {
     const text = `${what} finished: ${completed} completed, ${failed} failed${cancelled ? `, ${cancelled} cancelled` : ''}.`;
     const firstError = records.find(r => r.error)?.error;
     const show = failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const choice = await show(failed && firstError ? `${text} ${firstError}` : text, 'Open Results');
+    // A pre-training run has no results table: the next step is probing its encoder.
+    const next = command === 'pretrain' ? (completed ? 'Probe Encoder…' : undefined) : 'Open Results';
+    const choice = await show(failed && firstError ? `${text} ${firstError}` : text, ...(next ? [next] : []));
     if (choice === 'Open Results') this.showResults(records[0]?.experiment);
+    else if (choice === 'Probe Encoder…' && records[0]) void vscode.commands.executeCommand('scwb.probeEncoder', vscode.Uri.file(records[0].dataset.path));
   }
 }

@@ -316,9 +316,9 @@ function pCell(row: ResultRow, p: number | undefined): HTMLTableCellElement {
   return cell;
 }
 
-/** Probe experiments (trials): `0.812 ± 0.004 (sd 0.006)`, the CI and the standard deviation over trials. */
+/** Probe experiments (trials): `0.812 ± 0.004 (sd 0.006)`, the CI and np.std over trials (as the benchmark reports). */
 function metricCell(m: MetricSummary, probe: boolean): string {
-  return probe && m.n > 1 && Number.isFinite(m.std) ? `${meanCi(m)} (sd\u00a0${m.std.toFixed(3)})` : meanCi(m);
+  return probe && m.n > 1 && Number.isFinite(m.stdPop) ? `${meanCi(m)} (sd\u00a0${m.stdPop.toFixed(3)})` : meanCi(m);
 }
 
 function resultsTable(exp: ExperimentResults): HTMLTableElement {
@@ -326,7 +326,7 @@ function resultsTable(exp: ExperimentResults): HTMLTableElement {
   const reference = exp.referenceModel
     ? `p: Welch's t-test against the reference model ${exp.referenceModel} at the same dataset and fraction.`
     : 'No reference model (no LR baseline in this experiment), so no p-values.';
-  const over = exp.probe ? 'seeds (probes: trials; sd = standard deviation over the trials)' : 'seeds';
+  const over = exp.probe ? 'seeds (probes: trials; sd = np.std over the trials, ddof 0, as the benchmark reports)' : 'seeds';
   const caption = h('caption', {}, h('strong', {}, exp.experiment), ` — mean ± half-width of the ${level} CI over ${over} (Student t). ${reference}`);
   const columns = ['Dataset', 'Model', 'Fraction', 'n', 'Accuracy', 'Macro-F1', 'p (accuracy)', 'p (macro-F1)', 'Published accuracy', 'Published macro-F1'];
   const head = h('thead', {}, h('tr', {}, ...columns.map((t, i) => h('th', i < 2 ? { scope: 'col' } : { scope: 'col', class: 'num' }, t))));

@@ -15,7 +15,7 @@ import {
   FINETUNE_DEVICES, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS,
   type PretrainModel, type PretrainStructure, type ProbeMethod,
 } from '../../core/runs/schema';
-import { RunStore, defaultStoreRoot } from '../../core/runs/store';
+import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 import { runWorker } from './finetune';
 
@@ -67,6 +67,7 @@ function common(flags: Flags): Common {
 }
 
 const PRETRAIN_USAGE = `usage: scwb pretrain DATASET.h5ad [options]
+       scwb pretrain --resume RUN_DIR... [--python PATH] [--device ...] [--nproc N]
 
 Pre-trains an encoder of the AAAI 2025 single-cell benchmark on DATASET (no labels needed), or continues the
 pre-training of a published scBERT/scGPT checkpoint on it, with the bundled PyTorch worker (docs/benchmark.md). One
@@ -83,12 +84,23 @@ is the worker's (0 completed, 1 failed, 130 cancelled).
   --validation-fraction ${PRETRAIN_DEFAULTS.validationFraction}  cells held out (random split) for the validation loss
   --seed 0  --value-layer NAME  --config FILE.json (model sizes, e.g. a tiny model)
   --device auto|cpu|cuda  --nproc N  --no-amp  --log-every N
-  --python PATH  --experiment NAME  --store DIR  --prepare-only  --progress`;
+  --python PATH  --experiment NAME  --store DIR  --prepare-only  --progress
+  --resume RUN_DIR...                continue cancelled/failed/interrupted pre-training runs from checkpoints/last.pt`;
 
 const PRETRAIN_KNOWN = new Set(['model', 'structure', 'checkpoint', 'vocab', 'value-mode', 'n-bins', 'max-seq-len', 'mask-ratio', 'mvc',
   'weighted-sampling', 'pooling', 'epochs', 'batch-size', 'lr', 'warmup-steps', 'validation-fraction', 'seed', 'value-layer', 'config',
-  'device', 'nproc', 'no-amp', 'log-every', 'python', 'experiment', 'store', 'prepare-only', 'progress']);
-const PRETRAIN_BOOLEANS = ['mvc', 'weighted-sampling', 'no-amp', 'prepare-only', 'progress'];
+  'device', 'nproc', 'no-amp', 'log-every', 'python', 'experiment', 'store', 'prepare-only', 'progress', 'resume']);
+const PRETRAIN_BOOLEANS = ['mvc', 'weighted-sampling', 'no-amp', 'prepare-only', 'progress', 'resume'];
+
+/** `scwb pretrain --resume RUN_DIR...`: the run folders (of one store, pre-training runs) and the launch options. */
+export function pretrainResumeFromArgs(args: string[], cwd = process.cwd()): { dirs: string[]; device?: 'auto' | 'cpu' | 'cuda'; nproc?: number } & Common {
+  const { flags, positionals } = parseFlags(args, PRETRAIN_BOOLEANS);
+  checkKnown(flags, PRETRAIN_KNOWN);
+  const allowed = new Set(['resume', 'python', 'device', 'nproc', 'progress']);
+  for (const name of flags.keys()) if (!allowed.has(name)) throw new UsageError(`--${name} does not apply to --resume (the run folders hold the settings)`);
+  if (!positionals.length) throw new UsageError('--resume needs one or more RUN_DIR (folders of the run store)');
+  return { dirs: positionals.map(p => path.resolve(cwd, p)), device: choice(flags, 'device', FINETUNE_DEVICES), nproc: intFlag(flags, 'nproc'), ...common(flags) };
+}
 
 /** The command line of `scwb pretrain` as a prepare input (exported for tests). */
 export function pretrainRequestFromArgs(args: string[], cwd = process.cwd()): { input: PretrainInput } & Common {
@@ -221,11 +233,35 @@ async function launch<P>(io: CliIO, name: WorkerRunCommand, opts: Common & { dev
   return code === 0 && records.some(r => r.status !== 'completed') ? 1 : code;
 }
 
+async function resumePretrain(req: ReturnType<typeof pretrainResumeFromArgs>, io: CliIO): Promise<number> {
+  const roots = new Set(req.dirs.map(d => path.dirname(d)));
+  if (roots.size !== 1) throw new UsageError('--resume: give run folders of one run store');
+  const store = new RunStore([...roots][0]);
+  const ids: string[] = [];
+  for (const dir of req.dirs) {
+    if (!fs.existsSync(path.join(dir, RUN_FILE))) throw new Error(`${dir}: not a run folder (no ${RUN_FILE})`);
+    const record = await store.get(path.basename(dir));
+    if (record.kind !== 'pretrain') throw new Error(`${path.join(dir, RUN_FILE)}: a ${record.kind} run, not a pre-training run`);
+    ids.push(record.id);
+  }
+  let code: number;
+  try {
+    code = await runWorker(req.python, ids.map(id => store.runDir(id)), { command: 'pretrain', resume: true, device: req.device, nproc: req.nproc });
+  } catch (e) {
+    await finalizeFinetuneRuns(store, { ids, workerExitCode: 127 });
+    throw e;
+  }
+  const records = await finalizeFinetuneRuns(store, { ids, workerExitCode: code });
+  io.out(JSON.stringify({ store: store.root, exitCode: code, runs: records.map(r => ({ id: r.id, runDir: store.runDir(r.id), status: r.status, error: r.error })) }, null, 2) + '\n');
+  return code === 0 && records.some(r => r.status !== 'completed') ? 1 : code;
+}
+
 export const pretrainCommand: CliCommand = {
   name: 'pretrain',
   summary: 'pre-train a benchmark encoder (transformer / CNN / linear) or continue scBERT/scGPT pre-training',
   usage: PRETRAIN_USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
+    if (args.includes('--resume')) return resumePretrain(pretrainResumeFromArgs(args), io);
     const req = pretrainRequestFromArgs(args);
     return launch(io, 'pretrain', { ...req, device: req.input.device },
       (signal, onProgress) => preparePretrainInWorker(req.input, { signal, onProgress }),

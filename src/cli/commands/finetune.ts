@@ -149,7 +149,9 @@ async function resumeTargets(dirs: string[]): Promise<{ store: RunStore; ids: st
   for (const dir of dirs) {
     if (!fs.existsSync(path.join(dir, RUN_FILE))) throw new Error(`${dir}: not a run folder (no ${RUN_FILE})`);
     const record = await store.get(path.basename(dir));
-    if (record.kind !== 'finetune') throw new Error(`${path.join(dir, RUN_FILE)}: a ${record.kind} run, not a fine-tune run`);
+    if (record.kind !== 'finetune') {
+      throw new Error(`${path.join(dir, RUN_FILE)}: a ${record.kind} run, not a fine-tune run${record.kind === 'pretrain' ? ' (resume it with scwb pretrain --resume)' : ''}`);
+    }
     if (record.schemaVersion !== RUN_SCHEMA_VERSION) throw new Error(`${path.join(dir, RUN_FILE)}: unsupported schema version`);
     ids.push(record.id);
   }

@@ -15,6 +15,8 @@ export interface MetricSummary {
   mean: number;
   /** sample standard deviation (ddof 1); NaN for one value */
   std: number;
+  /** population standard deviation (ddof 0, numpy's `np.std`: the benchmark's "mean ± std over trials") */
+  stdPop: number;
   /** half-width of the Student-t CI; NaN for one value */
   ciHalfWidth: number;
   ciLow: number;
@@ -125,7 +127,7 @@ export function buildResultsModel(runs: readonly RunRecord[], published: readonl
 function summarize(values: number[], level: number): MetricSummary {
   const s = summarizeSeeds(values, level);
   return {
-    n: s.n, mean: s.mean, std: s.std, ciHalfWidth: s.ciHalfWidth, ciLow: s.mean - s.ciHalfWidth, ciHigh: s.mean + s.ciHalfWidth, values,
+    n: s.n, mean: s.mean, std: s.std, stdPop: s.n ? Math.sqrt(values.reduce((acc, v) => acc + (v - s.mean) ** 2, 0) / s.n) : NaN, ciHalfWidth: s.ciHalfWidth, ciLow: s.mean - s.ciHalfWidth, ciHigh: s.mean + s.ciHalfWidth, values,
   };
 }
 

@@ -263,7 +263,7 @@ export async function askForFinetune(
 }
 
 /**
- * Resume Fine-tune (Runs view, on a cancelled, failed or interrupted fine-tune run): the worker continues the run
+ * Resume Fine-tune (Runs view, on a cancelled, failed or interrupted fine-tune or pre-training run): the worker continues the run
  * from its last checkpoint (checkpoints/last.pt; from the start when there is none) in a new task terminal.
  */
 export async function resumeFinetuneCommand(
@@ -275,8 +275,8 @@ export async function resumeFinetuneCommand(
   if (!store || !target) return undefined;
   const id = 'runId' in target ? target.runId : target.run.id;
   const run = await store.get(id);
-  if (run.kind !== 'finetune') {
-    void vscode.window.showWarningMessage(`'${run.name || run.id}' is a ${run.kind} run; only fine-tune runs resume from a checkpoint.`);
+  if (run.kind !== 'finetune' && run.kind !== 'pretrain') {
+    void vscode.window.showWarningMessage(`'${run.name || run.id}' is a ${run.kind} run; only fine-tune and pre-training runs resume from a checkpoint.`);
     return undefined;
   }
   if (!['cancelled', 'failed', 'interrupted'].includes(run.status)) {
@@ -285,6 +285,8 @@ export async function resumeFinetuneCommand(
   }
   const taskName = `Resume ${run.name || run.id}`;
   const runDir = store.runDir(id);
-  await deps.tasks.execute({ type: FINETUNE_TASK_TYPE, runDirs: [runDir], resume: true }, vscode.workspace.workspaceFolders?.[0], taskName);
+  await deps.tasks.execute({
+    type: FINETUNE_TASK_TYPE, runDirs: [runDir], resume: true, ...(run.kind === 'pretrain' ? { command: 'pretrain' as const } : {}),
+  }, vscode.workspace.workspaceFolders?.[0], taskName);
   return { experiment: run.experiment, taskName, runIds: [id], runDirs: [runDir], storeRoot: store.root };
 }

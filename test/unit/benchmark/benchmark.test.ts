@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../../../src/cli/main';
-import { probeRequestFromArgs, pretrainRequestFromArgs } from '../../../src/cli/commands/benchmark';
+import { probeRequestFromArgs, pretrainRequestFromArgs, pretrainResumeFromArgs } from '../../../src/cli/commands/benchmark';
 import {
   encoderFromPath, preparePretrainRun, prepareProbeGrid, probeModelRef, PROBE_BASELINE, type ProbeInput,
 } from '../../../src/core/benchmark/prepare';
@@ -272,6 +272,8 @@ describe('benchmark: prepare, finalize and results', function () {
     assert.ok(Math.abs(row.accuracy.mean - mean) < 1e-12);
     const std = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
     assert.ok(Math.abs(row.accuracy.std - std) < 1e-12);
+    const npStd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / 3);
+    assert.ok(Math.abs(row.accuracy.stdPop - npStd) < 1e-12, 'np.std (ddof 0), the benchmark\'s "± std"');
     assert.ok(row.vsReference && row.vsReference.model === 'LR L1 C=0.1', 'p-values against the raw-expression LR');
     const lr = exp.rows.find(r => r.model === 'LR L1 C=0.1')!;
     assert.strictEqual(lr.n, 3);
@@ -310,6 +312,8 @@ describe('benchmark: prepare, finalize and results', function () {
     assert.strictEqual(pre.input.epochs, 3);
     assert.strictEqual(pre.input.storeRoot, '/w/st');
     assert.throws(() => pretrainRequestFromArgs(['d.h5ad', '--structure', 'rnn']), /--structure must be one of/);
+    assert.deepStrictEqual(pretrainResumeFromArgs(['--resume', 'r/a', '--nproc', '2'], '/w').dirs, ['/w/r/a']);
+    assert.throws(() => pretrainResumeFromArgs(['--resume', 'r/a', '--epochs', '2']), /does not apply to --resume/);
     assert.throws(() => probeRequestFromArgs(['d.h5ad', '--label', 'x']), /--encoder PATH is required/);
     assert.throws(() => probeRequestFromArgs(['d.h5ad', '--encoder', encoderPath, '--label', 'x', '--method', 'svm']), /linear and\/or knn/);
     let out = '';
