@@ -283,3 +283,28 @@ def test_bad_parameters_fail_the_run_with_a_clear_error(tmp_path, params, messag
     assert run_cli(["pretrain", "--run-dir", run]) == 1
     rec = read_json(os.path.join(run, "run.json"))
     assert rec["status"] == "failed" and message in rec["error"], rec["error"]
+
+
+def test_nproc_2_run_gives_the_one_process_encoder(tmp_path):
+    """The launcher's two ranks split each global batch; with dropout off the result is the one-process encoder
+    (up to float rounding of the gradient sums)."""
+    common = dict(epochs=1, batchSize=12, config=dict(dim=16, depth=2, heads=2, dropout=0.0))
+    one = make_pretrain_run(str(tmp_path), name="one", **common)
+    two = make_pretrain_run(str(tmp_path), name="two", nproc=2, **common)
+    assert run_cli(["pretrain", "--run-dir", one]) == 0
+    from conftest import run_worker
+    res = run_worker(["pretrain", "--run-dir", two], env={"GLOO_SOCKET_IFNAME": "lo"})
+    assert res.returncode == 0, res.stderr
+    assert "2 processes" in open(os.path.join(two, "run.log")).read()
+    a, b = _weights(one), _weights(two)
+    d = 16
+    for k in a:
+        x, y = a[k], b[k]
+        if k.endswith("self_attn.in_proj_bias"):
+            # the key bias has a zero gradient in exact arithmetic (softmax ignores a constant shift), so Adam turns
+            # rounding noise into lr-sized steps of either sign: compare the query and value biases only
+            x, y = torch.cat([x[:d], x[2 * d:]]), torch.cat([y[:d], y[2 * d:]])
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-5), (k, float((x - y).abs().max()))
+    for ev in read_events(two):
+        check_pretrain_event(ev)
+    assert not [n for n in os.listdir(two) if n.startswith(".")]
