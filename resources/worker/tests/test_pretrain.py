@@ -82,7 +82,7 @@ def test_masking_draws_mask_ratio_of_the_places(tmp_path):
 
 def test_weighted_sampling_draws_genes_in_proportion_to_expression():
     raw = np.array([1, 2, 3, 5, 8, 13, 21, 40], dtype=np.float32)
-    rng = np.random.RandomState(0)
+    rng = np.random.default_rng(0)
     n = 8000
     counts = np.bincount([pretrain.sample_genes(raw, 1, True, rng)[0] for _ in range(n)], minlength=len(raw))
     expected = raw / raw.sum() * n
