@@ -269,6 +269,10 @@ def test_continued_pretraining_of_scgpt_keeps_the_published_layout(tmp_path, dem
     assert set(sd) == set(original)
     assert not torch.equal(sd["encoder.embedding.weight"], original["encoder.embedding.weight"])
     assert torch.equal(sd["flag_encoder.weight"], original["flag_encoder.weight"])
+    from scwb_worker.models.scgpt import ScGPTModel
+    clf = ScGPTModel(ck.infer_scgpt_config(sd), n_classes=3)
+    report = ck.load_pretrained(clf, os.path.join(run, "encoder.pt"))  # fine-tune can start from it
+    assert "transformer_encoder.layers.0.self_attn.in_proj_weight" in report.loaded
 
 
 @pytest.mark.parametrize("params,message", [
