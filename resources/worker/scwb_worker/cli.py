@@ -1,4 +1,5 @@
-"""Command line of the worker: finetune, pretrain, probe, env, estimate, export-onnx, demo-checkpoints (docs/worker.md)."""
+"""Command line of the worker: finetune, pretrain, probe, env, estimate, export-onnx, demo-checkpoints
+(docs/worker.md, docs/benchmark.md)."""
 import argparse
 import json
 import os

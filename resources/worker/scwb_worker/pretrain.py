@@ -3,8 +3,9 @@ of an unlabelled .h5ad (docs/benchmark.md). The run folder's life cycle (status,
 is train.execute's; the loop mirrors train._run's (global batch split over the ranks, last.pt after each epoch and
 on cancel, --resume gives the same result as an uninterrupted run).
 
-Every random draw of a cell (gene sub-sampling, weighted or not, and the masked places) comes from
-numpy.random.RandomState([seed, epoch, row, salt]), so it does not depend on the batch, the rank or a resumption.
+Every random draw of a cell in an epoch (the coin of weighted sampling, the gene sub-sample and the masked places,
+in this order) comes from one generator, numpy.random.default_rng([seed, epoch, row]), so it does not depend on the
+batch, the rank or a resumption.
 """
 import math
 import os
@@ -22,9 +23,6 @@ from .train import (RunError, _autocast, _device, _gpu_mib, _num, epoch_order, l
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "scwb-encoder"
-SALT_SAMPLE = 11
-SALT_WEIGHTED = 12
-SALT_MASK = 13
 SCBERT_MASK_TOKEN = 6
 VALIDATION_EPOCH = 0  # the key of the validation cells' (fixed) masks
 
@@ -70,26 +68,29 @@ def resolve(params, where="parameters.pretrain"):
 # sampling and masking (tested statistically)
 
 def sample_genes(raw, k, weighted, rng):
-    """Positions of k of the len(raw) expressed genes, without replacement, in increasing order: uniform, or with
-    probability proportional to `raw` (the expression) when `weighted`."""
+    """Positions of k of the len(raw) expressed genes, without replacement, in increasing order: uniform, or
+    drawn one after another with probability proportional to `raw` (the expression) among those left when
+    `weighted` (as the k smallest E_i / raw_i with E_i exponential: Efraimidis and Spirakis' one-pass form of
+    successive weighted draws). rng: a numpy Generator."""
     n = len(raw)
     if n <= k:
         return np.arange(n)
     if weighted:
-        w = np.asarray(raw, dtype=np.float64)
-        pick = rng.choice(n, k, replace=False, p=w / w.sum())
+        keys = rng.standard_exponential(n) / np.asarray(raw, dtype=np.float64)
+        pick = np.argpartition(keys, k - 1)[:k]
     else:
         pick = rng.choice(n, k, replace=False)
     return np.sort(pick)
 
 
 def mask_positions(n, ratio, rng):
-    """Bernoulli(ratio) draw of each of n places (True = masked)."""
-    return rng.rand(n) < ratio
+    """Bernoulli(ratio) draw of each of n places (True = masked). rng: a numpy Generator."""
+    return rng.random(n) < ratio
 
 
-def _rng(seed, epoch, row, salt):
-    return np.random.RandomState([int(seed) & 0xFFFFFFFF, int(epoch), int(row) & 0xFFFFFFFF, salt])
+def cell_rng(seed, epoch, row):
+    """The generator of one cell's draws in one epoch (PCG64 seeded by the SeedSequence of [seed, epoch, row])."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(row) & 0xFFFFFFFF])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -196,13 +197,14 @@ class BenchmarkObjective:
         self.max_genes = cfg.max_seq_len - 1
 
     def cell(self, row, epoch):
-        """(ids, values, raw) of the genes a cell contributes in `epoch` (all when <= max_genes)."""
+        """(ids, values, masked) of the genes a cell contributes in `epoch` (all when <= max_genes)."""
         ids, vals, raw = self.cells.ids[row], self.cells.values[row], self.cells.raw[row]
+        rng = cell_rng(self.seed, epoch, row)
+        coin = rng.random()
         if len(ids) > self.max_genes:
-            weighted = self.weighted and _rng(self.seed, epoch, row, SALT_WEIGHTED).rand() < 0.5
-            pick = sample_genes(raw, self.max_genes, weighted, _rng(self.seed, epoch, row, SALT_SAMPLE))
-            ids, vals, raw = ids[pick], vals[pick], raw[pick]
-        return ids, vals, raw
+            pick = sample_genes(raw, self.max_genes, self.weighted and coin < 0.5, rng)
+            ids, vals = ids[pick], vals[pick]
+        return ids, vals, mask_positions(len(ids), self.ratio, rng)
 
     def prepare(self, rows, epoch):
         cells = [self.cell(r, epoch) for r in rows]
@@ -212,10 +214,10 @@ class BenchmarkObjective:
         ids = np.full((b, length), self.tok.pad_id, dtype=np.int64)
         target = np.zeros((b, length), dtype=np.float32)
         masked = np.zeros((b, length), dtype=bool)
-        for i, (r, (g, v, _raw)) in enumerate(zip(rows, cells)):
+        for i, (g, v, m) in enumerate(cells):
             ids[i, :len(g)] = g
             target[i, :len(v)] = v
-            masked[i, :len(g)] = mask_positions(len(g), self.ratio, _rng(self.seed, epoch, r, SALT_MASK))
+            masked[i, :len(g)] = m
         pad = ids == self.tok.pad_id
         values = np.where(pad, PAD_VALUE, np.where(masked, MASK_VALUE, target)).astype(np.float32)
         n_tokens = int((~pad).sum()) + b
@@ -241,8 +243,7 @@ class ScBertObjective:
 
     def prepare(self, rows, epoch):
         t = np.stack([self.cells[r] for r in rows]).astype(np.int64)
-        masked = np.stack([mask_positions(t.shape[1], self.ratio, _rng(self.seed, epoch, r, SALT_MASK))
-                           for r in rows])
+        masked = np.stack([mask_positions(t.shape[1], self.ratio, cell_rng(self.seed, epoch, r)) for r in rows])
         inp = np.where(masked, SCBERT_MASK_TOKEN, t)
         zero = np.zeros((len(rows), 1), dtype=np.int64)
         inp = np.concatenate([inp, zero], axis=1)
@@ -271,7 +272,7 @@ class ScGPTObjective:
         masked = np.zeros(tuple(ids.shape), dtype=bool)
         for i, r in enumerate(rows):
             n = len(self.cells[r][0]) - 1  # genes after <cls>
-            masked[i, 1:n + 1] = mask_positions(n, self.ratio, _rng(self.seed, epoch, r, SALT_MASK))
+            masked[i, 1:n + 1] = mask_positions(n, self.ratio, cell_rng(self.seed, epoch, r))
         masked_t = torch.from_numpy(masked)
         inp = vals.masked_fill(masked_t, MASK_VALUE)
         return Batch((ids, inp, pad), vals, masked_t, int((~pad).sum()))

@@ -1,7 +1,7 @@
 """`probe`: frozen encoder embeddings -> linear probe or kNN -> predictions.csv (docs/benchmark.md).
 
 Embeddings of a cell do not depend on the run: a benchmark encoder's cell with more genes than it takes keeps a
-uniform sample of them drawn with RandomState([0, 0, row, salt]); scGPT cells are tokenised with seed 0. So several
+uniform sample of them drawn with default_rng([0, 0, row]); scGPT cells are tokenised with seed 0. So several
 run folders in one process reuse the embeddings of the same (encoder, dataset, value layer, pooling)."""
 import json
 import os

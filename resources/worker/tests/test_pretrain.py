@@ -82,7 +82,7 @@ def test_masking_draws_mask_ratio_of_the_places(tmp_path):
 
 def test_weighted_sampling_draws_genes_in_proportion_to_expression():
     raw = np.array([1, 2, 3, 5, 8, 13, 21, 40], dtype=np.float32)
-    rng = np.random.RandomState(0)
+    rng = np.random.default_rng(0)
     n = 8000
     counts = np.bincount([pretrain.sample_genes(raw, 1, True, rng)[0] for _ in range(n)], minlength=len(raw))
     expected = raw / raw.sum() * n
@@ -269,6 +269,10 @@ def test_continued_pretraining_of_scgpt_keeps_the_published_layout(tmp_path, dem
     assert set(sd) == set(original)
     assert not torch.equal(sd["encoder.embedding.weight"], original["encoder.embedding.weight"])
     assert torch.equal(sd["flag_encoder.weight"], original["flag_encoder.weight"])
+    from scwb_worker.models.scgpt import ScGPTModel
+    clf = ScGPTModel(ck.infer_scgpt_config(sd), n_classes=3)
+    report = ck.load_pretrained(clf, os.path.join(run, "encoder.pt"))  # fine-tune can start from it
+    assert "transformer_encoder.layers.0.self_attn.in_proj_weight" in report.loaded
 
 
 @pytest.mark.parametrize("params,message", [
@@ -283,3 +287,28 @@ def test_bad_parameters_fail_the_run_with_a_clear_error(tmp_path, params, messag
     assert run_cli(["pretrain", "--run-dir", run]) == 1
     rec = read_json(os.path.join(run, "run.json"))
     assert rec["status"] == "failed" and message in rec["error"], rec["error"]
+
+
+def test_nproc_2_run_gives_the_one_process_encoder(tmp_path):
+    """The launcher's two ranks split each global batch; with dropout off the result is the one-process encoder
+    (up to float rounding of the gradient sums)."""
+    common = dict(epochs=1, batchSize=12, config=dict(dim=16, depth=2, heads=2, dropout=0.0))
+    one = make_pretrain_run(str(tmp_path), name="one", **common)
+    two = make_pretrain_run(str(tmp_path), name="two", nproc=2, **common)
+    assert run_cli(["pretrain", "--run-dir", one]) == 0
+    from conftest import run_worker
+    res = run_worker(["pretrain", "--run-dir", two], env={"GLOO_SOCKET_IFNAME": "lo"})
+    assert res.returncode == 0, res.stderr
+    assert "2 processes" in open(os.path.join(two, "run.log")).read()
+    a, b = _weights(one), _weights(two)
+    d = 16
+    for k in a:
+        x, y = a[k], b[k]
+        if k.endswith("self_attn.in_proj_bias"):
+            # the key bias has a zero gradient in exact arithmetic (softmax ignores a constant shift), so Adam turns
+            # rounding noise into lr-sized steps of either sign: compare the query and value biases only
+            x, y = torch.cat([x[:d], x[2 * d:]]), torch.cat([y[:d], y[2 * d:]])
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-5), (k, float((x - y).abs().max()))
+    for ev in read_events(two):
+        check_pretrain_event(ev)
+    assert not [n for n in os.listdir(two) if n.startswith(".")]

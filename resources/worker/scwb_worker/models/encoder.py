@@ -48,6 +48,8 @@ class EncoderConfig:
             raise ValueError("valueMode must be log1p or bins, got %r" % (self.value_mode,))
         if self.dim % self.heads:
             raise ValueError("dim %d is not divisible by heads %d" % (self.dim, self.heads))
+        if self.structure == "cnn" and (self.kernel < 1 or self.kernel % 2 == 0):
+            raise ValueError("the CNN kernel must be a positive odd number, got %r" % (self.kernel,))
         if self.max_seq_len < 2:
             raise ValueError("maxSeqLen must be at least 2 (<cls> and one gene), got %d" % self.max_seq_len)
         if not (0 <= self.pad_id < self.n_tokens and 0 <= self.cls_id < self.n_tokens):
