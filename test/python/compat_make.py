@@ -11,7 +11,7 @@ obs 'cell_type'). Writes under OUT:
 - model.onnx + model.onnx.json: an exported classifier (torch.onnx.export of a tiny model) with the same classes
   and genes;
 - encoder.pt: a benchmark encoder ("format": "scwb-encoder") over the first half of SIM's genes, valueMode log1p.
-Prints JSON: {"cellTypes": [...], "classes": [...], "genes": n}.
+Prints JSON: {"cellTypes": [...], "classes": [...], "genes": n, "typeCounts": {type: cells}}.
 """
 import json
 import os
@@ -72,4 +72,5 @@ torch.save({"format": "scwb-encoder", "version": 1, "model": "benchmark", "struc
             "model_state_dict": {"gene_emb.weight": torch.zeros(len(half) + 3, 8), "value_mlp.0.weight": torch.zeros(8, 1)}},
            os.path.join(out, "encoder.pt"))
 
-print(json.dumps({"cellTypes": types, "classes": classes, "genes": len(genes)}))
+counts = {t: int((a.obs["cell_type"] == t).sum()) for t in types}
+print(json.dumps({"cellTypes": types, "classes": classes, "genes": len(genes), "typeCounts": counts}))

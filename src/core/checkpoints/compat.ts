@@ -242,7 +242,13 @@ async function check(model: ModelFacts, reader: AnnDataReader, input: CheckDatas
     const x = await scanValues(reader, 'X', Math.min(input.maxRows ?? DEFAULT_ROWS, 500), model.nBins, ctx, 0.9, 0.95);
     if (x.kind === 'raw-counts' && !x.binned) countsMatrix = 'X';
   }
-  const logX = values && matrix === 'X' && values.kind === 'log-normalized';
+  // log-normalised values (scGPT's recipe takes them with inputIsLogNormalized): X, else raw/X
+  let logMatrix: string | null = values && matrix === 'X' && values.kind === 'log-normalized' ? 'X' : null;
+  if (!countsMatrix && !logMatrix && summary.raw?.X && summary.raw.nVars === summary.nVars) {
+    const raw = await scanValues(reader, 'raw/X', Math.min(input.maxRows ?? DEFAULT_ROWS, 500), model.nBins, ctx, 0.95, 0.97);
+    if (raw.kind === 'log-normalized') logMatrix = 'raw/X';
+  }
+  const logX = logMatrix !== null;
 
   // the fix: the model's own preprocessing recipe, with its gene list when we have it as a file
   const preprocessAction = (): Extract<CompatAction, { kind: 'preprocess' }> | null => {
@@ -257,7 +263,7 @@ async function check(model: ModelFacts, reader: AnnDataReader, input: CheckDatas
     }
     if (family === 'scgpt') {
       if (!model.genesFile || !/\.json$/i.test(model.genesFile) || (!countsMatrix && !logX)) return open;
-      const inputMatrix = countsMatrix ?? 'X';
+      const inputMatrix = countsMatrix ?? logMatrix ?? 'X';
       return { kind: 'preprocess', label: `Preprocess scGPT with ${path.basename(model.genesFile)}${inputMatrix !== 'X' ? ` (from ${inputMatrix})` : ''}`, recipe: { recipe: 'scgpt', params: { vocab: model.genesFile, inputMatrix, inputIsLogNormalized: !countsMatrix, nBins: model.nBins, ...gc } } };
     }
     if (!countsMatrix) return open;
@@ -368,6 +374,7 @@ async function check(model: ModelFacts, reader: AnnDataReader, input: CheckDatas
       details.push(`${values.matrix} (first ${fmt(values.rowsScanned)} cells): ${what}`);
       if (recipe) details.push(`made by Preprocess (${recipe} recipe)`);
       if (countsMatrix && countsMatrix !== values.matrix) details.push(`${countsMatrix} holds raw counts`);
+      else if (!countsMatrix && logMatrix && logMatrix !== values.matrix) details.push(`${logMatrix} holds log-normalised values`);
       const k = values.kind;
       const bad = k === 'empty' || k === 'scaled';
       switch (model.valueMode) {
@@ -400,7 +407,7 @@ async function check(model: ModelFacts, reader: AnnDataReader, input: CheckDatas
     let fix: string | null = null;
     const actions: CompatAction[] = [];
     if (verdict !== 'ok' && model.valueMode !== 'unknown') {
-      if (fixAction && (fixAction.recipe || countsMatrix || logX)) {
+      if (fixAction && (fixAction.recipe || countsMatrix || (logX && model.family === 'scgpt'))) {
         fix = fixAction.recipe ? `Run ${recipeWord} on this dataset.` : `Run ${recipeWord} on this dataset, with the model's ${model.family === 'scbert' ? 'gene list' : 'vocabulary'}${model.genesSource ? ` (${model.genesSource})` : ''}.`;
         actions.push(fixAction);
       } else {
