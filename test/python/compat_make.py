@@ -10,7 +10,8 @@ obs 'cell_type'). Writes under OUT:
   cell types but the last, plus "Unicorn cell";
 - model.onnx + model.onnx.json: an exported classifier (torch.onnx.export of a tiny model) with the same classes
   and genes;
-- encoder.pt: a benchmark encoder ("format": "scwb-encoder") over the first half of SIM's genes, valueMode log1p.
+- encoder.pt: a benchmark encoder ("format": "scwb-encoder") over the first half of SIM's genes, valueMode log1p;
+- hostile.pth: a checkpoint whose pickle would run os.system (creating OUT/PWNED) if it were executed.
 Prints JSON: {"cellTypes": [...], "classes": [...], "genes": n, "typeCounts": {type: cells}}.
 """
 import json
@@ -71,6 +72,16 @@ torch.save({"format": "scwb-encoder", "version": 1, "model": "benchmark", "struc
             "genes": half, "vocab": None,
             "model_state_dict": {"gene_emb.weight": torch.zeros(len(half) + 3, 8), "value_mlp.0.weight": torch.zeros(8, 1)}},
            os.path.join(out, "encoder.pt"))
+
+
+
+class Hostile:
+    def __reduce__(self):
+        return (os.system, ("touch " + os.path.join(out, "PWNED"),))
+
+
+torch.save({"model_state_dict": model.state_dict(), "model": "scbert", "classes": classes, "extra": Hostile()},
+           os.path.join(out, "hostile.pth"))
 
 counts = {t: int((a.obs["cell_type"] == t).sum()) for t in types}
 print(json.dumps({"cellTypes": types, "classes": classes, "genes": len(genes), "typeCounts": counts}))

@@ -163,6 +163,21 @@ describe('Check dataset against model (model files by Debian torch, datasets by 
     assert.deepStrictEqual(preprocessActions(values)[0].recipe, { recipe: 'scgpt', params: { vocab: path.join(folder, 'vocab.json'), inputMatrix: 'raw/X', inputIsLogNormalized: true, nBins: 51 } });
   });
 
+  it('an anndata 0.7 file (LZF, raw counts, gene0…) vs the encoder: no gene in common, raw counts where log1p is expected', async () => {
+    const r = await check({ model: path.join(dir, 'encoder.pt'), dataset: h5adPath('anndata_v0.7.0_adata.h5ad') });
+    assert.strictEqual(r.genes!.nOverlap, 0);
+    assert.strictEqual(byId(r, 'genes').verdict, 'fail');
+    assert.strictEqual(r.values!.kind, 'raw-counts');
+    assert.strictEqual(r.values!.binned, false);
+    assert.strictEqual(byId(r, 'values').verdict, 'fail');
+    assert.strictEqual(r.verdict, 'fail');
+  });
+
+  it('a hostile checkpoint is refused and nothing in it runs', async () => {
+    await assert.rejects(check({ model: path.join(dir, 'hostile.pth'), dataset: sim }), /hostile\.pth: refused.*nothing was executed/);
+    assert.ok(!fs.existsSync(path.join(dir, 'PWNED')));
+  });
+
   it('scwb checkpoint check prints each verdict and exits 1 on a failure; --json; a non-model file is named', async () => {
     let out = '';
     let err = '';
