@@ -94,6 +94,15 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
         else panel.dispose();
       },
     }),
+    vscode.window.registerWebviewPanelSerializer(CompatPanel.viewType, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const s = state as { model?: unknown; dataset?: unknown; labelColumn?: unknown; geneColumn?: unknown } | undefined;
+        const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+        const restored = CompatPanel.adopt(context, panel);
+        if (typeof s?.model === 'string' && typeof s.dataset === 'string') void restored.check({ model: s.model, dataset: s.dataset, labelColumn: text(s.labelColumn), geneColumn: text(s.geneColumn) });
+        else panel.dispose();
+      },
+    }),
     vscode.window.registerWebviewPanelSerializer(AboutPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         AboutPanel.adopt(context, panel);

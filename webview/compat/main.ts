@@ -48,7 +48,8 @@ function render(r: CompatReport, trusted: boolean): void {
   const overall = h('p', { class: 'overall', id: 'compat-verdict', role: 'status' },
     r.verdict === 'ok' ? 'The dataset fits the model.' : r.verdict === 'fail' ? 'The dataset does not fit the model as it is: see the fixes below.' : 'The dataset can be used, with the warnings below.');
   root.replaceChildren(header(r.model.path, r.dataset.path), facts, overall, ...cards, h('div', { class: 'row' }, againButton));
-  setState({ model: r.model.path, dataset: r.dataset.path });
+  // what a window reload checks again
+  setState({ model: r.model.path, dataset: r.dataset.path, labelColumn: r.labels?.column, geneColumn: r.genes && r.genes.matchedOn !== 'var_names' ? r.genes.matchedOn : undefined });
   rendered('compat', {
     state: 'report', verdict: r.verdict, checks: r.checks.map(c => `${c.id}:${c.verdict}`).join(','),
     actions: r.checks.reduce((n, c) => n + c.actions.length, 0), dataset: r.dataset.path, model: r.model.path,
@@ -57,6 +58,7 @@ function render(r: CompatReport, trusted: boolean): void {
 
 startApp('compat', (m: HostMessage) => {
   if (m.type === 'compat/checking') {
+    setState({ model: m.model, dataset: m.dataset });
     root.replaceChildren(header(m.model, m.dataset), h('p', { class: 'row', role: 'status' }, h('vscode-progress-ring'), `Checking… ${m.message}`));
   } else if (m.type === 'compat/report') {
     render(m.report, m.trusted);

@@ -81,6 +81,12 @@ export class CompatPanel extends WebviewApp {
       return CompatPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(CompatPanel.viewType, 'scWorkbench: Check Dataset', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {});
+    return CompatPanel.adopt(extension, panel);
+  }
+
+  /** Also used by the serializer after a window reload (which then checks the saved pair again). */
+  static adopt(extension: vscode.ExtensionContext, panel: vscode.WebviewPanel): CompatPanel {
+    CompatPanel.current?.dispose();
     const p = new CompatPanel(extension, panel);
     CompatPanel.current = p;
     return p;
