@@ -28,9 +28,9 @@ function render(r: CompatReport, trusted: boolean): void {
   const againButton = h('vscode-button', { id: 'check-again', secondary: '' }, 'Check again');
   againButton.addEventListener('click', () => post({ type: 'action', action: 'refresh' }));
   const facts = h('table', { class: 'kv', id: 'compat-facts' },
-    h('tr', {}, h('th', { scope: 'row' }, 'Model'), h('td', {}, r.model.label)),
+    h('tr', {}, h('th', { scope: 'row' }, 'Recognised as'), h('td', {}, r.model.label)),
     h('tr', {}, h('th', { scope: 'row' }, 'Gene list'), h('td', {}, r.model.genes ? `${r.model.genes.length.toLocaleString('en-US')} genes from ${r.model.genesSource ?? '?'}` : 'unknown')),
-    h('tr', {}, h('th', { scope: 'row' }, 'Dataset'), h('td', {}, `${r.dataset.nObs.toLocaleString('en-US')} cells × ${r.dataset.nVars.toLocaleString('en-US')} genes${r.dataset.recipe ? ` (Preprocess ${r.dataset.recipe})` : ''}; values read from ${r.dataset.matrix}`)));
+    h('tr', {}, h('th', { scope: 'row' }, 'Data'), h('td', {}, `${r.dataset.nObs.toLocaleString('en-US')} cells × ${r.dataset.nVars.toLocaleString('en-US')} genes${r.dataset.recipe ? ` (Preprocess ${r.dataset.recipe})` : ''}; values read from ${r.dataset.matrix}`)));
   const cards = r.checks.map(c => {
     const buttons = c.actions.map((a, index) => {
       const disabled = a.kind === 'preprocess' && !trusted;
