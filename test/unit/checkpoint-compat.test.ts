@@ -103,6 +103,8 @@ describe('Check dataset against model (model files by Debian torch, datasets by 
       nCells: 300, cellsWithUnknownLabel: made.typeCounts[last],
     });
     assert.strictEqual(byId(r, 'labels').verdict, 'warn');
+    // the fix aligns to the training dataset's genes (the scBERT recipe reads an .h5ad's var_names as its list)
+    assert.deepStrictEqual(preprocessActions(byId(r, 'values'))[0].recipe, { recipe: 'scbert', params: { referenceGenes: sim, inputMatrix: 'X' } });
     // labels from a column that matches no class: fail, and other columns are offered
     const wrong = await check({ model: path.join(dir, 'run', 'checkpoints', 'best.pt'), dataset: sim, labelColumn: 'donor' });
     assert.strictEqual(byId(wrong, 'labels').verdict, 'fail');

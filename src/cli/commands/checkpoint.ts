@@ -26,7 +26,7 @@ identifiers (symbols vs Ensembl ids; a var column that matches better), the valu
 the matrix holds, and the labels of --label COL vs the head's classes. Each check prints ok / warn / fail and the
 fix (which recipe to run). Exit status 0 when nothing fails, 1 when a check fails.
   --label COL        obs column with the labels (default: the column the model was trained on)
-  --genes FILE       the model's gene list or vocab.json when the model carries none (scBERT: genes.txt)
+  --genes FILE       the model's gene list, vocab.json or an .h5ad (its var_names) when the model carries none
   --gene-column COL  match genes on this var column instead of var_names
   --json             print the report as JSON`;
 

@@ -275,6 +275,7 @@ export async function describeModel(target: string, opts: DescribeOptions = {}, 
       if (!m.genes && typeof trained === 'string' && readVarNames && fs.existsSync(trained)) {
         m.genes = await readVarNames(trained);
         m.genesSource = `the genes of the run's training dataset ${path.basename(trained)}`;
+        if (family === 'scbert') m.genesFile = trained; // the scBERT recipe takes an .h5ad's var_names as its gene list
       }
       if (!m.genes && family === 'scbert') {
         const beside = scbertGenesBeside(target);
@@ -294,7 +295,12 @@ export async function describeModel(target: string, opts: DescribeOptions = {}, 
     if (m.family === 'scbert' && s.recognition.sizes?.genes) m.weightGenes = s.recognition.sizes.genes - 1;
     if (m.family === 'scgpt' && s.recognition.sizes?.ntoken) m.weightGenes = s.recognition.sizes.ntoken;
   }
-  if (opts.genesFile) useGenesFile(m, path.resolve(opts.genesFile), `the gene list ${path.basename(opts.genesFile)} you gave`);
+  if (opts.genesFile && /\.h5ad$/i.test(opts.genesFile)) {
+    if (!readVarNames) throw new CheckpointError(opts.genesFile, 'reading a gene list from an .h5ad needs the AnnData reader');
+    m.genes = await readVarNames(path.resolve(opts.genesFile));
+    m.genesSource = `the var_names of ${path.basename(opts.genesFile)} you gave`;
+    m.genesFile = path.resolve(opts.genesFile);
+  } else if (opts.genesFile) useGenesFile(m, path.resolve(opts.genesFile), `the gene list ${path.basename(opts.genesFile)} you gave`);
   return m;
 }
 

@@ -191,7 +191,7 @@ export class CompatPanel extends WebviewApp {
       case 'chooseGenes': {
         const picked = await vscode.window.showOpenDialog({
           title: 'The model\'s gene list (one gene a line) or vocab.json', canSelectMany: false,
-          filters: { 'Gene lists': ['txt', 'tsv', 'csv', 'json'], 'All files': ['*'] }, defaultUri: vscode.Uri.file(path.dirname(input.model)),
+          filters: { 'Gene lists': ['txt', 'tsv', 'csv', 'json', 'h5ad'], 'All files': ['*'] }, defaultUri: vscode.Uri.file(path.dirname(input.model)),
         });
         if (!picked?.[0]) return undefined;
         return this.check({ ...input, genesFile: picked[0].fsPath });
