@@ -5,6 +5,7 @@ import { DatasetView } from './host/datasets/dataset-view';
 import { SummaryCache } from './host/datasets/summaries';
 import { DatasetsTree, type DatasetTreeNode } from './host/datasets/tree';
 import { CheckpointsTree } from './host/checkpoints/tree';
+import { checkDatasetCommand, CompatPanel, type CheckOptions, type CheckTarget } from './host/checkpoints/compat';
 import { annotateCommand } from './host/commands/annotate';
 import { runBaselineCommand } from './host/commands/baseline';
 import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finetune';
@@ -27,7 +28,7 @@ export interface ScwbApi {
   readonly runs: RunsTree;
   /** the `scwb-finetune` task type: launches and finalization of fine-tune runs */
   readonly finetune: FinetuneTasks;
-  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined };
+  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined; compat(): CompatPanel | undefined };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -89,6 +90,9 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       resumeFinetuneCommand(target, { runs, tasks: finetune })),
     vscode.commands.registerCommand('scwb.results.open', (arg?: { experiment?: string } | { kind: 'experiment'; group: { name: string } }) =>
       showResults(arg && 'group' in arg ? arg.group.name : arg && 'experiment' in arg ? arg.experiment : undefined)),
+    // Check Dataset Against Model… (issue 11)
+    vscode.commands.registerCommand('scwb.checkpoints.checkDataset', (target?: CheckTarget, options?: CheckOptions) =>
+      checkDatasetCommand(context, { checkpoints, pickDataset: () => pickDataset(datasets) }, target, options)),
     vscode.window.registerWebviewPanelSerializer(ResultsPanel.viewType, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         const experiment = (state as { experiment?: unknown } | undefined)?.experiment;
@@ -99,6 +103,15 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         const runId = (state as { runId?: unknown } | undefined)?.runId;
         if (typeof runId === 'string' && runs.store) RunPanel.adopt(context, runs, panel, runId);
+        else panel.dispose();
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(CompatPanel.viewType, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const s = state as { model?: unknown; dataset?: unknown; labelColumn?: unknown; geneColumn?: unknown } | undefined;
+        const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+        const restored = CompatPanel.adopt(context, panel);
+        if (typeof s?.model === 'string' && typeof s.dataset === 'string') void restored.check({ model: s.model, dataset: s.dataset, labelColumn: text(s.labelColumn), geneColumn: text(s.geneColumn) });
         else panel.dispose();
       },
     }),
@@ -115,7 +128,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     checkpoints,
     runs,
     finetune,
-    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId) },
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId), compat: () => CompatPanel.instance },
   };
 }
 

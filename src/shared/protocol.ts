@@ -6,14 +6,15 @@
  * once what they show is on screen: tests and the host wait for it instead of sleeping.
  */
 
+import type { CheckId, CompatReport } from '../core/checkpoints/compat';
 import type { DatasetStats, GeneOverlapResult } from '../core/h5ad/tasks';
 import type { DatasetSummary } from '../core/h5ad/types';
 import type { ConfusionView, ExperimentResults, ResultsModel } from '../core/results/model';
 import type { TableFormat } from '../core/results/export';
 
-export type { ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
+export type { CheckId, CompatReport, ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 
-export type AppName = 'about' | 'dataset' | 'results' | 'run';
+export type AppName = 'about' | 'dataset' | 'results' | 'run' | 'compat';
 
 /** What the About / Environment panel reports. */
 export interface EnvReport {
@@ -101,7 +102,9 @@ export type WebviewMessage =
   | { type: 'results/selectRow'; experiment: string; rowKey: string }
   | { type: 'results/selectExperiment'; experiment: string }
   /** export the experiment's table; the host formats it (the same code as `scwb results`) and saves it */
-  | { type: 'results/exportTable'; experiment: string; format: TableFormat };
+  | { type: 'results/exportTable'; experiment: string; format: TableFormat }
+  /** "Check dataset against model": run the `index`-th action of check `check` of the report the host sent */
+  | { type: 'compat/action'; check: CheckId; index: number };
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
@@ -129,10 +132,14 @@ export type HostMessage =
    * otherwise `train` and `validation` are appended to what the panel holds. `run` and `log` (the last lines of
    * run.log) always replace.
    */
-  | { type: 'run/update'; reset: boolean; run: RunPanelRun; train: RunTrainPoint[]; validation: RunValidationPoint[]; log: string[]; problem: string | null };
+  | { type: 'run/update'; reset: boolean; run: RunPanelRun; train: RunTrainPoint[]; validation: RunValidationPoint[]; log: string[]; problem: string | null }
+  /** "Check dataset against model": the check started (with what), its progress, its report or its error */
+  | { type: 'compat/checking'; model: string; dataset: string; fraction: number; message: string }
+  | { type: 'compat/report'; report: CompatReport; trusted: boolean }
+  | { type: 'compat/error'; model: string; dataset: string; message: string };
 
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList',
-  'results/selectRow', 'results/selectExperiment', 'results/exportTable']);
+  'results/selectRow', 'results/selectExperiment', 'results/exportTable', 'compat/action']);
 
 /** Messages from a webview are untrusted input: check the shape before use. */
 export function isWebviewMessage(m: unknown): m is WebviewMessage {

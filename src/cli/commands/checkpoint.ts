@@ -1,10 +1,16 @@
-/** `scwb checkpoint inspect FILE [--json]`: what a model file holds, read without Python and without running it. */
-import { CliCommand, CliIO, UsageError, parseFlags } from '../command';
+/**
+ * `scwb checkpoint inspect FILE [--json]`: what a model file holds, read without Python and without running it.
+ * `scwb checkpoint check MODEL DATASET`: will the dataset work with the model (genes, identifiers, values, labels)?
+ */
+import { CliCommand, CliIO, UsageError, parseFlags, stringFlag } from '../command';
+import type { CompatReport } from '../../core/checkpoints/compat';
+import { runTask } from '../../core/workers/run-task';
 import { formatBytes } from '../../core/format';
 import { CheckpointError } from '../../core/checkpoints/errors';
 import { CheckpointSummary, inspectCheckpoint } from '../../core/checkpoints/inspect';
 
 const USAGE = `usage: scwb checkpoint inspect FILE [--json] [--tensors]
+       scwb checkpoint check MODEL DATASET.h5ad [--label COL] [--genes FILE] [--gene-column COL] [--json]
 
 Reads a model file without Python and without executing it: PyTorch .pth/.pt (torch.save zip; the pickle is
 interpreted, never run, and a file that asks to run anything else is refused), an scGPT model folder (best_model.pt,
@@ -12,15 +18,26 @@ vocab.json, args.json), .safetensors or .onnx. Prints the format, top-level keys
 (scBERT pretrain / fine-tuned, scGPT flash or torch names, scGPT classifier), the parameter count, and the keys that
 are missing, unexpected or mis-shaped against the published layout.
   --tensors  list every tensor (name, shape, dtype)
-  --json     print the summary as JSON`;
+  --json     print the summary as JSON
+
+check: compares a dataset with a model (scBERT .pth, scGPT folder, model.onnx with model.onnx.json, a fine-tune
+run's checkpoint, a benchmark encoder.pt): the overlap of its genes with the model's gene list or vocabulary, gene
+identifiers (symbols vs Ensembl ids; a var column that matches better), the value scale the model expects vs what
+the matrix holds, and the labels of --label COL vs the head's classes. Each check prints ok / warn / fail and the
+fix (which recipe to run). Exit status 0 when nothing fails, 1 when a check fails.
+  --label COL        obs column with the labels (default: the column the model was trained on)
+  --genes FILE       the model's gene list, vocab.json or an .h5ad (its var_names) when the model carries none
+  --gene-column COL  match genes on this var column instead of var_names
+  --json             print the report as JSON`;
 
 export const command: CliCommand = {
   name: 'checkpoint',
-  summary: 'inspect a model file (.pth/.pt, scGPT folder, .safetensors, .onnx) without running it',
+  summary: 'inspect a model file (.pth/.pt, scGPT folder, .safetensors, .onnx) without running it; check a dataset against it',
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
     const [sub, ...rest] = args;
-    if (sub !== 'inspect') throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'give a subcommand (inspect)');
+    if (sub === 'check') return check(rest, io);
+    if (sub !== 'inspect') throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'give a subcommand (inspect, check)');
     const { flags, positionals } = parseFlags(rest, ['json', 'tensors']);
     for (const name of flags.keys()) if (name !== 'json' && name !== 'tensors') throw new UsageError(`unknown option --${name}`);
     if (positionals.length !== 1) throw new UsageError('give exactly one model file or scGPT folder');
@@ -38,6 +55,40 @@ export const command: CliCommand = {
     return 0;
   },
 };
+
+async function check(rest: string[], io: CliIO): Promise<number> {
+  const { flags, positionals } = parseFlags(rest, ['json']);
+  for (const name of flags.keys()) if (!['json', 'label', 'genes', 'gene-column'].includes(name)) throw new UsageError(`unknown option --${name}`);
+  if (positionals.length !== 2) throw new UsageError('give a model (file or scGPT folder) and a dataset (.h5ad)');
+  const [model, dataset] = positionals;
+  let report: CompatReport;
+  try {
+    report = await runTask<CompatReport>('checkpoints/compat', 'checkDatasetTask', {
+      model, dataset, labelColumn: stringFlag(flags, 'label'), genesFile: stringFlag(flags, 'genes'), geneColumn: stringFlag(flags, 'gene-column'),
+    }, { maxOldGenerationSizeMb: 2048 });
+  } catch (e) {
+    io.err(`scwb checkpoint check: ${(e as Error).message}\n`);
+    return 1;
+  }
+  io.out(flags.get('json') ? JSON.stringify(report, null, 2) + '\n' : formatCompat(report));
+  return report.verdict === 'fail' ? 1 : 0;
+}
+
+/** The report as text: one block per check, verdict first. */
+export function formatCompat(r: CompatReport): string {
+  const lines = [`model:   ${r.model.label}`, `         ${r.model.path}`, `dataset: ${r.dataset.path} (${r.dataset.nObs.toLocaleString('en-US')} cells x ${r.dataset.nVars.toLocaleString('en-US')} genes${r.dataset.recipe ? `, Preprocess ${r.dataset.recipe}` : ''})`, `verdict: ${r.verdict.toUpperCase()}`, ''];
+  for (const c of r.checks) {
+    lines.push(`[${c.verdict.toUpperCase()}] ${c.title}: ${c.summary}`);
+    for (const d of c.details) lines.push(`    ${d}`);
+    if (c.fix) lines.push(`    fix: ${c.fix}`);
+    for (const a of c.actions) {
+      if (a.kind === 'preprocess' && a.recipe) lines.push(`    recipe: ${JSON.stringify(a.recipe)}`);
+      if (a.kind === 'geneColumn') lines.push(`    try: --gene-column ${a.column}`);
+      if (a.kind === 'labelColumn') lines.push(`    try: --label ${a.column}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
 
 export function formatCheckpoint(s: CheckpointSummary, allTensors: boolean): string {
   const lines = [s.path, `  format: ${s.format}, ${formatBytes(s.fileSize)}`, `  architecture: ${s.recognition.label}`];
