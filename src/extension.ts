@@ -10,6 +10,7 @@ import { runBaselineCommand } from './host/commands/baseline';
 import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finetune';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
+import { EmbeddingPanel, registerEmbeddingCommands } from './host/panels/embedding';
 import { ResultsPanel } from './host/panels/results';
 import { RunPanel } from './host/panels/run';
 import { registerRunCommands } from './host/runs/commands';
@@ -26,7 +27,11 @@ export interface ScwbApi {
   readonly runs: RunsTree;
   /** the `scwb-finetune` task type: launches and finalization of fine-tune runs */
   readonly finetune: FinetuneTasks;
-  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined };
+  readonly panels: {
+    about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined;
+    /** the embedding plot of a run (issue 12) */
+    embedding(runId: string): EmbeddingPanel | undefined;
+  };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -96,6 +101,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       },
     }),
   );
+  // Embedding plot (issue 12): scwb.runs.showEmbedding and its panel serializer.
+  context.subscriptions.push(...registerEmbeddingCommands(context, runs));
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
@@ -103,7 +110,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     checkpoints,
     runs,
     finetune,
-    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId) },
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId),
+      embedding: runId => EmbeddingPanel.of(runId) },
   };
 }
 
