@@ -17,6 +17,8 @@ export interface EmbeddingPlotInput {
   labelColumn?: string | null;
   params?: Partial<UmapParams>;
   writeCache: boolean;
+  /** use a matching umap.json; default true */
+  readCache?: boolean;
 }
 
 export interface EmbeddingPlotData {
@@ -24,24 +26,28 @@ export interface EmbeddingPlotData {
   fromCache: boolean;
   columns: ObsColumnInfo[];
   colors: PointColors | null;
+  /** obs names of the laid-out points (null when the dataset could not be read) */
+  obsNames: string[] | null;
   /** why the points are not coloured (the dataset could not be read, does not match, ...), or null */
   datasetProblem: string | null;
 }
 
 export async function embeddingPlot(input: EmbeddingPlotInput, ctx?: TaskContext): Promise<EmbeddingPlotData> {
   const { layout, fromCache } = await runUmap(input.runDir, {
-    params: input.params, writeCache: input.writeCache,
+    params: input.params, writeCache: input.writeCache, readCache: input.readCache,
     progress: (f, m) => ctx?.progress(f, m), isCancelled: () => ctx?.cancelled ?? false,
   });
   if (ctx?.cancelled) throw new CancelledError();
   let columns: ObsColumnInfo[] = [];
   let colors: PointColors | null = null;
+  let obsNames: string[] | null = null;
   let datasetProblem: string | null = null;
   if (!input.datasetPath) datasetProblem = 'the run names no dataset, so the points are not coloured';
   else {
     try {
       const df = await readObsFor(input.datasetPath, layout.rows, path.join(input.runDir, EMBEDDINGS_FILE));
       columns = obsColumns(df);
+      obsNames = layout.indices.map(i => df.index[i]);
       const names = new Set(columns.map(c => c.name));
       const pick = input.column && names.has(input.column) ? input.column
         : input.labelColumn && names.has(input.labelColumn) ? input.labelColumn : columns[0]?.name;
@@ -51,7 +57,7 @@ export async function embeddingPlot(input: EmbeddingPlotInput, ctx?: TaskContext
       datasetProblem = e instanceof Error ? e.message : String(e);
     }
   }
-  return { layout, fromCache, columns, colors, datasetProblem };
+  return { layout, fromCache, columns, colors, obsNames, datasetProblem };
 }
 
 export interface EmbeddingColorsInput {

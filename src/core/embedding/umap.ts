@@ -91,7 +91,8 @@ export function layoutMatrix(m: NpyMatrix, indices: readonly number[], params: U
   const rng = new MT19937(params.seed);
   const nNeighborsUsed = Math.min(params.nNeighbors, n - 1);
   const umap = new UMAP({ nComponents: 2, nNeighbors: nNeighborsUsed, minDist: params.minDist, random: () => rng.randomSample() });
-  hooks.progress?.(0, 'nearest neighbours');
+  // umap-js's neighbour search reports nothing: the fraction is unknown (NaN) until the epochs start.
+  hooks.progress?.(NaN, 'nearest neighbours');
   const nEpochs = umap.initializeFit(vectors);
   for (let e = 0; e < nEpochs; e++) {
     if (hooks.isCancelled?.()) throw new CancelledError();
@@ -132,6 +133,8 @@ export interface RunUmapOptions extends LayoutProgress {
   params?: Partial<UmapParams>;
   /** write umap.json (false in an untrusted workspace: nothing is written); default true */
   writeCache?: boolean;
+  /** use a matching umap.json; default true */
+  readCache?: boolean;
 }
 
 /**
@@ -145,14 +148,14 @@ export async function runUmap(runDir: string, opts: RunUmapOptions = {}): Promis
   const real = await checkedFileInFolder(file, runDir);
   opts.progress?.(0, 'hashing the embeddings');
   const sha = await sha256File(real, undefined, opts.isCancelled);
-  const cached = await readCachedLayout(runDir, sha, params);
+  const cached = opts.readCache === false ? null : await readCachedLayout(runDir, sha, params);
   if (cached) return { layout: cached, fromCache: true };
   const m = await readNpyInFolder(file, runDir);
   if (m.rows < 3) throw new NpyError(file, `has ${m.rows} rows; a UMAP layout needs at least 3 cells`);
   const indices = subsampleRows(m.rows, params.maxCells, params.seed);
   const done = layoutMatrix(m, indices, params, {
     isCancelled: opts.isCancelled,
-    progress: (f, msg) => opts.progress?.(0.05 + 0.95 * f, msg),
+    progress: (f, msg) => opts.progress?.(Number.isNaN(f) ? NaN : 0.05 + 0.95 * f, msg),
   });
   const layout: UmapLayout = {
     format: UMAP_FORMAT, version: UMAP_VERSION, embeddingSha256: sha, params, rows: m.rows, dim: m.cols, indices,
