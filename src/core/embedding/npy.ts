@@ -59,11 +59,18 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyMatrix {
   const actual = buf.length - dataStart;
   if (actual < expected) fail(`the file is truncated: shape (${rows}, ${cols}) needs ${expected} bytes of data but it has ${actual}`);
   if (actual > expected) fail(`the file has ${actual - expected} bytes after the data of shape (${rows}, ${cols}); it is not one .npy array`);
-  // Copy into an aligned buffer: the data offset is a multiple of 16 or 64 in files numpy writes, but not in every file.
-  const copy = new Uint8Array(expected);
-  copy.set(buf.subarray(dataStart, dataStart + expected));
   if (!littleEndianHost()) fail('this reader needs a little-endian machine');
-  const data = dtype === '<f4' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
+  // A view on the bytes when the data is aligned (numpy pads the header to a multiple of 16 or 64), else a copy.
+  let offset = buf.byteOffset + dataStart;
+  let backing = buf.buffer;
+  if (offset % item !== 0) {
+    const copy = new Uint8Array(expected);
+    copy.set(buf.subarray(dataStart, dataStart + expected));
+    backing = copy.buffer;
+    offset = 0;
+  }
+  const count = rows * cols;
+  const data = dtype === '<f4' ? new Float32Array(backing, offset, count) : new Float64Array(backing, offset, count);
   return { rows, cols, dtype: dtype as NpyMatrix['dtype'], data };
 }
 

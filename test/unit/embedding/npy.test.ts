@@ -66,7 +66,11 @@ describe('embedding: .npy reader', () => {
       len.writeUInt16LE(h.length);
       return Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]), len, h, Buffer.alloc(8)]);
     };
-    assert.doesNotThrow(() => parseNpy(make("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }"), 'ok.npy'));
+    // This header leaves the data at byte 65, not a multiple of 4: the values are copied to an aligned array.
+    const ok = make("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }");
+    ok.writeFloatLE(1.5, ok.length - 8);
+    ok.writeFloatLE(-2, ok.length - 4);
+    assert.deepStrictEqual(Array.from(parseNpy(ok, 'ok.npy').data), [1.5, -2]);
     assert.throws(() => parseNpy(make("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), 'x': 1}"), 'k.npy'), /k\.npy: unexpected header key 'x'/);
     assert.throws(() => parseNpy(make("{'descr': '<f4', 'shape': (1, 2)}"), 'm.npy'), /m\.npy: malformed header: no 'fortran_order'/);
     assert.throws(() => parseNpy(make("{'descr': '<f4', 'fortran_order': 0, 'shape': (1, 2)}"), 'b.npy'), /fortran_order must be True or False/);
