@@ -12,6 +12,7 @@ import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finet
 import { pretrainEncoderCommand, probeEncoderCommand } from './host/commands/benchmark';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
+import { EmbeddingPanel, registerEmbeddingCommands } from './host/panels/embedding';
 import { ResultsPanel } from './host/panels/results';
 import { RunPanel } from './host/panels/run';
 import { registerRunCommands } from './host/runs/commands';
@@ -28,7 +29,12 @@ export interface ScwbApi {
   readonly runs: RunsTree;
   /** the `scwb-finetune` task type: launches and finalization of fine-tune runs */
   readonly finetune: FinetuneTasks;
-  readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined; compat(): CompatPanel | undefined };
+  readonly panels: {
+    about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined;
+    compat(): CompatPanel | undefined;
+    /** the embedding plot of a run (issue 12) */
+    embedding(runId: string): EmbeddingPanel | undefined;
+  };
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -121,6 +127,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       },
     }),
   );
+  // Embedding plot (issue 12): scwb.runs.showEmbedding and its panel serializer.
+  context.subscriptions.push(...registerEmbeddingCommands(context, runs));
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
@@ -128,7 +136,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     checkpoints,
     runs,
     finetune,
-    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId), compat: () => CompatPanel.instance },
+    panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId),
+      compat: () => CompatPanel.instance, embedding: runId => EmbeddingPanel.of(runId) },
   };
 }
 

@@ -5,6 +5,7 @@ import { CliCommand, CliIO, UsageError } from './command';
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   baseline: async () => (await import('./commands/baseline.js')).command,
   checkpoint: async () => (await import('./commands/checkpoint.js')).command,
+  embedding: async () => (await import('./commands/embedding.js')).command,
   finetune: async () => (await import('./commands/finetune.js')).command,
   annotate: async () => (await import('./commands/annotate.js')).command,
   inspect: async () => (await import('./commands/inspect.js')).command,

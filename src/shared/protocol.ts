@@ -11,10 +11,13 @@ import type { DatasetStats, GeneOverlapResult } from '../core/h5ad/tasks';
 import type { DatasetSummary } from '../core/h5ad/types';
 import type { ConfusionView, ExperimentResults, ResultsModel } from '../core/results/model';
 import type { TableFormat } from '../core/results/export';
+import type { ObsColumnInfo, PointColors } from '../core/embedding/colors';
+import type { UmapParams } from '../core/embedding/umap';
 
 export type { CheckId, CompatReport, ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
+export type { ObsColumnInfo, PointColors, UmapParams };
 
-export type AppName = 'about' | 'dataset' | 'results' | 'run' | 'compat';
+export type AppName = 'about' | 'dataset' | 'results' | 'run' | 'compat' | 'embedding';
 
 /** What the About / Environment panel reports. */
 export interface EnvReport {
@@ -89,6 +92,31 @@ export interface RunPanelRun {
   summary: { accuracy: number; macroF1: number } | null;
 }
 
+/** The embedding plot of one run: the 2-D UMAP layout of its embeddings.npy and what colours the points. */
+export interface EmbeddingPlotView {
+  runId: string;
+  /** the run's display name */
+  title: string;
+  /** the dataset file's name (colours come from its obs) */
+  dataset: string;
+  /** rows (cells) and dimension of embeddings.npy */
+  rows: number;
+  dim: number;
+  /** rows laid out (fewer than `rows` when subsampled) and which */
+  indices: number[];
+  x: number[];
+  y: number[];
+  subsampled: boolean;
+  params: UmapParams;
+  nNeighborsUsed: number;
+  /** read from umap.json rather than computed now */
+  fromCache: boolean;
+  columns: ObsColumnInfo[];
+  colors: PointColors | null;
+  /** why the points are not (or not as asked) coloured, or null */
+  datasetProblem: string | null;
+}
+
 /** Messages from a webview to the host. */
 export type WebviewMessage =
   | { type: 'ready'; app: AppName }
@@ -104,7 +132,9 @@ export type WebviewMessage =
   /** export the experiment's table; the host formats it (the same code as `scwb results`) and saves it */
   | { type: 'results/exportTable'; experiment: string; format: TableFormat }
   /** "Check dataset against model": run the `index`-th action of check `check` of the report the host sent */
-  | { type: 'compat/action'; check: CheckId; index: number };
+  | { type: 'compat/action'; check: CheckId; index: number }
+  /** embedding plot: colour the points by another obs column */
+  | { type: 'embedding/selectColumn'; column: string };
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
@@ -136,10 +166,16 @@ export type HostMessage =
   /** "Check dataset against model": the check started (with what), its progress, its report or its error */
   | { type: 'compat/checking'; model: string; dataset: string; fraction: number; message: string }
   | { type: 'compat/report'; report: CompatReport; trusted: boolean }
-  | { type: 'compat/error'; model: string; dataset: string; message: string };
+  | { type: 'compat/error'; model: string; dataset: string; message: string }
+  /** embedding plot: the layout is being computed (fraction 0..1, NaN when unknown) */
+  | { type: 'embedding/progress'; title: string; fraction: number; message: string }
+  | { type: 'embedding/plot'; plot: EmbeddingPlotView }
+  /** embedding plot: new colours after `embedding/selectColumn` (null with `problem` when the column could not be read) */
+  | { type: 'embedding/colors'; colors: PointColors | null; problem: string | null }
+  | { type: 'embedding/error'; message: string };
 
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList',
-  'results/selectRow', 'results/selectExperiment', 'results/exportTable', 'compat/action']);
+  'results/selectRow', 'results/selectExperiment', 'results/exportTable', 'compat/action', 'embedding/selectColumn']);
 
 /** Messages from a webview are untrusted input: check the shape before use. */
 export function isWebviewMessage(m: unknown): m is WebviewMessage {

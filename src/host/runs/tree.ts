@@ -10,6 +10,7 @@ import { EventsTail, configuredEpochs, emptyLive, foldLive, liveText, liveToolti
 import type { RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
 import { Disposable } from '../disposable';
+import { hasEmbeddings } from '../panels/embedding';
 
 export type RunsTreeNode = { kind: 'experiment'; group: ExperimentGroup } | { kind: 'run'; run: RunRecord };
 
@@ -160,7 +161,8 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     if (r.note) lines.push(`note: ${r.note}`);
     if (r.error) lines.push(`error: ${r.error}`);
     item.tooltip = lines.join('\n');
-    item.contextValue = `scwb.run.${r.status}`;
+    // `.embedding` marks a run folder with cell embeddings (embeddings.npy): Show Embedding Plot is offered on it.
+    item.contextValue = `scwb.run.${r.status}${hasEmbeddings(this.store!.runDir(r.id)) ? '.embedding' : ''}`;
     item.resourceUri = vscode.Uri.file(path.join(this.store!.runDir(r.id), 'run.json'));
     // A fine-tune opens its run panel (live curves); a baseline, which has no curves, its log.
     item.command = r.kind !== 'baseline'
