@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   results: async () => (await import('./commands/results.js')).command,
   simulate: async () => (await import('./commands/simulate.js')).command,
   split: async () => (await import('./commands/split.js')).command,
+  slurm: async () => (await import('./commands/slurm.js')).command,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {

@@ -60,6 +60,21 @@ export const RunSummarySchema = z.object({
 /** Headline metrics copied into run.json so list views need not open metrics.json. */
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 
+export const SlurmJobRefSchema = z.object({
+  /** `sbatch --parsable`'s job id */
+  jobId: z.string().min(1),
+  /** the cluster of a federation, when sbatch named one */
+  cluster: z.string().optional(),
+  submittedAt: z.string(),
+  /** the batch script (in the run folder) */
+  script: z.string().min(1),
+  /** the job state Slurm last reported (squeue %T / sacct State), and sacct's ExitCode */
+  state: z.string().optional(),
+  exitCode: z.string().optional(),
+});
+/** run.json `slurm`: the Slurm job that runs the run (absent for a local run). */
+export type SlurmJobRef = z.infer<typeof SlurmJobRefSchema>;
+
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   id: z.string().min(1),
@@ -91,6 +106,7 @@ export const RunRecordSchema = z.object({
   error: z.string().nullable().default(null),
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
+  slurm: SlurmJobRefSchema.optional(),
 });
 /** run.json */
 export type RunRecord = z.infer<typeof RunRecordSchema>;
