@@ -6,13 +6,9 @@ import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import { bashArray, bashQuote } from '../../../src/core/slurm/quote';
 import { parseParsable, slurmRunStatus } from '../../../src/core/slurm/client';
+import { HOSTILE } from './hostile';
 import { SlurmOptionError, renderSbatchScript, sbatchDirectives, slurmWorld } from '../../../src/core/slurm/script';
 
-export const HOSTILE = [
-  'plain', 'with space', '', ' ', "it's", '"double"', '$HOME', '${PATH}', '$(touch /tmp/scwb-pwned)', '`id`', 'back\\slash',
-  'line\nbreak', 'tab\there', '*', '~', '!bang', 'semi;colon', 'a|b&c', '<in>', '#hash', "'", "''", '\\', '-n', '--run-dir',
-  'ünïcödé ✓', '\r\n', "x'\"$`\\\n",
-];
 
 /** What bash makes of an array literal: the words it holds, NUL-separated. */
 function bashWords(literal: string): string[] {
@@ -31,6 +27,9 @@ describe('bash quoting for sbatch scripts', () => {
     assert.strictEqual(bashQuote('/data/run-1/x.h5ad'), '/data/run-1/x.h5ad');
     assert.strictEqual(bashQuote('a b'), "'a b'");
     assert.throws(() => bashQuote('a\0b'), /NUL byte/);
+    // control characters are escaped: no raw CR (sbatch refuses DOS line breaks), one line per word
+    assert.strictEqual(bashQuote("a\r\nb'c"), "$'a\\r\\nb\\'c'");
+    assert.ok(!/[\r\n]/.test(HOSTILE.map(bashQuote).join(' ')));
   });
 });
 
