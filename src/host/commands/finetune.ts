@@ -21,6 +21,7 @@ import { chooseInterpreter } from '../python';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 import { FINETUNE_TASK_TYPE, type FinetuneTasks } from '../tasks';
+import { chooseRunTarget, submitRunsToSlurm, type RunTarget } from '../slurm/slurm';
 
 /** Skips the quick picks (tests, automation): what the flow would collect. */
 export interface FinetuneCommandOptions {
@@ -41,6 +42,8 @@ export interface FinetuneCommandOptions {
   experiment?: string;
   /** model hyper-parameters for the worker (e.g. a tiny random model) */
   config?: Record<string, unknown>;
+  /** where to train; default this machine (the palette flow asks when Slurm is configured) */
+  runOn?: RunTarget;
 }
 
 export interface FinetuneLaunch {
@@ -49,6 +52,8 @@ export interface FinetuneLaunch {
   runIds: string[];
   runDirs: string[];
   storeRoot: string;
+  /** Slurm job ids, one per run, when the runs went to Slurm */
+  slurmJobs?: string[];
 }
 
 export interface FinetuneDeps {
@@ -85,10 +90,13 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     options = await askForFinetune(dataset, await deps.summaryOf(dataset), deps, envCheck);
   }
   if (!options) return undefined;
+  const runOn = programmatic ? options.runOn ?? 'local' : await chooseRunTarget();
+  if (!runOn) return undefined;
 
   const env = await envCheck;
   const wanted = env.report ? judgeEnvironment(env.report, { device: options.device, nproc: options.nproc }) : env;
-  if (!wanted.ok) {
+  // On Slurm the worker runs on the cluster's nodes: this machine's Python and GPUs do not matter.
+  if (!wanted.ok && runOn === 'local') {
     const problem = wanted.problem ?? 'the training worker cannot run';
     void vscode.window.showErrorMessage(`Fine-tune cannot start: ${problem}`, 'Open Environment')
       .then(choice => { if (choice) void vscode.commands.executeCommand('scwb.showAbout'); });
@@ -114,6 +122,21 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
   deps.runs.refresh();
+  if (runOn === 'slurm') {
+    const runIds = plan.runs.map(r => r.id);
+    try {
+      const slurmJobs = await submitRunsToSlurm(store, runIds, python, options.device);
+      deps.runs.refresh();
+      void vscode.window.showInformationMessage(`Submitted ${slurmJobs.length} run${slurmJobs.length === 1 ? '' : 's'} to Slurm (job${slurmJobs.length === 1 ? '' : 's'} ${slurmJobs.join(', ')}).`);
+      return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs };
+    } catch (e) {
+      for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
+      deps.runs.refresh();
+      void vscode.window.showErrorMessage(`Submitting to Slurm failed: ${(e as Error).message}`);
+      if (programmatic) throw e;
+      return undefined;
+    }
+  }
   const onGpu = options.device === 'cuda' || (options.device !== 'cpu' && !!env.report?.cuda.available);
   if (onGpu && !programmatic && !await fitsGpuMemory(python, plan, store)) {
     for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
