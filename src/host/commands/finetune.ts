@@ -21,7 +21,8 @@ import { chooseInterpreter } from '../python';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 import { FINETUNE_TASK_TYPE, type FinetuneTasks } from '../tasks';
-import { chooseRunTarget, submitRunsToSlurm, type RunTarget } from '../slurm/slurm';
+import { chooseRunTarget, slurmSettings, submitRunsToSlurm, type RunTarget } from '../slurm/slurm';
+import { submitRunToSlurm } from '../../core/slurm/runs';
 
 /** Skips the quick picks (tests, automation): what the flow would collect. */
 export interface FinetuneCommandOptions {
@@ -306,8 +307,22 @@ export async function resumeFinetuneCommand(
     void vscode.window.showWarningMessage(`'${run.name || run.id}' is ${run.status}; only cancelled, failed or interrupted runs can be resumed.`);
     return undefined;
   }
-  const taskName = `Resume ${run.name || run.id}`;
   const runDir = store.runDir(id);
+  if (run.slurm) {
+    // a Slurm run resumes as a new job with the current scwb.slurm.* settings
+    const python = (await chooseInterpreter(vscode.workspace.workspaceFolders?.[0]?.uri)).interpreter || 'python3';
+    const s = slurmSettings();
+    try {
+      const rec = await submitRunToSlurm(store, id, { python: s.python ?? python, options: s.options, client: s.client, resume: true });
+      deps.runs.refresh();
+      void vscode.window.showInformationMessage(`Resuming ${run.name || run.id} as Slurm job ${rec.slurm?.jobId}.`);
+      return { experiment: run.experiment, taskName: `Slurm job ${rec.slurm?.jobId}`, runIds: [id], runDirs: [runDir], storeRoot: store.root, slurmJobs: [rec.slurm!.jobId] };
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Resume on Slurm failed: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+  const taskName = `Resume ${run.name || run.id}`;
   await deps.tasks.execute({ type: FINETUNE_TASK_TYPE, runDirs: [runDir], resume: true }, vscode.workspace.workspaceFolders?.[0], taskName);
   return { experiment: run.experiment, taskName, runIds: [id], runDirs: [runDir], storeRoot: store.root };
 }
