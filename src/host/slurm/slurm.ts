@@ -74,8 +74,14 @@ export async function submitRunsToSlurm(store: RunStore, ids: readonly string[],
   return jobs;
 }
 
-function needsPoll(r: RunRecord): boolean {
-  return !!r.slurm && (!FINAL_STATUSES.includes(r.status) || !r.slurm.state || !isFinalSlurmState(r.slurm.state));
+/** How long after a run ended its job is still asked for its final state (Slurm may lag the worker a little). */
+const AFTER_END_MS = 10 * 60 * 1000;
+
+function needsPoll(r: RunRecord, now = Date.now()): boolean {
+  if (!r.slurm) return false;
+  if (!FINAL_STATUSES.includes(r.status)) return true;
+  const jobOpen = !r.slurm.state || !isFinalSlurmState(r.slurm.state);
+  return jobOpen && (!r.endedAt || now - Date.parse(r.endedAt) < AFTER_END_MS);
 }
 
 /** Follows the Slurm runs of the store (trusted workspaces only: it writes run.json) and Cancel Slurm Job. */
