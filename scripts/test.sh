@@ -39,6 +39,16 @@ count_check "eslint" node_modules/.bin/eslint --no-error-on-unmatched-pattern sr
 count_check "tsc --noEmit (extension, core, tests)" node_modules/.bin/tsc -p . --noEmit
 count_check "tsc --noEmit (webviews)" node_modules/.bin/tsc -p tsconfig.webview.json
 
+stage "local Slurm (scripts/slurm-local.sh) for the Slurm run target tests"
+# A real single-node Slurm in a network namespace (root needed). When it cannot start, SCWB_SLURM_BIN stays unset
+# and the Slurm tests fail with the reason (test/helpers/slurm.ts); they are never skipped.
+if SLURM_BIN=$(bash scripts/slurm-local.sh start); then
+  export SCWB_SLURM_BIN=$SLURM_BIN
+  trap 'bash scripts/slurm-local.sh stop >/dev/null 2>&1 || true' EXIT
+else
+  echo "the local Slurm did not start: the Slurm tests will fail"
+fi
+
 stage "unit tests (Node)"
 node scripts/run-mocha.js unit; add_layer unit
 

@@ -10,6 +10,7 @@ import { annotateCommand } from './host/commands/annotate';
 import { runBaselineCommand } from './host/commands/baseline';
 import { resumeFinetuneCommand, runFinetuneCommand } from './host/commands/finetune';
 import { pretrainEncoderCommand, probeEncoderCommand } from './host/commands/benchmark';
+import { registerSlurm } from './host/slurm/slurm';
 import { preprocessCommand } from './host/commands/preprocess';
 import { AboutPanel } from './host/panels/about';
 import { EmbeddingPanel, registerEmbeddingCommands } from './host/panels/embedding';
@@ -48,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs, runId => RunPanel.show(context, runs, runId)));
   const finetune = new FinetuneTasks(runs, showResults);
   context.subscriptions.push(finetune);
+  // Slurm run target (issue 13): follows submitted jobs, Cancel Slurm Job
+  context.subscriptions.push(...registerSlurm(runs));
   // Fine-tune runs that finished while VS Code was closed get their metrics now (a trusted workspace only: it writes).
   if (vscode.workspace.isTrusted && runs.store) {
     const store = runs.store;

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   // the AAAI 2025 benchmark (docs/benchmark.md)
   pretrain: async () => (await import('./commands/benchmark.js')).pretrainCommand,
   probe: async () => (await import('./commands/benchmark.js')).probeCommand,
+  slurm: async () => (await import('./commands/slurm.js')).command,
 };
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {

@@ -12,9 +12,12 @@ import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/fine
 import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
+import { SlurmClient } from '../../core/slurm/client';
+import { submitRunToSlurm, waitForSlurmRun } from '../../core/slurm/runs';
+import type { SlurmJobOptions } from '../../core/slurm/script';
 
 const USAGE = `usage: scwb finetune DATASET.h5ad --model scbert|scgpt --checkpoint PATH|none --label COL [options]
-       scwb finetune --resume RUN_DIR... [--python PATH] [--device ...] [--nproc N]
+       scwb finetune --resume RUN_DIR... [--python PATH] [--device ...] [--nproc N] [--slurm ...]
 
 Fine-tunes scBERT or scGPT with the bundled PyTorch worker (resources/worker) on the same train/test rows as
 \`scwb baseline\`: one run per (fraction, seed) in the run store, run one after another by one worker process in
@@ -40,6 +43,15 @@ training (defaults: the published protocol of the model):
   --nproc N                     processes (GPUs) per run, data-parallel (default 1)
   --ignore-keys K1,K2           checkpoint keys allowed to stay unloaded
   --config FILE.json            model hyper-parameters for the worker (e.g. a tiny model for a test)
+Slurm (instead of this terminal: one batch job per run, script and slurm-<job>.out in the run folder):
+  --slurm                       submit with sbatch; prints the job ids and returns (see \`scwb slurm status\`)
+  --wait                        with --slurm: wait for the jobs, then print the summary as a local run does
+  --partition P --account A --time T (e.g. 04:00:00) --mem M (per node, e.g. 32G)
+  --gpus N                      GPUs per node (--gres=gpu:N; --gpu-flag gpus-per-node for --gpus-per-node=N)
+  --nodes N                     nodes; >1 runs multi-node DDP: one srun task per GPU
+  --tasks-per-node N            CPU processes per node without GPUs (gloo data-parallel)
+  --cpus-per-task N
+  --sbatch-args='--qos=high --constraint=a100'   more #SBATCH options (one token each)
 other:
   --python PATH                 Python with PyTorch (default: python3)
   --experiment NAME             experiment the runs belong to (default: '<dataset stem> <model>')
@@ -48,10 +60,11 @@ other:
   --prepare-only                create the runs and print them, start nothing
   --progress                    print preparation progress to stderr`;
 
+const SLURM_FLAGS = ['slurm', 'wait', 'partition', 'account', 'time', 'mem', 'gpus', 'gpu-flag', 'nodes', 'tasks-per-node', 'cpus-per-task', 'sbatch-args'];
 const KNOWN = new Set(['model', 'checkpoint', 'label', 'ablation', 'query', 'test-size', 'seed', 'group', 'fractions', 'seeds',
   'stratified-few-shot', 'random-few-shot', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
-  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume']);
-const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume'];
+  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS]);
+const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait'];
 
 function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
   const v = stringFlag(flags, name);
@@ -83,6 +96,27 @@ export interface FinetuneCliRequest {
   nproc: number | undefined;
   prepareOnly: boolean;
   progress: boolean;
+  /** --slurm: the job options; null runs the worker in this terminal */
+  slurm: SlurmJobOptions | null;
+  wait: boolean;
+}
+
+/** The Slurm job options of the command line, or null without --slurm. */
+export function slurmOptionsFromFlags(flags: Map<string, string | true>): SlurmJobOptions | null {
+  const given = SLURM_FLAGS.filter(f => f !== 'slurm' && flags.has(f));
+  if (flags.get('slurm') !== true) {
+    if (given.length) throw new UsageError(`--${given[0]} applies only with --slurm`);
+    return null;
+  }
+  const gpuFlag = stringFlag(flags, 'gpu-flag');
+  if (gpuFlag !== undefined && gpuFlag !== 'gres' && gpuFlag !== 'gpus-per-node') throw new UsageError(`--gpu-flag must be gres or gpus-per-node, got '${gpuFlag}'`);
+  const extra = stringFlag(flags, 'sbatch-args');
+  return {
+    partition: stringFlag(flags, 'partition'), account: stringFlag(flags, 'account'), time: stringFlag(flags, 'time'),
+    memory: stringFlag(flags, 'mem'), gpusPerNode: intFlag(flags, 'gpus'), gpuFlag, nodes: intFlag(flags, 'nodes'),
+    tasksPerNode: intFlag(flags, 'tasks-per-node'), cpusPerTask: intFlag(flags, 'cpus-per-task'),
+    extraArgs: extra ? extra.split(/\s+/).filter(Boolean) : undefined,
+  };
 }
 
 /** Turns the command line into what the command does (exported for tests). */
@@ -92,9 +126,9 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
   const python = stringFlag(flags, 'python') ?? 'python3';
   const device = deviceFlag(flags);
   const nproc = intFlag(flags, 'nproc');
-  const common = { python, device, nproc, progress: flags.get('progress') === true };
+  const common = { python, device, nproc, progress: flags.get('progress') === true, slurm: slurmOptionsFromFlags(flags), wait: flags.get('wait') === true };
   if (flags.get('resume') === true) {
-    const allowed = new Set(['resume', 'python', 'device', 'nproc', 'progress']);
+    const allowed = new Set(['resume', 'python', 'device', 'nproc', 'progress', ...SLURM_FLAGS]);
     for (const name of flags.keys()) if (!allowed.has(name)) throw new UsageError(`--${name} does not apply to --resume (the run folders hold the settings)`);
     if (!positionals.length) throw new UsageError('--resume needs one or more RUN_DIR (folders of the run store)');
     return { input: null, resumeDirs: positionals.map(p => path.resolve(cwd, p)), prepareOnly: false, ...common };
@@ -231,6 +265,7 @@ export const command: CliCommand = {
     } else {
       ({ store, ids } = await resumeTargets(req.resumeDirs));
     }
+    if (req.slurm && !req.prepareOnly) return submitToSlurm(req, store, ids, experiment, io);
     let code: number | null = null;
     if (!req.prepareOnly) {
       try {
@@ -253,3 +288,30 @@ export const command: CliCommand = {
     return code === 0 && records.some(r => r.status !== 'completed') ? 1 : code;
   },
 };
+
+/** --slurm: one batch job per run; prints the job ids, or with --wait the runs' ends. */
+async function submitToSlurm(req: FinetuneCliRequest, store: RunStore, ids: string[], experiment: string | null, io: CliIO): Promise<number> {
+  const client = new SlurmClient();
+  const resume = !req.input;
+  for (const id of ids) {
+    const record = await submitRunToSlurm(store, id, { python: req.python, options: req.slurm!, client, resume, device: req.device });
+    io.err(`run ${id}: Slurm job ${record.slurm?.jobId}\n`);
+  }
+  const records = [];
+  for (const id of ids) {
+    if (req.wait) {
+      const view = await waitForSlurmRun(store, id, client, { intervalMs: 2000 });
+      records.push(view.record);
+    } else {
+      records.push(await store.get(id));
+    }
+  }
+  io.out(JSON.stringify({
+    experiment: experiment ?? records[0]?.experiment ?? null, store: store.root,
+    runs: records.map(r => ({
+      id: r.id, runDir: store.runDir(r.id), fraction: r.fraction, seed: r.seed, status: r.status, slurmJobId: r.slurm?.jobId ?? null,
+      slurmState: r.slurm?.state ?? null, accuracy: r.summary?.accuracy ?? null, macroF1: r.summary?.macroF1 ?? null, error: r.error,
+    })),
+  }, null, 2) + '\n');
+  return req.wait && records.some(r => r.status !== 'completed') ? 1 : 0;
+}

@@ -64,6 +64,20 @@ export type RunSummary = z.infer<typeof RunSummarySchema>;
 
 export const RUN_KINDS = ['baseline', 'finetune', 'pretrain', 'probe'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
+export const SlurmJobRefSchema = z.object({
+  /** `sbatch --parsable`'s job id */
+  jobId: z.string().min(1),
+  /** the cluster of a federation, when sbatch named one */
+  cluster: z.string().optional(),
+  submittedAt: z.string(),
+  /** the batch script (in the run folder) */
+  script: z.string().min(1),
+  /** the job state Slurm last reported (squeue %T / sacct State), and sacct's ExitCode */
+  state: z.string().optional(),
+  exitCode: z.string().optional(),
+});
+/** run.json `slurm`: the Slurm job that runs the run (absent for a local run). */
+export type SlurmJobRef = z.infer<typeof SlurmJobRefSchema>;
 
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
@@ -98,6 +112,7 @@ export const RunRecordSchema = z.object({
   error: z.string().nullable().default(null),
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
+  slurm: SlurmJobRefSchema.optional(),
 }).refine(r => r.kind === 'pretrain' || r.labelColumn.length > 0, { path: ['labelColumn'], message: 'a label column is required (only pre-training runs have none)' });
 /** run.json */
 export type RunRecord = z.infer<typeof RunRecordSchema>;

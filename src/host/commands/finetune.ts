@@ -21,6 +21,8 @@ import { chooseInterpreter } from '../python';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 import { FINETUNE_TASK_TYPE, type FinetuneTasks } from '../tasks';
+import { chooseRunTarget, slurmSettings, submitRunsToSlurm, type RunTarget } from '../slurm/slurm';
+import { submitRunToSlurm } from '../../core/slurm/runs';
 
 /** Skips the quick picks (tests, automation): what the flow would collect. */
 export interface FinetuneCommandOptions {
@@ -41,6 +43,8 @@ export interface FinetuneCommandOptions {
   experiment?: string;
   /** model hyper-parameters for the worker (e.g. a tiny random model) */
   config?: Record<string, unknown>;
+  /** where to train; default this machine (the palette flow asks when Slurm is configured) */
+  runOn?: RunTarget;
 }
 
 export interface FinetuneLaunch {
@@ -49,6 +53,8 @@ export interface FinetuneLaunch {
   runIds: string[];
   runDirs: string[];
   storeRoot: string;
+  /** Slurm job ids, one per run, when the runs went to Slurm */
+  slurmJobs?: string[];
 }
 
 export interface FinetuneDeps {
@@ -85,10 +91,13 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     options = await askForFinetune(dataset, await deps.summaryOf(dataset), deps, envCheck);
   }
   if (!options) return undefined;
+  const runOn = programmatic ? options.runOn ?? 'local' : await chooseRunTarget();
+  if (!runOn) return undefined;
 
   const env = await envCheck;
   const wanted = env.report ? judgeEnvironment(env.report, { device: options.device, nproc: options.nproc }) : env;
-  if (!wanted.ok) {
+  // On Slurm the worker runs on the cluster's nodes: this machine's Python and GPUs do not matter.
+  if (!wanted.ok && runOn === 'local') {
     const problem = wanted.problem ?? 'the training worker cannot run';
     void vscode.window.showErrorMessage(`Fine-tune cannot start: ${problem}`, 'Open Environment')
       .then(choice => { if (choice) void vscode.commands.executeCommand('scwb.showAbout'); });
@@ -114,6 +123,21 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
   deps.runs.refresh();
+  if (runOn === 'slurm') {
+    const runIds = plan.runs.map(r => r.id);
+    try {
+      const slurmJobs = await submitRunsToSlurm(store, runIds, python, options.device);
+      deps.runs.refresh();
+      void vscode.window.showInformationMessage(`Submitted ${slurmJobs.length} run${slurmJobs.length === 1 ? '' : 's'} to Slurm (job${slurmJobs.length === 1 ? '' : 's'} ${slurmJobs.join(', ')}).`);
+      return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs };
+    } catch (e) {
+      for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
+      deps.runs.refresh();
+      void vscode.window.showErrorMessage(`Submitting to Slurm failed: ${(e as Error).message}`);
+      if (programmatic) throw e;
+      return undefined;
+    }
+  }
   const onGpu = options.device === 'cuda' || (options.device !== 'cpu' && !!env.report?.cuda.available);
   if (onGpu && !programmatic && !await fitsGpuMemory(python, plan, store)) {
     for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
@@ -283,8 +307,22 @@ export async function resumeFinetuneCommand(
     void vscode.window.showWarningMessage(`'${run.name || run.id}' is ${run.status}; only cancelled, failed or interrupted runs can be resumed.`);
     return undefined;
   }
-  const taskName = `Resume ${run.name || run.id}`;
   const runDir = store.runDir(id);
+  if (run.slurm) {
+    // a Slurm run resumes as a new job with the current scwb.slurm.* settings
+    const python = (await chooseInterpreter(vscode.workspace.workspaceFolders?.[0]?.uri)).interpreter || 'python3';
+    const s = slurmSettings();
+    try {
+      const rec = await submitRunToSlurm(store, id, { python: s.python ?? python, options: s.options, client: s.client, resume: true });
+      deps.runs.refresh();
+      void vscode.window.showInformationMessage(`Resuming ${run.name || run.id} as Slurm job ${rec.slurm?.jobId}.`);
+      return { experiment: run.experiment, taskName: `Slurm job ${rec.slurm?.jobId}`, runIds: [id], runDirs: [runDir], storeRoot: store.root, slurmJobs: [rec.slurm!.jobId] };
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Resume on Slurm failed: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+  const taskName = `Resume ${run.name || run.id}`;
   await deps.tasks.execute({
     type: FINETUNE_TASK_TYPE, runDirs: [runDir], resume: true, ...(run.kind === 'pretrain' ? { command: 'pretrain' as const } : {}),
   }, vscode.workspace.workspaceFolders?.[0], taskName);

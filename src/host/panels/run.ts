@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { EventsTail, configuredEpochs } from '../../core/runs/live';
 import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, LOG_FILE, datasetName } from '../../core/runs/store';
+import { slurmOutputFile } from '../../core/slurm/script';
 import type { HostMessage, RunPanelRun, RunTrainPoint, RunValidationPoint } from '../../shared/protocol';
 import type { RunsTree } from '../runs/tree';
 import { WebviewApp } from './webview-app';
@@ -158,6 +159,12 @@ export class RunPanel extends WebviewApp {
       problem = (e as Error).message;
     }
     this.held.log = await readLogTail(store.file(this.runId, LOG_FILE)).catch(() => []);
+    if (record.slurm) {
+      // a Slurm run: the job's own output (what the worker printed on the node, and Slurm's errors) after run.log
+      const out = slurmOutputFile(record.slurm.jobId);
+      const slurmLog = await readLogTail(store.file(this.runId, out)).catch(() => []);
+      this.held.log.push(`--- ${out} (Slurm job ${record.slurm.jobId}: ${record.slurm.state ?? 'state unknown'}) ---`, ...slurmLog);
+    }
     this.held.run = panelRun(record, this.progress);
     this.held.problem = problem;
     this.panel.title = `Run: ${record.name || `${record.model.label} · ${record.fraction} · seed ${record.seed}`}`;
@@ -185,7 +192,8 @@ export function panelRun(r: RunRecord, progress: RunPanelRun['progress']): RunPa
     model: r.model.label + (r.model.variant ? ` (${r.model.variant})` : ''), dataset: datasetName(r), labelColumn: r.labelColumn,
     fraction: r.fraction, seed: r.seed, createdAt: r.createdAt, startedAt: r.startedAt, endedAt: r.endedAt,
     epochs: r.kind !== 'baseline' ? configuredEpochs(r.parameters) : null,
-    parameters: flattenParameters(r.parameters), progress,
+    parameters: [...(r.slurm ? [['Slurm job', `${r.slurm.jobId} (${r.slurm.state ?? 'state unknown'}${r.slurm.exitCode ? `, exit code ${r.slurm.exitCode}` : ''})`] as [string, string]] : []),
+      ...flattenParameters(r.parameters)], progress,
     summary: r.summary ? { accuracy: r.summary.accuracy, macroF1: r.summary.macroF1 } : null,
   };
 }

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EventsTail, configuredEpochs, emptyLive, foldLive, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
-import type { RunRecord } from '../../core/runs/schema';
+import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
 import { Disposable } from '../disposable';
 import { hasEmbeddings } from '../panels/embedding';
@@ -152,17 +152,21 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     item.description = r.status === 'completed' && r.summary
       ? `accuracy ${r.summary.accuracy.toFixed(3)} · macro-F1 ${r.summary.macroF1.toFixed(3)}`
       : r.status === 'running' && live ? `running · ${live}` : r.status + (r.error ? `: ${r.error}` : '');
+    if (r.slurm && !FINAL_STATUSES.includes(r.status)) item.description = `Slurm ${r.slurm.jobId} ${r.slurm.state ?? ''} · ${item.description}`;
     const lines = [
       `${r.id} (${r.kind})`, `dataset: ${r.dataset.path}`, `label: ${r.labelColumn}`, `split: ${splitText(r)}`,
       `model: ${r.model.label}`, `fraction ${r.fraction}, seed ${r.seed}`, `status: ${r.status}`,
     ];
     const entry = r.status === 'running' ? this.live.get(r.id) : undefined;
     if (entry) lines.push(...liveTooltip(entry.summary, entry.epochs));
+    if (r.slurm) lines.push(`Slurm job ${r.slurm.jobId}${r.slurm.cluster ? ` on ${r.slurm.cluster}` : ''}: ${r.slurm.state ?? 'state unknown'}${r.slurm.exitCode ? `, exit code ${r.slurm.exitCode}` : ''}`);
     if (r.note) lines.push(`note: ${r.note}`);
     if (r.error) lines.push(`error: ${r.error}`);
     item.tooltip = lines.join('\n');
-    // `.embedding` marks a run folder with cell embeddings (embeddings.npy): Show Embedding Plot is offered on it.
-    item.contextValue = `scwb.run.${r.status}${hasEmbeddings(this.store!.runDir(r.id)) ? '.embedding' : ''}`;
+    // '.slurm' marks a run whose job may still be cancelled (Cancel Slurm Job); `.embedding` a run folder with cell
+    // embeddings (embeddings.npy): Show Embedding Plot is offered on it.
+    item.contextValue = `scwb.run.${r.status}${r.slurm && !FINAL_STATUSES.includes(r.status) ? '.slurm' : ''}`
+      + `${hasEmbeddings(this.store!.runDir(r.id)) ? '.embedding' : ''}`;
     item.resourceUri = vscode.Uri.file(path.join(this.store!.runDir(r.id), 'run.json'));
     // A fine-tune opens its run panel (live curves); a baseline, which has no curves, its log.
     item.command = r.kind !== 'baseline'
