@@ -16,6 +16,9 @@ import { registerRunCommands } from './host/runs/commands';
 import { RunsTree } from './host/runs/tree';
 import { FinetuneTasks } from './host/tasks';
 import { finalizeFinetuneRuns } from './core/finetune/finalize';
+// --- presets, grid and queue (issue 13) ---
+import { GridPanel } from './host/panels/grid';
+import { QueueService } from './host/queue/service';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
@@ -27,6 +30,9 @@ export interface ScwbApi {
   /** the `scwb-finetune` task type: launches and finalization of fine-tune runs */
   readonly finetune: FinetuneTasks;
   readonly panels: { about(): AboutPanel | undefined; datasetViews(): DatasetView[]; results(): ResultsPanel | undefined; run(runId: string): RunPanel | undefined };
+  /** the run queue (undefined without a workspace folder) and the grid editor (issue 13) */
+  readonly queue: QueueService | undefined;
+  grid(): GridPanel | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -96,6 +102,16 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       },
     }),
   );
+  // --- presets, grid and queue (issue 13) ---
+  const queue = runs.store ? new QueueService(runs.store, runs, finetune) : undefined;
+  if (queue) context.subscriptions.push(queue);
+  context.subscriptions.push(vscode.commands.registerCommand('scwb.experiments.new', (presetId?: string | null) => {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('This workspace is not trusted: scWorkbench runs nothing here.');
+      return undefined;
+    }
+    return GridPanel.show(context, queue, presetId);
+  }));
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
@@ -104,6 +120,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     runs,
     finetune,
     panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId) },
+    queue,
+    grid: () => GridPanel.instance,
   };
 }
 

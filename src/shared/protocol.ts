@@ -13,7 +13,7 @@ import type { TableFormat } from '../core/results/export';
 
 export type { ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 
-export type AppName = 'about' | 'dataset' | 'results' | 'run';
+export type AppName = 'about' | 'dataset' | 'results' | 'run' | 'grid';
 
 /** What the About / Environment panel reports. */
 export interface EnvReport {
@@ -100,7 +100,35 @@ export type WebviewMessage =
   | { type: 'results/selectRow'; experiment: string; rowKey: string }
   | { type: 'results/selectExperiment'; experiment: string }
   /** export the experiment's table; the host formats it (the same code as `scwb results`) and saves it */
-  | { type: 'results/exportTable'; experiment: string; format: TableFormat };
+  | { type: 'results/exportTable'; experiment: string; format: TableFormat }
+  // --- grid editor (issue 13) ---
+  /** start from a preset, or empty (null) */
+  | { type: 'grid/select'; presetId: string | null }
+  /** the edited experiment (checked by the host with zod); the host answers grid/summary */
+  | { type: 'grid/changed'; preset: unknown }
+  /** choose a file or folder for a dataset, query, checkpoint or encoder */
+  | { type: 'grid/pick'; grid: number; index: number; target: GridPickTarget }
+  | { type: 'grid/submit'; preset: unknown; mode: 'queue' | 'now' };
+
+export type GridPickTarget = 'dataset' | 'query' | 'checkpoint' | 'encoder';
+
+/** What the grid editor shows beside the axes: run count, GPU-hour estimate, published targets, problems. */
+export interface GridSummaryView {
+  runs: number;
+  gpuRuns: number;
+  cpuRuns: number;
+  gpuHours: number;
+  perGrid: { title: string; runs: number; gpuHours: number }[];
+  skipped: { grid: number; reason: string; count: number }[];
+  assumptions: string[];
+  targets: { grid: number; dataset: string; model: string; fraction: number; accuracy: number | null; macroF1: number | null; source: string }[];
+  /** what must still be chosen before queueing */
+  problems: string[];
+  /** the document does not validate (field and reason); null when it does */
+  error: string | null;
+  /** where the queue runs: slots of this machine */
+  slots: string;
+}
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
@@ -128,10 +156,19 @@ export type HostMessage =
    * otherwise `train` and `validation` are appended to what the panel holds. `run` and `log` (the last lines of
    * run.log) always replace.
    */
-  | { type: 'run/update'; reset: boolean; run: RunPanelRun; train: RunTrainPoint[]; validation: RunValidationPoint[]; log: string[]; problem: string | null };
+  | { type: 'run/update'; reset: boolean; run: RunPanelRun; train: RunTrainPoint[]; validation: RunValidationPoint[]; log: string[]; problem: string | null }
+  // --- grid editor (issue 13) ---
+  | { type: 'grid/state'; presets: { id: string; title: string; source: string }[]; presetId: string | null; preset: GridPresetDoc; summary: GridSummaryView }
+  | { type: 'grid/summary'; summary: GridSummaryView }
+  | { type: 'grid/picked'; grid: number; index: number; target: GridPickTarget; path: string }
+  | { type: 'grid/submitted'; count: number; message: string };
+
+/** The experiment document the grid editor edits (src/core/presets/schema.ts `Preset`). */
+export type GridPresetDoc = import('../core/presets/schema').Preset;
 
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList',
-  'results/selectRow', 'results/selectExperiment', 'results/exportTable']);
+  'results/selectRow', 'results/selectExperiment', 'results/exportTable',
+  'grid/select', 'grid/changed', 'grid/pick', 'grid/submit']);
 
 /** Messages from a webview are untrusted input: check the shape before use. */
 export function isWebviewMessage(m: unknown): m is WebviewMessage {
