@@ -178,7 +178,7 @@ export class QueueExecutor {
     const runner = this.runners[item.spec.kind];
     let handle: RunHandle;
     try {
-      if (!runner) throw new Error(`this window cannot run '${item.spec.kind}' items yet`);
+      if (!runner) throw new Error(`no runner for '${item.spec.kind}' items is registered in this build (probe items need the probe runner of issue 12)`);
       handle = await runner.start(item, {
         slot,
         setRunIds: ids => this.store.update(q => { const it = q.items.find(x => x.id === item.id); if (it) it.runIds = ids; }),
