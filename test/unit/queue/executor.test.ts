@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import { spawn } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import { QueueExecutor, type QueueRunner, type RunHandle } from '../../../src/core/queue/executor';
 import { baselineRunner } from '../../../src/core/queue/runners';
@@ -127,7 +128,7 @@ describe('queue executor', () => {
     // a run whose owner process is gone (a pid that has exited)
     const dead = spawn(process.execPath, ['-e', '0']);
     await new Promise(res => dead.on('exit', res));
-    const deadRun = await runStore.create({ ...base, status: 'running', owner: { pid: dead.pid!, hostname: require('os').hostname(), processStart: null } });
+    const deadRun = await runStore.create({ ...base, status: 'running', owner: { pid: dead.pid!, hostname: os.hostname(), processStart: null } });
     const doneRun = await runStore.create({ ...base, status: 'running' });
     await runStore.update(doneRun.id, () => ({ status: 'completed', endedAt: new Date().toISOString() }));
     await store.update(q => {
@@ -136,7 +137,7 @@ describe('queue executor', () => {
       x.runIds = [deadRun.id];
       y.runIds = [doneRun.id];
       void w;
-      q.executor = { pid: dead.pid!, hostname: require('os').hostname(), processStart: null }; // the old window
+      q.executor = { pid: dead.pid!, hostname: os.hostname(), processStart: null }; // the old window
     });
     const log = { starts: [] as string[], slots: [] as string[], maxRunning: 0 };
     const ex = new QueueExecutor(store, runStore, makeSlots({ gpus: [] }), { finetune: processRunner(log, 50) }, { pollMs: 100 });
@@ -155,7 +156,7 @@ describe('queue executor', () => {
     const store = new QueueStore(path.join(dir, '.scwb'));
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     try {
-      await store.update(q => { q.executor = { pid: other.pid!, hostname: require('os').hostname(), processStart: null }; addItems(q, [{ label: 'x', spec: ft('x') }]); });
+      await store.update(q => { q.executor = { pid: other.pid!, hostname: os.hostname(), processStart: null }; addItems(q, [{ label: 'x', spec: ft('x') }]); });
       const log = { starts: [] as string[], slots: [] as string[], maxRunning: 0 };
       const ex = new QueueExecutor(store, new RunStore(path.join(dir, '.scwb', 'runs')), makeSlots({ gpus: [] }), { finetune: processRunner(log, 10) }, { pollMs: 50 });
       await ex.start();
