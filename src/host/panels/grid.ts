@@ -27,7 +27,7 @@ export class GridPanel extends WebviewApp {
       return GridPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(GridPanel.viewType, 'scWorkbench: New Experiment', vscode.ViewColumn.Active, { retainContextWhenHidden: true });
-    const p = new GridPanel(extension, panel, queue, presetId ?? PRESETS[0].id);
+    const p = new GridPanel(extension, panel, queue, presetId === undefined ? PRESETS[0].id : presetId);
     GridPanel.current = p;
     return p;
   }
