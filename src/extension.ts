@@ -20,6 +20,9 @@ import { registerRunCommands } from './host/runs/commands';
 import { RunsTree } from './host/runs/tree';
 import { FinetuneTasks } from './host/tasks';
 import { finalizeFinetuneRuns } from './core/finetune/finalize';
+// --- presets, grid and queue (issue 13) ---
+import { GridPanel } from './host/panels/grid';
+import { QueueService } from './host/queue/service';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
@@ -36,6 +39,9 @@ export interface ScwbApi {
     /** the embedding plot of a run (issue 12) */
     embedding(runId: string): EmbeddingPanel | undefined;
   };
+  /** the run queue (undefined without a workspace folder) and the grid editor (issue 13) */
+  readonly queue: QueueService | undefined;
+  grid(): GridPanel | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): ScwbApi {
@@ -132,6 +138,16 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   );
   // Embedding plot (issue 12): scwb.runs.showEmbedding and its panel serializer.
   context.subscriptions.push(...registerEmbeddingCommands(context, runs));
+  // --- presets, grid and queue (issue 13) ---
+  const queue = runs.store ? new QueueService(runs.store, runs, finetune) : undefined;
+  if (queue) context.subscriptions.push(queue);
+  context.subscriptions.push(vscode.commands.registerCommand('scwb.experiments.new', (presetId?: string | null) => {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('This workspace is not trusted: scWorkbench runs nothing here.');
+      return undefined;
+    }
+    return GridPanel.show(context, queue, presetId);
+  }));
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
@@ -141,6 +157,8 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     finetune,
     panels: { about: () => AboutPanel.instance, datasetViews: () => DatasetView.views(), results: () => ResultsPanel.instance, run: runId => RunPanel.of(runId),
       compat: () => CompatPanel.instance, embedding: runId => EmbeddingPanel.of(runId) },
+    queue,
+    grid: () => GridPanel.instance,
   };
 }
 

@@ -27,6 +27,10 @@ export interface FinetuneTaskDefinition extends vscode.TaskDefinition {
   resume?: boolean;
   nproc?: number;
   device?: 'auto' | 'cpu' | 'cuda';
+  /** CUDA_VISIBLE_DEVICES for the worker (the run queue's GPU slot) */
+  cudaVisibleDevices?: string;
+  /** started by the run queue: it reports the outcome itself, so no message per task */
+  queued?: boolean;
 }
 
 /** What happened when a fine-tune task's process ended. */
@@ -73,7 +77,8 @@ export class FinetuneTasks extends Disposable {
     const inv = workerInvocation({
       python: interpreter || 'python3', command: def.command, runDirs: resolveDirs(def, scope), resume: def.resume, nproc: def.nproc, device: def.device,
     });
-    const task = new vscode.Task(def, scope, name, 'scWorkbench', new vscode.ProcessExecution(inv.command, inv.args, { env: inv.env, cwd: inv.cwd }));
+    const env = def.cudaVisibleDevices !== undefined ? { ...inv.env, CUDA_VISIBLE_DEVICES: def.cudaVisibleDevices } : inv.env;
+    const task = new vscode.Task(def, scope, name, 'scWorkbench', new vscode.ProcessExecution(inv.command, inv.args, { env, cwd: inv.cwd }));
     task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: false, close: false, focus: false };
     task.isBackground = false;
     return task;
@@ -98,6 +103,7 @@ export class FinetuneTasks extends Disposable {
     }
     this.runs.refresh();
     this.finished.fire({ name: task.name, exitCode, runs: records });
+    if ((task.definition as FinetuneTaskDefinition).queued) return;
     const completed = records.filter(r => r.status === 'completed').length;
     const failed = records.filter(r => r.status === 'failed' || r.status === 'interrupted').length;
     const cancelled = records.filter(r => r.status === 'cancelled').length;

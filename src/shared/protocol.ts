@@ -17,7 +17,7 @@ import type { UmapParams } from '../core/embedding/umap';
 export type { CheckId, CompatReport, ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 export type { ObsColumnInfo, PointColors, UmapParams };
 
-export type AppName = 'about' | 'dataset' | 'results' | 'run' | 'compat' | 'embedding';
+export type AppName = 'about' | 'dataset' | 'results' | 'run' | 'compat' | 'embedding' | 'grid';
 
 /** What the About / Environment panel reports. */
 export interface EnvReport {
@@ -134,7 +134,35 @@ export type WebviewMessage =
   /** "Check dataset against model": run the `index`-th action of check `check` of the report the host sent */
   | { type: 'compat/action'; check: CheckId; index: number }
   /** embedding plot: colour the points by another obs column */
-  | { type: 'embedding/selectColumn'; column: string };
+  | { type: 'embedding/selectColumn'; column: string }
+  // --- grid editor (issue 13) ---
+  /** start from a preset, or empty (null) */
+  | { type: 'grid/select'; presetId: string | null }
+  /** the edited experiment (checked by the host with zod); the host answers grid/summary */
+  | { type: 'grid/changed'; preset: unknown }
+  /** choose a file or folder for a dataset, query, checkpoint or encoder */
+  | { type: 'grid/pick'; grid: number; index: number; target: GridPickTarget }
+  | { type: 'grid/submit'; preset: unknown; mode: 'queue' | 'now' };
+
+export type GridPickTarget = 'dataset' | 'query' | 'checkpoint' | 'encoder';
+
+/** What the grid editor shows beside the axes: run count, GPU-hour estimate, published targets, problems. */
+export interface GridSummaryView {
+  runs: number;
+  gpuRuns: number;
+  cpuRuns: number;
+  gpuHours: number;
+  perGrid: { title: string; runs: number; gpuHours: number }[];
+  skipped: { grid: number; reason: string; count: number }[];
+  assumptions: string[];
+  targets: { grid: number; dataset: string; model: string; fraction: number; accuracy: number | null; macroF1: number | null; source: string }[];
+  /** what must still be chosen before queueing */
+  problems: string[];
+  /** the document does not validate (field and reason); null when it does */
+  error: string | null;
+  /** where the queue runs: slots of this machine */
+  slots: string;
+}
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
 
@@ -172,10 +200,19 @@ export type HostMessage =
   | { type: 'embedding/plot'; plot: EmbeddingPlotView }
   /** embedding plot: new colours after `embedding/selectColumn` (null with `problem` when the column could not be read) */
   | { type: 'embedding/colors'; colors: PointColors | null; problem: string | null }
-  | { type: 'embedding/error'; message: string };
+  | { type: 'embedding/error'; message: string }
+  // --- grid editor (issue 13) ---
+  | { type: 'grid/state'; presets: { id: string; title: string; source: string }[]; presetId: string | null; preset: GridPresetDoc; summary: GridSummaryView }
+  | { type: 'grid/summary'; summary: GridSummaryView }
+  | { type: 'grid/picked'; grid: number; index: number; target: GridPickTarget; path: string }
+  | { type: 'grid/submitted'; count: number; message: string };
+
+/** The experiment document the grid editor edits (src/core/presets/schema.ts `Preset`). */
+export type GridPresetDoc = import('../core/presets/schema').Preset;
 
 const WEBVIEW_TYPES: ReadonlySet<string> = new Set(['ready', 'rendered', 'action', 'export', 'error', 'dataset/selectColumn', 'dataset/pickGeneList',
-  'results/selectRow', 'results/selectExperiment', 'results/exportTable', 'compat/action', 'embedding/selectColumn']);
+  'results/selectRow', 'results/selectExperiment', 'results/exportTable', 'compat/action', 'embedding/selectColumn',
+  'grid/select', 'grid/changed', 'grid/pick', 'grid/submit']);
 
 /** Messages from a webview are untrusted input: check the shape before use. */
 export function isWebviewMessage(m: unknown): m is WebviewMessage {

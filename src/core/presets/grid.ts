@@ -1,0 +1,268 @@
+/**
+ * Expands an experiment (a preset's grids, dataset x model x ablation x fraction x seed) into queue items, counts
+ * them and estimates their GPU hours from the throughput anchors of ../shared/notes/science.md.
+ *
+ * Estimate (stated in the editor, `ESTIMATE_ASSUMPTIONS`): seconds = epochs x (training cells / throughput +
+ * validation cells / (3 x throughput)) + test cells / (3 x throughput), i.e. a forward pass costs a third of a
+ * training step. Throughputs are one H100's, per model and precision; scGPT's depends on the padded sequence
+ * length (linear in tokens between the two anchors). Baselines run on the CPU and count no GPU hours.
+ */
+import { finetuneModelRef, FINETUNE_DEFAULTS } from '../finetune/prepare';
+import { matchPublished, type PublishedNumber } from '../results/published';
+import { baselineModelRef } from '../runs/baseline';
+import type { FinetuneAblation } from '../runs/schema';
+import type { QueueSpec, QueueSplit } from '../queue/schema';
+import type { Grid, GridDataset, GridModel, Preset } from './schema';
+
+/** Cells per second of one H100 (science.md "Throughput anchors"). */
+export const THROUGHPUT = {
+  scbert: { fp32: 34.7, bf16: 42.9 },
+  /** scGPT-size model, bf16 with SDPA, padded to `tokens` */
+  scgpt: [{ tokens: 1201, cellsPerSec: 475 }, { tokens: 3001, cellsPerSec: 159 }],
+  /** fp32 / bf16 speed ratio, measured on scBERT and assumed for scGPT */
+  fp32Factor: 34.7 / 42.9,
+  /** a forward (evaluation) pass costs this fraction of a training step */
+  forwardCost: 1 / 3,
+  /** the benchmark encoder (6 layers, 256 dim, 512 tokens) is taken as scGPT-size at 1,201 tokens (conservative) */
+  benchmarkTokens: 1201,
+} as const;
+
+export const ESTIMATE_ASSUMPTIONS = [
+  'One NVIDIA H100 per run; scBERT fine-tune 34.7 cells/s (fp32) / 42.9 (bf16) at batch 32, measured on the published code.',
+  'scGPT: 475 cells/s padded to 1,201 tokens and 159 cells/s at 3,001 (bf16, SDPA), linear in the sequence length between; fp32 assumed 19% slower as for scBERT.',
+  'An evaluation pass costs a third of a training step per cell; validation after every epoch, the test set once.',
+  'Probes: one forward pass of the frozen encoder over every cell (the benchmark encoder counted as scGPT-size at 1,201 tokens); the linear/kNN probe itself is negligible.',
+  'Baselines (LR) run on the CPU and add no GPU hours. Cell counts are the published ones; your dataset may differ.',
+];
+
+export interface GridCombination {
+  grid: number;
+  dataset: GridDataset;
+  model: GridModel;
+  ablation: FinetuneAblation;
+  fraction: number;
+  seed: number;
+}
+
+export interface GridSkip {
+  grid: number;
+  reason: string;
+  count: number;
+}
+
+/** Every combination of a grid (ablations apply to fine-tunes only), and those that cannot exist. */
+export function gridCombinations(grid: Grid, index = 0): { combos: GridCombination[]; skipped: GridSkip[] } {
+  const combos: GridCombination[] = [];
+  const skipped = new Map<string, number>();
+  const fractions = unique(grid.fractions);
+  const seeds = unique(grid.seeds);
+  for (const dataset of grid.datasets) {
+    for (const model of grid.models) {
+      const ablations: FinetuneAblation[] = model.kind === 'finetune' ? unique(grid.ablations) : ['none'];
+      for (const ablation of ablations) {
+        if (model.kind === 'finetune' && model.model === 'scgpt' && ablation === 'no-gene2vec') {
+          const reason = 'no-gene2vec is an scBERT ablation (scGPT has no gene2vec embedding)';
+          skipped.set(reason, (skipped.get(reason) ?? 0) + fractions.length * seeds.length);
+          continue;
+        }
+        for (const fraction of fractions) for (const seed of seeds) combos.push({ grid: index, dataset, model, ablation, fraction, seed });
+      }
+    }
+  }
+  return { combos, skipped: [...skipped].map(([reason, count]) => ({ grid: index, reason, count })) };
+}
+
+function unique<T>(xs: readonly T[]): T[] {
+  return Array.from(new Set(xs));
+}
+
+/** Training-side cells (before the few-shot fraction) and test cells of a dataset. */
+function cellsOf(d: GridDataset): { train: number; test: number } {
+  if (d.split.kind === 'reference-query') return { train: d.cells, test: d.queryCells };
+  const test = Math.ceil(d.cells * d.split.testSize);
+  return { train: d.cells - test, test };
+}
+
+function scgptCellsPerSec(tokens: number): number {
+  const [a, b] = THROUGHPUT.scgpt;
+  const secA = 1 / a.cellsPerSec;
+  const secB = 1 / b.cellsPerSec;
+  const sec = secA + ((tokens - a.tokens) * (secB - secA)) / (b.tokens - a.tokens);
+  return 1 / Math.max(sec, secA / 4);
+}
+
+/** Epochs a fine-tune combination trains (published defaults). */
+export function combinationEpochs(model: Extract<GridModel, { kind: 'finetune' }>, ablation: FinetuneAblation): number {
+  if (model.epochs) return model.epochs;
+  if (model.model === 'scgpt') return ablation === 'none' ? FINETUNE_DEFAULTS.scgpt.epochs : FINETUNE_DEFAULTS.scgpt.ablationEpochs;
+  return FINETUNE_DEFAULTS.scbert.epochs;
+}
+
+/** Estimated GPU hours of one combination (0 for a baseline). */
+export function estimateHours(c: GridCombination): number {
+  const { train, test } = cellsOf(c.dataset);
+  const m = c.model;
+  if (m.kind === 'baseline') return 0;
+  if (m.kind === 'probe') {
+    const tput = m.encoder === 'scbert' ? THROUGHPUT.scbert.bf16 : scgptCellsPerSec(m.encoder === 'scgpt' ? 3001 : THROUGHPUT.benchmarkTokens);
+    return (train + test) / (tput / THROUGHPUT.forwardCost) / 3600;
+  }
+  const epochs = combinationEpochs(m, c.ablation);
+  let tput: number;
+  if (m.model === 'scbert') tput = THROUGHPUT.scbert[m.precision];
+  else tput = scgptCellsPerSec(m.maxSeqLen ?? 3001) * (m.precision === 'fp32' ? THROUGHPUT.fp32Factor : 1);
+  const subset = Math.max(1, Math.round(train * c.fraction));
+  const forward = tput / THROUGHPUT.forwardCost;
+  let trainCells: number;
+  let validation: number;
+  if (m.model === 'scgpt') {
+    validation = Math.round(subset * 0.1);
+    trainCells = subset - validation;
+  } else {
+    trainCells = subset;
+    validation = test; // the scBERT protocol validates on the test set
+  }
+  const seconds = epochs * (trainCells / tput + validation / forward) + test / forward;
+  return seconds / 3600;
+}
+
+export interface GridSummary {
+  runs: number;
+  gpuRuns: number;
+  cpuRuns: number;
+  gpuHours: number;
+  perGrid: { title: string; runs: number; gpuHours: number }[];
+  skipped: GridSkip[];
+  assumptions: string[];
+}
+
+export function summarizePreset(preset: Preset): GridSummary {
+  const perGrid: GridSummary['perGrid'] = [];
+  const skipped: GridSkip[] = [];
+  let runs = 0;
+  let gpuRuns = 0;
+  let gpuHours = 0;
+  preset.grids.forEach((g, i) => {
+    const { combos, skipped: s } = gridCombinations(g, i);
+    skipped.push(...s);
+    const hours = combos.reduce((acc, c) => acc + estimateHours(c), 0);
+    const gpu = combos.filter(c => c.model.kind !== 'baseline').length;
+    perGrid.push({ title: g.title || `grid ${i + 1}`, runs: combos.length, gpuHours: hours });
+    runs += combos.length;
+    gpuRuns += gpu;
+    gpuHours += hours;
+  });
+  return { runs, gpuRuns, cpuRuns: runs - gpuRuns, gpuHours, perGrid, skipped, assumptions: ESTIMATE_ASSUMPTIONS };
+}
+
+/** The label of a model value in tables and the editor. */
+export function modelLabel(m: GridModel, ablation: FinetuneAblation = 'none'): string {
+  if (m.kind === 'finetune') return finetuneModelRef(m.model, ablation).label;
+  if (m.kind === 'baseline') return baselineModelRef(m.C !== undefined ? { penalty: m.penalty, C: m.C } : { penalty: m.penalty, cvGrid: m.cvGrid ?? [] }).label;
+  return `${m.method === 'knn' ? `kNN (k=${m.k})` : 'linear probe'} on ${m.encoder} encoder`;
+}
+
+export interface PublishedTarget {
+  grid: number;
+  dataset: string;
+  model: string;
+  fraction: number;
+  accuracy: PublishedNumber | null;
+  macroF1: PublishedNumber | null;
+}
+
+/** The published numbers each (dataset, model, ablation, fraction) of the experiment should reproduce. */
+export function publishedTargets(preset: Preset, published: readonly PublishedNumber[]): PublishedTarget[] {
+  const out: PublishedTarget[] = [];
+  const seen = new Set<string>();
+  preset.grids.forEach((g, i) => {
+    for (const c of gridCombinations(g, i).combos) {
+      if (c.model.kind === 'probe') continue;
+      const ref = c.model.kind === 'finetune' ? finetuneModelRef(c.model.model, c.ablation)
+        : baselineModelRef(c.model.C !== undefined ? { penalty: c.model.penalty, C: c.model.C } : { penalty: c.model.penalty, cvGrid: c.model.cvGrid ?? [] });
+      const key = `${c.dataset.name}\u0000${ref.label}\u0000${c.fraction}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const k = { dataset: c.dataset.name, family: ref.family, variant: ref.variant, fraction: c.fraction };
+      // Prefer the row of the experiment this preset reproduces (a figure and a table may both report a value).
+      const pick = (metric: 'accuracy' | 'macro_f1') => {
+        const rows = matchPublished(published, k, metric);
+        return rows.find(r => r.experiment === preset.publishedExperiment) ?? rows[0] ?? null;
+      };
+      out.push({ grid: i, dataset: c.dataset.name, model: ref.label, fraction: c.fraction, accuracy: pick('accuracy'), macroF1: pick('macro_f1') });
+    }
+  });
+  return out;
+}
+
+export interface ExpandedItem {
+  label: string;
+  spec: QueueSpec;
+  estimateHours: number;
+}
+
+/**
+ * The queue items of an experiment. Throws one error listing everything the user still has to choose (dataset
+ * files, checkpoints, encoders), so nothing is queued half-bound.
+ */
+export function expandPreset(preset: Preset): ExpandedItem[] {
+  const problems = bindingProblems(preset);
+  if (problems.length) throw new Error(`the experiment is not ready to queue: ${problems.join('; ')}`);
+  const items: ExpandedItem[] = [];
+  preset.grids.forEach((g, i) => {
+    for (const c of gridCombinations(g, i).combos) items.push({ label: comboLabel(c), spec: comboSpec(c, g, preset.experiment), estimateHours: estimateHours(c) });
+  });
+  return items;
+}
+
+/** What the user must still choose before the experiment can be queued. */
+export function bindingProblems(preset: Preset): string[] {
+  const problems: string[] = [];
+  preset.grids.forEach((g, i) => {
+    const where = `grid ${i + 1}${g.title ? ` (${g.title})` : ''}`;
+    for (const d of g.datasets) {
+      if (!d.path) problems.push(`${where}: choose the file of dataset '${d.name}'`);
+      if (d.split.kind === 'reference-query' && !d.queryPath) problems.push(`${where}: choose the query file of dataset '${d.name}'`);
+    }
+    for (const m of g.models) {
+      if (m.kind === 'finetune' && !m.checkpoint && g.ablations.some(a => a !== 'no-pretraining')) {
+        problems.push(`${where}: choose the ${m.model === 'scbert' ? 'scBERT checkpoint (.pth)' : 'scGPT model folder'} (only the no-pretraining ablation runs without one)`);
+      }
+      if (m.kind === 'probe' && !m.encoderPath) problems.push(`${where}: choose the ${m.encoder} encoder to probe`);
+    }
+  });
+  return Array.from(new Set(problems));
+}
+
+function comboLabel(c: GridCombination): string {
+  return `${c.dataset.name} · ${modelLabel(c.model, c.ablation)} · f=${c.fraction} · seed ${c.seed}`;
+}
+
+function comboSplit(d: GridDataset): QueueSplit {
+  if (d.split.kind === 'reference-query') return { kind: 'reference-query', queryPath: d.queryPath };
+  return d.split;
+}
+
+function comboSpec(c: GridCombination, g: Grid, experiment: string): QueueSpec {
+  const common = {
+    datasetPath: c.dataset.path, labelColumn: c.dataset.labelColumn, split: comboSplit(c.dataset), publishedDataset: c.dataset.name,
+    experiment, fraction: c.fraction, seed: c.seed, stratifiedFewShot: g.stratifiedFewShot,
+  };
+  const m = c.model;
+  if (m.kind === 'finetune') {
+    return {
+      kind: 'finetune', ...common, model: m.model, checkpoint: m.checkpoint || null,
+      ablation: c.ablation, epochs: m.epochs, batchSize: m.batchSize, amp: m.precision === 'bf16', maxSeqLen: m.maxSeqLen, device: 'auto',
+    };
+  }
+  if (m.kind === 'baseline') {
+    return { kind: 'baseline', ...common, model: m.C !== undefined ? { penalty: m.penalty, C: m.C } : { penalty: m.penalty, cvGrid: m.cvGrid ?? [], folds: m.folds } };
+  }
+  return {
+    kind: 'probe', ...common,
+    probe: {
+      encoder: { model: m.encoder, path: m.encoderPath }, method: m.method, pooling: m.pooling, k: m.k, epochs: m.epochs, lr: m.lr,
+      batchSize: m.batchSize, evalEvery: m.evalEvery, select: 'best-test', writeEmbeddings: false, valueLayer: null, device: 'auto',
+    },
+  };
+}

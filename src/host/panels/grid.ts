@@ -1,0 +1,148 @@
+/**
+ * "New Experiment from Preset…": the grid editor. Pick a preset (or start empty), edit each axis (datasets,
+ * models, ablations, fractions, seeds), bind files, see the run count and the GPU-hour estimate live with the
+ * published targets beside; "Add to queue" appends the runs to the run queue, "Run now" puts them before the
+ * waiting items and resumes the queue. The webview sends the whole document; the host validates it (zod).
+ */
+import * as vscode from 'vscode';
+import { ESTIMATE_ASSUMPTIONS, bindingProblems, expandPreset, publishedTargets, summarizePreset } from '../../core/presets/grid';
+import { PRESETS, emptyPreset, presetById } from '../../core/presets/presets';
+import { PresetSchema, type Preset } from '../../core/presets/schema';
+import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
+import type { GridPickTarget, GridSummaryView, WebviewMessage } from '../../shared/protocol';
+import type { QueueService } from '../queue/service';
+import { WebviewApp } from './webview-app';
+
+export class GridPanel extends WebviewApp {
+  static readonly viewType = 'scwb.grid';
+  private static current: GridPanel | undefined;
+  private presetId: string | null;
+  private preset: Preset;
+  private published: PublishedNumber[] | null = null;
+
+  static show(extension: vscode.ExtensionContext, queue: QueueService | undefined, presetId?: string | null): GridPanel {
+    if (GridPanel.current) {
+      GridPanel.current.panel.reveal();
+      if (presetId !== undefined) GridPanel.current.select(presetId);
+      return GridPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(GridPanel.viewType, 'scWorkbench: New Experiment', vscode.ViewColumn.Active, { retainContextWhenHidden: true });
+    const p = new GridPanel(extension, panel, queue, presetId === undefined ? PRESETS[0].id : presetId);
+    GridPanel.current = p;
+    return p;
+  }
+
+  static get instance(): GridPanel | undefined {
+    return GridPanel.current;
+  }
+
+  private constructor(extension: vscode.ExtensionContext, panel: vscode.WebviewPanel, private readonly queueService: QueueService | undefined, presetId: string | null) {
+    super(extension.extensionUri, panel, 'grid');
+    this.presetId = presetId;
+    this.preset = presetId ? presetById(presetId) : emptyPreset();
+  }
+
+  override dispose(): void {
+    if (GridPanel.current === this) GridPanel.current = undefined;
+    super.dispose();
+  }
+
+  /** The experiment as edited now. */
+  get document(): Preset {
+    return structuredClone(this.preset);
+  }
+
+  select(presetId: string | null): void {
+    this.presetId = presetId;
+    this.preset = presetId ? presetById(presetId) : emptyPreset();
+    this.sendState();
+  }
+
+  protected override onReady(): void {
+    this.sendState();
+  }
+
+  private sendState(): void {
+    this.post({
+      type: 'grid/state', presets: PRESETS.map(p => ({ id: p.id, title: p.title, source: p.source })),
+      presetId: this.presetId, preset: this.preset, summary: this.summarize(this.preset, null),
+    });
+  }
+
+  /** Run count, estimate, targets and problems of a document (the `error` of one that does not validate). */
+  summarize(preset: Preset | null, error: string | null): GridSummaryView {
+    const slots = this.queueService ? this.queueService.slots.map(s => `${s.id}×${s.capacity}`).join(', ') : 'no workspace folder';
+    if (!preset) {
+      return { runs: 0, gpuRuns: 0, cpuRuns: 0, gpuHours: 0, perGrid: [], skipped: [], assumptions: ESTIMATE_ASSUMPTIONS, targets: [], problems: [], error, slots };
+    }
+    this.published ??= (() => { try { return loadPublishedNumbers(); } catch { return []; } })();
+    const s = summarizePreset(preset);
+    const targets = publishedTargets(preset, this.published).map(t => ({
+      grid: t.grid, dataset: t.dataset, model: t.model, fraction: t.fraction, accuracy: t.accuracy?.value ?? null, macroF1: t.macroF1?.value ?? null,
+      source: t.accuracy ? `${t.accuracy.experiment} (${t.accuracy.model}${t.accuracy.note ? `, ${t.accuracy.note}` : ''})` : '',
+    }));
+    return { ...s, targets, problems: bindingProblems(preset), error, slots };
+  }
+
+  /** Validates an edited document; keeps it when valid. */
+  update(doc: unknown): GridSummaryView {
+    const r = PresetSchema.safeParse(doc);
+    if (!r.success) {
+      const first = r.error.issues[0];
+      return this.summarize(null, `${first.path.join('.') || '(root)'}: ${first.message}`);
+    }
+    this.preset = r.data;
+    return this.summarize(this.preset, null);
+  }
+
+  /** Queues the experiment's runs; `now` puts them first and resumes the queue. Returns how many. */
+  async submit(mode: 'queue' | 'now'): Promise<number> {
+    if (!this.queueService) throw new Error('open a folder first: the queue lives in its .scwb folder');
+    const items = expandPreset(this.preset).map(x => ({ ...x, preset: this.presetId ?? 'custom' }));
+    await this.queueService.add(items, { front: mode === 'now' });
+    return items.length;
+  }
+
+  protected override async onMessage(message: WebviewMessage): Promise<void> {
+    switch (message.type) {
+      case 'grid/select':
+        this.select(message.presetId);
+        return;
+      case 'grid/changed':
+        this.post({ type: 'grid/summary', summary: this.update(message.preset) });
+        return;
+      case 'grid/pick': {
+        const path = await pickPath(message.target);
+        if (path) this.post({ type: 'grid/picked', grid: message.grid, index: message.index, target: message.target, path });
+        return;
+      }
+      case 'grid/submit': {
+        const summary = this.update(message.preset);
+        if (summary.error) {
+          void vscode.window.showErrorMessage(`The experiment is not valid: ${summary.error}`);
+          return;
+        }
+        try {
+          const n = await this.submit(message.mode);
+          const text = `${n} run${n === 1 ? '' : 's'} ${message.mode === 'now' ? 'queued first; the queue runs' : 'added to the queue'}.`;
+          this.post({ type: 'grid/submitted', count: n, message: text });
+          void vscode.window.showInformationMessage(text, 'Show Queue').then(c => { if (c) void vscode.commands.executeCommand('scwb.queue.focus'); });
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Could not queue the experiment: ${(e as Error).message}`);
+        }
+        return;
+      }
+      default:
+    }
+  }
+}
+
+async function pickPath(target: GridPickTarget): Promise<string | undefined> {
+  const folder = target === 'checkpoint';
+  const uris = await vscode.window.showOpenDialog({
+    title: { dataset: 'Dataset (.h5ad)', query: 'Query dataset (.h5ad)', checkpoint: 'Checkpoint: scBERT .pth file or scGPT model folder', encoder: 'Encoder (encoder.pt, .pth or scGPT folder)' }[target],
+    canSelectFiles: true, canSelectFolders: folder || target === 'encoder', canSelectMany: false,
+    filters: target === 'dataset' || target === 'query' ? { AnnData: ['h5ad'] } : undefined,
+  });
+  return uris?.[0]?.fsPath;
+}

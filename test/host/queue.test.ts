@@ -1,0 +1,116 @@
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { main } from '../../src/cli/main';
+import { emptyPreset } from '../../src/core/presets/presets';
+import { moveItem } from '../../src/core/queue/scheduler';
+import { QUEUE_FINAL } from '../../src/core/queue/schema';
+import { RunStore } from '../../src/core/runs/store';
+import type { GridPanel } from '../../src/host/panels/grid';
+import { FINETUNE_TASK_TYPE } from '../../src/host/tasks';
+import { activeApi, until } from './helpers';
+
+const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
+const PYTHON = vscode.workspace.getConfiguration('scwb').get<string>('pythonPath', '') || '/usr/bin/python3';
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+async function cli(args: string[]): Promise<void> {
+  let err = '';
+  const code = await main(args, { out: () => undefined, err: t => { err += t; } });
+  assert.strictEqual(code, 0, err);
+}
+
+describe('Presets, grid and queue (real extension host, real worker on CPU)', () => {
+  const dir = path.join(WORKSPACE, 'queue-demo');
+  const dataset = path.join(dir, 'sim_scbert.h5ad');
+  const checkpoint = path.join(dir, 'ckpt', 'scbert_tiny', 'scbert_tiny_pretrain.pth');
+
+  before(async () => {
+    fs.mkdirSync(dir, { recursive: true });
+    const sim = path.join(dir, 'sim.h5ad');
+    await cli(['simulate', '--cells', '240', '--genes', '120', '--seed', '9', '--out', sim]);
+    execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(dir, 'ckpt'), '--genes-from', sim], {
+      env: { ...process.env, PYTHONPATH: path.join(ROOT, 'resources', 'worker') },
+    });
+    fs.writeFileSync(path.join(dir, 'scbert.json'), JSON.stringify({ recipe: 'scbert', params: { referenceGenes: 'ckpt/scbert_tiny/genes.txt', minGenes: 10 } }));
+    await cli(['preprocess', path.join(dir, 'scbert.json'), sim, dataset]);
+  });
+
+  it('queues a small experiment from the grid editor; a failing item and a reordered one leave the others completing', async () => {
+    const api = await activeApi();
+    const queue = api.queue!;
+    assert.ok(queue, 'the queue exists in a workspace');
+    await queue.executor.setPaused(true);
+
+    const panel = (await vscode.commands.executeCommand<GridPanel>('scwb.experiments.new', null))!;
+    assert.ok(panel, 'the command opens the grid editor');
+    const first = await panel.whenRendered();
+    assert.strictEqual(first.preset, '');
+
+    // Two scBERT seeds (tiny demo checkpoint, 1 epoch), an LR baseline, and one fine-tune on a file that is not there.
+    const doc = emptyPreset();
+    doc.experiment = 'queue host test';
+    const g = doc.grids[0];
+    g.title = 'scBERT tiny';
+    g.datasets[0] = { ...g.datasets[0], name: 'sim', path: dataset, labelColumn: 'cell_type' };
+    g.models = [{ kind: 'finetune', model: 'scbert', checkpoint, epochs: 1, batchSize: 16, precision: 'fp32' }];
+    g.seeds = [0, 1];
+    doc.grids.push({ ...structuredClone(g), title: 'LR', models: [{ kind: 'baseline', penalty: 'l1', C: 0.1 }], seeds: [0] });
+    doc.grids.push({ ...structuredClone(g), title: 'broken', datasets: [{ ...g.datasets[0], path: path.join(dir, 'not-there.h5ad') }], seeds: [5] });
+    const summary = panel.update(doc);
+    assert.strictEqual(summary.error, null);
+    assert.deepStrictEqual([summary.runs, summary.gpuRuns, summary.cpuRuns], [4, 3, 1]);
+    assert.ok(summary.gpuHours > 0);
+    assert.deepStrictEqual(summary.problems, []);
+    const added = await panel.submit('queue');
+    assert.strictEqual(added, 4);
+
+    // Reorder while paused: the LR item goes first, the broken fine-tune before the second seed.
+    const mine = (await queue.store.read()).items.filter(i => i.spec.experiment === 'queue host test');
+    assert.deepStrictEqual(mine.map(i => i.status), ['pending', 'pending', 'pending', 'pending']);
+    const [seed0, seed1, lr, broken] = mine;
+    await queue.store.update(q => { moveItem(q, lr.id, -1); moveItem(q, lr.id, -1); moveItem(q, broken.id, -1); });
+    await vscode.commands.executeCommand('scwb.queue.moveDown', seed0.id);
+    await vscode.commands.executeCommand('scwb.queue.moveUp', seed0.id);
+    assert.deepStrictEqual((await queue.store.read()).items.filter(i => i.spec.experiment === 'queue host test').map(i => i.id), [lr.id, seed0.id, broken.id, seed1.id]);
+
+    const tasks: vscode.Task[] = [];
+    const sub = vscode.tasks.onDidStartTask(e => { if (e.execution.task.definition.type === FINETUNE_TASK_TYPE) tasks.push(e.execution.task); });
+    await vscode.commands.executeCommand('scwb.queue.resume');
+    const done = await until(async () => {
+      const items = (await queue.store.read()).items.filter(i => i.spec.experiment === 'queue host test');
+      return items.every(i => QUEUE_FINAL.includes(i.status)) && items;
+    }, 500);
+    sub.dispose();
+
+    const byId = new Map(done.map(i => [i.id, i]));
+    assert.strictEqual(byId.get(broken.id)!.status, 'failed');
+    assert.match(byId.get(broken.id)!.error ?? '', /not-there\.h5ad/);
+    for (const id of [lr.id, seed0.id, seed1.id]) assert.strictEqual(byId.get(id)!.status, 'completed', `${byId.get(id)!.label}: ${byId.get(id)!.error}`);
+    // Fine-tunes ran one at a time on the cpu slot, in queue order, each as a scwb-finetune task with --device cpu.
+    assert.ok(byId.get(seed0.id)!.endedAt! <= byId.get(seed1.id)!.startedAt!, 'the second seed started after the first ended');
+    assert.deepStrictEqual(tasks.length, 2);
+    for (const t of tasks) {
+      const exec = t.execution as vscode.ProcessExecution;
+      assert.deepStrictEqual(exec.args.slice(-2), ['--device', 'cpu']);
+      assert.strictEqual(t.definition.queued, true);
+    }
+    // The runs are real: completed with metrics in the run store, filed under the experiment.
+    const store = new RunStore(path.join(WORKSPACE, '.scwb', 'runs'));
+    for (const id of [lr.id, seed0.id, seed1.id]) {
+      const it = byId.get(id)!;
+      assert.strictEqual(it.runIds.length, 1);
+      const run = await store.get(it.runIds[0]);
+      assert.deepStrictEqual([run.status, run.experiment, run.seed], ['completed', 'queue host test', it.spec.seed]);
+      assert.ok(run.summary && run.summary.accuracy >= 0);
+    }
+    // The Queue view lists them with their status.
+    const children = await queue.getChildren();
+    const item = queue.getTreeItem(children.find(c => c.id === broken.id)!);
+    assert.strictEqual(item.contextValue, 'scwb.queueItem.failed');
+    assert.match(String(item.description), /^failed on cpu/);
+    panel.dispose();
+  });
+});
