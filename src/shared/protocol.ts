@@ -10,6 +10,7 @@ import type { DatasetStats, GeneOverlapResult } from '../core/h5ad/tasks';
 import type { DatasetSummary } from '../core/h5ad/types';
 import type { ConfusionView, ExperimentResults, ResultsModel } from '../core/results/model';
 import type { TableFormat } from '../core/results/export';
+import type { LossCurve } from '../core/results/figures';
 
 export type { ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 
@@ -102,7 +103,7 @@ export type WebviewMessage =
   /** export the experiment's table; the host formats it (the same code as `scwb results`) and saves it */
   | { type: 'results/exportTable'; experiment: string; format: TableFormat };
 
-export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
+export type ExportFormat = 'csv' | 'md' | 'tex' | 'png' | 'svg';
 
 /** Messages from the host to a webview. */
 export type HostMessage =
@@ -121,8 +122,10 @@ export type HostMessage =
    * Everything the results panel shows. `experiment` is the one to display (the webview may switch among
    * `model.experiments`); `confusion` belongs to `confusionRowKey` of that experiment (null when no run has metrics).
    */
-  | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null }
-  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null }
+  | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null;
+    /** loss curves (events.jsonl) of the row's runs that trained by epochs (fine-tunes); absent or empty for baselines */
+    learning?: LossCurve[] }
+  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null; learning?: LossCurve[] }
   /**
    * Run panel: `reset` replaces everything shown (the first message, and after events.jsonl was replaced);
    * otherwise `train` and `validation` are appended to what the panel holds. `run` and `log` (the last lines of
