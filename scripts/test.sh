@@ -74,5 +74,7 @@ node test/harness/run-host-tests.js; add_layer host
 
 stage "end-to-end tests (Chromium + npm start)"
 node scripts/run-mocha.js e2e; add_layer e2e
+# every e2e step's screenshot is kept as a test artifact (test/e2e/workbench.js shot(): <flow>-<nn>-<step>.png)
+echo "screenshots kept: $(find "$ART/screenshots" -name '*.png' 2>/dev/null | wc -l) in .test-artifacts/screenshots/"
 
 finish

@@ -13,6 +13,7 @@ import type { ConfusionView, ExperimentResults, ResultsModel } from '../core/res
 import type { TableFormat } from '../core/results/export';
 import type { ObsColumnInfo, PointColors } from '../core/embedding/colors';
 import type { UmapParams } from '../core/embedding/umap';
+import type { LossCurve } from '../core/results/figures';
 
 export type { CheckId, CompatReport, ConfusionView, DatasetStats, DatasetSummary, ExperimentResults, GeneOverlapResult, ResultsModel, TableFormat };
 export type { ObsColumnInfo, PointColors, UmapParams };
@@ -164,7 +165,7 @@ export interface GridSummaryView {
   slots: string;
 }
 
-export type ExportFormat = 'csv' | 'md' | 'tex' | 'png';
+export type ExportFormat = 'csv' | 'md' | 'tex' | 'png' | 'svg';
 
 /** Messages from the host to a webview. */
 export type HostMessage =
@@ -183,8 +184,10 @@ export type HostMessage =
    * Everything the results panel shows. `experiment` is the one to display (the webview may switch among
    * `model.experiments`); `confusion` belongs to `confusionRowKey` of that experiment (null when no run has metrics).
    */
-  | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null }
-  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null }
+  | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null;
+    /** loss curves (events.jsonl) of the row's runs that trained by epochs (fine-tunes); absent or empty for baselines */
+    learning?: LossCurve[] }
+  | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null; learning?: LossCurve[] }
   /**
    * Run panel: `reset` replaces everything shown (the first message, and after events.jsonl was replaced);
    * otherwise `train` and `validation` are appended to what the panel holds. `run` and `log` (the last lines of

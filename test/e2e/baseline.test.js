@@ -1,8 +1,12 @@
-// Browser end-to-end: right-click the demo dataset -> Run Baseline… -> answer the quick picks as a user does ->
-// the results panel beside shows the table and the confusion matrix.
+// Browser end-to-end: with a file open in the editor, right-click the demo dataset -> Run Baseline… -> answer the
+// quick picks as a user does -> the results panel opens beside the code (the file on the left, the panel on the
+// right) with the paper-style table and the confusion matrix; the table and a figure are exported.
+// Screenshots of each step: .test-artifacts/screenshots/baseline-*.png.
 'use strict';
 const assert = require('assert');
-const { useWorkbench, openScwbContainer, webviewFrame, shot, paintedPixels } = require('./workbench');
+const fs = require('fs');
+const path = require('path');
+const { useWorkbench, openScwbContainer, webviewFrame, shot, answerSaveDialog, paintedPixels } = require('./workbench');
 
 /** Accepts the current quick input (quick pick or input box) after checking its title. */
 async function accept(page, titlePattern, value) {
@@ -15,8 +19,14 @@ async function accept(page, titlePattern, value) {
 describe('e2e: Run Baseline from the Datasets view', function () {
   const ctx = useWorkbench();
 
-  it('right-click the demo dataset -> Run Baseline -> results table and confusion matrix', async () => {
+  it('right-click the demo dataset -> Run Baseline -> results beside the code: table, confusion matrix, exports', async () => {
     const page = ctx.wb.page;
+    // Code on the left: the demo workspace's README open in the editor (Quick Open, as a user does).
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('README.md');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'README.md' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab', { hasText: 'README.md' }).first().waitFor();
     await openScwbContainer(page);
     const row = page.locator('.monaco-list-row', { hasText: 'pbmc_demo.h5ad' }).first();
     await page.locator('.monaco-list-row', { hasText: '3,000 cells' }).first().waitFor();
@@ -29,7 +39,7 @@ describe('e2e: Run Baseline from the Datasets view', function () {
     // The demo dataset holds raw counts: the flow says so and offers to preprocess first; go on with raw counts.
     await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'Continue with raw counts' }).first().waitFor();
     assert.match(await pick.locator('input').getAttribute('placeholder'), /raw counts; the published baseline is fitted on log-normalised data/);
-    await shot(page, 'baseline-raw-counts-warning');
+    await shot(page, 'baseline-01-raw-counts-warning');
     await accept(page, title, 'Continue with raw counts');
     await pick.locator('.quick-input-list .monaco-list-row', { hasText: 'cell_type' }).first().waitFor();
     await accept(page, title); // label column: cell_type (first candidate)
@@ -56,6 +66,40 @@ describe('e2e: Run Baseline from the Datasets view', function () {
     assert.ok(painted > 5000, `confusion matrix painted pixels: ${painted}`);
     // The Runs view shows the experiment.
     await page.locator('.monaco-list-row', { hasText: 'e2e demo baseline' }).first().waitFor();
-    await shot(page, 'baseline-results');
+    // Beside the code: two editor groups, the README on the left, the results panel on the right.
+    const groups = page.locator('.editor-group-container');
+    assert.strictEqual(await groups.count(), 2);
+    const boxes = await Promise.all([0, 1].map(i => groups.nth(i).boundingBox()));
+    assert.ok(boxes[0].x < boxes[1].x, 'left and right');
+    assert.ok(await groups.nth(0).locator('.tab', { hasText: 'README.md' }).count() > 0, 'the code is on the left');
+    assert.ok(await groups.nth(1).locator('.tab', { hasText: 'scWorkbench: Results' }).count() > 0, 'the results on the right');
+    // The paper-style table: the LR baseline is the reference, the footnote explains intervals and marks.
+    assert.match(text, /\(reference\)/);
+    assert.match(await frame.locator('#table-footnote').innerText(), /Mean ± half-width of the 95% CI over seeds/);
+    await shot(page, 'baseline-02-results-beside-code');
+
+    // Counts instead of proportions in the confusion matrix.
+    // (the dropdown's options live in the element's shadow DOM: choose with the keyboard, as a user can)
+    await frame.locator('#confusion-scale').click();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await frame.locator('figcaption', { hasText: 'Counts (shading row-normalised)' }).first().waitFor();
+    await shot(page, 'baseline-03-confusion-counts');
+
+    // Export the table as Markdown and the confusion matrix as SVG, through the save dialog.
+    const ws = ctx.wb.workspace;
+    await frame.locator('#export-md').click();
+    const md = await answerSaveDialog(page, path.join(ws, 'e2e-table.md'));
+    assert.match(md, /^\*\*e2e demo baseline \(pbmc\\_demo, fraction 1\)\*\*/);
+    assert.match(md, /\| Model \| n \| Accuracy \| Macro-F1 \|/);
+    assert.ok(md.includes(accuracy.toFixed(3)), md);
+    await frame.locator('#svg-confusion-svg').click();
+    const svg = await answerSaveDialog(page, path.join(ws, 'e2e-confusion.svg'));
+    assert.match(svg, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.ok((svg.match(/class="cell"/g) || []).length >= 4, 'one cell per pair of classes');
+    await frame.locator('#png-confusion').click();
+    await answerSaveDialog(page, path.join(ws, 'e2e-confusion.png'));
+    assert.deepStrictEqual([...fs.readFileSync(path.join(ws, 'e2e-confusion.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+    await shot(page, 'baseline-04-exported');
   });
 });

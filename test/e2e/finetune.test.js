@@ -1,6 +1,7 @@
 // Browser end-to-end: Run Fine-tune… from the command palette on the demo workspace with a tiny scBERT checkpoint ->
 // the task's terminal appears, the Runs view follows the run until it completes, the run panel draws its curves,
-// and the results panel shows the fine-tuned row beside the LR row of the same data.
+// the results panel shows the fine-tuned row beside the LR row of the same data, and the row's learning curves.
+// Screenshots of each step: .test-artifacts/screenshots/finetune-*.png.
 //
 // Setup (as a user would in the demo workspace's terminal, with the CLI): a small simulated dataset (300 cells x
 // 200 genes, so that CPU training takes a minute, not the quarter of an hour the 2,000-gene demo file takes on a
@@ -120,12 +121,13 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     await cpuRow.or(page.locator('.quick-input-widget', { hasText: 'Batch size' })).first().waitFor();
     if (await cpuRow.isVisible()) await cpuRow.click();
     await answer(page, { prompt: 'Batch size', value: '8' });
+    await shot(page, 'finetune-01-palette-last-step');
     await answer(page, { prompt: 'Epochs', value: '4' });
 
     // The task's terminal appears and stays.
     await page.locator('.terminal-wrapper .xterm, .integrated-terminal .xterm').first().waitFor({ timeout: 120000 });
     await page.locator('.panel, .part.panel', { hasText: /Fine-tune scBERT on pbmc_small_scbert\.h5ad/ }).first().waitFor({ timeout: 120000 });
-    await shot(page, 'finetune-terminal');
+    await shot(page, 'finetune-02-task-terminal');
 
     // The Runs view follows the run; once it trains, its row shows the epoch and loss (best effort: a fast
     // machine may finish between two looks), and it ends completed with its accuracy.
@@ -133,7 +135,7 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     await runRow.waitFor({ timeout: 120000 });
     const live = page.locator('.monaco-list-row', { hasText: /scBERT f=1 seed=0.*(epoch \d+\/\d+ · loss|accuracy)/ }).first();
     await live.waitFor({ timeout: 600000 });
-    await shot(page, 'finetune-runs-live');
+    await shot(page, 'finetune-03-runs-view-live');
 
     // The run panel draws the loss curve. (A click on the row opens it too — the host test checks the row's
     // command — but the row re-renders several times a second while the run trains, so the palette is the
@@ -144,11 +146,12 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     await runPick.click();
     const runFrame = await frameWith(page, '#run-title');
     await runFrame.locator('#chart-loss').waitFor({ timeout: 600000 });
-    await shot(page, 'finetune-run-panel');
+    await shot(page, 'finetune-04-run-panel');
 
     const done = page.locator('.monaco-list-row', { hasText: /scBERT f=1 seed=0.*accuracy \d\.\d{3}/ }).first();
     await done.waitFor({ timeout: 1800000 });
     assert.match(await runFrame.locator('#run-status-text').innerText({ timeout: 60000 }), /completed/);
+    await shot(page, 'finetune-05-runs-view-completed');
 
     // The worker's task ends with a notification that offers the results.
     const open = page.locator('.notifications-toasts .monaco-button', { hasText: 'Open Results' }).first();
@@ -164,6 +167,16 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     assert.match(text, /scBERT/);
     assert.match(text, /LR L1 C=0\.1/);
     assert.strictEqual(await rows.count(), 2, text);
-    await shot(page, 'finetune-results');
+    await shot(page, 'finetune-06-results');
+
+    // The fine-tuned row's learning curves (training and validation loss by epoch, from its events.jsonl).
+    const resultsFrame = await frameWith(page, '#results-table');
+    await resultsFrame.locator('#results-table tbody tr', { hasText: 'scBERT' }).first().click();
+    const learning = resultsFrame.locator('#learning');
+    await learning.waitFor({ timeout: 60000 });
+    assert.strictEqual(await learning.locator('.series').count(), 2, 'one seed: its train and validation loss');
+    assert.strictEqual(await learning.locator('.series').first().locator('.point').count(), 4, 'four epochs');
+    await learning.scrollIntoViewIfNeeded();
+    await shot(page, 'finetune-07-learning-curves');
   });
 });

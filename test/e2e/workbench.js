@@ -7,6 +7,8 @@ const path = require('path');
 const { ROOT, launchBrowser, freePort, killGroup } = require('../harness/code-server');
 
 const ARTIFACTS = path.join(ROOT, '.test-artifacts', 'e2e');
+/** Screenshots of every step, kept as test artifacts (scripts/test.sh lists them): <flow>-<nn>-<step>.png */
+const SCREENSHOTS = path.join(ROOT, '.test-artifacts', 'screenshots');
 
 /** Runs `npm start` (scripts/start.sh) exactly as a user does, in its own process group, on a free port. */
 async function startWorkbench({ trust = true, insideGitRepository = false } = {}) {
@@ -85,7 +87,21 @@ function webviewFrame(page) {
 }
 
 async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+/**
+ * The user's save dialog as code-server shows it (VS Code's simple file dialog: a quick input holding the path):
+ * types `file` (absolute) and confirms; waits until the file exists and returns its text.
+ */
+async function answerSaveDialog(page, file) {
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('input').waitFor();
+  await widget.locator('input').fill(file);
+  await page.keyboard.press('Enter');
+  for (let i = 0; i < 120 && !fs.existsSync(file); i++) await new Promise(r => setTimeout(r, 250));
+  return fs.readFileSync(file, 'utf8');
 }
 
 /** Number of non-transparent pixels on a canvas inside a frame. */
@@ -113,4 +129,4 @@ function useWorkbench(options) {
   return holder;
 }
 
-module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, shot, paintedPixels, ARTIFACTS };
+module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, shot, answerSaveDialog, paintedPixels, ARTIFACTS, SCREENSHOTS };

@@ -11,7 +11,10 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '../shared/base.css';
 import './results.css';
 import type { ChartType, Plugin, TooltipItem } from 'chart.js';
-import type { CurveSeries, MetricSummary, PublishedCell, ResultRow } from '../../src/core/results/model';
+import type { PublishedCell, ResultRow } from '../../src/core/results/model';
+import { ablationFigure, confusionFigure, defaultAblationFraction, fewShotFigure, learningFigure, type Figure, type LossCurve } from '../../src/core/results/figures';
+import { paperTable, type PaperCell } from '../../src/core/results/paper';
+import { renderSvg, type SvgColors } from '../../src/core/results/svg';
 import type { ConfusionView, ExperimentResults, HostMessage, ResultsModel, TableFormat } from '../../src/shared/protocol';
 import { Chart, chartBox, themeColors, themedChart } from '../shared/charts';
 import { proportionText } from '../../src/shared/view-format';
@@ -26,6 +29,8 @@ interface SavedView {
   metric?: Metric;
   /** the row last chosen in each experiment, so switching back shows it again */
   rowByExperiment?: Record<string, string>;
+  /** the confusion matrix shows row-normalised proportions (default) or counts */
+  confusionNormalized?: boolean;
 }
 
 const root = document.getElementById('app') as HTMLElement;
@@ -37,6 +42,9 @@ let confusion: ConfusionView | null = null;
 /** a selectRow was posted and its answer has not come yet */
 let confusionPending = false;
 let metric: Metric = getState<SavedView>()?.metric ?? 'accuracy';
+let confusionNormalized: boolean = getState<SavedView>()?.confusionNormalized ?? true;
+/** loss curves of the selected row's runs (fine-tunes), from the host with its confusion matrix */
+let learning: LossCurve[] = [];
 /** the saved view applies to the first model after a (re)load only; later models are the host's choice */
 let savedViewApplied = false;
 const rowByExperiment: Record<string, string> = { ...getState<SavedView>()?.rowByExperiment };
@@ -49,13 +57,6 @@ const dash = '—';
 
 function fixed(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toFixed(digits) : dash;
-}
-
-/** `0.812 ± 0.004`; the mean alone for one seed (no interval). */
-function meanCi(m: MetricSummary): string {
-  if (!Number.isFinite(m.mean)) return dash;
-  // a narrow panel may break the line before "±", never inside "± 0.004"
-  return m.n > 1 && Number.isFinite(m.ciHalfWidth) ? `${m.mean.toFixed(3)} ±\u00a0${m.ciHalfWidth.toFixed(3)}` : m.mean.toFixed(3);
 }
 
 function formatP(p: number | undefined): string {
@@ -141,7 +142,7 @@ function experimentNamed(name: string | null | undefined): ExperimentResults | u
 
 function saveView(): void {
   if (current && selectedKey !== null) rowByExperiment[current.experiment] = selectedKey;
-  setState<SavedView>({ experiment: current?.experiment, rowKey: selectedKey, metric, rowByExperiment });
+  setState<SavedView>({ experiment: current?.experiment, rowKey: selectedKey, metric, rowByExperiment, confusionNormalized });
 }
 
 function onModel(m: Extract<HostMessage, { type: 'results/model' }>): void {
@@ -153,6 +154,7 @@ function onModel(m: Extract<HostMessage, { type: 'results/model' }>): void {
   const exp = experimentNamed(m.experiment) ?? model.experiments[0];
   let rowKey = exp.experiment === m.experiment ? m.confusionRowKey : null;
   let view: ConfusionView | null | undefined = exp.experiment === m.experiment ? m.confusion : null;
+  learning = exp.experiment === m.experiment ? m.learning ?? [] : [];
   if (rowKey !== null && !exp.rows.some(r => r.key === rowKey)) { rowKey = null; view = null; }
 
   const saved = savedViewApplied ? undefined : getState<SavedView>();
@@ -177,6 +179,7 @@ function show(exp: ExperimentResults, rowKey: string | null, view: ConfusionView
   current = exp;
   selectedKey = rowKey;
   confusion = view ?? null;
+  if (view === undefined) learning = [];
   confusionPending = view === undefined;
   saveView();
   for (const c of charts.splice(0)) c.destroy();
@@ -197,12 +200,15 @@ function show(exp: ExperimentResults, rowKey: string | null, view: ConfusionView
     header,
     excluded,
     h('div', { class: 'table-scroll' }, resultsTable(exp)),
+    tableFootnote(exp),
     h('section', { id: 'row-details' }),
     h('section', { id: 'curves' }),
+    h('section', { id: 'ablation' }),
   );
   fitTable();
   renderRowDetails();
   renderCurves();
+  renderAblation();
   if (!confusionPending) reportRendered();
 }
 
@@ -251,6 +257,15 @@ function reportRendered(): void {
     curveMetric: metric,
     publishedShown: exp ? exp.rows.filter(r => r.published.accuracy.length || r.published.macroF1.length).length : 0,
     excludedRuns: exp?.excludedRuns.length ?? 0,
+    // paper-style table and figures, for the tests
+    columns: Array.from(document.querySelectorAll('#results-table thead th')).map(th => th.textContent ?? '').join('|'),
+    significanceMarks: Array.from(document.querySelectorAll('#results-table sup.mark')).map(m => m.textContent ?? '').join(' '),
+    footnote: document.getElementById('table-footnote')?.textContent ?? '',
+    fewshotBands: document.querySelectorAll('#fewshot .band').length,
+    ablationBars: document.querySelectorAll('#ablation-bars .bar').length,
+    ablationWhiskers: document.querySelectorAll('#ablation-bars .whisker').length,
+    learningSeries: document.querySelectorAll('#learning .series').length,
+    confusionNormalized,
     // layout, for the tests: does everything fit the panel's width without scrolling sideways?
     tableStacked: !!document.querySelector('#results-table.stacked'),
     fitsWidth: fitsWidth(),
@@ -301,49 +316,48 @@ function excludedNote(exp: ExperimentResults): HTMLElement | string {
 
 // ---------------------------------------------------------------- table
 
-function publishedCell(cells: PublishedCell[]): HTMLTableCellElement {
-  if (!cells.length) return h('td', { class: 'num muted' }, dash);
+function publishedTitle(cells: PublishedCell[]): string {
+  if (!cells.length) return '';
   const first = cells[0];
   const more = cells.length > 1 ? `\n(${cells.length - 1} more match${cells.length > 2 ? 'es' : ''})` : '';
-  return h('td', { class: 'num published', title: `${first.model}, ${first.experiment}\n${first.source}${more}` },
-    first.value.toFixed(3), first.note ? h('span', { class: 'note' }, ` ${first.note}`) : null);
+  return `${first.model}, ${first.experiment}${first.note ? ` (${first.note})` : ''}\n${first.source}${more}`;
 }
 
-function pCell(row: ResultRow, p: number | undefined): HTMLTableCellElement {
-  if (row.isReference) return h('td', { class: 'num muted' }, 'ref.');
-  const cell = h('td', { class: 'num' }, formatP(p));
-  if (p !== undefined && p < 0.05) cell.classList.add('significant');
-  return cell;
-}
-
-/** Probe experiments (trials): `0.812 ± 0.004 (sd 0.006)`, the CI and np.std over trials (as the benchmark reports). */
-function metricCell(m: MetricSummary, probe: boolean): string {
-  return probe && m.n > 1 && Number.isFinite(m.stdPop) ? `${meanCi(m)} (sd\u00a0${m.stdPop.toFixed(3)})` : meanCi(m);
+/** One cell of the paper layout (paper.ts: the same cells the Markdown / LaTeX exports print). */
+function paperCell(cell: PaperCell, heading: string, row: ResultRow): HTMLTableCellElement {
+  if (heading === 'Model') {
+    return h('td', {}, row.model, row.isReference ? h('span', { class: 'note' }, ' (reference)') : null);
+  }
+  if (cell.kind === 'text') return h('td', {}, cell.text);
+  if (cell.kind === 'num') {
+    if (!cell.text) return h('td', { class: 'num muted' }, dash);
+    const td = h('td', { class: heading.startsWith('Published') ? 'num published' : heading.startsWith('Δ') ? 'num diff' : 'num' }, cell.text);
+    if (heading === 'Published accuracy') td.title = publishedTitle(row.published.accuracy);
+    if (heading === 'Published macro-F1') td.title = publishedTitle(row.published.macroF1);
+    return td;
+  }
+  if (!cell.mean) return h('td', { class: 'num muted' }, dash);
+  const isAccuracy = heading === 'Accuracy';
+  const m = isAccuracy ? row.accuracy : row.macroF1;
+  const p = isAccuracy ? row.vsReference?.pAccuracy : row.vsReference?.pMacroF1;
+  // a narrow panel may break the line before "±", never inside "± 0.004"
+  const td = h('td', { class: 'num metric' }, cell.half ? `${cell.mean} ±\u00a0${cell.half}` : cell.mean, cell.sd ? ` (sd\u00a0${cell.sd})` : null,
+    cell.mark ? h('sup', { class: 'mark' }, cell.mark) : null);
+  const ci = m.n > 1 && Number.isFinite(m.ciLow) ? `CI ${fixed(m.ciLow)}–${fixed(m.ciHigh)} over ${m.n} seeds` : `${m.n} seed`;
+  td.title = row.isReference ? `${ci}; the reference of the significance tests` : `${ci}${p === undefined ? '' : `; ${formatP(p)} vs ${row.vsReference?.model ?? ''}`}`;
+  if (cell.mark) td.classList.add('significant');
+  return td;
 }
 
 function resultsTable(exp: ExperimentResults): HTMLTableElement {
-  const level = percent(model?.level ?? 0.95);
-  const reference = exp.referenceModel
-    ? `p: Welch's t-test against the reference model ${exp.referenceModel} at the same dataset and fraction.`
-    : 'No reference model (no LR baseline in this experiment), so no p-values.';
-  const over = exp.probe ? 'seeds (probes: trials; sd = np.std over the trials, ddof 0, as the benchmark reports)' : 'seeds';
-  const caption = h('caption', {}, h('strong', {}, exp.experiment), ` — mean ± half-width of the ${level} CI over ${over} (Student t). ${reference}`);
-  const columns = ['Dataset', 'Model', 'Fraction', 'n', 'Accuracy', 'Macro-F1', 'p (accuracy)', 'p (macro-F1)', 'Published accuracy', 'Published macro-F1'];
-  const head = h('thead', {}, h('tr', {}, ...columns.map((t, i) => h('th', i < 2 ? { scope: 'col' } : { scope: 'col', class: 'num' }, t))));
+  const paper = paperTable(exp, { level: model?.level ?? 0.95 });
+  const caption = h('caption', {}, h('strong', {}, paper.caption));
+  const columns = paper.headings;
+  const head = h('thead', {}, h('tr', {}, ...columns.map((t, i) => h('th', paper.align[i] === 'l' ? { scope: 'col' } : { scope: 'col', class: 'num' }, t))));
   const body = h('tbody', {});
-  for (const row of exp.rows) {
+  exp.rows.forEach((row, k) => {
     const tr = h('tr', { tabindex: '0', 'data-key': row.key, title: `runs: ${row.runIds.join(', ')}\nseeds: ${row.seeds.join(', ')}` },
-      h('td', {}, row.dataset),
-      h('td', {}, row.model, row.isReference ? h('span', { class: 'note' }, ' (reference)') : null),
-      h('td', { class: 'num' }, formatFraction(row.fraction)),
-      h('td', { class: 'num' }, String(row.n)),
-      h('td', { class: 'num' }, metricCell(row.accuracy, exp.probe)),
-      h('td', { class: 'num' }, metricCell(row.macroF1, exp.probe)),
-      pCell(row, row.vsReference?.pAccuracy),
-      pCell(row, row.vsReference?.pMacroF1),
-      publishedCell(row.published.accuracy),
-      publishedCell(row.published.macroF1),
-    );
+      ...paper.rows[k].cells.map((c, i) => paperCell(c, columns[i], row)));
     // the column names, shown beside each value when a narrow panel stacks the table (see fitTable)
     Array.from(tr.cells).forEach((td, i) => td.setAttribute('data-label', columns[i]));
     if (row.key === selectedKey) { tr.setAttribute('data-selected', ''); tr.setAttribute('aria-current', 'true'); }
@@ -354,14 +368,19 @@ function resultsTable(exp: ExperimentResults): HTMLTableElement {
       else if (e.key === 'ArrowUp') { e.preventDefault(); (tr.previousElementSibling as HTMLElement | null)?.focus(); }
     });
     body.append(tr);
-  }
+  });
   return h('table', { class: 'grid', id: 'results-table' }, caption, head, body);
+}
+
+function tableFootnote(exp: ExperimentResults): HTMLElement {
+  return h('p', { class: 'muted footnote', id: 'table-footnote' }, paperTable(exp, { level: model?.level ?? 0.95 }).footnote);
 }
 
 function selectRow(key: string): void {
   if (!current || (key === selectedKey && !confusionPending)) return;
   selectedKey = key;
   confusion = null;
+  learning = [];
   confusionPending = true;
   saveView();
   for (const tr of document.querySelectorAll<HTMLTableRowElement>('#results-table tbody tr')) {
@@ -382,6 +401,7 @@ function onConfusion(m: Extract<HostMessage, { type: 'results/confusion' }>): vo
     for (const tr of document.querySelectorAll<HTMLTableRowElement>('#results-table tbody tr')) tr.toggleAttribute('data-selected', tr.dataset.key === m.rowKey);
   }
   confusion = m.confusion;
+  learning = m.learning ?? [];
   confusionPending = false;
   saveView();
   renderRowDetails();
@@ -425,12 +445,28 @@ function renderRowDetails(): void {
   const view = confusion;
   const runs = `summed over ${view.nRuns} run${view.nRuns === 1 ? '' : 's'}`;
 
-  const heatmap = h('canvas', { id: 'confusion', role: 'img', 'aria-label': `Row-normalised confusion matrix of ${view.classes.length} classes, ${runs}` });
-  drawConfusion(heatmap, view);
+  const heatmap = h('canvas', { id: 'confusion', role: 'img', 'aria-label': `${confusionNormalized ? 'Row-normalised confusion matrix' : 'Confusion matrix (counts)'} of ${view.classes.length} classes, ${runs}` });
+  drawConfusion(heatmap, view, confusionNormalized);
+  const scale = h('vscode-single-select', { id: 'confusion-scale' });
+  for (const [value, label] of [['normalized', 'Row-normalised'], ['counts', 'Counts']]) {
+    const on = (value === 'normalized') === confusionNormalized;
+    scale.append(h('vscode-option', on ? { value, selected: '' } : { value }, label));
+  }
+  scale.addEventListener('change', () => {
+    const next = (scale as unknown as { value: string }).value === 'normalized';
+    if (next === confusionNormalized) return;
+    confusionNormalized = next;
+    saveView();
+    renderRowDetails();
+    if (!confusionPending) reportRendered();
+  });
+  const svgTitle = `Confusion matrix: ${rowLabel(row)}`;
   const heatFigure = h('figure', { class: 'heatmap' },
-    h('figcaption', {}, `Row-normalised (true classes in rows, predicted in columns), ${runs}`),
+    h('figcaption', {}, `${confusionNormalized ? 'Row-normalised proportions' : 'Counts (shading row-normalised)'}; true classes in rows, predicted in columns, ${runs}`),
+    h('div', { class: 'row' }, h('label', { for: 'confusion-scale' }, 'Cells'), scale),
     h('div', { class: 'heatmap-scroll' }, heatmap),
-    h('div', { class: 'row' }, pngButton('confusion', 'confusion', heatmap)));
+    h('div', { class: 'row' }, pngButton('confusion', 'confusion', heatmap),
+      ...figureExportButtons('confusion-svg', 'confusion', () => confusionFigure(view, confusionNormalized, svgTitle)).slice(1)));
 
   const { box, canvas } = chartBox('per-class-f1');
   const horizontal = view.classes.length > 12;
@@ -438,7 +474,7 @@ function renderRowDetails(): void {
   const f1Figure = h('figure', { class: 'per-class' },
     h('figcaption', {}, 'Per-class F1 of the summed counts'), box, h('div', { class: 'row' }, pngButton('per-class-f1', 'per-class-f1', canvas)));
   // attached first, so chart.js sizes and draws the canvas at once
-  section.replaceChildren(title, h('div', { class: 'figures' }, heatFigure, f1Figure));
+  section.replaceChildren(title, h('div', { class: 'figures' }, heatFigure, f1Figure), learningSection(row) ?? '');
 
   const { series } = themeColors();
   const per = view.perClass;
@@ -476,7 +512,7 @@ function truncate(text: string, max: number): string {
 }
 
 /** Heatmap of the row-normalised matrix, drawn by hand (chart.js has no heatmap), crisp at any devicePixelRatio. */
-function drawConfusion(canvas: HTMLCanvasElement, view: ConfusionView): void {
+function drawConfusion(canvas: HTMLCanvasElement, view: ConfusionView, normalized: boolean): void {
   const K = view.classes.length;
   const showValues = K <= 15;
   const cell = showValues ? Math.max(44, Math.min(96, 320 / K)) : Math.max(6, Math.min(24, 900 / K));
@@ -527,7 +563,7 @@ function drawConfusion(canvas: HTMLCanvasElement, view: ConfusionView): void {
         ctx.font = `${i === j ? '600 ' : ''}${valueSize}px ${fontFamily}`;
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
-        ctx.fillText(proportionText(v), left + j * cell + (cell - gap) / 2, top + i * cell + (cell - gap) / 2);
+        ctx.fillText(normalized ? proportionText(v) : String(view.counts[i][j]), left + j * cell + (cell - gap) / 2, top + i * cell + (cell - gap) / 2);
       }
     }
   }
@@ -590,54 +626,72 @@ function drawConfusion(canvas: HTMLCanvasElement, view: ConfusionView): void {
   };
 }
 
-// ---------------------------------------------------------------- few-shot curves
+// ---------------------------------------------------------------- SVG figures (few-shot, ablation, learning curves)
 
-interface ErrorBar { low: number; high: number }
-
-/** Vertical CI bars with caps at each point of the datasets that have them (chart.js has no error bars). */
-function errorBarPlugin(bars: Map<number, ErrorBar[]>): Plugin<'line'> {
-  return {
-    id: 'scwbErrorBars',
-    afterDatasetsDraw(chart) {
-      const ctx = chart.ctx;
-      const y = chart.scales.y;
-      ctx.save();
-      for (const [index, list] of bars) {
-        if (!chart.isDatasetVisible(index)) continue;
-        const meta = chart.getDatasetMeta(index);
-        ctx.strokeStyle = String(chart.data.datasets[index].borderColor ?? themeColors().foreground);
-        ctx.lineWidth = 1.5;
-        meta.data.forEach((point, k) => {
-          const bar = list[k];
-          if (!bar || !Number.isFinite(bar.low) || !Number.isFinite(bar.high)) return;
-          const x = point.x;
-          const y0 = y.getPixelForValue(bar.low);
-          const y1 = y.getPixelForValue(bar.high);
-          ctx.beginPath();
-          ctx.moveTo(x, y0); ctx.lineTo(x, y1);
-          ctx.moveTo(x - 4, y0); ctx.lineTo(x + 4, y0);
-          ctx.moveTo(x - 4, y1); ctx.lineTo(x + 4, y1);
-          ctx.stroke();
-        });
-      }
-      ctx.restore();
-    },
-  };
+/** The theme's colours for figures on screen; exports use the renderer's print colours (white background). */
+function screenColors(): SvgColors {
+  const t = themeColors();
+  return { background: backgroundColor(), foreground: t.foreground, grid: t.grid, series: t.series };
 }
 
-function renderCurves(): void {
-  const section = document.getElementById('curves');
-  if (!section || !current) return;
-  destroyChart('fewshot');
+/** An SVG document (from core/results/svg.ts) as a DOM element, parsed (never innerHTML). */
+function svgElement(svgText: string, id: string, label: string): Element {
+  const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+  const svg = document.importNode(doc.documentElement, true);
+  svg.setAttribute('id', id);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  svg.setAttribute('class', 'svg-figure');
+  return svg;
+}
 
-  const exp = current;
-  if (!exp.curves.some(s => s.accuracy.length > 1)) {
-    section.replaceChildren(h('h2', {}, 'Few-shot curve'),
-      h('p', { class: 'muted', id: 'fewshot-note' }, 'Each model was trained on a single fraction of the training set here; run several fractions to see a few-shot curve.'));
-    return;
-  }
+function utf8Base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
 
-  const select = h('vscode-single-select', { id: 'curve-metric' });
+/** Draws an SVG document on a canvas at twice its size and returns the PNG data URL. */
+async function svgToPng(svgText: string, width: number, height: number): Promise<string> {
+  const img = new Image();
+  img.src = `data:image/svg+xml;base64,${utf8Base64(svgText)}`;
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = width * 2;
+  canvas.height = height * 2;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('no 2D canvas');
+  ctx.scale(2, 2);
+  ctx.drawImage(img, 0, 0, width, height);
+  return canvas.toDataURL('image/png');
+}
+
+const FIGURE_SIZE: Record<Figure['kind'], { width: number; height: number }> = {
+  line: { width: 720, height: 400 }, bars: { width: 720, height: 400 }, heatmap: { width: 560, height: 560 },
+};
+
+/** PNG and SVG buttons of a figure: both print versions (white background) of the same figure data. */
+function figureExportButtons(id: string, name: string, figure: () => Figure): HTMLElement[] {
+  const stem = `${fileStem(current?.experiment ?? 'results')}-${name}`;
+  const png = h('vscode-button', { id: `png-${id}`, secondary: '', title: 'Save this figure as a PNG image' }, 'PNG');
+  png.addEventListener('click', () => {
+    const f = figure();
+    const size = FIGURE_SIZE[f.kind];
+    svgToPng(renderSvg(f, size), size.width, size.height)
+      .then(content => post({ type: 'export', format: 'png', suggestedName: `${stem}.png`, content }))
+      .catch((e: unknown) => post({ type: 'error', message: `Cannot draw the figure as PNG: ${String(e)}` }));
+  });
+  const svg = h('vscode-button', { id: `svg-${id}`, secondary: '', title: 'Save this figure as an SVG image' }, 'SVG');
+  svg.addEventListener('click', () => {
+    const f = figure();
+    post({ type: 'export', format: 'svg', suggestedName: `${stem}.svg`, content: renderSvg(f, FIGURE_SIZE[f.kind]) });
+  });
+  return [png, svg];
+}
+
+function metricChooser(id: string): HTMLElement {
+  const select = h('vscode-single-select', { id });
   for (const m of ['accuracy', 'macroF1'] as Metric[]) select.append(h('vscode-option', m === metric ? { value: m, selected: '' } : { value: m }, METRIC_LABEL[m]));
   select.addEventListener('change', () => {
     const value = (select as unknown as { value: string }).value as Metric;
@@ -645,76 +699,62 @@ function renderCurves(): void {
     metric = value;
     saveView();
     renderCurves();
+    renderAblation();
     if (!confusionPending) reportRendered();
   });
+  return select;
+}
 
-  const { box, canvas } = chartBox('fewshot');
-  box.style.height = '340px';
-  const { series: palette } = themeColors();
-  const manyDatasets = exp.datasets.length > 1;
-  const label = (s: CurveSeries) => (manyDatasets ? `${s.model} · ${s.dataset}` : s.model);
-  const bars = new Map<number, ErrorBar[]>();
-  const pointInfo = new Map<number, string[]>();
-  const datasets: { label: string; data: { x: number; y: number }[]; [k: string]: unknown }[] = [];
-  let lo = Infinity;
-  let hi = -Infinity;
-  exp.curves.forEach((s, i) => {
-    const colour = palette[i % palette.length];
-    const points = s[metric];
-    bars.set(datasets.length, points.map(p => ({ low: p.ciLow, high: p.ciHigh })));
-    pointInfo.set(datasets.length, points.map(p => (p.n > 1 && Number.isFinite(p.ciLow) ? `CI ${fixed(p.ciLow)}–${fixed(p.ciHigh)}, n = ${p.n}` : `n = ${p.n}`)));
-    for (const p of points) for (const v of [p.mean, p.ciLow, p.ciHigh]) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    datasets.push({
-      label: label(s), data: points.map(p => ({ x: p.fraction, y: p.mean })),
-      borderColor: colour, backgroundColor: colour, pointRadius: 4, pointStyle: 'circle',
-      borderDash: i >= palette.length ? [6, 4] : [],
-    });
-    const publishedPoints = metric === 'accuracy' ? s.publishedAccuracy : s.publishedMacroF1;
-    if (publishedPoints.length) {
-      for (const p of publishedPoints) { lo = Math.min(lo, p.value); hi = Math.max(hi, p.value); }
-      pointInfo.set(datasets.length, publishedPoints.map(() => 'published'));
-      datasets.push({
-        label: `${label(s)} (published)`, data: publishedPoints.map(p => ({ x: p.fraction, y: p.value })),
-        showLine: false, borderColor: colour, backgroundColor: 'transparent', pointStyle: 'rectRot', pointRadius: 7, pointBorderWidth: 2,
-      });
-    }
-  });
+function renderCurves(): void {
+  const section = document.getElementById('curves');
+  if (!section || !current) return;
+  const exp = current;
+  if (!exp.curves.some(s => s.accuracy.length > 1)) {
+    section.replaceChildren(h('h2', {}, 'Few-shot curve'),
+      h('p', { class: 'muted', id: 'fewshot-note' }, 'Each model was trained on a single fraction of the training set here; run several fractions to see a few-shot curve.'));
+    return;
+  }
+  const figure = fewShotFigure(exp, metric);
   section.replaceChildren(
     h('h2', {}, 'Few-shot curve'),
-    h('div', { class: 'row' }, h('label', { for: 'curve-metric' }, 'Metric'), select),
+    h('div', { class: 'row' }, h('label', { for: 'curve-metric' }, 'Metric'), metricChooser('curve-metric')),
     h('figure', { class: 'curve' },
-      h('figcaption', {}, `Mean ${metric === 'accuracy' ? 'accuracy' : 'macro-F1'} with its ${percent(model?.level ?? 0.95)} CI over seeds by training fraction; diamonds: published`),
-      box,
-      h('div', { class: 'row' }, pngButton('fewshot', 'fewshot', canvas))),
+      h('figcaption', {}, `Mean ${metric === 'accuracy' ? 'accuracy' : 'macro-F1'} by training fraction; shaded: its ${percent(model?.level ?? 0.95)} CI over seeds; dashed with diamonds: published`),
+      svgElement(renderSvg(figure, { ...FIGURE_SIZE.line, colors: screenColors() }), 'fewshot', figure.title),
+      h('div', { class: 'row' }, ...figureExportButtons('fewshot', 'fewshot', () => fewShotFigure(exp, metric)))),
   );
-  const pad = Number.isFinite(lo) ? Math.max(0.02, (hi - lo) * 0.1) : 0.05;
-  charts.push(themedChart(canvas, {
-    type: 'line',
-    data: { datasets: datasets as never },
-    options: {
-      scales: {
-        x: { type: 'linear', min: 0, title: { display: true, text: 'fraction of the training set' } },
-        y: {
-          suggestedMin: Number.isFinite(lo) ? Math.max(0, lo - pad) : 0,
-          suggestedMax: Number.isFinite(hi) ? Math.min(1, hi + pad) : 1,
-          title: { display: true, text: METRIC_LABEL[metric] },
-        },
-      },
-      plugins: {
-        legend: { labels: { usePointStyle: true } },
-        tooltip: {
-          callbacks: {
-            label: (item: TooltipItem<'line'>) => {
-              const y = (item.raw as { y: number }).y;
-              const extra = pointInfo.get(item.datasetIndex)?.[item.dataIndex];
-              return `${item.dataset.label ?? ''}: ${fixed(y)}${extra ? ` (${extra})` : ''}`;
-            },
-          },
-        },
-      },
-    },
-    plugins: [backgroundPlugin<'line'>(), errorBarPlugin(bars)],
-  }));
+}
+
+function renderAblation(): void {
+  const section = document.getElementById('ablation');
+  if (!section || !current) return;
+  const exp = current;
+  const fraction = defaultAblationFraction(exp);
+  const figure = ablationFigure(exp, metric);
+  if (fraction === null || figure.bars.length < 2) {
+    section.replaceChildren();
+    return;
+  }
+  section.replaceChildren(
+    h('h2', {}, 'Models and ablations'),
+    h('div', { class: 'row' }, h('label', { for: 'ablation-metric' }, 'Metric'), metricChooser('ablation-metric')),
+    h('figure', { class: 'curve' },
+      h('figcaption', {}, `Mean ${metric === 'accuracy' ? 'accuracy' : 'macro-F1'} at fraction ${formatFraction(fraction)}; whiskers: ${percent(model?.level ?? 0.95)} CI over seeds; diamonds: published`),
+      svgElement(renderSvg(figure, { ...FIGURE_SIZE.bars, colors: screenColors() }), 'ablation-bars', figure.title),
+      h('div', { class: 'row' }, ...figureExportButtons('ablation', 'ablation', () => ablationFigure(exp, metric)))),
+  );
+}
+
+/** Learning curves of the selected row (fine-tune runs), into the row details. */
+function learningSection(row: ResultRow): HTMLElement | null {
+  if (!learning.length) return null;
+  const curves = learning;
+  const title = `Learning curves: ${rowLabel(row)}`;
+  const figure = learningFigure(curves, title);
+  return h('figure', { class: 'curve', id: 'learning-figure' },
+    h('figcaption', {}, `Training loss (solid) and validation loss (dashed) by epoch, ${curves.length} seed${curves.length === 1 ? '' : 's'} overlaid`),
+    svgElement(renderSvg(figure, { ...FIGURE_SIZE.line, colors: screenColors() }), 'learning', title),
+    h('div', { class: 'row' }, ...figureExportButtons('learning', 'learning-curves', () => learningFigure(curves, title))));
 }
 
 // ---------------------------------------------------------------- wiring
@@ -724,6 +764,7 @@ new MutationObserver(() => {
   if (!current) return;
   renderRowDetails();
   renderCurves();
+  renderAblation();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 startApp('results', (m: HostMessage) => {

@@ -1,4 +1,4 @@
-/** Saves what a webview exports (tables as text, figures as PNG data URLs) where the user chooses. */
+/** Saves what a webview exports (tables and SVG figures as text, PNG figures as data URLs) where the user chooses. */
 import * as vscode from 'vscode';
 import type { ExportFormat } from '../../shared/protocol';
 import { writeFileAtomic } from '../../core/fs-atomic';
@@ -8,6 +8,7 @@ const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   md: { Markdown: ['md'] },
   tex: { LaTeX: ['tex'] },
   png: { 'PNG image': ['png'] },
+  svg: { 'SVG image': ['svg'] },
 };
 
 export async function saveExport(format: ExportFormat, suggestedName: string, content: string): Promise<vscode.Uri | undefined> {
@@ -25,7 +26,7 @@ export async function saveExport(format: ExportFormat, suggestedName: string, co
   return target;
 }
 
-/** PNG arrives as a data URL from canvas.toDataURL(); text formats arrive as text. */
+/** PNG arrives as a data URL from canvas.toDataURL(); text formats (CSV, Markdown, LaTeX, SVG) arrive as text. */
 export function exportBytes(format: ExportFormat, content: string): Buffer {
   if (format === 'png') {
     const m = /^data:image\/png;base64,(.*)$/s.exec(content);

@@ -1,11 +1,13 @@
 /**
  * The results panel beside the editor: per experiment, a table of mean ± CI over seeds with significance against
  * the reference model and the published numbers beside, a confusion matrix and per-class F1 of a chosen row,
- * few-shot curves; tables export as CSV / Markdown / LaTeX (the same code as `scwb results`), figures as PNG.
+ * few-shot curves with CI bands, ablation bars, learning curves of fine-tune runs; tables export as CSV / Markdown /
+ * LaTeX (the same code as `scwb results`), figures as PNG and SVG (the webview renders them with core/results/svg).
  * It follows the run store: when runs change, the model is rebuilt and sent again.
  */
 import * as vscode from 'vscode';
 import { exportTable } from '../../core/results/export';
+import { lossCurve, type LossCurve } from '../../core/results/figures';
 import { buildResultsModel, confusionView, type ConfusionView, type ResultsModel } from '../../core/results/model';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
 import type { RunMetrics } from '../../core/runs/schema';
@@ -82,7 +84,8 @@ export class ResultsPanel extends WebviewApp {
       const table = model.experiments.find(e => e.experiment === this.experiment);
       if (!table || !table.rows.some(r => r.key === this.rowKey)) this.rowKey = table?.rows[0]?.key ?? null;
       const confusion = table && this.rowKey ? await this.confusionOf(table.experiment, this.rowKey) : null;
-      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion });
+      const learning = table && this.rowKey ? await this.learningOf(table.experiment, this.rowKey) : [];
+      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion, learning });
     } catch (e) {
       this.post({ type: 'error', message: `Cannot build the results: ${(e as Error).message}` });
     }
@@ -92,7 +95,8 @@ export class ResultsPanel extends WebviewApp {
     if (m.type === 'results/selectRow') {
       this.experiment = m.experiment;
       this.rowKey = m.rowKey;
-      this.post({ type: 'results/confusion', experiment: m.experiment, rowKey: m.rowKey, confusion: await this.confusionOf(m.experiment, m.rowKey) });
+      const [confusion, learning] = await Promise.all([this.confusionOf(m.experiment, m.rowKey), this.learningOf(m.experiment, m.rowKey)]);
+      this.post({ type: 'results/confusion', experiment: m.experiment, rowKey: m.rowKey, confusion, learning });
     } else if (m.type === 'results/selectExperiment') {
       this.experiment = m.experiment;
       await this.send();
@@ -107,6 +111,18 @@ export class ResultsPanel extends WebviewApp {
   tableText(experiment: string, format: 'csv' | 'md' | 'tex'): string | undefined {
     const table = this.model?.experiments.find(e => e.experiment === experiment);
     return table ? exportTable(table, format) : undefined;
+  }
+
+  /** Loss curves of the row's runs (one per seed) from their events.jsonl; runs without epochs give none. */
+  async learningOf(experiment: string, rowKey: string): Promise<LossCurve[]> {
+    const row = this.model?.experiments.find(e => e.experiment === experiment)?.rows.find(r => r.key === rowKey);
+    const store = this.runs.store;
+    if (!row || !store) return [];
+    const curves = await Promise.all(row.runIds.map(async (id, i) => {
+      const events = await store.readEvents(id).catch(() => null);
+      return events ? lossCurve(id, row.seeds[i], events) : null;
+    }));
+    return curves.filter((c): c is LossCurve => c !== null);
   }
 
   private async confusionOf(experiment: string, rowKey: string): Promise<ConfusionView | null> {

@@ -54,10 +54,12 @@ describe('scwb baseline and scwb results', () => {
     // A run folder selects its experiment.
     const mdIo = capture();
     assert.strictEqual(await main(['results', path.join(store, out.runs[1].id)], mdIo), 0, mdIo.stderr);
-    assert.match(mdIo.stdout, /\| scanpy\\_pbmc68k\\_reduced\\_2025 \| LR L1 C=0.1 \| 0\.25 \| 3 \| \d\.\d{3} ± \d\.\d{3} \|/);
+    // paper layout: one dataset and one fraction go to the caption, the rows are the models
+    assert.match(mdIo.stdout, /^\*\*cli grid \(scanpy\\_pbmc68k\\_reduced\\_2025, fraction 0\.25\)\*\*/);
+    assert.match(mdIo.stdout, /\| LR L1 C=0.1 \(reference\) \| 3 \| \d\.\d{3} ± \d\.\d{3} \|/);
     const texIo = capture();
     assert.strictEqual(await main(['results', store, '--format', 'tex', '--experiment', 'cli grid'], texIo), 0);
-    assert.match(texIo.stdout, /\\begin\{tabular\}[\s\S]*scanpy\\_pbmc68k\\_reduced\\_2025 & LR L1 C=0\.1 & 0\.25 & 3 & \$\d\.\d{3} \\pm \d\.\d{3}\$/);
+    assert.match(texIo.stdout, /\\caption\{cli grid \(scanpy\\_pbmc68k\\_reduced\\_2025, fraction 0\.25\)\}[\s\S]*\\begin\{tabular\}[\s\S]*LR L1 C=0\.1 \(reference\) & 3 & \$\d\.\d{3} \\pm \d\.\d{3}\$/);
   });
 
   it('reports usage errors with exit code 2 and an empty store with exit code 1', async () => {
