@@ -3,6 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { main } from '../../src/cli/main';
+import { emptyPreset } from '../../src/core/presets/presets';
+import { QUEUE_FINAL } from '../../src/core/queue/schema';
+import type { GridPanel } from '../../src/host/panels/grid';
 import type { BenchmarkLaunch } from '../../src/host/commands/benchmark';
 import { askForProbe } from '../../src/host/commands/benchmark';
 import { ProbeParametersSchema } from '../../src/core/runs/schema';
@@ -96,5 +99,44 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
     // The Runs view lists the experiment with the probes and the LR runs.
     const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test probes'));
     assert.strictEqual((await api.runs.getChildren(exp)).length, 6);
+  });
+
+  it('the run queue runs benchmark probe items (grid editor, random 70/30 split) through the worker, the linear one beside its LR', async () => {
+    assert.ok(encoder, 'the pre-training test ran first');
+    const api = await activeApi();
+    const queue = api.queue!;
+    const panel = (await vscode.commands.executeCommand<GridPanel>('scwb.experiments.new', null))!;
+    await panel.whenRendered();
+    const doc = emptyPreset();
+    doc.experiment = 'queued probes';
+    const g = doc.grids[0];
+    g.title = 'probes';
+    g.datasets[0] = { ...g.datasets[0], name: 'sim', path: dataset, labelColumn: 'cell_type', split: { kind: 'random', testSize: 0.3 }, cells: 240 };
+    g.models = [
+      { kind: 'probe', method: 'linear', encoder: 'benchmark', encoderPath: encoder, k: 10, epochs: 5, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
+      { kind: 'probe', method: 'knn', encoder: 'benchmark', encoderPath: encoder, k: 5, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
+    ];
+    g.seeds = [11];
+    const summary = panel.update(doc);
+    assert.strictEqual(summary.error, null);
+    assert.deepStrictEqual(summary.problems, []);
+    assert.strictEqual(await panel.submit('queue'), 2);
+    const done = await until(async () => {
+      const items = (await queue.store.read()).items.filter(i => i.spec.experiment === 'queued probes');
+      return items.length === 2 && items.every(i => QUEUE_FINAL.includes(i.status)) && items;
+    }, 500);
+    panel.dispose();
+    for (const it of done) assert.strictEqual(it.status, 'completed', `${it.label}: ${it.error}`);
+    const store = new RunStore(path.join(WORKSPACE, '.scwb', 'runs'));
+    const runs = await Promise.all(done.flatMap(i => i.runIds).map(id => store.get(id)));
+    // linear: its probe run and the raw-expression LR of the same trial; kNN: its probe run only
+    assert.deepStrictEqual(runs.map(r => r.kind).sort(), ['baseline', 'probe', 'probe']);
+    for (const r of runs) {
+      assert.strictEqual(r.status, 'completed');
+      assert.deepStrictEqual(r.split, { kind: 'random', testSize: 0.3, seed: 11 }, 'the item\'s seed drew the split');
+      assert.ok(r.summary && r.summary.accuracy >= 0);
+    }
+    const probes = runs.filter(r => r.kind === 'probe').map(r => ProbeParametersSchema.parse((r.parameters as { probe: unknown }).probe));
+    assert.deepStrictEqual(probes.map(p => [p.method, p.method === 'knn' ? p.k : p.epochs]).sort(), [['knn', 5], ['linear', 5]]);
   });
 });

@@ -216,8 +216,12 @@ export interface ProbeInput {
   /** 'seeded' (default): stratified splits with seeds 0..trials-1 (or `seeds`); 'published': random splits, drawn seeds */
   protocol?: ProbeProtocol;
   trials?: number;
-  /** seeded protocol: the split seeds (one trial each); overrides `trials` */
+  /**
+   * the split seeds (one trial each); overrides `trials`. With the published protocol only together with
+   * `seedsDrawn` (seeds drawn earlier, e.g. by a queued preset), since that protocol otherwise draws its own
+   */
   seeds?: number[];
+  seedsDrawn?: boolean;
   testSize?: number;
   pooling?: 'cls' | 'mean';
   k?: number;
@@ -323,8 +327,8 @@ export async function prepareProbeGrid(input: ProbeInput, ctx: TaskContext): Pro
   const protocol = input.protocol ?? 'seeded';
   check(PROBE_PROTOCOLS.includes(protocol), `protocol must be seeded or published, got '${String(protocol)}'`);
   check(posInt(input.trials), `trials must be a positive integer, got ${input.trials}`);
-  if (protocol === 'published') check(!input.seeds?.length, 'the published protocol draws its seeds; give seeds only with the seeded protocol');
-  const seeds = protocol === 'published' ? drawTrialSeeds(input.trials ?? PROBE_DEFAULTS.trials)
+  if (protocol === 'published' && !input.seedsDrawn) check(!input.seeds?.length, 'the published protocol draws its seeds; give seeds only with the seeded protocol');
+  const seeds = protocol === 'published' && !input.seedsDrawn ? drawTrialSeeds(input.trials ?? PROBE_DEFAULTS.trials)
     : input.seeds?.length ? Array.from(new Set(input.seeds)) : Array.from({ length: input.trials ?? PROBE_DEFAULTS.trials }, (_, i) => i);
   for (const s of seeds) check(Number.isInteger(s) && s >= 0 && s <= 0xffffffff, `seed ${s} must be an integer in 0..2^32-1`);
   const testSize = input.testSize ?? PROBE_DEFAULTS.testSize;

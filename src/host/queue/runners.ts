@@ -1,34 +1,71 @@
 /**
- * The queue's GPU runner for fine-tune items: prepares the item's run folder (prepareFinetuneInWorker, as Run
+ * The queue's GPU runners. Fine-tune items: prepares the item's run folder (prepareFinetuneInWorker, as Run
  * Fine-tune does) and launches it through the scwb-finetune Task with CUDA_VISIBLE_DEVICES set to the slot's GPU
  * (on the cpu slot: `--device cpu`). Cancel terminates the task (the worker ends the run as cancelled). After a
  * window reload a worker that still runs is followed through its run.json and stopped with SIGTERM.
+ * Probe items (docs/benchmark.md) go the same way: prepareProbeInWorker for the item's one trial and method (with the
+ * raw-expression LR of that trial beside the linear probe), then the worker's `probe` sub-command.
  */
 import * as vscode from 'vscode';
+import { prepareProbeInWorker, type ProbeInput } from '../../core/benchmark/prepare';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
 import { outcomeOfRuns, type ItemOutcome, type QueueRunner, type RunHandle } from '../../core/queue/executor';
+import type { QueueItem } from '../../core/queue/schema';
+import type { WorkerRunCommand } from '../../core/finetune/invocation';
 import { runSplitOf } from '../../core/queue/runners';
 import { FINAL_STATUSES } from '../../core/runs/schema';
 import type { RunStore } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 import { FINETUNE_TASK_TYPE, type FinetuneTaskOutcome, type FinetuneTasks } from '../tasks';
 
+type Device = 'cpu' | 'cuda';
+/** What a GPU item needs: its worker sub-command and how to prepare its run folders (in a worker thread). */
+interface GpuItemPlan {
+  command: WorkerRunCommand;
+  prepare(signal: AbortSignal): Promise<{ id: string; runDir: string }[]>;
+}
+
 export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunner {
+  return gpuRunner(runStore, tasks, (item, device) => {
+    const spec = item.spec;
+    if (spec.kind !== 'finetune') throw new Error(`not a fine-tune item: ${spec.kind}`);
+    const split = runSplitOf(spec.split, item.label);
+    const input: FinetuneGridInput = {
+      datasetPath: spec.datasetPath, labelColumn: spec.labelColumn,
+      ...(split.kind === 'reference-query' ? { queryPath: split.queryPath } : { split }),
+      model: spec.model, checkpoint: spec.checkpoint, ablation: spec.ablation, fractions: [spec.fraction], seeds: [spec.seed],
+      stratifiedFewShot: spec.stratifiedFewShot, epochs: spec.epochs, batchSize: spec.batchSize, lr: spec.lr, amp: spec.amp,
+      maxSeqLen: spec.maxSeqLen, logEvery: spec.logEvery, config: spec.config ?? null, device: spec.device === 'auto' ? device : spec.device,
+      experiment: spec.experiment, storeRoot: runStore.root, publishedDataset: spec.publishedDataset,
+    };
+    return { command: 'finetune', prepare: async signal => (await prepareFinetuneInWorker(input, { signal })).runs };
+  });
+}
+
+/** Probe items: one trial (the item's seed) of one method; the linear probe's item also fits the trial's raw-expression LR. */
+export function probeRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunner {
+  return gpuRunner(runStore, tasks, (item, device) => {
+    const spec = item.spec;
+    if (spec.kind !== 'probe') throw new Error(`not a probe item: ${spec.kind}`);
+    if (spec.split.kind === 'reference-query') throw new Error(`${item.label}: probes split one dataset (random or stratified), not reference/query files`);
+    const p = spec.probe;
+    const input: ProbeInput = {
+      datasetPath: spec.datasetPath, labelColumn: spec.labelColumn, encoder: p.encoder, methods: [p.method],
+      protocol: spec.split.kind === 'random' ? 'published' : 'seeded', seeds: [spec.seed], seedsDrawn: true, testSize: spec.split.testSize,
+      pooling: p.pooling, k: p.k, epochs: p.epochs, lr: p.lr, batchSize: p.batchSize, evalEvery: p.evalEvery, select: p.select,
+      valueLayer: p.valueLayer, device: p.device === 'auto' ? device : p.device, baseline: p.method === 'linear',
+      ...(p.writeEmbeddings ? { writeEmbeddings: true } : {}), experiment: spec.experiment, storeRoot: runStore.root,
+    };
+    return { command: 'probe', prepare: async signal => (await prepareProbeInWorker(input, { signal })).runs };
+  });
+}
+
+function gpuRunner(runStore: RunStore, tasks: FinetuneTasks, planOf: (item: QueueItem, device: Device) => GpuItemPlan): QueueRunner {
   return {
     async start(item, ctx) {
-      const spec = item.spec;
-      if (spec.kind !== 'finetune') throw new Error(`not a fine-tune item: ${spec.kind}`);
-      const device = spec.device === 'auto' ? (ctx.slot.cudaDevice === null ? 'cpu' : 'cuda') : spec.device;
-      const split = runSplitOf(spec.split, item.label);
-      const input: FinetuneGridInput = {
-        datasetPath: spec.datasetPath, labelColumn: spec.labelColumn,
-        ...(split.kind === 'reference-query' ? { queryPath: split.queryPath } : { split }),
-        model: spec.model, checkpoint: spec.checkpoint, ablation: spec.ablation, fractions: [spec.fraction], seeds: [spec.seed],
-        stratifiedFewShot: spec.stratifiedFewShot, epochs: spec.epochs, batchSize: spec.batchSize, lr: spec.lr, amp: spec.amp,
-        maxSeqLen: spec.maxSeqLen, logEvery: spec.logEvery, config: spec.config ?? null, device, experiment: spec.experiment,
-        storeRoot: runStore.root, publishedDataset: spec.publishedDataset,
-      };
+      const device: Device = ctx.slot.cudaDevice === null ? 'cpu' : 'cuda';
+      const plan = planOf(item, device);
       const abort = new AbortController();
       let cancelled = false;
       let execution: vscode.TaskExecution | undefined;
@@ -46,9 +83,9 @@ export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueR
       void (async () => {
         let runDirs: string[];
         try {
-          const plan = await prepareFinetuneInWorker(input, { signal: abort.signal });
-          runDirs = plan.runs.map(r => r.runDir);
-          await ctx.setRunIds(plan.runs.map(r => r.id));
+          const prepared = await plan.prepare(abort.signal);
+          runDirs = prepared.map(r => r.runDir);
+          await ctx.setRunIds(prepared.map(r => r.id));
         } catch (e) {
           resolveDone(e instanceof CancelledError || cancelled ? { status: 'cancelled', error: null } : { status: 'failed', error: (e as Error).message });
           return;
@@ -58,12 +95,12 @@ export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueR
         });
         try {
           execution = await tasks.execute({
-            type: FINETUNE_TASK_TYPE, runDirs, device, queued: true,
+            type: FINETUNE_TASK_TYPE, runDirs, device, queued: true, ...(plan.command !== 'finetune' ? { command: plan.command } : {}),
             ...(ctx.slot.cudaDevice !== null ? { cudaVisibleDevices: ctx.slot.cudaDevice } : {}),
           }, vscode.workspace.workspaceFolders?.[0], name);
           if (cancelled) execution.terminate();
         } catch (e) {
-          resolveDone({ status: 'failed', error: `could not start the fine-tune task: ${(e as Error).message}` });
+          resolveDone({ status: 'failed', error: `could not start the ${plan.command} task: ${(e as Error).message}` });
           return;
         }
         const outcome = await ended;

@@ -18,7 +18,7 @@ import { Disposable } from '../disposable';
 import { chooseInterpreter } from '../python';
 import type { RunsTree } from '../runs/tree';
 import type { FinetuneTasks } from '../tasks';
-import { finetuneRunner } from './runners';
+import { finetuneRunner, probeRunner } from './runners';
 
 const ICONS: Record<QueueItem['status'], [string, string | undefined]> = {
   pending: ['circle-outline', undefined],
@@ -52,6 +52,7 @@ export class QueueService extends Disposable implements vscode.TreeDataProvider<
     this.slotsNow = makeSlots({ gpus: cfg.gpus ?? [], perGpu: cfg.perGpu, baselines: cfg.baselines });
     this.executor = new QueueExecutor(this.store, runStore, this.slotsNow, {
       finetune: finetuneRunner(runStore, tasks),
+      probe: probeRunner(runStore, tasks),
       baseline: baselineRunner(runStore),
     }, {
       onChange: () => { this.refresh(); this.runs.refresh(); },
