@@ -1,5 +1,4 @@
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -10,17 +9,11 @@ import { EVENTS_FILE, RunStore } from '../../src/core/runs/store';
 import { askForFinetune, type FinetuneLaunch, type FinetunePrompts } from '../../src/host/commands/finetune';
 import { checkWorkerEnvironment } from '../../src/core/finetune/env';
 import { FINETUNE_TASK_TYPE, type FinetuneTaskOutcome } from '../../src/host/tasks';
-import { activeApi, until } from './helpers';
+import { activeApi, makeScbertDemo, until } from './helpers';
 
 const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
 const PYTHON = vscode.workspace.getConfiguration('scwb').get<string>('pythonPath', '') || '/usr/bin/python3';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-
-async function cli(args: string[]): Promise<void> {
-  let err = '';
-  const code = await main(args, { out: () => undefined, err: t => { err += t; } });
-  assert.strictEqual(code, 0, err);
-}
 
 describe('Run Fine-tune (in the real extension host, real worker on CPU)', () => {
   const dir = path.join(WORKSPACE, 'finetune-demo');
@@ -29,15 +22,7 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
 
   before(async () => {
     // A small simulated dataset, the worker's tiny demo checkpoints over its genes, and the scBERT recipe's output.
-    fs.mkdirSync(dir, { recursive: true });
-    const sim = path.join(dir, 'sim.h5ad');
-    await cli(['simulate', '--cells', '300', '--genes', '120', '--seed', '5', '--out', sim]);
-    execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(dir, 'ckpt'), '--genes-from', sim], {
-      env: { ...process.env, PYTHONPATH: path.join(ROOT, 'resources', 'worker') },
-    });
-    const recipe = path.join(dir, 'scbert.json');
-    fs.writeFileSync(recipe, JSON.stringify({ recipe: 'scbert', params: { referenceGenes: 'ckpt/scbert_tiny/genes.txt', minGenes: 10 } }));
-    await cli(['preprocess', recipe, sim, dataset]);
+    await makeScbertDemo(dir, 300, 5);
   });
 
   it('runs the worker as a task in a terminal that stays, then scores the run like the baseline', async () => {

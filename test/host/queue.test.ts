@@ -1,26 +1,15 @@
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { main } from '../../src/cli/main';
 import { emptyPreset } from '../../src/core/presets/presets';
 import { moveItem } from '../../src/core/queue/scheduler';
 import { QUEUE_FINAL } from '../../src/core/queue/schema';
 import { RunStore } from '../../src/core/runs/store';
 import type { GridPanel } from '../../src/host/panels/grid';
 import { FINETUNE_TASK_TYPE } from '../../src/host/tasks';
-import { activeApi, until } from './helpers';
+import { activeApi, makeScbertDemo, until } from './helpers';
 
 const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
-const PYTHON = vscode.workspace.getConfiguration('scwb').get<string>('pythonPath', '') || '/usr/bin/python3';
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-
-async function cli(args: string[]): Promise<void> {
-  let err = '';
-  const code = await main(args, { out: () => undefined, err: t => { err += t; } });
-  assert.strictEqual(code, 0, err);
-}
 
 describe('Presets, grid and queue (real extension host, real worker on CPU)', () => {
   const dir = path.join(WORKSPACE, 'queue-demo');
@@ -28,14 +17,7 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
   const checkpoint = path.join(dir, 'ckpt', 'scbert_tiny', 'scbert_tiny_pretrain.pth');
 
   before(async () => {
-    fs.mkdirSync(dir, { recursive: true });
-    const sim = path.join(dir, 'sim.h5ad');
-    await cli(['simulate', '--cells', '240', '--genes', '120', '--seed', '9', '--out', sim]);
-    execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(dir, 'ckpt'), '--genes-from', sim], {
-      env: { ...process.env, PYTHONPATH: path.join(ROOT, 'resources', 'worker') },
-    });
-    fs.writeFileSync(path.join(dir, 'scbert.json'), JSON.stringify({ recipe: 'scbert', params: { referenceGenes: 'ckpt/scbert_tiny/genes.txt', minGenes: 10 } }));
-    await cli(['preprocess', path.join(dir, 'scbert.json'), sim, dataset]);
+    await makeScbertDemo(dir, 240, 9);
   });
 
   it('queues a small experiment from the grid editor; a failing item and a reordered one leave the others completing', async () => {

@@ -4,26 +4,16 @@
  * output, and Cancel Slurm Job cancels a pending run.
  */
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { main } from '../../src/cli/main';
 import type { RunRecord } from '../../src/core/runs/schema';
 import { RunStore } from '../../src/core/runs/store';
 import type { FinetuneLaunch } from '../../src/host/commands/finetune';
 import { localSlurmBin, stopLocalSlurmIfOurs } from '../helpers/slurm';
-import { activeApi, until } from './helpers';
+import { activeApi, makeScbertDemo, until } from './helpers';
 
 const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
-const PYTHON = vscode.workspace.getConfiguration('scwb').get<string>('pythonPath', '') || '/usr/bin/python3';
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-
-async function cli(args: string[]): Promise<void> {
-  let err = '';
-  const code = await main(args, { out: () => undefined, err: t => { err += t; } });
-  assert.strictEqual(code, 0, err);
-}
 
 describe('Slurm run target (in the real extension host, real local Slurm)', () => {
   const dir = path.join(WORKSPACE, 'slurm-demo');
@@ -36,15 +26,7 @@ describe('Slurm run target (in the real extension host, real local Slurm)', () =
     // The extension host is this process: the Slurm clients (nsenter wrappers) go first on its PATH.
     oldPath = process.env.PATH;
     process.env.PATH = `${localSlurmBin()}${path.delimiter}${process.env.PATH ?? ''}`;
-    fs.mkdirSync(dir, { recursive: true });
-    const sim = path.join(dir, 'sim.h5ad');
-    await cli(['simulate', '--cells', '200', '--genes', '120', '--seed', '9', '--out', sim]);
-    execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', path.join(dir, 'ckpt'), '--genes-from', sim], {
-      env: { ...process.env, PYTHONPATH: path.join(ROOT, 'resources', 'worker') },
-    });
-    const recipe = path.join(dir, 'scbert.json');
-    fs.writeFileSync(recipe, JSON.stringify({ recipe: 'scbert', params: { referenceGenes: 'ckpt/scbert_tiny/genes.txt', minGenes: 10 } }));
-    await cli(['preprocess', recipe, sim, dataset]);
+    await makeScbertDemo(dir, 200, 9);
   });
   after(async () => {
     await config().update('slurm.extraArgs', undefined, vscode.ConfigurationTarget.Workspace);

@@ -23,7 +23,8 @@ type Device = 'cpu' | 'cuda';
 /** What a GPU item needs: its worker sub-command and how to prepare its run folders (in a worker thread). */
 interface GpuItemPlan {
   command: WorkerRunCommand;
-  prepare(signal: AbortSignal): Promise<{ id: string; runDir: string }[]>;
+  /** the runs the worker runs, and runs made beside them (a probe's raw-expression LR, already finished) */
+  prepare(signal: AbortSignal): Promise<{ runs: { id: string; runDir: string }[]; beside?: string[] }>;
 }
 
 export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunner {
@@ -39,7 +40,7 @@ export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueR
       maxSeqLen: spec.maxSeqLen, logEvery: spec.logEvery, config: spec.config ?? null, device: spec.device === 'auto' ? device : spec.device,
       experiment: spec.experiment, storeRoot: runStore.root, publishedDataset: spec.publishedDataset,
     };
-    return { command: 'finetune', prepare: async signal => (await prepareFinetuneInWorker(input, { signal })).runs };
+    return { command: 'finetune', prepare: async signal => ({ runs: (await prepareFinetuneInWorker(input, { signal })).runs }) };
   });
 }
 
@@ -57,7 +58,13 @@ export function probeRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunn
       valueLayer: p.valueLayer, device: p.device === 'auto' ? device : p.device, baseline: p.method === 'linear',
       ...(p.writeEmbeddings ? { writeEmbeddings: true } : {}), experiment: spec.experiment, storeRoot: runStore.root,
     };
-    return { command: 'probe', prepare: async signal => (await prepareProbeInWorker(input, { signal })).runs };
+    return {
+      command: 'probe',
+      prepare: async signal => {
+        const plan = await prepareProbeInWorker(input, { signal });
+        return { runs: plan.runs, beside: plan.baselineRunIds };
+      },
+    };
   });
 }
 
@@ -84,8 +91,8 @@ function gpuRunner(runStore: RunStore, tasks: FinetuneTasks, planOf: (item: Queu
         let runDirs: string[];
         try {
           const prepared = await plan.prepare(abort.signal);
-          runDirs = prepared.map(r => r.runDir);
-          await ctx.setRunIds(prepared.map(r => r.id));
+          runDirs = prepared.runs.map(r => r.runDir);
+          await ctx.setRunIds([...prepared.runs.map(r => r.id), ...prepared.beside ?? []]);
         } catch (e) {
           resolveDone(e instanceof CancelledError || cancelled ? { status: 'cancelled', error: null } : { status: 'failed', error: (e as Error).message });
           return;
