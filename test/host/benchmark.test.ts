@@ -130,7 +130,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
     const store = new RunStore(path.join(WORKSPACE, '.scwb', 'runs'));
     const runs = await Promise.all(done.flatMap(i => i.runIds).map(id => store.get(id)));
     // linear: its probe run and the raw-expression LR of the same trial; kNN: its probe run only
-    assert.deepStrictEqual(runs.map(r => r.kind).sort(), ['baseline', 'probe', 'probe']);
+    assert.deepStrictEqual(runs.map(r => r.kind).sort(), ['baseline', 'probe', 'probe'], JSON.stringify(done.map(i => [i.label, i.spec, i.runIds])));
     for (const r of runs) {
       assert.strictEqual(r.status, 'completed');
       assert.deepStrictEqual(r.split, { kind: 'random', testSize: 0.3, seed: 11 }, 'the item\'s seed drew the split');
