@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointError } from './errors';
-import { inspectCheckpoint } from './inspect';
+import { inspectCheckpoint, readJson } from './inspect';
 import { PickleDict, PickleTuple, readPickle, TensorRef, torchStorageLoader } from './pickle';
 import { looksLikeZip, ZipReader } from './zip';
 
@@ -97,23 +97,9 @@ export function readTorchMetadata(file: string): Record<string, Plain> {
 const strings = (v: Plain | undefined): string[] | null => (Array.isArray(v) && v.every(x => typeof x === 'string') ? v as string[] : null);
 const str = (v: Plain | undefined): string | null => (typeof v === 'string' ? v : null);
 
-function readJsonFile(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(file, `cannot read: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(file, `not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 /** Genes of a vocab.json ({gene: id}), without special tokens such as <pad>. */
 export function vocabGenes(file: string): string[] {
-  const v = readJsonFile(file);
+  const v = readJson(file);
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(file, 'the vocabulary is not a JSON object of gene -> id');
   return Object.keys(v).filter(g => !/^<.*>$/.test(g));
 }
@@ -129,7 +115,7 @@ export function listGenes(file: string): string[] {
   const t = text.trimStart();
   if (t.startsWith('{')) return vocabGenes(file);
   if (t.startsWith('[')) {
-    const v = readJsonFile(file);
+    const v = readJson(file);
     if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) throw new CheckpointError(file, 'a JSON gene list must be an array of strings');
     return v as string[];
   }
@@ -187,7 +173,7 @@ function describeOnnx(file: string): ModelFacts {
     m.notes.push(`no ${path.basename(side)} beside the model: its genes, classes and inputs are unknown (the workbench writes it when it exports a run)`);
     return m;
   }
-  const j = readJsonFile(side) as Record<string, unknown>;
+  const j = readJson(side) as Record<string, unknown>;
   if (!j || typeof j !== 'object' || Array.isArray(j)) throw new CheckpointError(side, 'not a JSON object');
   const family = j.model === 'scbert' ? 'scbert' : j.model === 'scgpt' ? 'scgpt' : 'unknown';
   m.family = family;
@@ -266,7 +252,7 @@ export async function describeModel(target: string, opts: DescribeOptions = {}, 
       const onnxJson = run ? path.join(run.dir, 'model.onnx.json') : '';
       const trained = (run?.record.dataset as { path?: unknown } | undefined)?.path;
       if (onnxJson && fs.existsSync(onnxJson)) {
-        const j = readJsonFile(onnxJson) as { genes?: unknown };
+        const j = readJson(onnxJson) as { genes?: unknown };
         if (Array.isArray(j.genes) && j.genes.every(g => typeof g === 'string')) { m.genes = j.genes as string[]; m.genesSource = "the run's model.onnx.json (genes)"; }
       }
       if (!m.genes && family === 'scgpt' && typeof ft?.checkpoint === 'string' && fs.existsSync(path.join(ft.checkpoint, 'vocab.json'))) {

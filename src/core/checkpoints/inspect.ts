@@ -30,7 +30,8 @@ export interface CheckpointSummary {
   onnx?: OnnxSummary;
 }
 
-function readJson(file: string): unknown {
+/** A JSON file of a checkpoint (args.json, vocab.json, model.onnx.json…); CheckpointError naming it when unreadable. */
+export function readJson(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
