@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from . import distributed, tokens
 from .data import H5ad
 from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConfig
-from .train import (RunError, _autocast, _device, _gpu_mib, _num, epoch_order, load_own, rng_state, seed_everything,
+from .train import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, rng_state, seed_everything,
                     set_rng_state)
 
 ENCODER_FILE = "encoder.pt"
@@ -473,13 +473,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         raise RunError("%s: parameters.pretrain is missing" % folder.file("run.json"))
     p = resolve(params)
     seed = int(rec.get("seed", 0))
-    device_type = _device(device_arg or p.get("device"))
-    device = "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"
-    if device_type == "cuda":
-        torch.cuda.set_device(device)
-    amp = bool(p.get("amp")) and device_type == "cuda"
-    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
+    device_type, device, amp = rank_device(device_arg, p, ctx)
     split = folder.read_split()
     seed_everything(seed)
     folder.log("reading %s" % rec["dataset"]["path"])

@@ -94,6 +94,18 @@ def _device(arg):
     return arg
 
 
+
+def rank_device(device_arg, p, ctx):
+    """(device type, this rank's device, amp) of a training run; sets the CUDA device or the CPU threads."""
+    device_type = _device(device_arg or p.get("device"))
+    device = "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"
+    if device_type == "cuda":
+        torch.cuda.set_device(device)
+    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        # Debian's torch starts with one thread: use the cores (shared among the ranks) unless the user chose
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
+    return device_type, device, bool(p.get("amp")) and device_type == "cuda"
+
 def _label_indices(labels, rows, classes, path, what):
     pos = {c: i for i, c in enumerate(classes)}
     out = np.empty(len(rows), dtype=np.int64)
@@ -545,14 +557,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     fraction = float(rec.get("fraction", 1.0))
     p = protocols.resolve(params, fraction)
     seed = int(rec.get("seed", 0))
-    device_type = _device(device_arg or p.get("device"))
-    device = "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"
-    if device_type == "cuda":
-        torch.cuda.set_device(device)
-    amp = bool(p.get("amp")) and device_type == "cuda"
-    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
-        # Debian's torch starts with one thread: use the cores (shared among the ranks) unless the user chose
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
+    device_type, device, amp = rank_device(device_arg, p, ctx)
     split = folder.read_split()
     seed_everything(seed)
     model, cfg, hint, report = build(p, device_type)
