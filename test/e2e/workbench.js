@@ -97,10 +97,22 @@ async function shot(page, name) {
  */
 async function answerSaveDialog(page, file) {
   const widget = page.locator('.quick-input-widget');
-  await widget.locator('input').waitFor();
-  await widget.locator('input').fill(file);
-  await page.keyboard.press('Enter');
-  for (let i = 0; i < 120 && !fs.existsSync(file); i++) await new Promise(r => setTimeout(r, 250));
+  const input = widget.locator('input');
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  await input.waitFor();
+  // The dialog fills in its suggested path and lists the folder asynchronously after it opens, and may put its own
+  // path back over what was typed: type ours once it has settled, check it is still there, and confirm; while the
+  // dialog stays open without writing the file, type and confirm again.
+  for (let attempt = 0; attempt < 4 && !fs.existsSync(file); attempt++) {
+    await sleep(1000);
+    if (attempt > 0 && !(await widget.isVisible())) break;
+    await input.fill(file);
+    await sleep(500);
+    if ((await input.inputValue()) !== file) continue;
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 20 && !fs.existsSync(file); i++) await sleep(250);
+  }
+  for (let i = 0; i < 80 && !fs.existsSync(file); i++) await sleep(250);
   return fs.readFileSync(file, 'utf8');
 }
 
