@@ -4,7 +4,7 @@
  * (CPU, in a worker thread of the extension host) or a probe of a frozen encoder (GPU; docs/benchmark.md).
  */
 import * as z from 'zod';
-import { FINETUNE_ABLATIONS, FINETUNE_MODELS, OwnerSchema } from '../runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_MODELS, OwnerSchema, ProbeParametersSchema } from '../runs/schema';
 
 export const QUEUE_SCHEMA_VERSION = 1;
 
@@ -59,20 +59,8 @@ export const BaselineSpecSchema = z.object({
 export const ProbeSpecSchema = z.object({
   kind: z.literal('probe'),
   ...Common,
-  probe: z.object({
-    encoder: z.object({ model: z.enum(['benchmark', 'scbert', 'scgpt']), path: z.string().min(1) }),
-    method: z.enum(['linear', 'knn']),
-    pooling: z.enum(['cls', 'mean']),
-    k: z.number().int().positive(),
-    epochs: z.number().int().positive(),
-    lr: z.number().positive(),
-    batchSize: z.number().int().positive(),
-    evalEvery: z.number().int().positive(),
-    select: z.enum(['best-test', 'last']),
-    writeEmbeddings: z.boolean(),
-    valueLayer: z.string().nullable(),
-    device: z.enum(['auto', 'cpu', 'cuda']),
-  }),
+  /** the run's parameters.probe less `classes` (the dataset's labels, found when the run is prepared) */
+  probe: ProbeParametersSchema.omit({ classes: true }),
 });
 
 export const QueueSpecSchema = z.discriminatedUnion('kind', [FinetuneSpecSchema, BaselineSpecSchema, ProbeSpecSchema]);
