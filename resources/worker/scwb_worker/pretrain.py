@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from . import distributed, tokens
 from .data import H5ad
 from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConfig
-from .train import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, rng_state, seed_everything,
-                    set_rng_state)
+from .train import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, load_resume, rng_state,
+                    seed_everything)
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "scwb-encoder"
@@ -507,14 +507,10 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
                  else os.path.join(folder.path, "checkpoints", "last.pt"))
     if resume and os.path.exists(last_path):
-        state = load_own(last_path)
-        model.load_state_dict(state["model_state_dict"])
-        optimizer.load_state_dict(state["optimizer_state_dict"])
-        scheduler.load_state_dict(state["scheduler_state_dict"])
+        state = load_resume(last_path, model, optimizer, scheduler)
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
         tokens_done, seconds_done = float(state.get("tokens", 0.0)), float(state.get("seconds", 0.0))
-        set_rng_state(state["rng"])
         folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
     elif resume:
         folder.log("no checkpoints/last.pt: starting from the beginning")

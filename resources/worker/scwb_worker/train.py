@@ -368,6 +368,16 @@ def load_own(path):
 # ---------------------------------------------------------------------------------------------------------------
 # one step, shared by the loop and the DDP test
 
+
+def load_resume(path, model, optimizer, scheduler):
+    """Restores a run's last.pt into the model, optimizer, scheduler and random generators; returns the checkpoint."""
+    state = load_own(path)
+    model.load_state_dict(state["model_state_dict"])
+    optimizer.load_state_dict(state["optimizer_state_dict"])
+    scheduler.load_state_dict(state["scheduler_state_dict"])
+    set_rng_state(state["rng"])
+    return state
+
 def batch_loss(model, enc, cells, labels, weights, denom, world, device, amp):
     """Loss of this rank's share of a global batch, scaled so that DDP's gradient average equals the gradient of
     the (weighted) mean loss over the whole global batch: sum_i w_i * ce_i / denom * world, where denom is
@@ -596,13 +606,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                  else os.path.join(folder.path, "checkpoints", "last.pt"))
     best_path = os.path.join(folder.path, "checkpoints", "best.pt")
     if resume and os.path.exists(last_path):
-        state = load_own(last_path)
-        model.load_state_dict(state["model_state_dict"])
-        optimizer.load_state_dict(state["optimizer_state_dict"])
-        scheduler.load_state_dict(state["scheduler_state_dict"])
+        state = load_resume(last_path, model, optimizer, scheduler)
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
-        set_rng_state(state["rng"])
         folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
     elif resume:
         folder.log("no checkpoints/last.pt: starting from the beginning")

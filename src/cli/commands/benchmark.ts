@@ -17,7 +17,7 @@ import {
 } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
-import { runWorker } from './finetune';
+import { configFlag, runWorker } from './finetune';
 
 type Flags = Map<string, string | true>;
 
@@ -36,20 +36,6 @@ function choice<T extends string>(flags: Flags, name: string, allowed: readonly 
   const v = stringFlag(flags, name);
   if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
   return v as T | undefined;
-}
-
-function configFlag(flags: Flags, cwd: string): Record<string, unknown> | undefined {
-  const configFile = stringFlag(flags, 'config');
-  if (!configFile) return undefined;
-  const file = path.resolve(cwd, configFile);
-  let value: unknown;
-  try {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--config ${file}: ${(e as Error).message}`);
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--config ${file}: expected a JSON object of model hyper-parameters`);
-  return value as Record<string, unknown>;
 }
 
 function checkKnown(flags: Flags, known: Set<string>): void {

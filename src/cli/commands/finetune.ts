@@ -120,6 +120,22 @@ export function slurmOptionsFromFlags(flags: Map<string, string | true>): SlurmJ
 }
 
 /** Turns the command line into what the command does (exported for tests). */
+
+/** `--config FILE.json`: the model hyper-parameters handed to the worker (a JSON object), or undefined. */
+export function configFlag(flags: Map<string, string | true>, cwd: string): Record<string, unknown> | undefined {
+  const configFile = stringFlag(flags, 'config');
+  if (!configFile) return undefined;
+  const file = path.resolve(cwd, configFile);
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config ${file}: ${(e as Error).message}`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--config ${file}: expected a JSON object of model hyper-parameters`);
+  return value as Record<string, unknown>;
+}
+
 export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): FinetuneCliRequest {
   const { flags, positionals } = parseFlags(args, BOOLEANS);
   for (const name of flags.keys()) if (!KNOWN.has(name)) throw new UsageError(`unknown option --${name}`);
@@ -145,19 +161,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
   const split = splitFromFlags(flags, cwd);
   if (flags.has('stratified-few-shot') && flags.has('random-few-shot')) throw new UsageError('give --stratified-few-shot or --random-few-shot, not both');
   const stratifiedFewShot = flags.has('stratified-few-shot') ? true : flags.has('random-few-shot') ? false : undefined;
-  let config: Record<string, unknown> | undefined;
-  const configFile = stringFlag(flags, 'config');
-  if (configFile) {
-    const file = path.resolve(cwd, configFile);
-    let value: unknown;
-    try {
-      value = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`--config ${file}: ${(e as Error).message}`);
-    }
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--config ${file}: expected a JSON object of model hyper-parameters`);
-    config = value as Record<string, unknown>;
-  }
+  const config = configFlag(flags, cwd);
   const lr = flags.has('lr') ? numberFlag(flags, 'lr', 0) : undefined;
   const store = stringFlag(flags, 'store');
   const ignoreKeys = stringFlag(flags, 'ignore-keys');

@@ -22,9 +22,9 @@ import { sha256File } from '../hash';
 import { labelValues } from '../h5ad/labels';
 import { openH5ad } from '../h5ad/read';
 import { H5adError } from '../h5ad/types';
-import { codeVersion, datasetStem, runBaselineGrid, settle, type BaselineModelSpec } from '../runs/baseline';
+import { codeVersion, datasetStem, runBaselineGrid, settle, settleBatch, type BaselineModelSpec } from '../runs/baseline';
 import {
-  FINAL_STATUSES, FINETUNE_DEVICES, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS, PretrainParametersSchema, ProbeParametersSchema,
+  FINETUNE_DEVICES, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS, PretrainParametersSchema, ProbeParametersSchema,
   type DatasetRef, type ModelRef, type PretrainModel, type PretrainParameters, type PretrainStructure,
   type ProbeMethod, type ProbeParameters, type RunSplit,
 } from '../runs/schema';
@@ -436,13 +436,7 @@ async function inWorker<O>(name: string, input: { storeRoot: string; batch?: str
   try {
     return await runTask<O>('benchmark/tasks', name, { ...input, batch }, { onProgress: opts.onProgress, signal: opts.signal, graceMs: 10_000 });
   } catch (e) {
-    const store = new RunStore(input.storeRoot);
-    const cancelled = e instanceof CancelledError;
-    for (const r of await store.list().catch(() => [])) {
-      if (r.parameters.batch === batch && !FINAL_STATUSES.includes(r.status)) {
-        await settle(store, r.id, cancelled ? 'cancelled' : 'failed', cancelled ? null : (e as Error).message);
-      }
-    }
+    await settleBatch(new RunStore(input.storeRoot), batch, e);
     throw e;
   }
 }

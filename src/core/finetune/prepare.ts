@@ -21,9 +21,9 @@ import { labelValues } from '../h5ad/labels';
 import { openH5ad } from '../h5ad/read';
 import { H5adError } from '../h5ad/types';
 import { normalizeVariant } from '../results/published';
-import { codeVersion, datasetStem, settle } from '../runs/baseline';
+import { codeVersion, datasetStem, settle, settleBatch } from '../runs/baseline';
 import {
-  FINAL_STATUSES, FINETUNE_ABLATIONS, FINETUNE_DEVICES, FinetuneParametersSchema,
+  FINETUNE_ABLATIONS, FINETUNE_DEVICES, FinetuneParametersSchema,
   type DatasetRef, type FinetuneAblation, type FinetuneModel, type FinetuneParameters, type ModelRef, type RunSplit,
 } from '../runs/schema';
 import { fewShotTrainRows, singleFileSplit, splitClasses } from '../runs/split-rows';
@@ -359,13 +359,7 @@ export async function prepareFinetuneInWorker(input: FinetuneGridInput, opts: Pr
       onProgress: opts.onProgress, signal: opts.signal, graceMs: 10_000,
     });
   } catch (e) {
-    const store = new RunStore(input.storeRoot);
-    const cancelled = e instanceof CancelledError;
-    for (const r of await store.list().catch(() => [])) {
-      if (r.parameters.batch === batch && !FINAL_STATUSES.includes(r.status)) {
-        await settle(store, r.id, cancelled ? 'cancelled' : 'failed', cancelled ? null : (e as Error).message);
-      }
-    }
+    await settleBatch(new RunStore(input.storeRoot), batch, e);
     throw e;
   }
 }

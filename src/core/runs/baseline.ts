@@ -470,6 +470,19 @@ export async function settle(store: RunStore, id: string, status: 'cancelled' | 
   await store.appendLog(id, error ? `${status}: ${error}` : status);
 }
 
+/**
+ * After a preparation that threw `e`: the unfinished runs of its batch (`parameters.batch`) end cancelled (a
+ * cancel) or failed with the error, so none stays queued.
+ */
+export async function settleBatch(store: RunStore, batch: string, e: unknown): Promise<void> {
+  const cancelled = e instanceof CancelledError;
+  for (const r of await store.list().catch(() => [])) {
+    if (r.parameters.batch === batch && !FINAL_STATUSES.includes(r.status)) {
+      await settle(store, r.id, cancelled ? 'cancelled' : 'failed', cancelled ? null : errorText(e));
+    }
+  }
+}
+
 export interface RunBaselinesOptions {
   onProgress?: (fraction: number, message?: string) => void;
   /** aborting cancels the current run; the grid stops */
