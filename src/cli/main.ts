@@ -13,7 +13,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   results: async () => (await import('./commands/results.js')).command,
   simulate: async () => (await import('./commands/simulate.js')).command,
   split: async () => (await import('./commands/split.js')).command,
-  // the AAAI 2025 benchmark (docs/benchmark.md)
+  // the AAAI 2025 benchmark (docs/worker-benchmark.md)
   pretrain: async () => (await import('./commands/benchmark.js')).pretrainCommand,
   probe: async () => (await import('./commands/benchmark.js')).probeCommand,
   slurm: async () => (await import('./commands/slurm.js')).command,

@@ -22,7 +22,7 @@ export interface FinetuneTaskDefinition extends vscode.TaskDefinition {
   type: typeof FINETUNE_TASK_TYPE;
   /** run folders (absolute, or relative to the workspace folder) */
   runDirs: string[];
-  /** the worker's sub-command: finetune (default), pretrain or probe (docs/benchmark.md) */
+  /** the worker's sub-command: finetune (default), pretrain or probe (docs/worker-benchmark.md) */
   command?: WorkerRunCommand;
   resume?: boolean;
   nproc?: number;

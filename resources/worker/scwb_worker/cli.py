@@ -1,5 +1,5 @@
 """Command line of the worker: finetune, pretrain, probe, env, estimate, export-onnx, demo-checkpoints
-(docs/worker.md, docs/benchmark.md)."""
+(docs/worker.md, docs/worker-benchmark.md)."""
 import argparse
 import json
 import os
@@ -25,13 +25,13 @@ def _parser():
                     help="data-parallel processes (default parameters.finetune.nproc or 1)")
     ft.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     pt = sub.add_parser("pretrain", help="pre-train an encoder (or continue scBERT/scGPT pre-training), one run "
-                        "folder after another (docs/benchmark.md)")
+                        "folder after another (docs/worker-benchmark.md)")
     pt.add_argument("--run-dir", action="append", required=True, help="run folder (repeatable)")
     pt.add_argument("--resume", action="store_true", help="continue a cancelled/failed/interrupted run from last.pt")
     pt.add_argument("--nproc", type=int, default=None,
                     help="data-parallel processes (default parameters.pretrain.nproc or 1)")
     pt.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
-    pr = sub.add_parser("probe", help="linear probe or kNN on frozen encoder embeddings (docs/benchmark.md)")
+    pr = sub.add_parser("probe", help="linear probe or kNN on frozen encoder embeddings (docs/worker-benchmark.md)")
     pr.add_argument("--run-dir", action="append", required=True, help="run folder (repeatable)")
     pr.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     env = sub.add_parser("env", help="Python, torch, CUDA devices and free memory")

@@ -1,5 +1,5 @@
 """`pretrain`: pre-training of the benchmark encoder, and continued pre-training of scBERT and scGPT, on the rows
-of an unlabelled .h5ad (docs/benchmark.md). The run folder's life cycle (status, lock, heartbeat, events, signals)
+of an unlabelled .h5ad (docs/worker-benchmark.md). The run folder's life cycle (status, lock, heartbeat, events, signals)
 is train.execute's; the loop mirrors train._run's (global batch split over the ranks, last.pt after each epoch and
 on cancel, --resume gives the same result as an uninterrupted run).
 

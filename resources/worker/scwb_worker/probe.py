@@ -1,4 +1,4 @@
-"""`probe`: frozen encoder embeddings -> linear probe or kNN -> predictions.csv (docs/benchmark.md).
+"""`probe`: frozen encoder embeddings -> linear probe or kNN -> predictions.csv (docs/worker-benchmark.md).
 
 Embeddings of a cell do not depend on the run: a benchmark encoder's cell with more genes than it takes keeps a
 uniform sample of them drawn with default_rng([0, 0, row]); scGPT cells are tokenised with seed 0. So several

@@ -1,4 +1,4 @@
-"""Run folders of `pretrain` and `probe` runs as src/core writes them (docs/benchmark.md), over tiny datasets."""
+"""Run folders of `pretrain` and `probe` runs as src/core writes them (docs/worker-benchmark.md), over tiny datasets."""
 import json
 import os
 

@@ -1,4 +1,4 @@
-"""Pre-training (docs/benchmark.md): each encoder structure learns, masking and weighted gene sampling draw what
+"""Pre-training (docs/worker-benchmark.md): each encoder structure learns, masking and weighted gene sampling draw what
 they claim (statistical tests), two-process DDP equals one process, a cancelled run resumed equals an uninterrupted
 one, continued pre-training of scBERT and scGPT, events and encoder.pt as the contract says, clear errors."""
 import os

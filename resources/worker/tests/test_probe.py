@@ -1,4 +1,4 @@
-"""Probing frozen encoders (docs/benchmark.md): kNN equals scikit-learn's, the linear probe equals a plain-torch
+"""Probing frozen encoders (docs/worker-benchmark.md): kNN equals scikit-learn's, the linear probe equals a plain-torch
 reference and reaches LogisticRegression's accuracy on separable data, probe runs write predictions.csv, events and
 embeddings.npy as the contract says, and several run folders reuse the embeddings."""
 import csv

@@ -1,5 +1,5 @@
 /**
- * `scwb pretrain` and `scwb probe` (the AAAI 2025 benchmark, docs/benchmark.md): prepare the runs in the run store,
+ * `scwb pretrain` and `scwb probe` (the AAAI 2025 benchmark, docs/worker-benchmark.md): prepare the runs in the run store,
  * run the bundled worker on them in this terminal, finalize them and print a JSON summary.
  */
 import * as fs from 'fs';
@@ -56,7 +56,7 @@ const PRETRAIN_USAGE = `usage: scwb pretrain DATASET.h5ad [options]
        scwb pretrain --resume RUN_DIR... [--python PATH] [--device ...] [--nproc N]
 
 Pre-trains an encoder of the AAAI 2025 single-cell benchmark on DATASET (no labels needed), or continues the
-pre-training of a published scBERT/scGPT checkpoint on it, with the bundled PyTorch worker (docs/benchmark.md). One
+pre-training of a published scBERT/scGPT checkpoint on it, with the bundled PyTorch worker (docs/worker-benchmark.md). One
 run in the run store; its encoder.pt is what \`scwb probe --encoder\` takes. stdout gets a JSON summary; exit status
 is the worker's (0 completed, 1 failed, 130 cancelled).
 
@@ -114,7 +114,7 @@ export function pretrainRequestFromArgs(args: string[], cwd = process.cwd()): { 
 const PROBE_USAGE = `usage: scwb probe DATASET.h5ad --encoder PATH --label COL [options]
 
 Probes a frozen encoder (a pre-training run's encoder.pt, an scBERT .pth or an scGPT model folder) on DATASET's
-labels with the bundled worker (docs/benchmark.md): a linear probe (Adam ${PROBE_DEFAULTS.lr}, batch ${PROBE_DEFAULTS.batchSize}, ${PROBE_DEFAULTS.epochs} epochs) and kNN
+labels with the bundled worker (docs/worker-benchmark.md): a linear probe (Adam ${PROBE_DEFAULTS.lr}, batch ${PROBE_DEFAULTS.batchSize}, ${PROBE_DEFAULTS.epochs} epochs) and kNN
 (k = ${PROBE_DEFAULTS.k}), one run per (trial, method). Beside them, the LR baseline (L1, C = 0.1) on raw expression runs here
 with the same rows of each trial, so the encoder's gain shows in \`scwb results\`. stdout gets a JSON summary.
 

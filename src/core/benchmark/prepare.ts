@@ -1,5 +1,5 @@
 /**
- * Prepares pre-training and probe runs of the AAAI 2025 benchmark for the worker (docs/benchmark.md).
+ * Prepares pre-training and probe runs of the AAAI 2025 benchmark for the worker (docs/worker-benchmark.md).
  *
  * - `preparePretrainRun`: one run folder, `kind: "pretrain"`, `parameters.pretrain`, split.json with the rows
  *   pre-trained on (`train`), a held-out `validation` drawn by the unstratified random split (kind 'random') and
@@ -33,7 +33,7 @@ import { randomSplit, stratifiedShuffleSplit, uniqueLabels, SplitError, type Spl
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
 
-/** Published defaults (science notes part B; docs/benchmark.md). */
+/** Published defaults (science notes part B; docs/worker-benchmark.md). */
 export const PRETRAIN_DEFAULTS = {
   valueMode: 'log1p' as const, nBins: 51, maskRatio: 0.4, pooling: 'cls' as const, epochs: 10, batchSize: 128, lr: 2e-4,
   warmupSteps: 10_000, logEvery: 10, validationFraction: 0.05,

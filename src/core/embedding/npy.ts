@@ -1,5 +1,5 @@
 /**
- * A strict reader of the .npy files the probe worker writes (`embeddings.npy`, see docs/benchmark.md): a 2-D array
+ * A strict reader of the .npy files the probe worker writes (`embeddings.npy`, see docs/worker-benchmark.md): a 2-D array
  * of little-endian float32 ('<f4') or float64 ('<f8'), C order, in format version 1.0, 2.0 or 3.0.
  *
  * The format (numpy's `numpy.lib.format`): the magic string "\x93NUMPY", one byte major and one byte minor version,

@@ -23,7 +23,7 @@ function fail(store: RunStore, id: string, message: string): Promise<void> {
 /** Run kinds the training worker executes (and this module finalizes). */
 export const WORKER_KINDS: readonly RunRecord['kind'][] = ['finetune', 'pretrain', 'probe'];
 
-/** The file a completed pre-training run leaves (docs/benchmark.md). */
+/** The file a completed pre-training run leaves (docs/worker-benchmark.md). */
 export const ENCODER_FILE = 'encoder.pt';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * How the training worker is started (docs/worker.md, docs/benchmark.md): the chosen Python with
+ * How the training worker is started (docs/worker.md, docs/worker-benchmark.md): the chosen Python with
  * `-m scwb_worker finetune|pretrain|probe` and one `--run-dir` per run, as an argument array (never a shell string), with the bundled package on PYTHONPATH.
  */
 import * as path from 'path';
@@ -8,7 +8,7 @@ import { PACKAGE_ROOT } from '../paths';
 /** The folder that holds the `scwb_worker` package. */
 export const WORKER_PYTHONPATH = path.join(PACKAGE_ROOT, 'resources', 'worker');
 
-/** The worker's run sub-commands: fine-tuning (docs/worker.md), pre-training and probing (docs/benchmark.md). */
+/** The worker's run sub-commands: fine-tuning (docs/worker.md), pre-training and probing (docs/worker-benchmark.md). */
 export const WORKER_RUN_COMMANDS = ['finetune', 'pretrain', 'probe'] as const;
 export type WorkerRunCommand = (typeof WORKER_RUN_COMMANDS)[number];
 
@@ -45,7 +45,7 @@ export function workerInvocation(input: WorkerInvocationInput): WorkerInvocation
   const args = ['-m', 'scwb_worker', sub];
   for (const dir of input.runDirs) args.push('--run-dir', path.resolve(dir));
   if (input.resume) {
-    if (sub === 'probe') throw new Error('probe runs do not resume (they restart; docs/benchmark.md)');
+    if (sub === 'probe') throw new Error('probe runs do not resume (they restart; docs/worker-benchmark.md)');
     args.push('--resume');
   }
   if (input.nproc !== undefined && sub === 'probe') {

@@ -2,7 +2,7 @@
  * The published experiments as presets (see ../shared/notes/science.md for the protocols):
  * - Boiarsky et al. 2023 (scBERT): Table 1, Table 2 ablations, Figure 2 few-shot;
  * - Boiarsky et al. 2023 (scGPT): Figure 3 few-shot and Supplementary Table 5 ablations;
- * - Qi et al. 2025 (benchmark): downstream linear / kNN probes of a frozen encoder (docs/benchmark.md).
+ * - Qi et al. 2025 (benchmark): downstream linear / kNN probes of a frozen encoder (docs/worker-benchmark.md).
  * Dataset files and checkpoints are not known here: the grid editor binds them. Cell counts are the published ones
  * (they feed the GPU-hour estimate until a file is bound).
  */
@@ -90,7 +90,7 @@ const RAW: PresetInput[] = [
     ],
   },
   {
-    id: 'benchmark-probes', title: 'Benchmark: downstream probes of a frozen encoder', source: 'Qi et al. 2025 (docs/benchmark.md)',
+    id: 'benchmark-probes', title: 'Benchmark: downstream probes of a frozen encoder', source: 'Qi et al. 2025 (docs/worker-benchmark.md)',
     publishedExperiment: '', experiment: 'Benchmark probes',
     description: 'A frozen pre-trained encoder (<cls> features) probed with a linear layer (Adam 0.005, batch 64, 50 epochs, best test accuracy over checks every 5 epochs) and kNN (k = 10) on an unseeded-in-the-paper random 70/30 split, 5 trials (seeded here). Choose the encoder (an encoder.pt from Pre-train Encoder…).',
     grids: [

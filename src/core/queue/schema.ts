@@ -1,7 +1,7 @@
 /**
  * The run queue's file, `.scwb/queue.json` (schema-validated on every read, written atomically under a lock by
  * src/core/queue/store.ts). Each item is one run: a fine-tune (GPU, through the scwb-finetune task), an LR baseline
- * (CPU, in a worker thread of the extension host) or a probe of a frozen encoder (GPU; docs/benchmark.md).
+ * (CPU, in a worker thread of the extension host) or a probe of a frozen encoder (GPU; docs/worker-benchmark.md).
  */
 import * as z from 'zod';
 import { FINETUNE_ABLATIONS, FINETUNE_MODELS, OwnerSchema, ProbeParametersSchema } from '../runs/schema';
@@ -55,7 +55,7 @@ export const BaselineSpecSchema = z.object({
   ]),
 });
 
-/** `parameters.probe` of docs/benchmark.md, with the encoder it probes. */
+/** `parameters.probe` of docs/worker-benchmark.md, with the encoder it probes. */
 export const ProbeSpecSchema = z.object({
   kind: z.literal('probe'),
   ...Common,

@@ -82,7 +82,7 @@ export type SlurmJobRef = z.infer<typeof SlurmJobRefSchema>;
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   id: z.string().min(1),
-  /** pretrain and probe: docs/benchmark.md */
+  /** pretrain and probe: docs/worker-benchmark.md */
   kind: z.enum(RUN_KINDS),
   name: z.string(),
   note: z.string().default(''),
@@ -189,7 +189,7 @@ export const PRETRAIN_STRUCTURES = ['transformer', 'cnn', 'linear'] as const;
 export type PretrainStructure = (typeof PRETRAIN_STRUCTURES)[number];
 export const POOLINGS = ['cls', 'mean'] as const;
 
-/** run.json `parameters.pretrain` (docs/benchmark.md). */
+/** run.json `parameters.pretrain` (docs/worker-benchmark.md). */
 export const PretrainParametersSchema = z.object({
   model: z.enum(PRETRAIN_MODELS),
   structure: z.enum(PRETRAIN_STRUCTURES),
@@ -220,7 +220,7 @@ export type PretrainParameters = z.infer<typeof PretrainParametersSchema>;
 export const PROBE_METHODS = ['linear', 'knn'] as const;
 export type ProbeMethod = (typeof PROBE_METHODS)[number];
 
-/** run.json `parameters.probe` (docs/benchmark.md). */
+/** run.json `parameters.probe` (docs/worker-benchmark.md). */
 export const ProbeParametersSchema = z.object({
   encoder: z.object({ model: z.enum(PRETRAIN_MODELS), path: z.string().min(1) }),
   method: z.enum(PROBE_METHODS),
@@ -250,7 +250,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   /** fine-tune: after each epoch, on split.json's validation rows */
   z.object({
     type: z.literal('validation'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
-    /** null for objectives without an accuracy (the MSE pre-training losses, docs/benchmark.md) */
+    /** null for objectives without an accuracy (the MSE pre-training losses, docs/worker-benchmark.md) */
     loss: z.number(), accuracy: z.number().min(0).max(1).nullable(), best: z.boolean(),
   }),
 ]);

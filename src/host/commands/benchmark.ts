@@ -1,5 +1,5 @@
 /**
- * Pre-train Encoder… and Probe Encoder… (the AAAI 2025 benchmark, docs/benchmark.md), on a dataset (Datasets view,
+ * Pre-train Encoder… and Probe Encoder… (the AAAI 2025 benchmark, docs/worker-benchmark.md), on a dataset (Datasets view,
  * Explorer or palette). Both check the worker's environment first, prepare the runs in a worker thread and run the
  * worker as a VS Code Task (`scwb-finetune` with `command: pretrain|probe`) in a terminal that stays open, as Run
  * Fine-tune does; the task provider finalizes the runs when the worker exits. Untrusted workspaces run nothing.

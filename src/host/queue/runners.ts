@@ -3,7 +3,7 @@
  * Fine-tune does) and launches it through the scwb-finetune Task with CUDA_VISIBLE_DEVICES set to the slot's GPU
  * (on the cpu slot: `--device cpu`). Cancel terminates the task (the worker ends the run as cancelled). After a
  * window reload a worker that still runs is followed through its run.json and stopped with SIGTERM.
- * Probe items (docs/benchmark.md) go the same way: prepareProbeInWorker for the item's one trial and method (with the
+ * Probe items (docs/worker-benchmark.md) go the same way: prepareProbeInWorker for the item's one trial and method (with the
  * raw-expression LR of that trial beside the linear probe), then the worker's `probe` sub-command.
  */
 import * as vscode from 'vscode';

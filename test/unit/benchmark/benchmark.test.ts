@@ -40,7 +40,7 @@ async function pbmcLabels(): Promise<string[]> {
   }
 }
 
-describe('benchmark: run.json schemas of pre-training and probe runs (docs/benchmark.md)', () => {
+describe('benchmark: run.json schemas of pre-training and probe runs (docs/worker-benchmark.md)', () => {
   it('parameters.pretrain and parameters.probe accept the contract\'s examples and refuse unknown values', () => {
     const pretrain = {
       model: 'benchmark', structure: 'cnn', checkpoint: null, vocab: null, valueMode: 'bins', nBins: 51, maxSeqLen: 511, maskRatio: 0.4,

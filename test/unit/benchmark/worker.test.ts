@@ -1,7 +1,7 @@
 /**
  * The real worker (`/usr/bin/python3 -m scwb_worker pretrain|probe`, resources/worker) on a tiny simulated dataset,
  * driven through `scwb pretrain` and `scwb probe` as a user runs them: the runs src/core prepares are what the
- * worker reads (docs/benchmark.md), and what it writes is what src/core finalizes and the results table shows.
+ * worker reads (docs/worker-benchmark.md), and what it writes is what src/core finalizes and the results table shows.
  */
 import * as assert from 'assert';
 import * as fs from 'fs';

@@ -67,7 +67,7 @@ describe('presets: the published experiments', () => {
     assert.strictEqual(summarizePreset(s5).runs, 3 * 3 * 10);
   });
 
-  it('the probe preset expands to kind "probe" items with docs/benchmark.md parameters', () => {
+  it('the probe preset expands to kind "probe" items with docs/worker-benchmark.md parameters', () => {
     const items = expandPreset(bound(presetById('benchmark-probes')));
     assert.strictEqual(items.length, 3 * 2 * 5);
     const linear = items.find(i => i.spec.kind === 'probe' && i.spec.probe.method === 'linear')!;

@@ -1,4 +1,4 @@
-"""The benchmark encoder (Qi et al., AAAI 2025; docs/benchmark.md): gene embedding + value embedding, a stack of
+"""The benchmark encoder (Qi et al., AAAI 2025; docs/worker-benchmark.md): gene embedding + value embedding, a stack of
 transformer, CNN or linear layers, a <cls> token, a masked-value expression head and an optional MVC head.
 
 Inputs are the genes of a cell only (the model adds the <cls> token itself):
