@@ -124,9 +124,10 @@ def _probe(args):
         if not os.path.isdir(d):
             sys.stderr.write("scwb_worker: %s: no such run folder\n" % d)
             return EXIT_BAD_ARGS
-    from . import probe, train
+    from . import probe
+    from .runtime import Stop
     worst = EXIT_OK
-    stop = train.Stop()
+    stop = Stop()
     stop.install()
     try:
         for d in args.run_dir:
@@ -144,8 +145,9 @@ def _one(run_dir, args):
     import torch
 
     from . import distributed, train
+    from .runtime import Stop
 
-    stop = train.Stop()
+    stop = Stop()
     stop.install()
     try:
         kind = args.command

@@ -150,18 +150,20 @@ def probe(model, kind, cfg, seq_len, amp, device, limit=4096):
 
 
 def main_estimate(run_dir, do_probe, device_arg):
-    from . import models, train
+    from . import models
+    from .finetune_model import freeze, model_config
+    from .runtime import RunError, _device
     try:
         rec = RunFolder(run_dir, writable=False).read_record()
         params = (rec.get("parameters") or {}).get("finetune")
         if not isinstance(params, dict):
-            raise train.RunError("%s: parameters.finetune is missing" % os.path.join(run_dir, "run.json"))
+            raise RunError("%s: parameters.finetune is missing" % os.path.join(run_dir, "run.json"))
         p = protocols.resolve(params, float(rec.get("fraction", 1.0)))
-        cfg, _hint, _sd = train.model_config(p)
+        cfg, _hint, _sd = model_config(p)
         del _sd
         model = models.build_model(p["model"], cfg, len(p["classes"]))
-        train.freeze(model, p)
-        device_type = train._device(device_arg or p.get("device"))
+        freeze(model, p)
+        device_type = _device(device_arg or p.get("device"))
     except Exception as exc:  # every problem as one JSON error line and status 1
         sys.stdout.write(json.dumps({"error": str(exc)}) + "\n")
         return 1

@@ -94,7 +94,9 @@ def sidecar_for(p, rec, encoder, genes, cfg):
 def export_run(run_dir):
     """`export-onnx --run-dir DIR`: the kept model of a completed run (best.pt when the protocol keeps the best
     epoch and it exists, else last.pt)."""
-    from . import train
+    from .finetune_inputs import _encoder
+    from .finetune_model import model_config
+    from .runtime import load_own
     from .data import H5ad
 
     with open(os.path.join(run_dir, "run.json"), "rb") as f:
@@ -108,15 +110,15 @@ def export_run(run_dir):
     path = best if p["keep"] != "last" and os.path.exists(best) else last
     if not os.path.exists(path):
         raise ExportError("%s: no checkpoints/best.pt or last.pt: the run has not trained a model" % run_dir)
-    state = train.load_own(path)
-    cfg, hint, sd = train.model_config(p)
+    state = load_own(path)
+    cfg, hint, sd = model_config(p)
     del sd
     from . import models
     model = models.build_model(p["model"], cfg, len(p["classes"]))
     model.load_state_dict(state["model_state_dict"])
     with H5ad(rec["dataset"]["path"]) as ds:
         genes = ds.var_names()
-        enc = train._encoder(ds, genes, p, int(rec.get("seed", 0)), hint)
+        enc = _encoder(ds, genes, p, int(rec.get("seed", 0)), hint)
     return export_model(model, p["model"], run_dir, sidecar_for(p, rec, enc, genes, cfg))
 
 

@@ -1,6 +1,6 @@
 """`pretrain`: pre-training of the benchmark encoder, and continued pre-training of scBERT and scGPT, on the rows
 of an unlabelled .h5ad (docs/worker-benchmark.md). The run folder's life cycle (status, lock, heartbeat, events, signals)
-is train.execute's; the loop mirrors train._run's (global batch split over the ranks, last.pt after each epoch and
+is lifecycle.execute's; the loop mirrors train._run's (global batch split over the ranks, last.pt after each epoch and
 on cancel, --resume gives the same result as an uninterrupted run).
 
 Every random draw of a cell in an epoch (the coin of weighted sampling, the gene sub-sample and the masked places,
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from . import distributed, tokens
 from .data import H5ad
 from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConfig
-from .train import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, load_resume, rng_state,
+from .runtime import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, load_resume, rng_state,
                     seed_everything)
 
 ENCODER_FILE = "encoder.pt"
@@ -377,7 +377,7 @@ def _published_setup(rec, p, split, seed, ds):
     from . import checkpoints as ck
     from .models.scbert import PerformerLM
     from .models.scgpt import ScGPTModel
-    from .train import _encoder
+    from .finetune_inputs import _encoder
 
     rows = sorted(set(split["train"]) | set(split["validation"]))
     sd, meta = ck.read_checkpoint(p["checkpoint"])
@@ -460,7 +460,7 @@ def warmup_scheduler(optimizer, warmup):
 # the run
 
 def pretrain(run_dir, resume=False, device_arg=None, stop=None, ctx=None):
-    from .train import execute
+    from .lifecycle import execute
     return execute(run_dir, _run, resume=resume, device_arg=device_arg, stop=stop, ctx=ctx)
 
 

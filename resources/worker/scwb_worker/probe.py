@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from .data import H5ad
 from .runfolder import RunFolderError
-from .train import RunError, _device, _label_indices, _num, epoch_order
+from .finetune_inputs import _label_indices
+from .runtime import RunError, _device, _num, epoch_order
 
 EMBED_BATCH = 64
 _CACHE = {}
@@ -98,7 +99,7 @@ def _scbert_embeddings(path, ds, rows, pooling, layer, device):
 def _scgpt_embeddings(path, ds, rows, pooling, layer, device):
     from . import checkpoints as ck
     from .models.scgpt import ScGPTModel
-    from .train import _encoder
+    from .finetune_inputs import _encoder
     sd, meta = ck.read_checkpoint(path)
     sd, _ = ck.normalize_state_dict(sd)
     cfg = ck.infer_scgpt_config(sd, meta.get("args"), meta.get("vocab"))
@@ -173,7 +174,7 @@ def knn_predict(train_x, train_y, test_x, k, n_classes):
 def linear_probe(train_x, train_y, test_x, test_y, n_classes, epochs, lr, batch_size, eval_every, select, seed,
                  device="cpu", on_epoch=None):
     """One Linear(d, C) layer trained with cross-entropy and Adam(lr) on mini-batches in the order
-    train.epoch_order(seed, epoch, n) (weights initialised after torch.manual_seed(seed)). Test accuracy is checked
+    runtime.epoch_order(seed, epoch, n) (weights initialised after torch.manual_seed(seed)). Test accuracy is checked
     every `eval_every` epochs and after the last; select 'best-test' keeps the weights of the first best check,
     'last' the last epoch's. Returns (test predictions, kept epoch, best test accuracy or None)."""
     x = torch.as_tensor(np.asarray(train_x, dtype=np.float32), device=device)
@@ -216,7 +217,7 @@ def linear_probe(train_x, train_y, test_x, test_y, n_classes, epochs, lr, batch_
 # the run
 
 def probe(run_dir, device_arg=None, stop=None, ctx=None):
-    from .train import execute
+    from .lifecycle import execute
     return execute(run_dir, _run, resume=False, device_arg=device_arg, stop=stop, ctx=ctx)
 
 

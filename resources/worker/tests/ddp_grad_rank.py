@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import torch
 
-from scwb_worker import distributed, protocols, train
+from scwb_worker import distributed, protocols, runtime, train
 from scwb_worker.runfolder import RunFolder
 
 
@@ -14,7 +14,7 @@ def main(run, out, n_rows):
     folder = RunFolder(run, writable=False)
     rec = folder.read_record()
     p = protocols.resolve(rec["parameters"]["finetune"], rec["fraction"])
-    train.seed_everything(rec["seed"])
+    runtime.seed_everything(rec["seed"])
     model, _cfg, hint, _ = train.build(p, "cpu")
     inp = train.load_inputs(rec, p, folder.read_split(), rec["seed"], hint)
     net = model

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import torch
 
-from scwb_worker import distributed, pretrain, train
+from scwb_worker import distributed, pretrain, runtime
 from scwb_worker.runfolder import RunFolder
 
 
@@ -14,7 +14,7 @@ def main(run, out, n_rows):
     folder = RunFolder(run, writable=False)
     rec = folder.read_record()
     p = pretrain.resolve(rec["parameters"]["pretrain"])
-    train.seed_everything(rec["seed"])
+    runtime.seed_everything(rec["seed"])
     model, obj, _extra = pretrain.setup(rec, p, folder.read_split(), rec["seed"])
     net = model
     if ctx.active:

@@ -12,7 +12,7 @@ from scipy import stats
 
 from conftest import WORKER_ROOT, read_events, read_json, run_cli, write_h5ad
 from pretrain_helpers import make_pretrain_run, write_dataset
-from scwb_worker import distributed, pretrain, train
+from scwb_worker import distributed, pretrain, runtime
 from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig
 from scwb_worker.runfolder import RunFolder
 from test_runfolder import check_event
@@ -31,7 +31,7 @@ def _setup(run):
     folder = RunFolder(run, writable=False)
     rec = folder.read_record()
     p = pretrain.resolve(rec["parameters"]["pretrain"])
-    train.seed_everything(rec["seed"])
+    runtime.seed_everything(rec["seed"])
     model, obj, extra = pretrain.setup(rec, p, folder.read_split(), rec["seed"])
     return rec, p, model, obj, folder.read_split()
 
@@ -50,7 +50,7 @@ def test_each_structure_learns(tmp_path, structure, extra):
     train_rows = np.asarray(split["train"])
     losses = []
     for step in range(240):
-        rows = train_rows[train.epoch_order(1, step, len(train_rows))[:16]]
+        rows = train_rows[runtime.epoch_order(1, step, len(train_rows))[:16]]
         loss, _, _ = pretrain.step_loss(model, obj, rows.tolist(), step, ctx, "cpu", False)
         opt.zero_grad()
         loss.backward()

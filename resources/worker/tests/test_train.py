@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import CLASSES, WORKER_ROOT, make_run, read_events, read_json, run_cli, run_worker
-from scwb_worker import protocols, train
+from scwb_worker import protocols, runtime, train
 from scwb_worker.runfolder import RunFolder
 from test_runfolder import check_event
 
@@ -22,7 +22,7 @@ def _prepared(run):
     rec = folder.read_record()
     p = protocols.resolve(rec["parameters"]["finetune"], rec["fraction"])
     split = folder.read_split()
-    train.seed_everything(rec["seed"])
+    runtime.seed_everything(rec["seed"])
     model, cfg, hint, _ = train.build(p, "cpu")
     inp = train.load_inputs(rec, p, split, rec["seed"], hint)
     return p, model, inp
@@ -232,12 +232,12 @@ def test_rng_states_round_trip_through_a_checkpoint_file(tmp_path):
     """Resume restores Python, numpy and torch streams from last.pt, read by the safe loader (plain values only)."""
     import random
     from scwb_worker import checkpoints
-    train.seed_everything(5)
+    runtime.seed_everything(5)
     np.random.rand(3), np.random.randn(1), random.random(), torch.rand(2)
     path = str(tmp_path / "x.pt")
-    checkpoints.save_checkpoint(path, {"rng": train.rng_state(), "best": {"value": 0.5, "epoch": 1}})
+    checkpoints.save_checkpoint(path, {"rng": runtime.rng_state(), "best": {"value": 0.5, "epoch": 1}})
     first = (np.random.rand(2), np.random.randn(1), random.random(), torch.rand(2))
-    train.set_rng_state(checkpoints.load_torch_file(path)["rng"])
+    runtime.set_rng_state(checkpoints.load_torch_file(path)["rng"])
     again = (np.random.rand(2), np.random.randn(1), random.random(), torch.rand(2))
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
     assert first[2] == again[2] and torch.equal(first[3], again[3])

@@ -1,0 +1,147 @@
+"""Plumbing shared by the worker's training sub-commands (finetune, pretrain, probe): errors, stop requests,
+random streams, devices and autocast, reading our own checkpoints."""
+import math
+import os
+import random
+import signal
+
+import numpy as np
+import torch
+
+EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
+RESUMABLE = ("cancelled", "failed", "interrupted")
+
+
+class RunError(Exception):
+    """A problem with the run's inputs or settings; its message is the run's error."""
+
+
+class Stop:
+    """Set by SIGINT/SIGTERM: the loop finishes the current step, checkpoints and ends the run as cancelled."""
+
+    def __init__(self):
+        self.requested = False
+        self.signal = None
+
+    def install(self):
+        def handler(signum, _frame):
+            self.requested = True
+            self.signal = signum
+
+        self._old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore(self):
+        for s, h in getattr(self, "_old", {}).items():
+            signal.signal(s, h)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# RNG state (so a resumed run continues the same random streams)
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed & 0xFFFFFFFF)
+    torch.manual_seed(seed)
+
+
+def rng_state():
+    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint loads
+    with torch.load(weights_only=True) on every torch version."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def epoch_order(seed, epoch, n):
+    """The training rows' order in an epoch: a permutation derived from (seed, epoch) only."""
+    return np.random.RandomState([seed & 0xFFFFFFFF, epoch, 7]).permutation(n)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _device(arg):
+    if arg in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if arg not in ("cpu", "cuda"):
+        raise RunError("device must be cpu, cuda or auto, got %r" % (arg,))
+    if arg == "cuda" and not torch.cuda.is_available():
+        raise RunError("device 'cuda' was asked for but torch %s sees no CUDA device "
+                       "(python -m scwb_worker env)" % torch.__version__)
+    return arg
+
+
+
+def rank_device(device_arg, p, ctx):
+    """(device type, this rank's device, amp) of a training run; sets the CUDA device or the CPU threads."""
+    device_type = _device(device_arg or p.get("device"))
+    device = "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"
+    if device_type == "cuda":
+        torch.cuda.set_device(device)
+    if device_type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        # Debian's torch starts with one thread: use the cores (shared among the ranks) unless the user chose
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
+    return device_type, device, bool(p.get("amp")) and device_type == "cuda"
+
+
+def load_own(path):
+    """A checkpoint this worker wrote (last.pt/best.pt with optimizer and RNG states), read without running pickled
+    code (scwb_worker.checkpoints.load_torch_file)."""
+    from . import checkpoints as ck
+    return ck.load_torch_file(path)
+
+
+def load_resume(path, model, optimizer, scheduler):
+    """Restores a run's last.pt into the model, optimizer, scheduler and random generators; returns the checkpoint."""
+    state = load_own(path)
+    model.load_state_dict(state["model_state_dict"])
+    optimizer.load_state_dict(state["optimizer_state_dict"])
+    scheduler.load_state_dict(state["scheduler_state_dict"])
+    set_rng_state(state["rng"])
+    return state
+
+
+class _autocast:
+    def __init__(self, device, amp):
+        self.on = amp and device.startswith("cuda")
+        self.ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.on else None
+
+    def __enter__(self):
+        if self.ctx is not None:
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            return self.ctx.__exit__(*exc)
+        return False
+
+
+def _gpu_mib(device):
+    if device.startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
+    return None
+
+
+def _is_oom(exc):
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _num(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
