@@ -1,8 +1,9 @@
 """Data and references for the baseline's pre-flight value check (test/unit/preflight).
 
 make DIR: writes counts.h5ad (raw counts), fpkm.h5ad (FPKM-like: non-integer, varying per-cell totals, max > 20),
-fpkm_log1p.h5ad (np.log1p of fpkm's values) and counts_lognorm.h5ad (normalize_total 1e4 then log1p of counts),
-all with the obs column 'cell_type' (3 classes whose cells express different genes).
+fpkm_log1p.h5ad (np.log1p of fpkm's values), counts_lognorm.h5ad (normalize_total 1e4 then log1p of counts) and
+rare.h5ad (log-normalised; 80 A, 80 B and 12 C cells), all with the obs column 'cell_type' (3 classes whose cells
+express different genes).
 transform FILE MODE: prints the stored values of X after MODE (normalize-log1p | log1p), in CSR order, as JSON.
 """
 import json
@@ -52,6 +53,10 @@ def make(out):
     write(out + "/fpkm.h5ad", fpkm, labels, genes)
     write(out + "/fpkm_log1p.h5ad", log1p(sp.csr_matrix(fpkm)), labels, genes)
     write(out + "/counts_lognorm.h5ad", normalize_log1p(sp.csr_matrix(counts)), labels, genes)
+    # a rare class: 100 A, 100 B, 12 C cells (log-normalised)
+    keep = np.concatenate([np.where(labels == "A")[0][:70], np.where(labels == "B")[0][:70], np.where(labels == "C")[0][:12]])
+    keep = np.sort(np.concatenate([keep, np.where(labels == "A")[0][70:80], np.where(labels == "B")[0][70:80]]))
+    write(out + "/rare.h5ad", normalize_log1p(sp.csr_matrix(counts[keep])), labels[keep], genes)
 
 
 def transform(path, mode):
