@@ -31,6 +31,8 @@ export interface PreflightProblem {
   fix: string;
   /** the few-shot fraction it concerns (few-shot problems) */
   fraction?: number;
+  /** the seed it concerns, when only one */
+  seed?: number;
 }
 
 export interface FinetuneCheckInput {

@@ -5,7 +5,9 @@
  * Items that share a dataset, split and model are checked together.
  */
 import * as path from 'path';
+import type { SplitLabels } from '../finetune/prepare';
 import type { QueueSpec } from '../queue/schema';
+import { fewShotTrainRows } from '../runs/split-rows';
 import type { RunSplit } from '../runs/schema';
 import type { TaskContext } from '../workers/task';
 import { baselineValuePreflight } from './baseline';
@@ -22,7 +24,7 @@ function splitOf(spec: QueueSpec): RunSplit {
 }
 
 function groupKey(spec: QueueSpec): string {
-  const model = spec.kind === 'finetune' ? `${spec.model}\u0000${spec.checkpoint ?? ''}` : spec.kind;
+  const model = spec.kind === 'finetune' ? `${spec.model}\u0000${spec.checkpoint ?? ''}` : spec.kind === 'baseline' ? JSON.stringify(spec.model) : spec.kind;
   return [spec.kind, path.resolve(spec.datasetPath), spec.labelColumn, JSON.stringify(spec.split), spec.stratifiedFewShot, model].join('\u0000');
 }
 
@@ -52,7 +54,10 @@ export async function checkQueueItems(items: readonly QueueCheckItem[], ctx: Tas
       problems = [];
       const data = await splitLabelsOrProblem({ datasetPath: spec.datasetPath, labelColumn: spec.labelColumn, split: splitOf(spec) });
       if ('check' in data) problems.push(data);
-      else if (spec.kind === 'baseline') problems.push(...fewShotProblems(data, false, fractions, seeds, spec.stratifiedFewShot));
+      else if (spec.kind === 'baseline') {
+        problems.push(...fewShotProblems(data, false, fractions, seeds, spec.stratifiedFewShot));
+        if ('cvGrid' in spec.model) problems.push(...foldProblems(data, spec.model.folds ?? 5, group.map(g => g.spec)));
+      }
       if (spec.kind === 'baseline') {
         const values = await baselineValuePreflight(spec.datasetPath, undefined).catch(() => null);
         if (values && !values.ok) {
@@ -64,13 +69,37 @@ export async function checkQueueItems(items: readonly QueueCheckItem[], ctx: Tas
       }
     }
     for (const it of group) {
-      const mine = problems.filter(p => p.fraction === undefined || p.fraction === it.spec.fraction);
+      const mine = problems.filter(p => (p.fraction === undefined || p.fraction === it.spec.fraction) && (p.seed === undefined || p.seed === it.spec.seed));
       if (mine.length) byItem.set(it, mine);
     }
     done++;
   }
   ctx.progress(1, 'done');
   return items.filter(it => byItem.has(it)).map(it => ({ label: it.label, problems: byItem.get(it)! }));
+}
+
+/** k-fold cross-validation of C needs k training cells of every class in each item's few-shot subset. */
+function foldProblems(data: SplitLabels, folds: number, specs: readonly QueueSpec[]): PreflightProblem[] {
+  const out: PreflightProblem[] = [];
+  for (const spec of specs) {
+    let rows: number[];
+    try {
+      rows = fewShotTrainRows(data.split.train, data.trainLabels, spec.fraction, spec.seed, spec.stratifiedFewShot);
+    } catch {
+      continue; // reported by the few-shot check
+    }
+    const counts = new Map<string, number>();
+    for (const r of rows) { const k = String(data.trainLabels[r]); counts.set(k, (counts.get(k) ?? 0) + 1); }
+    const small = [...counts].filter(([, n]) => n < folds).sort((a, b) => a[1] - b[1]);
+    if (small.length) {
+      out.push({
+        check: 'cv-folds', fraction: spec.fraction, seed: spec.seed,
+        message: `fraction ${spec.fraction}, seed ${spec.seed}: ${folds}-fold cross-validation needs ${folds} training cells of every class, but ${small.slice(0, 5).map(([c, n]) => `${c} has ${n}`).join(', ')}`,
+        fix: `use at most ${small[0][1]} folds, a fixed C, or a larger fraction`,
+      });
+    }
+  }
+  return out;
 }
 
 /** One notification text: how many items fail, and each distinct problem with its fix (items named). */

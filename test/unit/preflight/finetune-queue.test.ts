@@ -11,7 +11,7 @@ import * as path from 'path';
 import { main } from '../../../src/cli/main';
 import { checkFinetuneInput, fewShotProblems, splitLabelsOrProblem } from '../../../src/core/preflight/finetune';
 import { checkQueueItems, describeQueueProblems } from '../../../src/core/preflight/queue';
-import type { QueueSpec } from '../../../src/core/queue/schema';
+import type { BaselineSpec, QueueSpec } from '../../../src/core/queue/schema';
 import { RunStore } from '../../../src/core/runs/store';
 import { PROJECT_ROOT, PY_DIR, PYTHON, simulateH5ad, tempDir } from '../../helpers/shared';
 
@@ -129,6 +129,11 @@ describe('fine-tune and queue pre-flight (tiny demo checkpoints)', () => {
     ]);
     assert.match(failed[0].problems[0].message, /obs has no column 'celltype'/);
     assert.match(failed[2].problems[0].fix, /Preprocess first.*--transform normalize-log1p/);
+    // cross-validated C: every class needs k training cells (rare.h5ad's C has about 10 in the training split)
+    const cv = (folds: number): QueueSpec => ({ ...(lr(f('rare.h5ad')) as BaselineSpec), model: { penalty: 'l1', cvGrid: [0.1, 1], folds } });
+    const folds = await checkQueueItems([{ label: 'cv 5', spec: cv(5) }, { label: 'cv 11', spec: cv(11) }]);
+    assert.deepStrictEqual(folds.map(x => [x.label, x.problems.map(p => p.check)]), [['cv 11', ['cv-folds']]]);
+    assert.match(folds[0].problems[0].message, /11-fold cross-validation needs 11 training cells of every class, but C has \d+/);
     const text = describeQueueProblems(failed, items.length);
     assert.match(text, /^The experiment was not queued: 4 of 8 runs cannot start\. /);
     assert.match(text, /obs has no column 'celltype'.*\(no such column\)\. Fix: choose a label column/);
