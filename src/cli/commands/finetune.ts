@@ -249,7 +249,7 @@ export const command: CliCommand = {
       const problems = await checkFinetuneInput({
         datasetPath: req.input.datasetPath, labelColumn: req.input.labelColumn, split: req.input.split, model: req.input.model,
         checkpoint: req.input.checkpoint, valueLayer: req.input.valueLayer, fractions: req.input.fractions, seeds: req.input.seeds,
-        stratifiedFewShot: req.input.stratifiedFewShot,
+        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys,
       });
       if (problems.length) {
         io.err(`scwb finetune: cannot start (nothing was prepared):\n${problems.map(p => `  ${p.message}\n    fix: ${p.fix}`).join('\n')}\n`);

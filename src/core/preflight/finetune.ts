@@ -18,7 +18,7 @@ import { readSplitLabels, resolveCheckpoint, scgptValidationSplit, type SplitLab
 import { openH5ad } from '../h5ad/read';
 import type { ValueScale } from '../h5ad/stats';
 import type { FinetuneModel, RunSplit } from '../runs/schema';
-import { fewShotTrainRows } from '../runs/split-rows';
+import { fewShotTrainRows, splitClasses } from '../runs/split-rows';
 import type { Label } from '../splits';
 import type { TaskContext } from '../workers/task';
 import { scanValueScale } from './values';
@@ -47,6 +47,8 @@ export interface FinetuneCheckInput {
   fractions?: number[];
   seeds?: number[];
   stratifiedFewShot?: boolean;
+  /** checkpoint keys allowed to stay unloaded (the worker's ignoreKeys, glob patterns) */
+  ignoreKeys?: string[];
 }
 
 /** Fractions tried when saying which ones work (the published few-shot fractions). */
@@ -142,6 +144,30 @@ export function compatProblems(report: CompatReport): PreflightProblem[] {
   return out;
 }
 
+/** The classifier head's keys of a fine-tuned checkpoint, by family (the worker's state-dict names). */
+export const HEAD_KEYS: Record<FinetuneModel, string> = { scbert: 'to_out.*', scgpt: 'cls_decoder.*' };
+
+/**
+ * A checkpoint that carries a classifier head (a fine-tune run's checkpoint) loads that head into the new model: with
+ * other classes it fails on the shapes, or with as many classes of other names it silently maps them wrong. Unless
+ * the head's keys are ignored (a new head is trained), the classes must be the dataset's.
+ */
+export function headProblem(headClasses: readonly string[] | null, dataClasses: readonly string[], model: FinetuneModel, ignoreKeys: readonly string[] = []): PreflightProblem | null {
+  if (!headClasses) return null;
+  // fnmatch-style patterns, as the worker matches them: one that covers the head's output layer ignores the head
+  const sample = `${HEAD_KEYS[model].replace(/\*$/, '')}out.weight`;
+  const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  if (ignoreKeys.some(k => glob(k).test(sample))) return null;
+  const same = headClasses.length === dataClasses.length && headClasses.every((c, i) => c === dataClasses[i]);
+  if (same) return null;
+  const list = (xs: readonly string[]) => `${xs.slice(0, 6).join(', ')}${xs.length > 6 ? ', …' : ''}`;
+  return {
+    check: 'labels',
+    message: `the checkpoint's classifier head predicts ${headClasses.length} classes (${list(headClasses)}) but the dataset's labels are ${dataClasses.length} classes (${list(dataClasses)}): the worker would ${headClasses.length === dataClasses.length ? 'map the head\'s outputs to the wrong classes' : 'fail to load the head'}`,
+    fix: `start from the pre-trained checkpoint, or train a new head on this checkpoint (scwb finetune --ignore-keys '${HEAD_KEYS[model]}')`,
+  };
+}
+
 /** Gene count and vocabulary facts the worker checks only once it runs. */
 async function shapeProblems(model: ModelFacts, datasetPath: string, kind: FinetuneModel): Promise<PreflightProblem[]> {
   const reader = await openH5ad(datasetPath);
@@ -225,6 +251,10 @@ export async function checkFinetuneInput(input: FinetuneCheckInput, ctx: TaskCon
   }
   const report = await checkDatasetTask({ model: ckpt, dataset: input.datasetPath }, { progress: (f, m) => ctx.progress(0.2 + 0.7 * f, m), get cancelled() { return ctx.cancelled; } });
   problems.push(...compatProblems(report));
+  if (!('check' in data)) {
+    const head = headProblem(report.model.classes, splitClasses(data.split, data.trainLabels, data.testLabels).map(String), input.model, input.ignoreKeys);
+    if (head) problems.push(head);
+  }
   const model = report.model.family === 'unknown' ? await describeModel(ckpt) : report.model;
   if (report.model.family !== 'unknown' && report.model.family !== input.model) {
     problems.push({ check: 'checkpoint', message: `${path.basename(ckpt)} is a ${modelFamilyOf(report.model)} checkpoint, not ${input.model === 'scbert' ? 'scBERT' : 'scGPT'}`, fix: `choose a ${input.model === 'scbert' ? 'scBERT .pth file' : 'scGPT model folder'}, or the model that fits the checkpoint` });

@@ -9,7 +9,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../../../src/cli/main';
-import { checkFinetuneInput, fewShotProblems, splitLabelsOrProblem } from '../../../src/core/preflight/finetune';
+import { checkFinetuneInput, fewShotProblems, headProblem, splitLabelsOrProblem } from '../../../src/core/preflight/finetune';
 import { checkQueueItems, describeQueueProblems } from '../../../src/core/preflight/queue';
 import type { BaselineSpec, QueueSpec } from '../../../src/core/queue/schema';
 import { RunStore } from '../../../src/core/runs/store';
@@ -83,6 +83,18 @@ describe('fine-tune and queue pre-flight (tiny demo checkpoints)', () => {
     assert.strictEqual(problems[0].fix, 'use fractions 0.25, 0.5, 0.75, 1 (every seed can be drawn there)');
     // scBERT validates on the test set: the same fraction can be drawn
     assert.deepStrictEqual(fewShotProblems(data, false, [0.1], seeds, false), []);
+  });
+
+  it('refuses a checkpoint whose classifier head predicts other classes, unless its head keys are ignored', () => {
+    assert.strictEqual(headProblem(null, ['A', 'B'], 'scbert'), null, 'a pre-trained checkpoint has no head');
+    assert.strictEqual(headProblem(['A', 'B'], ['A', 'B'], 'scbert'), null);
+    const fewer = headProblem(['A', 'B', 'C'], ['A', 'B'], 'scbert');
+    assert.match(fewer!.message, /head predicts 3 classes \(A, B, C\) but the dataset's labels are 2 classes \(A, B\): the worker would fail to load the head/);
+    assert.match(fewer!.fix, /--ignore-keys 'to_out\.\*'/);
+    assert.match(headProblem(['A', 'B'], ['A', 'X'], 'scgpt')!.message, /map the head's outputs to the wrong classes/);
+    assert.strictEqual(headProblem(['A', 'B', 'C'], ['A', 'B'], 'scbert', ['to_out.*']), null);
+    assert.strictEqual(headProblem(['A', 'B', 'C'], ['A', 'B'], 'scgpt', ['cls_decoder.*']), null);
+    assert.ok(headProblem(['A', 'B', 'C'], ['A', 'B'], 'scgpt', ['to_out.*']), 'another family\'s head keys do not help');
   });
 
   it('scwb finetune refuses before preparing anything (exit 2, reason and fix on stderr)', async () => {
