@@ -12,7 +12,7 @@ import { openH5ad } from '../../../src/core/h5ad/read';
 import { decideBaselineValues, preprocessedVersions } from '../../../src/core/preflight/baseline';
 import { applyValueTransform, scanValueScale } from '../../../src/core/preflight/values';
 import { RunStore } from '../../../src/core/runs/store';
-import { PY_DIR, PYTHON, runPythonJson, tempDir } from '../../helpers/shared';
+import { h5adPath, PY_DIR, PYTHON, runPythonJson, tempDir } from '../../helpers/shared';
 
 function capture() {
   const io = { stdout: '', stderr: '', out(t: string) { io.stdout += t; }, err(t: string) { io.stderr += t; } };
@@ -106,6 +106,17 @@ describe('baseline pre-flight: value scale', () => {
     const rc = (JSON.parse(c.stdout) as Out).runs[0];
     const values = (await s.get(rc.id)).parameters.values as Record<string, unknown>;
     assert.deepStrictEqual({ scale: values.scale, transform: values.transform, decision: values.decision }, { scale: 'raw-counts', transform: 'none', decision: 'forced' });
+  });
+
+  it('scaled values (negative entries) offer no transform: refused without --force, a transform is refused', async () => {
+    const scaled = h5adPath('scanpy_pbmc68k_reduced_2025.h5ad');
+    const a = capture();
+    assert.strictEqual(await main(['baseline', scaled, '--label', 'bulk_labels', '--store', f('store-scaled')], a), 2);
+    assert.match(a.stderr, /holds centred or scaled values \(negative entries\)/);
+    assert.doesNotMatch(a.stderr, /--transform/);
+    const b = capture();
+    assert.strictEqual(await main(['baseline', scaled, '--label', 'bulk_labels', '--transform', 'log1p', '--store', f('store-scaled')], b), 2);
+    assert.match(b.stderr, /log1p of the stored values needs non-negative values, but X holds negative ones/);
   });
 
   it('--use-preprocessed takes the version Preprocess made beside the file; flags that conflict are refused', async () => {
