@@ -18,7 +18,7 @@ exit status 2 and says so on stderr, unless one of these choices is given (each 
   --use-preprocessed            fit on the version of DATASET that Preprocess made beside it
   --transform normalize-log1p   fit on log1p(normalize_total to 1e4 per cell), computed on the fly (for counts)
   --transform log1p             fit on log1p of the stored values (for TPM/FPKM/CPM, already depth-normalised)
-  --force                       fit on X as stored (today's behaviour before this check)
+  --force                       fit on X as stored (not comparable with the published baseline)
 
 split (one of):
   --test-size 0.2 --seed 2022   StratifiedShuffleSplit on the label (default: 0.2 and 2022, the scBERT protocol)

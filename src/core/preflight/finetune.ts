@@ -19,8 +19,8 @@ import { openH5ad } from '../h5ad/read';
 import type { ValueScale } from '../h5ad/stats';
 import type { FinetuneModel, RunSplit } from '../runs/schema';
 import { fewShotTrainRows, splitClasses } from '../runs/split-rows';
-import type { Label } from '../splits';
-import type { TaskContext } from '../workers/task';
+import { SplitError, type Label } from '../splits';
+import { CancelledError, type TaskContext } from '../workers/task';
 import { scanValueScale } from './values';
 
 /** One reason a run cannot start, and what to do. */
@@ -67,10 +67,13 @@ export async function splitLabelsOrProblem(input: Pick<FinetuneCheckInput, 'data
     return await readSplitLabels(input.datasetPath, input.labelColumn, resolvedSplit(input));
   } catch (e) {
     const message = (e as Error).message;
-    if (/has no column/.test(message) || /obs has no/.test(message)) {
+    if (/has no column/.test(message)) {
       return { check: 'labels', message, fix: 'choose a label column the file has (the dataset view lists its obs columns)' };
     }
-    return { check: 'split', message, fix: 'a stratified split needs at least 2 cells of every class: choose another label column, or leave out the classes with a single cell first' };
+    if (e instanceof SplitError) {
+      return { check: 'split', message, fix: 'a stratified split needs at least 2 cells of every class: choose another label column, or leave out the classes with a single cell first' };
+    }
+    return { check: 'file', message, fix: 'check that the file exists and is a readable .h5ad (choose it again)' };
   }
 }
 
@@ -226,8 +229,10 @@ export async function checkFinetuneInput(input: FinetuneCheckInput, ctx: TaskCon
   const problems: PreflightProblem[] = [];
   ctx.progress(0, 'reading labels');
   const data = await splitLabelsOrProblem(input);
-  if ('check' in data) problems.push(data);
-  else {
+  if ('check' in data) {
+    problems.push(data);
+    if (data.check === 'file') return problems; // nothing more can be read
+  } else {
     const fractions = input.fractions?.length ? input.fractions : [1];
     const seeds = input.seeds?.length ? input.seeds : [0];
     problems.push(...fewShotProblems(data, input.model === 'scgpt', fractions, seeds, input.stratifiedFewShot ?? input.model === 'scgpt'));
@@ -249,7 +254,15 @@ export async function checkFinetuneInput(input: FinetuneCheckInput, ctx: TaskCon
     problems.push({ check: 'checkpoint', message: (e as Error).message, fix: 'choose the checkpoint again (an scBERT .pth file or an scGPT model folder)' });
     return problems;
   }
-  const report = await checkDatasetTask({ model: ckpt, dataset: input.datasetPath }, { progress: (f, m) => ctx.progress(0.2 + 0.7 * f, m), get cancelled() { return ctx.cancelled; } });
+  let report: CompatReport;
+  try {
+    report = await checkDatasetTask({ model: ckpt, dataset: input.datasetPath }, { progress: (f, m) => ctx.progress(0.2 + 0.7 * f, m), get cancelled() { return ctx.cancelled; } });
+  } catch (e) {
+    if (e instanceof CancelledError) throw e;
+    // a model this check cannot describe is left to the worker, which loads it (or says why not)
+    ctx.progress(1, `not checked against the model: ${(e as Error).message}`);
+    return problems;
+  }
   problems.push(...compatProblems(report));
   if (!('check' in data)) {
     const head = headProblem(report.model.classes, splitClasses(data.split, data.trainLabels, data.testLabels).map(String), input.model, input.ignoreKeys);

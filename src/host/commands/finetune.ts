@@ -170,7 +170,9 @@ async function passesPreflight(options: FinetuneCommandOptions, programmatic: bo
     } satisfies FinetuneCheckInput, { onProgress: progress.onProgress, signal: progress.signal }));
   } catch (e) {
     if (e instanceof CancelledError) return false;
-    problems = [{ check: 'file', message: (e as Error).message, fix: 'check the dataset and checkpoint files' }];
+    // the check itself failed (not the data): preparing the runs reports a file it cannot read
+    void vscode.window.showWarningMessage(`The pre-flight check could not run (${(e as Error).message}); preparing the runs anyway.`);
+    return true;
   }
   if (!problems.length) return true;
   const text = `Fine-tune cannot start: ${describeProblems(problems)}`;

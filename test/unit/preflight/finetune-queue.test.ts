@@ -134,11 +134,13 @@ describe('fine-tune and queue pre-flight (tiny demo checkpoints)', () => {
       { label: 'LR on counts', spec: lr(f('sim.h5ad')) },
       { label: 'rare 0.1', spec: scgptRare(0.1) },
       { label: 'rare 0.5', spec: scgptRare(0.5) },
+      { label: 'no such file', spec: ft(f('not-there.h5ad'), 'cell_type') },
     ];
     const failed = await checkQueueItems(items);
     assert.deepStrictEqual(failed.map(x => [x.label, x.problems.map(p => p.check)]), [
-      ['no such column', ['labels']], ['raw counts', ['values']], ['LR on counts', ['values']], ['rare 0.1', ['few-shot']],
+      ['no such column', ['labels']], ['raw counts', ['values']], ['LR on counts', ['values']], ['rare 0.1', ['few-shot']], ['no such file', ['file']],
     ]);
+    assert.match(failed[4].problems[0].message, /not-there\.h5ad/);
     assert.match(failed[0].problems[0].message, /obs has no column 'celltype'/);
     assert.match(failed[2].problems[0].fix, /Preprocess first.*--transform normalize-log1p/);
     // cross-validated C: every class needs k training cells (rare.h5ad's C has about 10 in the training split)
@@ -147,7 +149,7 @@ describe('fine-tune and queue pre-flight (tiny demo checkpoints)', () => {
     assert.deepStrictEqual(folds.map(x => [x.label, x.problems.map(p => p.check)]), [['cv 11', ['cv-folds']]]);
     assert.match(folds[0].problems[0].message, /11-fold cross-validation needs 11 training cells of every class, but C has \d+/);
     const text = describeQueueProblems(failed, items.length);
-    assert.match(text, /^The experiment was not queued: 4 of 8 runs cannot start\. /);
+    assert.match(text, /^The experiment was not queued: 5 of 9 runs cannot start\. /);
     assert.match(text, /obs has no column 'celltype'.*\(no such column\)\. Fix: choose a label column/);
   });
 });
