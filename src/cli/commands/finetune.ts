@@ -9,6 +9,7 @@ import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, 
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/invocation';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
+import { checkFinetuneInput } from '../../core/preflight/finetune';
 import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
@@ -21,7 +22,10 @@ const USAGE = `usage: scwb finetune DATASET.h5ad --model scbert|scgpt --checkpoi
 
 Fine-tunes scBERT or scGPT with the bundled PyTorch worker (resources/worker) on the same train/test rows as
 \`scwb baseline\`: one run per (fraction, seed) in the run store, run one after another by one worker process in
-this terminal. The worker's output goes to stderr; stdout gets a JSON summary (run ids, status, accuracy).
+this terminal. Checked first, before any run is prepared (exit status 2 with the reason and the fix on stderr):
+the label column, the split and every few-shot draw (scGPT's stratified validation hold-out needs 2 cells of each
+class), and the checkpoint against the data (value scale, gene overlap and identifiers, scBERT's gene count,
+scGPT token ids within the model's vocabulary). The worker's output goes to stderr; stdout gets a JSON summary (run ids, status, accuracy).
 Exit status: the worker's (0 all completed, 1 a run failed, 130 cancelled). Ctrl-C (SIGINT) or SIGTERM is passed on
 to the worker, which checkpoints and marks the run cancelled; --resume continues it.
 
@@ -242,6 +246,15 @@ export const command: CliCommand = {
     let ids: string[];
     let experiment: string | null = null;
     if (req.input) {
+      const problems = await checkFinetuneInput({
+        datasetPath: req.input.datasetPath, labelColumn: req.input.labelColumn, split: req.input.split, model: req.input.model,
+        checkpoint: req.input.checkpoint, valueLayer: req.input.valueLayer, fractions: req.input.fractions, seeds: req.input.seeds,
+        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys,
+      });
+      if (problems.length) {
+        io.err(`scwb finetune: cannot start (nothing was prepared):\n${problems.map(p => `  ${p.message}\n    fix: ${p.fix}`).join('\n')}\n`);
+        return 2;
+      }
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.once('SIGINT', onSigint);

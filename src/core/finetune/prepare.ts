@@ -182,7 +182,7 @@ function normalise(input: FinetuneGridInput): Normalised {
   return { fractions, seeds, ablation, checkpoint, split, stratifiedFewShot };
 }
 
-interface SplitLabels {
+export interface SplitLabels {
   trainLabels: Label[];
   testLabels: Label[];
   split: SplitIndices;
@@ -192,7 +192,7 @@ interface SplitLabels {
   layers: string[];
 }
 
-async function readSplitLabels(datasetPath: string, labelColumn: string, split: RunSplit): Promise<SplitLabels> {
+export async function readSplitLabels(datasetPath: string, labelColumn: string, split: RunSplit): Promise<SplitLabels> {
   const reader = await openH5ad(datasetPath);
   try {
     const summary = reader.summary();
