@@ -126,14 +126,25 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
     !showFraction && table.fractions.length ? `fraction ${fractionText(table.fractions[0])}` : '',
   ].filter(Boolean).join(', ');
   const caption = `${table.experiment}${single ? ` (${single})` : ''}`;
+  const published = table.statistics === 'published';
+  const ci = published
+    ? 'Mean ± half-width of the 95% CI as the paper computes it: np.std (ddof 0) / sqrt(n) x 2.262 (the t quantile for n = 10).'
+    : `Mean ± half-width of the ${percentText(level)} CI over seeds (Student t).`;
   const parts = [table.probe
     ? `Mean ± half-width of the ${percentText(level)} CI over trials (Student t); sd: np.std over the trials (ddof 0), as the benchmark reports.`
-    : `Mean ± half-width of the ${percentText(level)} CI over seeds (Student t).`];
+    : ci];
   if (table.referenceModel) {
-    parts.push(`* p < 0.05, ** p < 0.01, *** p < 0.001: Welch's t-test against ${table.referenceModel} at the same dataset and fraction (both with at least 2 seeds).`);
+    const test = published ? 'Student\'s t-test (equal variances, as published)' : 'Welch\'s t-test';
+    parts.push(`* p < 0.05, ** p < 0.01, *** p < 0.001: ${test} against ${table.referenceModel} at the same dataset and fraction (both with at least 2 seeds).`);
   } else {
     parts.push('No reference model (no LR baseline in this experiment): no significance marks.');
   }
   if (showPublished) parts.push('Δ: our mean minus the published value.');
+  const deviations = table.protocolDeviations;
+  if (deviations) {
+    parts.push(deviations.length
+      ? `Deviations from the published protocol: ${deviations.map(d => `${d.element} (${d.runs} run${d.runs === 1 ? '' : 's'})`).join(', ')}.`
+      : 'Fine-tunes: published protocol (no run deviates).');
+  }
   return { experiment: table.experiment, headings, align, rows, caption, footnote: parts.join(' '), showDataset, showFraction, showPublished };
 }
