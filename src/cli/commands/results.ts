@@ -3,12 +3,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand, CliIO, UsageError, parseFlags } from '../command';
 import { exportTable, tableToCsv, type TableFormat } from '../../core/results/export';
+import { statisticsChooser } from '../../core/protocols/statistics';
 import { buildResultsModel } from '../../core/results/model';
 import { loadPublishedNumbers } from '../../core/results/published';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { RUN_FILE, RunStore } from '../../core/runs/store';
 
 const USAGE = `usage: scwb results DIR [--experiment NAME] [--format md|csv|tex|json] [--reference MODEL] [--published FILE]
+                    [--statistics auto|published|welch]
 
 Prints the results table of the runs in a run store: per dataset, model and few-shot fraction the number of
 seeds, accuracy and macro-F1 as mean ± 95% CI (Student t), Welch's t-test p-values against the reference model
@@ -18,7 +20,9 @@ DIR is a run store folder (e.g. .scwb/runs: every experiment in it, or the one n
 run's folder (its experiment).
   --format      md (default), csv (full precision; one CSV for all experiments), tex (booktabs), json (the model)
   --reference   model label to test against (default: the experiment's first LR model)
-  --published   CSV of published numbers (default: the bundled resources/published_numbers.csv)`;
+  --published   CSV of published numbers (default: the bundled resources/published_numbers.csv)
+  --statistics  auto (default: the paper's Student t-test and np.std x 2.262 CI for the experiments of the scBERT
+                paper presets, Welch elsewhere), published or welch for every experiment (docs/protocols.md)`;
 
 export const command: CliCommand = {
   name: 'results',
@@ -27,8 +31,10 @@ export const command: CliCommand = {
   async run(args: string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseFlags(args);
     for (const name of flags.keys()) {
-      if (!['experiment', 'format', 'reference', 'published'].includes(name)) throw new UsageError(`unknown option --${name}`);
+      if (!['experiment', 'format', 'reference', 'published', 'statistics'].includes(name)) throw new UsageError(`unknown option --${name}`);
     }
+    const statistics = String(flags.get('statistics') ?? 'auto');
+    if (statistics !== 'auto' && statistics !== 'published' && statistics !== 'welch') throw new UsageError(`--statistics must be auto, published or welch, got '${statistics}'`);
     if (positionals.length !== 1) throw new UsageError('give exactly one DIR (a run store or a run folder)');
     const format = String(flags.get('format') ?? 'md');
     if (!['md', 'csv', 'tex', 'json'].includes(format)) throw new UsageError(`--format must be md, csv, tex or json, got '${format}'`);
@@ -48,7 +54,7 @@ export const command: CliCommand = {
     const publishedFile = flags.get('published');
     const published = loadPublishedNumbers(typeof publishedFile === 'string' ? path.resolve(publishedFile) : undefined);
     const model = buildResultsModel(runs, published, {
-      experiment, referenceModel: flags.get('reference') as string | undefined,
+      experiment, referenceModel: flags.get('reference') as string | undefined, statistics: statisticsChooser(statistics),
     });
     if (model.experiments.length === 0) {
       io.err(`scwb results: no runs${experiment !== undefined ? ` of experiment '${experiment}'` : ''} in ${storeRoot}\n`);
