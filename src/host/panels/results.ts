@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { exportTable } from '../../core/results/export';
 import { lossCurve, type LossCurve } from '../../core/results/figures';
-import { presetStatistics } from '../../core/protocols/statistics';
+import { statisticsChooser } from '../../core/protocols/statistics';
 import { buildResultsModel, confusionView, type ConfusionView, type ResultsModel } from '../../core/results/model';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
 import type { RunMetrics } from '../../core/runs/schema';
@@ -78,7 +78,9 @@ export class ResultsPanel extends WebviewApp {
   async send(): Promise<void> {
     try {
       published ??= loadPublishedNumbers();
-      const model = buildResultsModel(await this.runs.runs(), published, { statistics: presetStatistics });
+      const choice = vscode.workspace.getConfiguration('scwb').get<string>('results.statistics', 'auto');
+      const statistics = statisticsChooser(choice === 'published' || choice === 'welch' ? choice : 'auto');
+      const model = buildResultsModel(await this.runs.runs(), published, { statistics });
       this.model = model;
       const names = model.experiments.map(e => e.experiment);
       if (!this.experiment || !names.includes(this.experiment)) this.experiment = names[0];

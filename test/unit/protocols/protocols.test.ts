@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { prepareFinetuneGrid, type FinetuneGridInput } from '../../../src/core/finetune/prepare';
@@ -16,7 +17,7 @@ import { RunStore } from '../../../src/core/runs/store';
 import { fewShotStreamSubset, pythonRound } from '../../../src/core/splits';
 import { publishedCiHalfWidth, studentTTest, welchTTest } from '../../../src/core/stats';
 import { MT19937 } from '../../../src/core/random/mt19937';
-import { h5adPath, runPythonJson, tempDir } from '../../helpers/shared';
+import { PROJECT_ROOT, h5adPath, runPythonJson, tempDir } from '../../helpers/shared';
 
 type Req = Record<string, unknown> & { kind: string };
 const reference = (reqs: Req[]) => runPythonJson<Record<string, unknown>[]>('protocol_reference.py', [], JSON.stringify(reqs));
@@ -284,5 +285,42 @@ describe('protocols: each paper preset prepared on demo data records zero deviat
     assert.ok(!('headDropout' in (run.parameters.finetune as Record<string, unknown>)), 'null is the published value and is not written');
     assert.ok(!('amp' in (run.parameters.finetune as Record<string, unknown>)), 'no legacy amp unless asked');
     assert.deepStrictEqual(runProtocol(run).deviations, ['precision']);
+  });
+});
+
+describe('scwb protocol', () => {
+  const scwb = (args: string[]) => spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'scwb.js'), ...args], { encoding: 'utf8' });
+
+  it('PRESET --json: the documented shape, exit 0 for the published protocol', () => {
+    const r = scwb(['protocol', 'scbert-figure2', '--json']);
+    assert.strictEqual(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { preset: string; elements: Record<string, unknown>[]; deviations: string[] };
+    assert.strictEqual(j.preset, 'scbert-figure2');
+    assert.deepStrictEqual(j.deviations, []);
+    for (const e of j.elements) for (const k of ['element', 'ours', 'published', 'source', 'deviation']) assert.ok(k in e, `${k} in ${JSON.stringify(e)}`);
+    assert.ok(j.elements.some(e => e.element === 'fewShotDraw' && e.ours === 'stream'));
+    assert.match(scwb(['protocol', 'no-such-thing']).stderr, /neither a preset/);
+  });
+
+  it('RUN: scwb finetune --precision bf16 --adam-eps 1e-6 records both; scwb protocol RUN --json lists them and exits 1', () => {
+    const dir = tempDir('scwb-protocol-cli-');
+    try {
+      const ckpt = path.join(dir, 'c.pth');
+      fs.writeFileSync(ckpt, 'x');
+      const store = path.join(dir, 'runs');
+      const prep = scwb(['finetune', h5adPath('scanpy_pbmc68k_reduced_2025.h5ad'), '--model', 'scbert', '--checkpoint', ckpt, '--label', 'bulk_labels',
+        '--precision', 'bf16', '--adam-eps', '1e-6', '--store', store, '--prepare-only']);
+      assert.strictEqual(prep.status, 0, prep.stderr);
+      const id = fs.readdirSync(store).find(f => fs.existsSync(path.join(store, f, 'run.json')))!;
+      const r = scwb(['protocol', id, '--store', store, '--json']);
+      assert.strictEqual(r.status, 1);
+      const j = JSON.parse(r.stdout) as { run: string; deviations: string[] };
+      assert.deepStrictEqual([j.run, j.deviations], [id, ['precision', 'adamEps']]);
+      const text = scwb(['protocol', path.join(store, id)]);
+      assert.match(text.stdout, /DEVIATES\s+precision\s+ours bf16; published fp32/);
+      assert.match(scwb(['finetune', 'x.h5ad', '--model', 'scbert', '--checkpoint', ckpt, '--label', 'l', '--precision', 'fp8']).stderr, /--precision must be one of published, fp32, bf16, fp16/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
