@@ -95,7 +95,9 @@ export function protocolElements(s: ProtocolSubject): ProtocolElement[] {
     const P = PUBLISHED.scgpt;
     const precision = typeof r.precision === 'string' ? r.precision : effectivePrecision('scgpt', s.choices.precision, s.amp, s.device);
     // the published script on a CPU runs fp32 (autocast and GradScaler are CUDA-only there)
-    const publishedPrecision = s.device === 'cpu' || r.device === 'cpu' ? 'fp32' : P.precision;
+    // (a run with device auto that the worker put on a CPU shows it by resolving the published precision to fp32)
+    const askedPublished = (s.choices.precision ?? 'published') === 'published' && s.amp === undefined;
+    const publishedPrecision = s.device === 'cpu' || (askedPublished && r.precision === 'fp32') ? 'fp32' : P.precision;
     add('precision', precision, publishedPrecision, SOURCES.scgptFewShot);
     add('adamEps', pick('adamEps', P.adamEps), P.adamEps, SOURCES.scgptFewShot);
     add('keep', pick('keep', P.keep), P.keep, SOURCES.scgptFewShot);

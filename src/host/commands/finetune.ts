@@ -11,7 +11,7 @@ import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type Memor
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord } from '../../core/runs/schema';
 import { settle } from '../../core/runs/baseline';
 import type { RunStore } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
@@ -45,6 +45,10 @@ export interface FinetuneCommandOptions {
   config?: Record<string, unknown>;
   /** where to train; default this machine (the palette flow asks when Slurm is configured) */
   runOn?: RunTarget;
+  /** protocol elements that differ from the published ones (docs/protocols.md); default: the published protocol */
+  protocol?: ProtocolChoices;
+  /** scBERT: runs of the published few-shot script (fraction 1.0 drawn from its stream too) */
+  fewShotRun?: boolean;
 }
 
 export interface FinetuneLaunch {
@@ -110,6 +114,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     checkpoint: options.checkpoint, ablation: options.ablation, fractions: options.fractions, seeds: options.seeds,
     epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, device: options.device, nproc: options.nproc,
     experiment: options.experiment, config: options.config ?? null, storeRoot: store.root,
+    protocol: options.protocol, fewShotRun: options.fewShotRun,
   };
   let plan: FinetuneGridPlan;
   try {

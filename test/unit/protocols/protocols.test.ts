@@ -182,7 +182,9 @@ describe('protocols: the element table against the published values', () => {
     assert.strictEqual(elementOf(scbert({ fraction: 0.5, fewShotDraw: 'stream' }), 'fewShotDraw').deviation, false);
     assert.strictEqual(elementOf(scbert({ fraction: 1, fewShotDraw: 'all' }), 'fewShotDraw').deviation, false);
     assert.strictEqual(elementOf(scbert({ fraction: 1, fewShotRun: true, fewShotDraw: 'all' }), 'fewShotDraw').deviation, true);
-    // the worker's resolved values win over what run.json asked for
+    // the worker's resolved values win over what run.json asked for; an auto-device scGPT run the worker put on a CPU is published fp32
+    assert.strictEqual(elementOf(scgpt({ device: 'auto', resolved: { precision: 'fp32' } }), 'precision').deviation, false);
+    assert.strictEqual(elementOf(scgpt({ device: 'cuda', choices: { precision: 'fp32' }, resolved: { precision: 'fp32' } }), 'precision').deviation, true);
     assert.strictEqual(elementOf(scbert({ resolved: { precision: 'bf16' } }), 'precision').deviation, true);
     assert.deepStrictEqual([effectivePrecision('scbert', 'published', undefined, 'cuda'), effectivePrecision('scgpt', 'published', undefined, 'cuda'), effectivePrecision('scgpt', null, undefined, 'cpu')], ['fp32', 'fp16', 'fp32']);
     assert.deepStrictEqual(PUBLISHED.scbert.precision, 'fp32');
