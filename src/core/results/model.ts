@@ -55,6 +55,8 @@ export interface ResultRow {
   vsReference: { model: string; pAccuracy: number; pMacroF1: number } | null;
   /** all matching published numbers, file order; the first is the one to show */
   published: { accuracy: PublishedCell[]; macroF1: PublishedCell[] };
+  /** per-class-pair ("hard cells") metrics when asked for (class-pair.ts) */
+  classPair?: { pair: [string, string]; accuracy: MetricSummary; f1: MetricSummary };
 }
 
 export interface CurvePoint {

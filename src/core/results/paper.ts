@@ -97,6 +97,11 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
   col('n', 'r');
   col('Accuracy', 'r');
   col('Macro-F1', 'r');
+  const pair = table.rows.find(r => r.classPair)?.classPair?.pair;
+  if (pair) {
+    col('Pair accuracy', 'r');
+    col('Pair macro-F1', 'r');
+  }
   if (showPublished) {
     col('Published accuracy', 'r');
     col('Δ accuracy', 'r');
@@ -111,6 +116,10 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
     cells.push({ kind: 'num', text: String(r.n) });
     cells.push(metricCell(r.accuracy, r.vsReference?.pAccuracy, digits, table.probe));
     cells.push(metricCell(r.macroF1, r.vsReference?.pMacroF1, digits, table.probe));
+    if (pair) {
+      cells.push(r.classPair ? metricCell(r.classPair.accuracy, undefined, digits, false) : { kind: 'num', text: '' });
+      cells.push(r.classPair ? metricCell(r.classPair.f1, undefined, digits, false) : { kind: 'num', text: '' });
+    }
     if (showPublished) {
       const pa = r.published.accuracy[0]?.value;
       const pf = r.published.macroF1[0]?.value;
@@ -140,6 +149,9 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
     parts.push('No reference model (no LR baseline in this experiment): no significance marks.');
   }
   if (showPublished) parts.push('Δ: our mean minus the published value.');
+  if (pair) {
+    parts.push(`Pair: ${pair[0]} vs ${pair[1]} (the deep-dive paper's hard cells): accuracy over the cells of the two classes, macro-F1 over all cells restricted to the two labels.`);
+  }
   const deviations = table.protocolDeviations;
   if (deviations) {
     parts.push(deviations.length

@@ -10,9 +10,10 @@ import { protocolChoicesOf } from '../../../src/core/protocols/choices';
 import { effectivePrecision, protocolElements, type ProtocolSubject } from '../../../src/core/protocols/protocol';
 import { PUBLISHED, PUBLISHED_T_95, SCBERT_FEW_SHOT_ORDER } from '../../../src/core/protocols/published';
 import { presetProtocol, runProtocol } from '../../../src/core/protocols/report';
+import { HARD_CELLS, addClassPairMetrics, classPairMetrics } from '../../../src/core/results/class-pair';
 import { buildResultsModel } from '../../../src/core/results/model';
 import { paperTable } from '../../../src/core/results/paper';
-import type { RunRecord } from '../../../src/core/runs/schema';
+import type { RunMetrics, RunRecord } from '../../../src/core/runs/schema';
 import { RunStore } from '../../../src/core/runs/store';
 import { fewShotStreamSubset, pythonRound } from '../../../src/core/splits';
 import { publishedCiHalfWidth, studentTTest, welchTTest } from '../../../src/core/stats';
@@ -324,5 +325,55 @@ describe('scwb protocol', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('results: hard cells (per-class-pair metrics of collate_final_results_finetune.ipynb)', () => {
+  const classes = ['B cells', HARD_CELLS[0], HARD_CELLS[1], 'NK', 'Monocytes'].sort();
+  const cases = [0, 1, 2].map(seed => {
+    const g = new MT19937(seed + 11);
+    const truth = Array.from({ length: 400 }, () => classes[g.randint(0, classes.length)]);
+    // mostly right, confusions concentrated on the pair
+    const pred = truth.map(t => (g.randomSample() < 0.7 ? t : g.randomSample() < 0.6 ? HARD_CELLS[g.randint(0, 2)] : classes[g.randint(0, classes.length)]));
+    return { truth, pred };
+  });
+  const metricsOf = (truth: string[], pred: string[]): RunMetrics => {
+    const confusion = classes.map(() => classes.map(() => 0));
+    truth.forEach((t, i) => { confusion[classes.indexOf(t)][classes.indexOf(pred[i])]++; });
+    return {
+      schemaVersion: 1, accuracy: 0, macroF1: 0, weightedF1: 0, classes, nTest: truth.length, confusion,
+      perClass: classes.map(name => ({ name, precision: 0, recall: 0, f1: 0, support: 0 })),
+    };
+  };
+  let ref: { accuracy: number; f1: number }[] = [];
+  before(() => { ref = reference(cases.map(c => ({ kind: 'hard_cells', truth: c.truth, pred: c.pred, pair: HARD_CELLS }))) as { accuracy: number; f1: number }[]; });
+
+  it('accuracy over the pair\'s true cells and macro-F1 over all cells on the two labels equal sklearn', () => {
+    cases.forEach((c, i) => {
+      const m = classPairMetrics(metricsOf(c.truth, c.pred), HARD_CELLS)!;
+      assert.ok(Math.abs(m.accuracy - ref[i].accuracy) < 1e-12, `${m.accuracy} vs ${ref[i].accuracy}`);
+      assert.ok(Math.abs(m.f1 - ref[i].f1) < 1e-12, `${m.f1} vs ${ref[i].f1}`);
+    });
+    assert.strictEqual(classPairMetrics(metricsOf(cases[0].truth, cases[0].pred), ['B cells', 'absent']), null);
+  });
+
+  it('an optional pair of columns in the results table, explained in the footnote', () => {
+    const runs: RunRecord[] = cases.map((_, i) => ({
+      schemaVersion: 1, id: `20250101T000000${i}00Z-000000`, kind: 'finetune', name: '', note: '', experiment: 'Zheng68K Table 1',
+      dataset: { path: '/z.h5ad', sha256: 'a'.repeat(64) }, labelColumn: 'celltype', split: { kind: 'stratified', testSize: 0.2, seed: 2022 },
+      seed: i, fraction: 1, stratifiedFewShot: false, model: { family: 'scBERT', label: 'scBERT', variant: '' }, parameters: {}, codeVersion: '0',
+      createdAt: '2025-01-01T00:00:00.000Z', startedAt: null, endedAt: null, status: 'completed', error: null, owner: null,
+      summary: { accuracy: 0.7, macroF1: 0.6, weightedF1: 0.7, nTrain: 1, nTest: 1 },
+    }));
+    const model = buildResultsModel(runs, [], { statistics: () => 'published' });
+    const byId = new Map(runs.map((r, i) => [r.id, metricsOf(cases[i].truth, cases[i].pred)]));
+    addClassPairMetrics(model, HARD_CELLS, id => byId.get(id));
+    const row = model.experiments[0].rows[0];
+    assert.ok(Math.abs(row.classPair!.accuracy.mean - ref.reduce((s, r) => s + r.accuracy, 0) / 3) < 1e-12);
+    assert.ok(Math.abs(row.classPair!.f1.ciHalfWidth - publishedCiHalfWidth(ref.map(r => r.f1))) < 1e-12);
+    const table = paperTable(model.experiments[0]);
+    assert.ok(table.headings.includes('Pair accuracy') && table.headings.includes('Pair macro-F1'));
+    assert.match(table.footnote, /CD8\+ Cytotoxic T vs CD8\+\/CD45RA\+ Naive Cytotoxic/);
+    assert.ok(!paperTable(buildResultsModel(runs, []).experiments[0]).headings.includes('Pair accuracy'), 'only when asked for');
   });
 });
