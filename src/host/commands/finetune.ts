@@ -128,6 +128,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
   deps.runs.refresh();
+  void announceDeviations(store, plan);
   if (runOn === 'slurm') {
     const runIds = plan.runs.map(r => r.id);
     try {
@@ -198,6 +199,15 @@ async function fitsGpuMemory(python: string, plan: FinetuneGridPlan, store: RunS
 }
 
 /** The quick-pick flow, from the label column to the batch size. */
+/** Says, before the runs train, which protocol elements they change from the published ones (run.json protocol). */
+async function announceDeviations(store: RunStore, plan: FinetuneGridPlan): Promise<void> {
+  const runs = await Promise.all(plan.runs.map(r => store.get(r.id).catch(() => null)));
+  const deviations = Array.from(new Set(runs.flatMap(r => r?.protocol?.deviations ?? [])));
+  if (deviations.length) {
+    void vscode.window.showInformationMessage(`These runs deviate from the published protocol in: ${deviations.join(', ')} (scwb protocol RUN lists every element; docs/protocols.md).`);
+  }
+}
+
 export async function askForFinetune(
   dataset: string, summary: DatasetSummary, deps: Pick<FinetuneDeps, 'checkpoints'>, envCheck: Promise<WorkerEnvCheck>,
   ui: FinetunePrompts = windowPrompts,
