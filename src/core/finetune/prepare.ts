@@ -2,8 +2,10 @@
  * Prepares fine-tune runs for the training worker (docs/worker.md): one run folder per (few-shot fraction, seed)
  * with run.json (`kind: "finetune"`, `parameters.finetune`) and split.json (train / validation / test rows).
  *
- * The rows are the LR baseline's for the same split, fraction and seed (src/core/runs/split-rows.ts), so a fine-tuned
- * model and the baseline are scored on the same cells. Validation rows follow each published protocol:
+ * The train/test split is the LR baseline's (src/core/runs/split-rows.ts), so a fine-tuned model and the baseline are
+ * scored on the same cells. Training rows follow each published protocol (`fewShotDrawOf`, docs/protocols.md): scBERT
+ * full runs take the whole training split, its few-shot runs draw from the few-shot script's seeded stream; scGPT
+ * draws stratified subsets (as the baseline does for the same seed). Validation rows follow each published protocol:
  * - scBERT: the test set itself (the published code picks the best epoch on the reported set; on a reference/query
  *   split the worker reads a validation list equal to test as the query's test cells, docs/worker.md);
  * - scGPT: a 10% stratified hold-out of the few-shot training rows,
@@ -386,8 +388,8 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     await store.appendLog(record.id, `prepared ${model.label} (${input.model}, ablation ${n.ablation}, checkpoint ${n.checkpoint ?? 'none: random initialisation'}) on ${dataset.path} (sha256 ${dataset.sha256}), label '${input.labelColumn}'`);
     await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot draw ${p.draw} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' ? '10% stratified hold-out of the training cells' : 'the test set, as published'})`);
     await store.appendLog(record.id, deviations.length
-      ? `protocol: deviates from the published one in ${elements.filter(e => e.deviation).map(e => `${e.element} (ours ${JSON.stringify(e.ours)}, published ${JSON.stringify(e.published)})`).join(', ')}`
-      : 'protocol: as published (scwb protocol RUN lists every element)');
+      ? `protocol as prepared: deviates from the published one in ${elements.filter(e => e.deviation).map(e => `${e.element} (ours ${JSON.stringify(e.ours)}, published ${JSON.stringify(e.published)})`).join(', ')}`
+      : 'protocol as prepared: the published one (scwb protocol RUN lists every element)');
     runs.push({
       id: record.id, runDir: store.runDir(record.id), fraction: p.fraction, seed: p.seed,
       nTrain: p.train.length, nValidation: p.validation.length, nTest: data.split.test.length,
