@@ -63,6 +63,7 @@ export function formatReport(r: ProtocolReport): string {
     const mark = e.deviation ? 'DEVIATES' : e.documented ? 'documented' : 'ok';
     lines.push(`  ${mark.padEnd(10)} ${e.element.padEnd(15)} ours ${show(e.ours)}; published ${show(e.published)} (${e.source})${e.documented ? ` — ${e.documented}` : ''}`);
   }
-  lines.push('', r.deviations.length ? `deviations: ${r.deviations.join(', ')}` : 'published protocol: no deviations');
+  if (!r.elements.length) lines.push('', 'no fine-tune runs: there is no published fine-tuning protocol to compare');
+  else lines.push('', r.deviations.length ? `deviations: ${r.deviations.join(', ')}` : 'published protocol: no deviations');
   return lines.join('\n') + '\n';
 }
