@@ -201,6 +201,10 @@ function normalise(input: FinetuneGridInput): Normalised {
     const v = parsed.data[k];
     if (v !== undefined && v !== null) (protocol as Record<string, unknown>)[k] = v;
   }
+  if (input.model === 'scgpt' && (protocol.headDropout !== undefined || protocol.gene2vec !== undefined)) {
+    throw new Error(`${protocol.headDropout !== undefined ? 'headDropout' : 'gene2vec'} is a scBERT setting (scGPT's classifier has no dropout; it has no gene2vec table)`);
+  }
+  if (input.model === 'scbert' && protocol.geneEmbInit !== undefined) throw new Error('geneEmbInit is a scGPT setting (scBERT\'s gene embedding is the gene2vec table)');
   if (protocol.gene2vec) {
     protocol.gene2vec = path.resolve(protocol.gene2vec);
     if (!fs.existsSync(protocol.gene2vec)) throw new Error(`gene2vec ${protocol.gene2vec}: no such file`);

@@ -271,6 +271,13 @@ describe('protocols: each paper preset prepared on demo data records zero deviat
         const report = runProtocol(run);
         assert.deepStrictEqual(report.deviations, [], `${item.label}: ${JSON.stringify(report.elements.filter(e => e.deviation))}`);
         assert.strictEqual(report.preset, preset.id);
+        // what the worker records when it runs the published protocol (docs/worker.md resolvedProtocol)
+        const resolved = s.model === 'scbert'
+          ? { precision: 'fp32', adamEps: 1e-8, headDropout: 0.0, keep: 'best-accuracy', classWeights: 'dataset', shuffle: true, geneEmbInit: null, gene2vec: null }
+          : { precision: 'fp16', adamEps: 1e-4, headDropout: null, keep: 'best-loss', classWeights: 'none', shuffle: false, geneEmbInit: 'uniform', gene2vec: null };
+        const ran = await new RunStore(root).update(run.id, { resolvedProtocol: resolved });
+        assert.deepStrictEqual(runProtocol(ran).deviations, [], `${item.label} with the worker's resolvedProtocol`);
+        assert.deepStrictEqual(runProtocol({ ...ran, resolvedProtocol: { ...resolved, shuffle: !resolved.shuffle } }).deviations, ['shuffle']);
         prepared++;
       }
       assert.ok(prepared > 0);
@@ -288,6 +295,16 @@ describe('protocols: each paper preset prepared on demo data records zero deviat
     assert.ok(!('headDropout' in (run.parameters.finetune as Record<string, unknown>)), 'null is the published value and is not written');
     assert.ok(!('amp' in (run.parameters.finetune as Record<string, unknown>)), 'no legacy amp unless asked');
     assert.deepStrictEqual(runProtocol(run).deviations, ['precision']);
+  });
+
+  it('refuses a protocol option of the other model, and a gene2vec file that is not there, before any run exists', async () => {
+    const base = { datasetPath: PBMC, labelColumn: 'bulk_labels', storeRoot: path.join(root, 'refused') } as const;
+    const ctx = { progress: () => undefined, cancelled: false };
+    await assert.rejects(prepareFinetuneGrid({ ...base, model: 'scgpt', checkpoint: ckpt.scgpt, protocol: { headDropout: 0.1 } }, ctx), /headDropout is a scBERT setting/);
+    await assert.rejects(prepareFinetuneGrid({ ...base, model: 'scbert', checkpoint: ckpt.scbert, protocol: { geneEmbInit: 'normal' } }, ctx), /geneEmbInit is a scGPT setting/);
+    await assert.rejects(prepareFinetuneGrid({ ...base, model: 'scbert', checkpoint: null, protocol: { gene2vec: path.join(root, 'nope.npy') } }, ctx), /nope\.npy: no such file/);
+    await assert.rejects(prepareFinetuneGrid({ ...base, model: 'scbert', checkpoint: ckpt.scbert, protocol: { precision: 'fp8' as never } }, ctx), /protocol option precision/);
+    assert.ok(!fs.existsSync(base.storeRoot));
   });
 });
 
