@@ -102,4 +102,14 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
     assert.match(String(item.description), /^failed on cpu/);
     panel.dispose();
   });
+
+  it('the grid editor shows a paper preset as the published protocol before anything runs', async () => {
+    const panel = (await vscode.commands.executeCommand<GridPanel>('scwb.experiments.new', 'scbert-table1'))!;
+    const shown = await until(async () => {
+      const d = await panel.whenRendered();
+      return d.preset === 'scbert-table1' ? d : undefined;
+    });
+    assert.strictEqual(shown.deviations, '', 'no deviation listed');
+    assert.strictEqual(shown.runs, 20, 'Table 1: 10 scBERT runs and 10 LR runs');
+  });
 });

@@ -97,7 +97,7 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
       h('option', { value: 'fp32' }, 'fp32'), h('option', { value: 'bf16' }, 'bf16'), h('option', { value: 'fp16' }, 'fp16'));
     prec.value = m.precision;
     prec.addEventListener('change', () => { m.precision = prec.value as typeof m.precision; changed(); });
-    parts.push(' ', prec);
+    parts.push(' ', prec, protocolOptions(gi, mi, m));
   } else if (m.kind === 'baseline') {
     parts.push(h('strong', {}, `LR ${m.penalty.toUpperCase()} ${m.C !== undefined ? `C=${m.C}` : `CV over ${m.cvGrid?.length ?? 0} C values`}`), h('span', { class: 'muted' }, ' (CPU)'));
   } else {
@@ -106,6 +106,44 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
   }
   if (g.models.length > 1) parts.push(removeLink('remove model', () => g.models.splice(mi, 1)));
   return h('div', { class: 'axis model' }, ...parts);
+}
+
+type FinetuneModel = Extract<Model, { kind: 'finetune' }>;
+type Choices = NonNullable<FinetuneModel['protocol']>;
+
+/** The other protocol elements of a fine-tune (docs/protocols.md); an empty choice is the published value. */
+function protocolOptions(gi: number, mi: number, m: FinetuneModel): HTMLElement {
+  const set = (key: keyof Choices, value: unknown) => {
+    const next: Record<string, unknown> = { ...(m.protocol ?? {}) };
+    if (value === undefined) delete next[key]; else next[key] = value;
+    m.protocol = Object.keys(next).length ? next as Choices : undefined;
+    changed();
+  };
+  const select = (key: keyof Choices, options: [string, string][]) => {
+    const el = h('select', { id: `g${gi}-m${mi}-${key}`, 'aria-label': key }, h('option', { value: '' }, `${key}: published`),
+      ...options.map(([v, label]) => h('option', { value: v }, `${key}: ${label}`)));
+    el.value = String(m.protocol?.[key] ?? '');
+    el.addEventListener('change', () => set(key, el.value === '' ? undefined : el.value === 'true' ? true : el.value === 'false' ? false : el.value));
+    return el;
+  };
+  const number = (key: 'adamEps' | 'headDropout') => {
+    const el = h('input', { type: 'text', class: 'list', id: `g${gi}-m${mi}-${key}`, 'aria-label': key, placeholder: `${key}: published`, value: m.protocol?.[key] === undefined || m.protocol?.[key] === null ? '' : String(m.protocol[key]) });
+    el.addEventListener('change', () => {
+      const v = el.value.trim();
+      const x = Number(v);
+      const ok = v === '' || (Number.isFinite(x) && (key === 'adamEps' ? x > 0 : x >= 0 && x < 1));
+      el.classList.toggle('invalid', !ok);
+      if (ok) set(key, v === '' ? undefined : x);
+    });
+    return el;
+  };
+  const scbert = m.model === 'scbert';
+  return h('details', { class: 'protocol-options', id: `g${gi}-m${mi}-protocol` }, h('summary', {}, 'protocol'),
+    select('keep', [['best-accuracy', 'best accuracy'], ['best-loss', 'best loss'], ['last', 'last epoch']]),
+    select('classWeights', [['dataset', '1/count, dataset'], ['train', '1/count, training rows'], ['none', 'none']]),
+    select('shuffle', [['true', 'reshuffle'], ['false', 'split order']]),
+    scbert ? number('headDropout') : select('geneEmbInit', [['uniform', 'U(-0.1, 0.1)'], ['normal', 'N(0, 1)']]),
+    number('adamEps'));
 }
 
 function gridBlock(g: Grid, gi: number): HTMLElement {
