@@ -6,6 +6,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, stringFlag } from '../command';
+import { PROTOCOL_BOOLEANS, PROTOCOL_FLAGS, PROTOCOL_USAGE, protocolFromFlags } from '../protocol-flags';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/invocation';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
@@ -47,6 +48,7 @@ training (defaults: the published protocol of the model):
   --nproc N                     processes (GPUs) per run, data-parallel (default 1)
   --ignore-keys K1,K2           checkpoint keys allowed to stay unloaded
   --config FILE.json            model hyper-parameters for the worker (e.g. a tiny model for a test)
+${PROTOCOL_USAGE}
 Slurm (instead of this terminal: one batch job per run, script and slurm-<job>.out in the run folder):
   --slurm                       submit with sbatch; prints the job ids and returns (see \`scwb slurm status\`)
   --wait                        with --slurm: wait for the jobs, then print the summary as a local run does
@@ -67,8 +69,8 @@ other:
 const SLURM_FLAGS = ['slurm', 'wait', 'partition', 'account', 'time', 'mem', 'gpus', 'gpu-flag', 'nodes', 'tasks-per-node', 'cpus-per-task', 'sbatch-args'];
 const KNOWN = new Set(['model', 'checkpoint', 'label', 'ablation', 'query', 'test-size', 'seed', 'group', 'fractions', 'seeds',
   'stratified-few-shot', 'random-few-shot', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
-  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS]);
-const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait'];
+  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
+const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
 
 function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
   const v = stringFlag(flags, name);
@@ -177,7 +179,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     maxSeqLen: intFlag(flags, 'max-seq-len'), valueLayer: stringFlag(flags, 'value-layer'), device, nproc,
     ignoreKeys: ignoreKeys ? ignoreKeys.split(',').map(s => s.trim()).filter(Boolean) : undefined, config,
     experiment: stringFlag(flags, 'experiment'), storeRoot: store ? path.resolve(cwd, store) : defaultStoreRoot(cwd),
-    publishedDataset: stringFlag(flags, 'published-dataset'),
+    publishedDataset: stringFlag(flags, 'published-dataset'), ...protocolFromFlags(flags, cwd),
   };
   return { input, resumeDirs: [], prepareOnly: flags.get('prepare-only') === true, ...common };
 }

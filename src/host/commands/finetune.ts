@@ -11,7 +11,7 @@ import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type Memor
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord } from '../../core/runs/schema';
 import { settle } from '../../core/runs/baseline';
 import type { RunStore } from '../../core/runs/store';
 import { describeProblems, type FinetuneCheckInput, type PreflightProblem } from '../../core/preflight/finetune';
@@ -47,6 +47,10 @@ export interface FinetuneCommandOptions {
   config?: Record<string, unknown>;
   /** where to train; default this machine (the palette flow asks when Slurm is configured) */
   runOn?: RunTarget;
+  /** protocol elements that differ from the published ones (docs/protocols.md); default: the published protocol */
+  protocol?: ProtocolChoices;
+  /** scBERT: runs of the published few-shot script (fraction 1.0 drawn from its stream too) */
+  fewShotRun?: boolean;
 }
 
 export interface FinetuneLaunch {
@@ -114,6 +118,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     checkpoint: options.checkpoint, ablation: options.ablation, fractions: options.fractions, seeds: options.seeds,
     epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, device: options.device, nproc: options.nproc,
     experiment: options.experiment, config: options.config ?? null, storeRoot: store.root,
+    protocol: options.protocol, fewShotRun: options.fewShotRun,
   };
   let plan: FinetuneGridPlan;
   try {
@@ -127,6 +132,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
   deps.runs.refresh();
+  void announceDeviations(store, plan);
   if (runOn === 'slurm') {
     const runIds = plan.runs.map(r => r.id);
     try {
@@ -224,6 +230,15 @@ async function fitsGpuMemory(python: string, plan: FinetuneGridPlan, store: RunS
 }
 
 /** The quick-pick flow, from the label column to the batch size. */
+/** Says, before the runs train, which protocol elements they change from the published ones (run.json protocol). */
+async function announceDeviations(store: RunStore, plan: FinetuneGridPlan): Promise<void> {
+  const runs = await Promise.all(plan.runs.map(r => store.get(r.id).catch(() => null)));
+  const deviations = Array.from(new Set(runs.flatMap(r => r?.protocol?.deviations ?? [])));
+  if (deviations.length) {
+    void vscode.window.showInformationMessage(`These runs deviate from the published protocol in: ${deviations.join(', ')} (scwb protocol RUN lists every element; docs/protocols.md).`);
+  }
+}
+
 export async function askForFinetune(
   dataset: string, summary: DatasetSummary, deps: Pick<FinetuneDeps, 'checkpoints'>, envCheck: Promise<WorkerEnvCheck>,
   ui: FinetunePrompts = windowPrompts,

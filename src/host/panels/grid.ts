@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { ESTIMATE_ASSUMPTIONS, bindingProblems, expandPreset, publishedTargets, summarizePreset } from '../../core/presets/grid';
 import { PRESETS, emptyPreset, presetById } from '../../core/presets/presets';
+import { gridProtocolView } from '../../core/protocols/view';
 import { PresetSchema, type Preset } from '../../core/presets/schema';
 import { describeQueueProblems, type QueueItemProblems } from '../../core/preflight/queue';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
@@ -75,7 +76,7 @@ export class GridPanel extends WebviewApp {
   summarize(preset: Preset | null, error: string | null): GridSummaryView {
     const slots = this.queueService ? this.queueService.slots.map(s => `${s.id}×${s.capacity}`).join(', ') : 'no workspace folder';
     if (!preset) {
-      return { runs: 0, gpuRuns: 0, cpuRuns: 0, gpuHours: 0, perGrid: [], skipped: [], assumptions: ESTIMATE_ASSUMPTIONS, targets: [], problems: [], error, slots };
+      return { runs: 0, gpuRuns: 0, cpuRuns: 0, gpuHours: 0, perGrid: [], skipped: [], assumptions: ESTIMATE_ASSUMPTIONS, targets: [], problems: [], error, slots, protocol: null };
     }
     this.published ??= (() => { try { return loadPublishedNumbers(); } catch { return []; } })();
     const s = summarizePreset(preset);
@@ -83,7 +84,7 @@ export class GridPanel extends WebviewApp {
       grid: t.grid, dataset: t.dataset, model: t.model, fraction: t.fraction, accuracy: t.accuracy?.value ?? null, macroF1: t.macroF1?.value ?? null,
       source: t.accuracy ? `${t.accuracy.experiment} (${t.accuracy.model}${t.accuracy.note ? `, ${t.accuracy.note}` : ''})` : '',
     }));
-    return { ...s, targets, problems: bindingProblems(preset), error, slots };
+    return { ...s, targets, problems: bindingProblems(preset), error, slots, protocol: gridProtocolView(preset) };
   }
 
   /** Validates an edited document; keeps it when valid. */
