@@ -29,7 +29,7 @@ class ScBertConfig:
     ff_dropout: float = 0.0
     attn_dropout: float = 0.0
     feature_redraw_interval: int = 1000
-    head_dropout: float = 0.1
+    head_dropout: float = 0.0  # published: Identity(dropout=0.)
     head_hidden: int = 512
     head_hidden2: int = 128
 
@@ -130,6 +130,8 @@ class _NullCtx:
 def _autocast_off(t):
     if hasattr(torch, "autocast") and t.is_cuda:
         return torch.autocast(device_type="cuda", enabled=False)
+    if hasattr(torch, "autocast") and hasattr(torch, "is_autocast_cpu_enabled") and torch.is_autocast_cpu_enabled():
+        return torch.autocast(device_type="cpu", enabled=False)
     return _NullCtx()
 
 
