@@ -57,8 +57,8 @@ def build(p, device_type):
                 "%s was pre-trained WITH gene2vec (it holds the position table pos_emb.emb.weight): the no-gene2vec "
                 "ablation needs a checkpoint pre-trained without gene2vec (published: panglao_full_without_g2v); "
                 "dropping the table from this one is a different experiment. Pre-train one from scratch without "
-                "gene2vec (Benchmark: Pre-train, encoder \"scBERT (from scratch, no gene2vec)\"; python -m "
-                "scwb_worker pretrain with parameters.pretrain.model = \"scbert\") and name its last.pt here" % ckpt)
+                "gene2vec (Pre-train Encoder..., scBERT, \"From scratch, no gene2vec\"; or scwb pretrain DATASET.h5ad "
+                "--model scbert) and name its encoder.pt here" % ckpt)
     p["gene2vecSource"] = None
     pos_table = None
     if kind == "scbert" and ablation == "no-pretraining" and cfg.g2v_position_emb:

@@ -320,7 +320,7 @@ def test_no_gene2vec_refuses_a_gene2vec_checkpoint_and_loads_one_without(tmp_pat
     assert run_cli(["finetune", "--run-dir", run]) == 1
     err = read_json(os.path.join(run, "run.json"))["error"]
     assert "pre-trained WITH gene2vec" in err and "pos_emb.emb.weight" in err and "without gene2vec" in err
-    assert "python -m scwb_worker pretrain" in err
+    assert "scwb pretrain DATASET.h5ad --model scbert" in err and "encoder.pt" in err
     # a language model pre-trained without gene2vec loads strictly (nothing dropped, nothing left random but the head)
     cfg = ck.infer_scbert_config(ck.normalize_state_dict(ck.read_checkpoint(path)[0])[0])
     cfg.g2v_position_emb = False
