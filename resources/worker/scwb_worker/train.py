@@ -12,8 +12,7 @@ from .finetune_inputs import load_inputs
 from .finetune_model import build
 from .lifecycle import execute
 from .runtime import (RunError, _autocast, _gpu_mib, _is_oom, _num, epoch_order, load_own, load_resume,
-                      make_scaler, rank_device, rng_state, seed_everything,
-                      usable_precision)
+                      make_scaler, rank_device, rng_state, seed_everything, usable_precision)
 
 
 def batch_loss(model, enc, cells, labels, weights, denom, world, device, amp):
