@@ -379,8 +379,8 @@ def load_pretrained(classifier, path, ignore_keys=()):
     scBERT classifier: the LM head `to_out.weight/bias` of a pre-training file is skipped and the new head
     `to_out.*` may be absent (newly initialised) when ALL of it is absent; a gene2vec table is never skipped
     for the classifier. scGPT classifier: `decoder.*`, `mvc_decoder.*`, `flag_encoder.weight` are skipped and
-    `cls_decoder.*` may be absent, again only as a whole. Any other difference raises PartialLoadError. Performer projection matrices are
-    loaded from the file."""
+    `cls_decoder.*` may be absent, again only as a whole. Any other difference raises PartialLoadError. Performer
+    projection matrices are loaded from the file."""
     from .models.scbert import PerformerLM, ScBertClassifier
     from .models.scgpt import ScGPTModel
     sd, meta = read_checkpoint(path)
