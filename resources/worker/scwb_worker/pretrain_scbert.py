@@ -31,7 +31,7 @@ VALIDATION_EPOCH = 0
 DEFAULTS = {
     "model": "scbert", "checkpoint": None, "gene2vec": None, "epochs": 100, "batchSize": 3, "gradAcc": 60,
     "lr": 1e-4, "maskProb": 0.15, "replaceProb": 0.9, "gradClip": 100.0, "precision": "fp32", "config": None,
-    "valueLayer": None, "device": "auto", "nproc": 1, "logEvery": 10,
+    "valueLayer": None, "device": "auto", "nproc": 1, "logEvery": 10, "schedule": None,
 }
 # fields of parameters.pretrain that belong to the benchmark encoder and do not apply here
 _OTHER = ("structure", "vocab", "valueMode", "nBins", "maxSeqLen", "maskRatio", "mvc", "weightedSampling",
@@ -168,7 +168,7 @@ def run(folder, rec, resume, device_arg, stop, ctx):
         return "cancelled", "cancelled before training started"
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=float(p["lr"]))
-    scheduler = protocols.make_scheduler("scbert", optimizer, {"lr": p["lr"]})
+    scheduler = protocols.make_scheduler("scbert", optimizer, p)  # `schedule` overrides the published cycle
     net = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -229,7 +229,13 @@ def run(folder, rec, resume, device_arg, stop, ctx):
             inputs, labels = inputs.to(device), labels.to(device)
             with _autocast(device, precision):
                 logits = net(inputs)
-            loss = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE)
+            # the mean over the masked places of the whole global batch (each rank's sum over the global count, x
+            # world for DDP's gradient average), so several processes train as one on the same batch
+            n_lab = float((labels != IGNORE).sum())
+            if ctx.active:
+                n_lab = ctx.all_sum([n_lab], device)[0]
+            loss = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
+                                   reduction="sum") / max(n_lab, 1.0) * ctx.world
             if not torch.isfinite(loss.detach()).all():
                 raise RunError("the pre-training loss is %s at epoch %d, step %d: training diverged (try a lower "
                                "learning rate)" % (float(loss), epoch, step + 1))

@@ -158,3 +158,27 @@ def test_scbert_pretraining_resumes_to_the_same_result(tmp_path):
     sb = torch.load(os.path.join(b, "encoder.pt"))["model_state_dict"]
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
+
+
+def test_two_processes_train_as_one_on_the_same_global_batches(tmp_path):
+    common = dict(epochs=1, batchSize=8, gradAcc=2, schedule={"warmup": 0})  # the first epoch at the full lr
+    one = _scbert_run(str(tmp_path / "one"), **common)
+    two = _scbert_run(str(tmp_path / "two"), nproc=2, **common)
+    assert run_cli(["pretrain", "--run-dir", one]) == 0
+    from conftest import run_worker
+    res = run_worker(["pretrain", "--run-dir", two], env={"GLOO_SOCKET_IFNAME": "lo"})
+    assert res.returncode == 0, res.stderr
+    assert "2 processes" in open(os.path.join(two, "run.log")).read()
+    a = torch.load(os.path.join(one, "encoder.pt"))["model_state_dict"]
+    b = torch.load(os.path.join(two, "encoder.pt"))["model_state_dict"]
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), rtol=1e-4, atol=1e-5), (k, float((a[k] - b[k]).abs().max()))
+    from scwb_worker.models.scbert import PerformerLM, ScBertConfig
+    from scwb_worker.runtime import seed_everything
+    seed_everything(3)
+    init = PerformerLM(ScBertConfig(n_genes=16, g2v_position_emb=False, **SCBERT_TINY)).state_dict()
+    moved = float((a["token_emb.weight"] - init["token_emb.weight"]).abs().max())
+    assert 1e-3 < moved < 0.1  # it trained (a few Adam steps of lr 1e-3 from the seeded initialisation)
+    va = [e["value"] for e in read_events(one) if e["type"] == "metric" and e["name"] == "mostCommonBinAccuracy"]
+    vb = [e["value"] for e in read_events(two) if e["type"] == "metric" and e["name"] == "mostCommonBinAccuracy"]
+    assert va == vb
