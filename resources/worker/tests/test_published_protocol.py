@@ -368,3 +368,15 @@ def test_scbert_head_dropout_is_published_zero_unless_chosen():
     assert model.to_out.dropout1.p == 0.0 and model.to_out.dropout2.p == 0.0  # Identity(dropout=0.)
     model = train.build(_resolve("scbert", headDropout=0.1), "cpu")[0]
     assert model.to_out.dropout1.p == 0.1 and model.to_out.dropout2.p == 0.1
+
+
+def test_the_favor_kernel_stays_fp32_under_cpu_bf16_autocast():
+    """bf16 runs on CPU where torch can: the Performer's exponentials are computed in fp32 there too, as on CUDA."""
+    from scwb_worker.models.scbert import FastAttention
+    torch.manual_seed(0)
+    fa = FastAttention(8, 16)
+    q, k, v = (torch.randn(2, 2, 30, 8).to(torch.bfloat16) for _ in range(3))
+    plain = fa(q, k, v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = fa(q, k, v)
+    assert auto.dtype == torch.bfloat16 and torch.equal(auto, plain)

@@ -130,9 +130,16 @@ class _NullCtx:
 def _autocast_off(t):
     if hasattr(torch, "autocast") and t.is_cuda:
         return torch.autocast(device_type="cuda", enabled=False)
-    if hasattr(torch, "autocast") and hasattr(torch, "is_autocast_cpu_enabled") and torch.is_autocast_cpu_enabled():
+    if hasattr(torch, "autocast") and _cpu_autocast_on():
         return torch.autocast(device_type="cpu", enabled=False)
     return _NullCtx()
+
+
+def _cpu_autocast_on():
+    try:
+        return bool(torch.is_autocast_enabled("cpu"))  # torch 2.4+
+    except TypeError:
+        return bool(getattr(torch, "is_autocast_cpu_enabled", lambda: False)())
 
 
 class SelfAttention(nn.Module):
