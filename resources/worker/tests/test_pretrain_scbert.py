@@ -119,6 +119,12 @@ def test_scbert_from_scratch_pretrains_and_feeds_the_no_gene2vec_ablation(tmp_pa
     assert model.pos_emb is None and cfg.n_genes == 16 and cfg.dim == 8
     assert report.skipped == ["to_out.weight", "to_out.bias"]
     assert not [k for k in report.initialised if not k.startswith("to_out.")]
+    # and the probe embeds with it (the gene count comes from the file's nGenes)
+    from pretrain_helpers import make_probe_run
+    probe = make_probe_run(str(tmp_path), enc, rec["dataset"]["path"], range(0, 30), range(30, 40), model="scbert",
+                           method="knn", k=3)
+    assert run_cli(["probe", "--run-dir", probe]) == 0
+    assert len(open(os.path.join(probe, "predictions.csv")).read().splitlines()) == 11
 
 
 def test_scbert_from_scratch_with_a_gene2vec_table_and_bad_settings(tmp_path):
