@@ -7,7 +7,10 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { compareGenes } from '../../../src/core/checkpoints/compat';
+import type { GeneOverlapResult } from '../../../src/core/h5ad/tasks';
 import { H5adError } from '../../../src/core/h5ad/types';
+import { runTask } from '../../../src/core/workers/run-task';
 import { runPipeline } from '../../../src/core/preprocess/pipeline';
 import { PROVENANCE_KEY } from '../../../src/core/preprocess/provenance';
 import { parseRecipe } from '../../../src/core/preprocess/recipe';
@@ -129,6 +132,24 @@ describe('input kinds (TPM/FPKM) and Ensembl ids: a Smart-seq-like file', () => 
     const idCol = sink.result.layout.varColumns.find(c => c.name === 'id_in_vocab');
     assert.ok(idCol && idCol.kind === 'numeric');
     assert.deepStrictEqual(Array.from(idCol.values), Array.from({ length: 10 }, (_, i) => 100 + i));
+  });
+
+  it('the gene comparison\'s headline counts the best column: symbols beside Ensembl var_names; versions ignored', async () => {
+    const vocab = await runTask<GeneOverlapResult>('h5ad/tasks', 'geneOverlap', { path: file, genesFile: VOCAB_FILE });
+    assert.strictEqual(vocab.matchedOn, 'gene_symbols');
+    assert.strictEqual(vocab.bestOfCandidates, true);
+    assert.strictEqual(vocab.nOverlap, made.nVars - 40);
+    assert.deepStrictEqual(vocab.byColumn, [{ column: 'var_names', nOverlap: 0 }, { column: 'gene_symbols', nOverlap: made.nVars - 40 }]);
+    // an unversioned id list matches the versioned var_names
+    const ids = await runTask<GeneOverlapResult>('h5ad/tasks', 'geneOverlap', { path: file, genesFile: params.scbert.referenceGenes });
+    assert.deepStrictEqual([ids.matchedOn, ids.nOverlap, ids.nReference], ['var_names', 1500, 1501]);
+    // asked for a column, it is used even when another matches better
+    const asked = await runTask<GeneOverlapResult>('h5ad/tasks', 'geneOverlap', { path: file, genesFile: VOCAB_FILE, geneColumn: 'gene_symbols' });
+    assert.deepStrictEqual([asked.matchedOn, asked.bestOfCandidates], ['gene_symbols', false]);
+    // the model compatibility check matches versions the same way
+    const facts = compareGenes(data.ensembl.meta.varNames, made.ensembl.slice(0, 100), 'var_names', new Map());
+    assert.strictEqual(facts.nOverlap, 100);
+    assert.deepStrictEqual(facts.missingFromData, []);
   });
 
   describe('the recipe parameter', () => {
