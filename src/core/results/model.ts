@@ -8,6 +8,7 @@ import type { RunMetrics, RunRecord } from '../runs/schema';
 import { datasetName } from '../runs/store';
 import { compareCodePoints } from '../splits';
 import { summarizeSeeds, welchTTest } from '../stats';
+import { paperDatasetMismatch } from './paper-identity';
 import { matchPublished, normalizeVariant, type PublishedNumber } from './published';
 
 export interface MetricSummary {
@@ -55,6 +56,8 @@ export interface ResultRow {
   vsReference: { model: string; pAccuracy: number; pMacroF1: number } | null;
   /** all matching published numbers, file order; the first is the one to show */
   published: { accuracy: PublishedCell[]; macroF1: PublishedCell[] };
+  /** why published numbers are withheld: the file is not the paper's dataset (paper-identity.ts); null otherwise */
+  publishedNote: string | null;
 }
 
 export interface CurvePoint {
@@ -91,6 +94,8 @@ export interface ExperimentResults {
   excludedRuns: { id: string; status: RunRecord['status'] }[];
   /** the experiment has encoder probes (trials): views show mean ± std beside the CI */
   probe: boolean;
+  /** the rows' distinct publishedNote texts */
+  publishedNotes: string[];
 }
 
 export interface ResultsModel {
@@ -156,6 +161,8 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     const dataset = datasetName(first);
     const publishedDataset = first.publishedDataset ?? dataset;
     const matchKey = { dataset: publishedDataset, family: first.model.family, variant: first.model.variant, fraction: first.fraction };
+    const publishedNote = paperDatasetMismatch(first, publishedDataset);
+    const matches = (metric: 'accuracy' | 'macro_f1') => (publishedNote ? [] : publishedCells(matchPublished(published, matchKey, metric)));
     rows.push({
       key, dataset, publishedDataset, model: first.model.label, family: first.model.family,
       variant: normalizeVariant(first.model.variant), fraction: first.fraction, n: list.length,
@@ -163,10 +170,8 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
       accuracy: summarize(list.map(r => r.summary!.accuracy), level),
       macroF1: summarize(list.map(r => r.summary!.macroF1), level),
       isReference: false, vsReference: null,
-      published: {
-        accuracy: publishedCells(matchPublished(published, matchKey, 'accuracy')),
-        macroF1: publishedCells(matchPublished(published, matchKey, 'macro_f1')),
-      },
+      published: { accuracy: matches('accuracy'), macroF1: matches('macro_f1') },
+      publishedNote: publishedNote && matchPublished(published, matchKey, 'accuracy').concat(matchPublished(published, matchKey, 'macro_f1')).length ? publishedNote : null,
     });
   }
   rows.sort((a, b) => compareCodePoints(a.dataset, b.dataset) || compareCodePoints(a.model, b.model) || a.fraction - b.fraction);
@@ -192,6 +197,7 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     datasets: Array.from(new Set(rows.map(r => r.dataset))).sort(compareCodePoints), models,
     fractions: Array.from(new Set(rows.map(r => r.fraction))).sort((a, b) => a - b), excludedRuns,
     probe: runs.some(r => r.kind === 'probe'),
+    publishedNotes: Array.from(new Set(rows.map(r => r.publishedNote).filter((n): n is string => n !== null))),
   };
 }
 

@@ -135,5 +135,6 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
     parts.push('No reference model (no LR baseline in this experiment): no significance marks.');
   }
   if (showPublished) parts.push('Δ: our mean minus the published value.');
+  parts.push(...table.publishedNotes.map(n => `${n[0].toUpperCase()}${n.slice(1)}.`));
   return { experiment: table.experiment, headings, align, rows, caption, footnote: parts.join(' '), showDataset, showFraction, showPublished };
 }
