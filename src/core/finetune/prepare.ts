@@ -16,6 +16,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { isDemoCheckpoint, withDemoMark } from '../checkpoints/demo-weights';
 import { sha256File } from '../hash';
 import { labelValues } from '../h5ad/labels';
 import { openH5ad } from '../h5ad/read';
@@ -300,7 +301,8 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     };
   }
 
-  const model = finetuneModelRef(input.model, n.ablation);
+  const demoWeights = n.checkpoint !== null && isDemoCheckpoint(n.checkpoint);
+  const model = demoWeights ? withDemoMark(finetuneModelRef(input.model, n.ablation)) : finetuneModelRef(input.model, n.ablation);
   const defaults = FINETUNE_DEFAULTS[input.model];
   const epochs = input.epochs ?? (input.model === 'scgpt' && n.ablation !== 'none' ? FINETUNE_DEFAULTS.scgpt.ablationEpochs : defaults.epochs);
   const valueLayer = input.valueLayer !== undefined ? input.valueLayer
@@ -329,7 +331,7 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     const record = await store.create({
       kind: 'finetune', name: `${model.label} f=${p.fraction} seed=${p.seed}`, experiment, dataset, query,
       publishedDataset: input.publishedDataset, labelColumn: input.labelColumn, split: n.split, seed: p.seed, fraction: p.fraction,
-      stratifiedFewShot: n.stratifiedFewShot, model, parameters: { batch, finetune }, codeVersion: version,
+      stratifiedFewShot: n.stratifiedFewShot, model, parameters: { batch, finetune, ...(demoWeights ? { demoWeights: true } : {}) }, codeVersion: version,
     });
     await store.writeSplit(record.id, { train: p.train, validation: p.validation, test: data.split.test });
     await store.appendLog(record.id, `prepared ${model.label} (${input.model}, ablation ${n.ablation}, checkpoint ${n.checkpoint ?? 'none: random initialisation'}) on ${dataset.path} (sha256 ${dataset.sha256}), label '${input.labelColumn}'`);

@@ -8,6 +8,7 @@ import type { RunMetrics, RunRecord } from '../runs/schema';
 import { datasetName } from '../runs/store';
 import { compareCodePoints } from '../splits';
 import { summarizeSeeds, welchTTest } from '../stats';
+import { ranOnDemoWeights } from '../checkpoints/demo-weights';
 import { paperDatasetMismatch } from './paper-identity';
 import { matchPublished, normalizeVariant, type PublishedNumber } from './published';
 
@@ -161,7 +162,9 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     const dataset = datasetName(first);
     const publishedDataset = first.publishedDataset ?? dataset;
     const matchKey = { dataset: publishedDataset, family: first.model.family, variant: first.model.variant, fraction: first.fraction };
-    const publishedNote = paperDatasetMismatch(first, publishedDataset);
+    const publishedNote = list.some(r => ranOnDemoWeights(r.parameters))
+      ? `published values are for the published weights; ${first.model.label} ran on the demo's random weights, so they are not shown beside it`
+      : paperDatasetMismatch(first, publishedDataset);
     const matches = (metric: 'accuracy' | 'macro_f1') => (publishedNote ? [] : publishedCells(matchPublished(published, matchKey, metric)));
     rows.push({
       key, dataset, publishedDataset, model: first.model.label, family: first.model.family,
