@@ -9,6 +9,7 @@ import { datasetName } from '../runs/store';
 import { compareCodePoints } from '../splits';
 import { summarizeSeeds, welchTTest } from '../stats';
 import { ranOnDemoWeights } from '../checkpoints/demo-weights';
+import { borrowedBaselines, splitKey, splitLabel } from './baseline-reuse';
 import { paperDatasetMismatch } from './paper-identity';
 import { matchPublished, normalizeVariant, type PublishedNumber } from './published';
 
@@ -38,9 +39,11 @@ export interface PublishedCell {
 }
 
 export interface ResultRow {
-  /** stable key for views: dataset|model|fraction */
+  /** stable key for views: dataset|model|fraction, and |split when the experiment has several splits */
   key: string;
   dataset: string;
+  /** the split, as text ("stratified 0.2 (seed 2022)") */
+  split: string;
   /** the name used for published matching (alias or stem) */
   publishedDataset: string;
   model: string;
@@ -53,7 +56,7 @@ export interface ResultRow {
   accuracy: MetricSummary;
   macroF1: MetricSummary;
   isReference: boolean;
-  /** Welch's t-test against the reference model's row at the same dataset and fraction (both n >= 2) */
+  /** Welch's t-test against the reference model's row at the same dataset, split and fraction (both n >= 2) */
   vsReference: { model: string; pAccuracy: number; pMacroF1: number } | null;
   /** all matching published numbers, file order; the first is the one to show */
   published: { accuracy: PublishedCell[]; macroF1: PublishedCell[] };
@@ -97,6 +100,10 @@ export interface ExperimentResults {
   probe: boolean;
   /** the rows' distinct publishedNote texts */
   publishedNotes: string[];
+  /** LR baseline rows borrowed from other experiments (same file, split, fraction, seed): one note per source */
+  borrowedNotes: string[];
+  /** the experiment mixes splits: rows carry the split and are compared only within one */
+  splits: string[];
 }
 
 export interface ResultsModel {
@@ -126,7 +133,12 @@ export function buildResultsModel(runs: readonly RunRecord[], published: readonl
   }
   const experiments = Array.from(byExperiment.entries())
     .sort(([a], [b]) => compareCodePoints(a, b))
-    .map(([name, list]) => buildExperiment(name, list, published, options.referenceModel, level));
+    .map(([name, list]) => {
+      const borrowed = borrowedBaselines(name, list, runs);
+      const exp = buildExperiment(name, [...list, ...borrowed], published, options.referenceModel, level);
+      exp.borrowedNotes = Array.from(new Set(borrowed.map(r => r.note)));
+      return exp;
+    });
   return { experiments, level };
 }
 
@@ -145,12 +157,14 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
   referenceOption: string | undefined, level: number): ExperimentResults {
   const excludedRuns: ExperimentResults['excludedRuns'] = [];
   const groups = new Map<string, RunRecord[]>();
+  const splits = Array.from(new Set(runs.filter(r => r.status === 'completed' && r.summary).map(r => splitKey(r.split))));
+  const withSplit = (r: RunRecord) => (splits.length > 1 ? `|${splitKey(r.split)}` : '');
   for (const r of runs) {
     if (r.status !== 'completed' || !r.summary) {
       excludedRuns.push({ id: r.id, status: r.status });
       continue;
     }
-    const key = groupKey(datasetName(r), r.model.label, r.fraction);
+    const key = groupKey(datasetName(r), r.model.label, r.fraction) + withSplit(r);
     const list = groups.get(key) ?? [];
     list.push(r);
     groups.set(key, list);
@@ -167,7 +181,7 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
       : paperDatasetMismatch(first, publishedDataset);
     const matches = (metric: 'accuracy' | 'macro_f1') => (publishedNote ? [] : publishedCells(matchPublished(published, matchKey, metric)));
     rows.push({
-      key, dataset, publishedDataset, model: first.model.label, family: first.model.family,
+      key, dataset, split: splitLabel(first.split), publishedDataset, model: first.model.label, family: first.model.family,
       variant: normalizeVariant(first.model.variant), fraction: first.fraction, n: list.length,
       runIds: list.map(r => r.id), seeds: list.map(r => r.seed),
       accuracy: summarize(list.map(r => r.summary!.accuracy), level),
@@ -177,16 +191,17 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
       publishedNote: publishedNote && matchPublished(published, matchKey, 'accuracy').concat(matchPublished(published, matchKey, 'macro_f1')).length ? publishedNote : null,
     });
   }
-  rows.sort((a, b) => compareCodePoints(a.dataset, b.dataset) || compareCodePoints(a.model, b.model) || a.fraction - b.fraction);
+  rows.sort((a, b) => compareCodePoints(a.dataset, b.dataset) || compareCodePoints(a.split, b.split) || compareCodePoints(a.model, b.model) || a.fraction - b.fraction);
   const models = Array.from(new Set(rows.map(r => r.model))).sort(compareCodePoints);
   const referenceModel = referenceOption !== undefined
     ? (models.includes(referenceOption) ? referenceOption : null)
     : rows.find(r => r.family === 'LR')?.model ?? null;
   if (referenceModel !== null) {
-    const refRows = new Map(rows.filter(r => r.model === referenceModel).map(r => [groupKey(r.dataset, '', r.fraction), r]));
+    // compared only at the same dataset, split and fraction
+    const refRows = new Map(rows.filter(r => r.model === referenceModel).map(r => [groupKey(r.dataset, r.split, r.fraction), r]));
     for (const row of rows) {
       if (row.model === referenceModel) { row.isReference = true; continue; }
-      const ref = refRows.get(groupKey(row.dataset, '', row.fraction));
+      const ref = refRows.get(groupKey(row.dataset, row.split, row.fraction));
       if (!ref || ref.n < 2 || row.n < 2) continue;
       row.vsReference = {
         model: referenceModel,
@@ -201,6 +216,7 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     fractions: Array.from(new Set(rows.map(r => r.fraction))).sort((a, b) => a - b), excludedRuns,
     probe: runs.some(r => r.kind === 'probe'),
     publishedNotes: Array.from(new Set(rows.map(r => r.publishedNote).filter((n): n is string => n !== null))),
+    borrowedNotes: [], splits: splits.length > 1 ? Array.from(new Set(rows.map(r => r.split))).sort(compareCodePoints) : [],
   };
 }
 
