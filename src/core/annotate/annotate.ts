@@ -95,6 +95,11 @@ export interface AnnotateInput {
   overwrite?: boolean;
   /** intra-op threads of onnxruntime (default: its own choice) */
   threads?: number;
+  /**
+   * rows not scored: the cells the model was trained on, when the dataset is its training file (trained-cells.ts);
+   * they are still annotated
+   */
+  excludeRows?: number[];
 }
 
 export interface AnnotateMetrics {
@@ -105,6 +110,8 @@ export interface AnnotateMetrics {
   macroF1: number;
   /** labelled cells whose label is not among the model's classes (always counted wrong) */
   unknownLabels: number;
+  /** labelled cells left out of the scores because the model was trained on them (input.excludeRows) */
+  excludedTrained: number;
 }
 
 export interface AnnotateResult {
@@ -282,14 +289,20 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
     };
     if (trueLabels && labelColumn !== undefined) {
       const rows: number[] = [];
-      for (let i = 0; i < nObs; i++) if (trueLabels[i] !== '') rows.push(i);
+      const excluded = new Set(input.excludeRows ?? []);
+      let excludedTrained = 0;
+      for (let i = 0; i < nObs; i++) {
+        if (trueLabels[i] === '') continue;
+        if (excluded.has(i)) excludedTrained++;
+        else rows.push(i);
+      }
       if (rows.length) {
         const yTrue = rows.map(i => trueLabels![i]);
         const yPred = rows.map(i => side.classes[predicted[i]]);
         const known = new Set(side.classes);
         result.metrics = {
           labelColumn, nLabelled: rows.length, accuracy: accuracyScore(yTrue, yPred), macroF1: f1Score(yTrue, yPred, 'macro', { zeroDivision: 0 }),
-          unknownLabels: yTrue.filter(l => !known.has(l)).length,
+          unknownLabels: yTrue.filter(l => !known.has(l)).length, excludedTrained,
         };
         result.labelled = { obsNames: rows.map(i => obs.index[i]), trueLabels: yTrue, predicted: yPred, rows };
       }
