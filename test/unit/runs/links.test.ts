@@ -105,7 +105,7 @@ describe('run store and queue behind a symbolic link', () => {
     assert.notStrictEqual(runDir.status, 0);
     assert.match(runDir.stderr, /\.scwb: is a symbolic link/);
     const data = simulateH5ad(path.join(ws, 'data.h5ad'), 60, 100, 1);
-    const base = spawnSync(process.execPath, [SCWB, 'baseline', data, '--label', 'cell_type'], { cwd: ws, encoding: 'utf8' });
+    const base = spawnSync(process.execPath, [SCWB, 'baseline', data, '--label', 'cell_type', '--force'], { cwd: ws, encoding: 'utf8' });
     assert.notStrictEqual(base.status, 0);
     assert.match(base.stderr, /\.scwb: is a symbolic link/);
     assert.deepStrictEqual(snapshot(outside), before, 'no run folder created, no run.json rewritten outside the workspace');
