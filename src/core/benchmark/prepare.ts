@@ -32,6 +32,7 @@ import { RUN_FILE, RunStore } from '../runs/store';
 import { randomSplit, stratifiedShuffleSplit, uniqueLabels, SplitError, type SplitIndices } from '../splits';
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
+import { readTextFileSync } from '../safe-read';
 
 /** Published defaults (science notes part B; docs/worker-benchmark.md). */
 export const PRETRAIN_DEFAULTS = {
@@ -291,7 +292,7 @@ export function encoderFromPath(file: string): ProbeEncoder {
 export function pretrainRunOf(encoderPath: string): { model: PretrainModel; label: string } | null {
   if (path.basename(encoderPath) !== 'encoder.pt') return null;
   try {
-    const rec = JSON.parse(fs.readFileSync(path.join(path.dirname(encoderPath), RUN_FILE), 'utf8')) as { kind?: string; model?: { label?: string }; parameters?: { pretrain?: { model?: string } } };
+    const rec = JSON.parse(readTextFileSync(path.join(path.dirname(encoderPath), RUN_FILE))) as { kind?: string; model?: { label?: string }; parameters?: { pretrain?: { model?: string } } };
     const model = rec.parameters?.pretrain?.model;
     if (rec.kind !== 'pretrain' || !PRETRAIN_MODELS.includes(model as PretrainModel)) return null;
     return { model: model as PretrainModel, label: rec.model?.label ?? 'encoder' };

@@ -3,7 +3,6 @@
  * blocks, so their memory stays bounded by the block size and the per-cell arrays.
  */
 import { jsonProblem } from '../safe-text';
-import * as fs from 'fs';
 import { CancelledError, type TaskContext } from '../workers/task';
 import { openH5ad } from './read';
 import {
@@ -11,6 +10,7 @@ import {
   composition, detectGeneNamespace, distribution, geneOverlap as overlapOf, parseGeneReference,
 } from './stats';
 import { AnnDataReader, DataFrame, DatasetSummary, H5adError } from './types';
+import { readTextFileSync, UnsafeFileError } from '../safe-read';
 
 export async function summarize(input: { path: string }): Promise<DatasetSummary> {
   const reader = await openH5ad(input.path);
@@ -154,9 +154,9 @@ export interface GeneOverlapResult extends GeneOverlap {
 export async function geneOverlap(input: GeneOverlapInput, ctx: TaskContext): Promise<GeneOverlapResult> {
   let text: string;
   try {
-    text = fs.readFileSync(input.genesFile, 'utf8');
-  } catch {
-    throw new H5adError(input.genesFile, 'cannot read the gene list (file not found or unreadable)');
+    text = readTextFileSync(input.genesFile);
+  } catch (e) {
+    throw new H5adError(input.genesFile, e instanceof UnsafeFileError ? e.problem : 'cannot read the gene list (file not found or unreadable)');
   }
   let reference: string[];
   try {

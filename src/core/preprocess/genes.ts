@@ -1,8 +1,8 @@
 /** Gene lists and vocabularies the recipes align to, and the column maps that do the aligning. */
-import * as fs from 'fs';
 import { geneMatchKey } from '../h5ad/gene-ids';
 import { H5adError } from '../h5ad/types';
 import { geneForMessage, jsonProblem } from '../safe-text';
+import { readProblem, readTextFile } from '../safe-read';
 
 /**
  * Parses a reference gene list: one gene per line, or a table whose first field (tab, comma or space separated)
@@ -43,9 +43,9 @@ export async function loadGeneList(file: string, readVarNames?: (file: string) =
   }
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (e) {
-    throw new H5adError(file, `cannot read the reference gene list: ${(e as Error).message}`);
+    throw new H5adError(file, `cannot read the reference gene list: ${readProblem(e)}`);
   }
   return parseGeneList(text, file);
 }
@@ -77,9 +77,9 @@ export function parseVocab(text: string, file: string): Map<string, number> {
 export async function loadVocab(file: string): Promise<Map<string, number>> {
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (e) {
-    throw new H5adError(file, `cannot read the vocabulary: ${(e as Error).message}`);
+    throw new H5adError(file, `cannot read the vocabulary: ${readProblem(e)}`);
   }
   return parseVocab(text, file);
 }

@@ -5,10 +5,10 @@
  * vocabulary). docs/recipes.md documents each one; keep the two in step.
  */
 import { jsonProblem } from '../safe-text';
-import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { H5adError } from '../h5ad/types';
+import { readProblem, readTextFileSync } from '../safe-read';
 
 /** Which matrix holds the input values: `X`, `raw/X` (with raw/var's names) or `layers/<name>`. */
 const InputMatrix = z
@@ -134,9 +134,9 @@ export function parseRecipe(value: unknown, source = 'recipe'): Recipe {
 export function readRecipeFile(file: string): Recipe {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFileSync(file);
   } catch (e) {
-    throw new H5adError(file, `cannot read the recipe: ${(e as Error).message}`);
+    throw new H5adError(file, `cannot read the recipe: ${readProblem(e)}`);
   }
   let value: unknown;
   try {

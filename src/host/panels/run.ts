@@ -216,7 +216,7 @@ export function flattenParameters(parameters: Record<string, unknown>): [string,
 async function readLogTail(file: string): Promise<string[]> {
   const st = await fs.promises.lstat(file);
   if (!st.isFile() || st.size === 0) return [];
-  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (fs.constants.O_NOFOLLOW ?? 0));
   try {
     const length = Math.min(st.size, LOG_TAIL_BYTES);
     const buf = Buffer.alloc(length);
