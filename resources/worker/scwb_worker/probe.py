@@ -20,7 +20,9 @@ EMBED_BATCH = 64
 _CACHE = {}
 
 DEFAULTS = {"method": "linear", "pooling": "cls", "k": 10, "epochs": 50, "lr": 0.005, "batchSize": 64,
-            "evalEvery": 5, "select": "best-test", "writeEmbeddings": False, "valueLayer": None, "device": "auto"}
+            "evalEvery": 5, "select": "best-test", "writeEmbeddings": False, "valueLayer": None, "device": "auto",
+            "geneSampling": "weighted"}
+POOLINGS = ("cls", "mean", "mean-genes")
 
 
 def resolve(params, where="parameters.probe"):
@@ -32,8 +34,10 @@ def resolve(params, where="parameters.probe"):
         raise RunError("%s.encoder must be {model: benchmark|scbert|scgpt, path: ...}, got %r" % (where, enc))
     if p["method"] not in ("linear", "knn"):
         raise RunError("%s.method must be linear or knn, got %r" % (where, p["method"]))
-    if p["pooling"] not in ("cls", "mean"):
-        raise RunError("%s.pooling must be cls or mean, got %r" % (where, p["pooling"]))
+    if p["pooling"] not in POOLINGS:
+        raise RunError("%s.pooling must be one of %s, got %r" % (where, ", ".join(POOLINGS), p["pooling"]))
+    if p["geneSampling"] not in ("weighted", "uniform"):
+        raise RunError("%s.geneSampling must be weighted or uniform, got %r" % (where, p["geneSampling"]))
     if p["select"] not in ("best-test", "last"):
         raise RunError("%s.select must be best-test or last, got %r" % (where, p["select"]))
     for key in ("k", "epochs", "batchSize", "evalEvery"):
@@ -49,9 +53,37 @@ def resolve(params, where="parameters.probe"):
 # embeddings
 
 @torch.no_grad()
-def _benchmark_embeddings(path, ds, rows, pooling, layer, device):
+def _published_embeddings(model, cfg, obj, ds, rows, layer, device, sampling):
+    """X as stored (its positive entries, no log1p); a cell with at least maxSeqLen genes keeps maxSeqLen of them drawn
+    with torch.multinomial(x - min + 1e-5) (`weighted`, as the published probes run) or a random permutation
+    (`uniform`), from the trial's seed; bin mode bins each padded row; nothing is masked."""
+    from .pretrain import dataset_tokens, read_cells
+    from .published_data import PublishedCells
+    seed, weighted = sampling
+    tok = dataset_tokens(ds.var_names(), obj.get("genes"), obj.get("vocab"), ds.path)
+    cells = read_cells(ds, rows, tok, "log1p", cfg.n_bins, layer, 0, stored=True)
+    for r in rows:
+        if len(cells.ids[r]) == 0:
+            raise RunError("%s: cell %d has no expressed gene of the encoder's vocabulary" % (ds.path, r))
+    batcher = PublishedCells(cells, tok, cfg, 0.0, weighted, False, seed)
+    model.to(device).eval()
+    out = np.zeros((len(rows), cfg.dim), dtype=np.float32)
+    for s in range(0, len(rows), EMBED_BATCH):
+        part = rows[s:s + EMBED_BATCH]
+        b = batcher.prepare(part, 0)
+        out[s:s + len(part)] = model.embed(*[t.to(device) for t in b.inputs]).float().cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def _benchmark_embeddings(path, ds, rows, pooling, layer, device, sampling=(0, True)):
+    from .models.published import PublishedConfig
     from .pretrain import BenchmarkObjective, benchmark_from_file, dataset_tokens, read_cells
     model, cfg, obj = benchmark_from_file(path)
+    if isinstance(cfg, PublishedConfig):
+        cfg.pooling = pooling
+        return _published_embeddings(model, cfg, obj, ds, rows, layer, device, sampling)
+    pooling = "mean" if pooling == "mean-genes" else pooling  # the scwb transformer's mean is over the genes
     cfg.pooling = pooling
     model.cfg.pooling = pooling
     tok = dataset_tokens(ds.var_names(), obj.get("genes"), obj.get("vocab"), ds.path)
@@ -126,9 +158,11 @@ def _scgpt_embeddings(path, ds, rows, pooling, layer, device):
     return out
 
 
-def embeddings(model_kind, path, ds, rows, pooling, layer, device):
-    """float32 [len(rows), d] cell embeddings of `rows` of the open dataset, reused within the process."""
-    key = (model_kind, os.path.abspath(path), os.path.abspath(ds.path), layer, pooling)
+def embeddings(model_kind, path, ds, rows, pooling, layer, device, sampling=(0, True)):
+    """float32 [len(rows), d] cell embeddings of `rows` of the open dataset, reused within the process.
+    sampling: (seed, weighted) of a published benchmark encoder's gene sampling (a fresh draw per trial)."""
+    key = (model_kind, os.path.abspath(path), os.path.abspath(ds.path), layer, pooling,
+           tuple(sampling) if model_kind == "benchmark" else None)
     try:
         key_stat = tuple(os.stat(q).st_mtime_ns for q in (path, ds.path))
     except OSError:
@@ -141,7 +175,8 @@ def embeddings(model_kind, path, ds, rows, pooling, layer, device):
     fn = {"benchmark": _benchmark_embeddings, "scbert": _scbert_embeddings, "scgpt": _scgpt_embeddings}[model_kind]
     from .checkpoints import CheckpointError
     try:
-        emb = fn(path, ds, list(rows), pooling, layer, device)
+        emb = (fn(path, ds, list(rows), pooling, layer, device, sampling) if model_kind == "benchmark"
+               else fn(path, ds, list(rows), pooling, layer, device))
     except CheckpointError as exc:
         raise RunError(str(exc)) from None
     have = cached[1] if cached is not None and cached[0] == key_stat else {}
@@ -260,7 +295,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         rows = list(range(n_obs)) if p["writeEmbeddings"] else sorted(set(split["train"]) | set(split["test"]))
         folder.log("embedding %d cells of %s with the frozen %s encoder %s (%s pooling)" % (
             len(rows), ds_path, enc["model"], enc["path"], p["pooling"]))
-        emb, reused = embeddings(enc["model"], enc["path"], ds, rows, p["pooling"], p.get("valueLayer"), device)
+        emb, reused = embeddings(enc["model"], enc["path"], ds, rows, p["pooling"], p.get("valueLayer"), device,
+                                 (seed, p["geneSampling"] == "weighted"))
     embed_s = time.time() - t0
     if reused:
         folder.log("embeddings reused from the previous run of this process")
