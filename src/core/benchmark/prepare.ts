@@ -25,7 +25,7 @@ import { H5adError } from '../h5ad/types';
 import { codeVersion, datasetStem, runBaselineGrid, settle, settleBatch, type BaselineModelSpec } from '../runs/baseline';
 import {
   FINETUNE_DEVICES, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS, PretrainParametersSchema, ProbeParametersSchema,
-  type DatasetRef, type ModelRef, type PretrainModel, type PretrainParameters, type PretrainStructure,
+  type DatasetRef, type ModelRef, type Pooling, type PretrainModel, type PretrainParameters, type PretrainStructure,
   type ProbeMethod, type ProbeParameters, type RunSplit,
 } from '../runs/schema';
 import { RUN_FILE, RunStore } from '../runs/store';
@@ -37,14 +37,24 @@ import { CancelledError, type TaskContext } from '../workers/task';
 export const PRETRAIN_DEFAULTS = {
   valueMode: 'log1p' as const, nBins: 51, maskRatio: 0.4, pooling: 'cls' as const, epochs: 10, batchSize: 128, lr: 2e-4,
   warmupSteps: 10_000, logEvery: 10, validationFraction: 0.05,
-  /** the transformer's sequence: 511 genes + <cls>; CNN and linear take 511 genes */
-  maxSeqLen: { transformer: 512, cnn: 511, linear: 511 } as Record<PretrainStructure, number>,
+  /**
+   * the published structures: genes after <cls> (the README's --train_maxseq: 512 for the transformer, 511 for CNN and
+   * linear); the scwb transformer: tokens with <cls>
+   */
+  maxSeqLen: {
+    transformer: 512, cnn_base: 511, cnn_ours: 511, linear_ours: 511, linear_base: 511, 'scwb-transformer': 512,
+  } as Record<PretrainStructure, number>,
 };
 export const PROBE_DEFAULTS = { testSize: 0.3, trials: 5, k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5 };
 /** The raw-expression baseline beside the probes: the project's published LR baseline. */
 export const PROBE_BASELINE: BaselineModelSpec = { penalty: 'l1', C: 0.1 };
 
-const STRUCTURE_NAMES: Record<PretrainStructure, string> = { transformer: 'Transformer', cnn: 'CNN', linear: 'Linear' };
+const STRUCTURE_NAMES: Record<PretrainStructure, string> = {
+  transformer: 'transformer', cnn_base: 'cnn_base', cnn_ours: 'cnn_ours', linear_ours: 'linear_ours', linear_base: 'linear_base',
+  'scwb-transformer': 'scwb transformer',
+};
+/** The published structures' (the README's) pre-training: with the MVC loss (cnn_base/cnn_ours/linear_ours train only by it). */
+export const isPublishedStructure = (s: PretrainStructure): boolean => s !== 'scwb-transformer';
 const FAMILY: Record<PretrainModel, string> = { benchmark: 'Benchmark encoder', scbert: 'scBERT', scgpt: 'scGPT' };
 
 export interface PretrainInput {
@@ -60,7 +70,7 @@ export interface PretrainInput {
   maskRatio?: number;
   mvc?: boolean;
   weightedSampling?: boolean;
-  pooling?: 'cls' | 'mean';
+  pooling?: Pooling;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -170,7 +180,7 @@ export async function preparePretrainRun(input: PretrainInput, ctx: TaskContext)
   const pretrain: PretrainParameters = PretrainParametersSchema.parse({
     model, structure, checkpoint, vocab, valueMode: input.valueMode ?? PRETRAIN_DEFAULTS.valueMode, nBins: input.nBins ?? PRETRAIN_DEFAULTS.nBins,
     maxSeqLen: input.maxSeqLen ?? PRETRAIN_DEFAULTS.maxSeqLen[structure], maskRatio: input.maskRatio ?? PRETRAIN_DEFAULTS.maskRatio,
-    mvc: input.mvc ?? false, weightedSampling: input.weightedSampling ?? false, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling,
+    mvc: input.mvc ?? (model === 'benchmark' && isPublishedStructure(structure)), weightedSampling: input.weightedSampling ?? false, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling,
     epochs: input.epochs ?? PRETRAIN_DEFAULTS.epochs, batchSize: input.batchSize ?? PRETRAIN_DEFAULTS.batchSize,
     lr: input.lr ?? PRETRAIN_DEFAULTS.lr, warmupSteps: input.warmupSteps ?? PRETRAIN_DEFAULTS.warmupSteps, config: input.config ?? null,
     valueLayer: input.valueLayer ?? null, device: input.device ?? 'auto', nproc: input.nproc ?? 1, amp: input.amp ?? true,
@@ -223,7 +233,9 @@ export interface ProbeInput {
   seeds?: number[];
   seedsDrawn?: boolean;
   testSize?: number;
-  pooling?: 'cls' | 'mean';
+  pooling?: Pooling;
+  /** published benchmark encoders: 'weighted' (default, as published) or 'uniform' gene sampling per trial */
+  geneSampling?: ProbeParameters['geneSampling'];
   k?: number;
   epochs?: number;
   lr?: number;
@@ -382,7 +394,7 @@ export async function prepareProbeGrid(input: ProbeInput, ctx: TaskContext): Pro
       const probe: ProbeParameters = ProbeParametersSchema.parse({
         encoder, method, classes, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling, k: input.k ?? PROBE_DEFAULTS.k,
         epochs: input.epochs ?? PROBE_DEFAULTS.epochs, lr: input.lr ?? PROBE_DEFAULTS.lr, batchSize: input.batchSize ?? PROBE_DEFAULTS.batchSize,
-        evalEvery: input.evalEvery ?? PROBE_DEFAULTS.evalEvery, select, writeEmbeddings, valueLayer: input.valueLayer ?? null,
+        evalEvery: input.evalEvery ?? PROBE_DEFAULTS.evalEvery, select, geneSampling: input.geneSampling ?? 'weighted', writeEmbeddings, valueLayer: input.valueLayer ?? null,
         device: input.device ?? 'auto',
       });
       const model = probeModelRef(encoder, encoderName, method);

@@ -185,9 +185,17 @@ export type FinetuneParameters = z.infer<typeof FinetuneParametersSchema>;
 
 export const PRETRAIN_MODELS = ['benchmark', 'scbert', 'scgpt'] as const;
 export type PretrainModel = (typeof PRETRAIN_MODELS)[number];
-export const PRETRAIN_STRUCTURES = ['transformer', 'cnn', 'linear'] as const;
+/**
+ * The AAAI 2025 benchmark encoders as published (`--model_structure` names), then scWorkbench's own transformer
+ * (docs/worker-benchmark.md).
+ */
+export const PRETRAIN_STRUCTURES = ['transformer', 'cnn_base', 'cnn_ours', 'linear_ours', 'linear_base', 'scwb-transformer'] as const;
 export type PretrainStructure = (typeof PRETRAIN_STRUCTURES)[number];
-export const POOLINGS = ['cls', 'mean'] as const;
+/** cls: the <cls> output; mean: the mean over all places (the published average pooling); mean-genes: over the genes */
+export const POOLINGS = ['cls', 'mean', 'mean-genes'] as const;
+export type Pooling = (typeof POOLINGS)[number];
+/** how a probe's published encoder keeps maxSeqLen genes of a cell with more: by weight (as published) or uniformly */
+export const GENE_SAMPLINGS = ['weighted', 'uniform'] as const;
 
 /** run.json `parameters.pretrain` (docs/worker-benchmark.md). */
 export const PretrainParametersSchema = z.object({
@@ -232,6 +240,8 @@ export const ProbeParametersSchema = z.object({
   batchSize: z.number().int().positive(),
   evalEvery: z.number().int().positive(),
   select: z.enum(['best-test', 'last']),
+  /** published benchmark encoders only: a fresh weighted (multinomial) draw of the genes per trial, as published */
+  geneSampling: z.enum(GENE_SAMPLINGS).default('weighted'),
   writeEmbeddings: z.boolean(),
   valueLayer: z.string().min(1).nullable(),
   device: z.enum(FINETUNE_DEVICES),

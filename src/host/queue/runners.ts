@@ -54,7 +54,7 @@ export function probeRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunn
     const input: ProbeInput = {
       datasetPath: spec.datasetPath, labelColumn: spec.labelColumn, encoder: p.encoder, methods: [p.method],
       protocol: spec.split.kind === 'random' ? 'published' : 'seeded', seeds: [spec.seed], seedsDrawn: true, testSize: spec.split.testSize,
-      pooling: p.pooling, k: p.k, epochs: p.epochs, lr: p.lr, batchSize: p.batchSize, evalEvery: p.evalEvery, select: p.select,
+      pooling: p.pooling, geneSampling: p.geneSampling, k: p.k, epochs: p.epochs, lr: p.lr, batchSize: p.batchSize, evalEvery: p.evalEvery, select: p.select,
       valueLayer: p.valueLayer, device: p.device === 'auto' ? device : p.device, baseline: p.method === 'linear',
       ...(p.writeEmbeddings ? { writeEmbeddings: true } : {}), experiment: spec.experiment, storeRoot: runStore.root,
     };
