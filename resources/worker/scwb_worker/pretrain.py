@@ -63,6 +63,8 @@ def resolve(params, where="parameters.pretrain"):
             raise RunError("%s.structure must be one of %s, got %r" % (where, ", ".join(STRUCTURES), p["structure"]))
         if p["valueMode"] not in ("log1p", "bins"):
             raise RunError("%s.valueMode must be log1p or bins, got %r" % (where, p["valueMode"]))
+        if not published and p["pooling"] == "mean-genes":
+            p["pooling"] = "mean"  # the scwb transformer's mean is over the gene tokens
         poolings = pub.POOLINGS if published else ("cls", "mean")
         if p["pooling"] not in poolings:
             raise RunError("%s.pooling must be one of %s, got %r" % (where, ", ".join(poolings), p["pooling"]))

@@ -347,3 +347,13 @@ def test_encoder_files_of_the_earlier_version_load_as_the_scwb_transformer(tmp_p
                 "model_state_dict": {}}, path)
     with pytest.raises(runtime.RunError, match="'cnn' structure is no longer offered"):
         pretrain.benchmark_from_file(path)
+
+
+def test_pooling_and_defaults_resolve_per_structure():
+    scwb = pretrain.resolve({"structure": "scwb-transformer", "pooling": "mean-genes"})
+    assert (scwb["pooling"], scwb["maxSeqLen"], scwb["mvc"]) == ("mean", 512, False)  # mean over genes; <cls> counted
+    pub_t = pretrain.resolve({"structure": "transformer", "pooling": "mean-genes"})
+    assert (pub_t["pooling"], pub_t["maxSeqLen"], pub_t["mvc"]) == ("mean-genes", 512, True)  # genes after <cls>
+    assert pretrain.resolve({"structure": "cnn_ours"})["maxSeqLen"] == 511
+    with pytest.raises(runtime.RunError, match="pooling must be one of cls, mean"):
+        pretrain.resolve({"structure": "scwb-transformer", "pooling": "max"})
