@@ -32,8 +32,8 @@ def resolve(params, where="parameters.probe"):
     if not isinstance(enc, dict) or enc.get("model") not in ("benchmark", "scbert", "scgpt") or \
             not isinstance(enc.get("path"), str) or not enc["path"]:
         raise RunError("%s.encoder must be {model: benchmark|scbert|scgpt, path: ...}, got %r" % (where, enc))
-    if p["method"] not in ("linear", "knn"):
-        raise RunError("%s.method must be linear or knn, got %r" % (where, p["method"]))
+    if p["method"] not in ("linear", "knn", "perturbation"):
+        raise RunError("%s.method must be linear, knn or perturbation, got %r" % (where, p["method"]))
     if p["pooling"] not in POOLINGS:
         raise RunError("%s.pooling must be one of %s, got %r" % (where, ", ".join(POOLINGS), p["pooling"]))
     if p["geneSampling"] not in ("weighted", "uniform"):
@@ -43,6 +43,8 @@ def resolve(params, where="parameters.probe"):
     for key in ("k", "epochs", "batchSize", "evalEvery"):
         if not isinstance(p[key], int) or isinstance(p[key], bool) or p[key] < 1:
             raise RunError("%s.%s must be a positive integer, got %r" % (where, key, p[key]))
+    if p["method"] == "perturbation":
+        return p
     classes = p.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise RunError("%s.classes must be the list of class names" % where)
@@ -277,7 +279,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if not label_col:
         raise RunError("%s: labelColumn is missing (the probe's labels)" % folder.file("run.json"))
     enc = p["encoder"]
-    classes = p["classes"]
+    classes = p.get("classes")
     t0 = time.time()
     with H5ad(ds_path) as ds:
         n_obs = ds.n_obs
@@ -288,6 +290,13 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                                                                             n_obs))
         if not split["test"]:
             raise RunFolderError("%s: 'test' is empty" % folder.file("split.json"))
+        if p["method"] == "perturbation":
+            from .perturb import run_perturbation
+            bad = [r for r in split["validation"] if r >= n_obs]
+            if bad:
+                raise RunError("split.json: validation row %d is out of range (%s has %d cells)" % (
+                    bad[0], ds_path, n_obs))
+            return run_perturbation(folder, rec, p, split, ds, device, stop, seed)
         labels = ds.labels(label_col)
         names = ds.obs_names()
         y_train = _label_indices(labels, split["train"], classes, ds_path, "training")

@@ -141,12 +141,16 @@ with the same rows of each trial, so the encoder's gain shows in \`scwb results\
   --value-layer NAME  --device auto|cpu|cuda
   --embeddings / --no-embeddings   write embeddings.npy on the first run (default: when none exist yet)
   --no-baseline                skip the raw-expression LR runs
+  --task classification|perturbation-prediction
+                               perturbation-prediction: --label is the perturbation column, --control its control
+                               label (default ctrl), --zero-shot holds whole perturbations out; a published benchmark
+                               encoder, Adam 0.005, batch 128, 50 epochs per stage; scored by test MSE
   --python PATH  --experiment NAME  --store DIR  --prepare-only  --progress`;
 
 const PROBE_KNOWN = new Set(['encoder', 'encoder-model', 'label', 'method', 'protocol', 'trials', 'seeds', 'test-size', 'k', 'epochs', 'lr',
-  'batch-size', 'eval-every', 'select', 'pooling', 'gene-sampling', 'value-layer', 'device', 'embeddings', 'no-embeddings', 'no-baseline', 'python',
+  'batch-size', 'eval-every', 'select', 'pooling', 'gene-sampling', 'task', 'control', 'zero-shot', 'value-layer', 'device', 'embeddings', 'no-embeddings', 'no-baseline', 'python',
   'experiment', 'store', 'prepare-only', 'progress']);
-const PROBE_BOOLEANS = ['embeddings', 'no-embeddings', 'no-baseline', 'prepare-only', 'progress'];
+const PROBE_BOOLEANS = ['embeddings', 'no-embeddings', 'no-baseline', 'zero-shot', 'prepare-only', 'progress'];
 
 /** The command line of `scwb probe` as a prepare input (exported for tests). */
 export function probeRequestFromArgs(args: string[], cwd = process.cwd()): { input: ProbeInput } & Common {
@@ -174,6 +178,8 @@ export function probeRequestFromArgs(args: string[], cwd = process.cwd()): { inp
     testSize: floatFlag(flags, 'test-size'), k: intFlag(flags, 'k'), epochs: intFlag(flags, 'epochs'), lr: floatFlag(flags, 'lr'),
     batchSize: intFlag(flags, 'batch-size'), evalEvery: intFlag(flags, 'eval-every'), select: choice(flags, 'select', ['best-test', 'last'] as const),
     pooling: choice(flags, 'pooling', POOLINGS), geneSampling: choice(flags, 'gene-sampling', GENE_SAMPLINGS),
+    task: choice(flags, 'task', ['classification', 'perturbation-prediction'] as const), control: stringFlag(flags, 'control'),
+    zeroShot: flags.has('zero-shot') ? true : undefined,
     valueLayer: stringFlag(flags, 'value-layer'),
     device: choice(flags, 'device', FINETUNE_DEVICES),
     writeEmbeddings: flags.has('embeddings') ? true : flags.has('no-embeddings') ? false : undefined,
@@ -225,7 +231,8 @@ async function launch<P>(io: CliIO, name: WorkerRunCommand, opts: Common & { dev
     ...extra, store: store.root, exitCode: code,
     runs: records.map(r => ({
       id: r.id, runDir: store.runDir(r.id), model: r.model.label, seed: r.seed, split: r.split, status: r.status,
-      accuracy: r.summary?.accuracy ?? null, macroF1: r.summary?.macroF1 ?? null, error: r.error,
+      accuracy: r.summary?.accuracy ?? null, macroF1: r.summary?.macroF1 ?? null, ...(r.perturbation ? { mse: r.perturbation.mse } : {}),
+      error: r.error,
     })),
   }, null, 2) + '\n');
   if (code === null) return 0;
@@ -257,7 +264,7 @@ async function resumePretrain(req: ReturnType<typeof pretrainResumeFromArgs>, io
 
 export const pretrainCommand: CliCommand = {
   name: 'pretrain',
-  summary: 'pre-train a benchmark encoder (transformer / CNN / linear) or continue scBERT/scGPT pre-training',
+  summary: 'pre-train a benchmark encoder (transformer, cnn_base, cnn_ours, linear_ours, linear_base) or continue scBERT/scGPT pre-training',
   usage: PRETRAIN_USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
     if (args.includes('--resume')) return resumePretrain(pretrainResumeFromArgs(args), io);
@@ -273,7 +280,7 @@ export const pretrainCommand: CliCommand = {
 
 export const probeCommand: CliCommand = {
   name: 'probe',
-  summary: 'probe a frozen encoder (linear probe, kNN) over trials, beside the LR baseline on raw expression',
+  summary: 'probe a frozen encoder (linear probe, kNN; or perturbation prediction) over trials, beside the LR baseline on raw expression',
   usage: PROBE_USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
     const req = probeRequestFromArgs(args);

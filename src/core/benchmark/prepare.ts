@@ -132,7 +132,7 @@ function resolvePretrainCheckpoint(model: PretrainModel, checkpoint: string): st
   return abs;
 }
 
-async function datasetRef(file: string, ctx: TaskContext, from: number, to: number, shape: { nObs: number; nVars: number }): Promise<DatasetRef> {
+export async function datasetRef(file: string, ctx: TaskContext, from: number, to: number, shape: { nObs: number; nVars: number }): Promise<DatasetRef> {
   return {
     path: path.resolve(file), nObs: shape.nObs, nVars: shape.nVars,
     sha256: await sha256File(file, (d, t) => ctx.progress(from + (to - from) * (t ? d / t : 1), 'hashing the dataset'), () => ctx.cancelled),
@@ -249,6 +249,12 @@ export interface ProbeInput {
   writeEmbeddings?: boolean;
   /** the LR baseline on raw expression with each trial's rows (default true) */
   baseline?: boolean;
+  /** 'classification' (default: linear probe / kNN on the label column) or 'perturbation-prediction' (perturbation.ts) */
+  task?: 'classification' | 'perturbation-prediction';
+  /** perturbation prediction: the control cells' label (default 'ctrl') */
+  control?: string;
+  /** perturbation prediction: hold whole perturbations out (zero-shot) */
+  zeroShot?: boolean;
   /** default '<dataset stem> probes' */
   experiment?: string;
   storeRoot: string;
@@ -262,7 +268,7 @@ export interface ProbePlan {
   encoderName: string;
   classes: string[];
   splits: RunSplit[];
-  runs: (PreparedRun & { method: ProbeMethod; trial: number; writeEmbeddings: boolean })[];
+  runs: (PreparedRun & { method: ProbeParameters['method']; trial: number; writeEmbeddings: boolean })[];
   /** the raw-expression LR runs beside the probes (one per trial), already completed (or failed) */
   baselineRunIds: string[];
 }
@@ -307,7 +313,7 @@ export function probeModelRef(encoder: ProbeEncoder, encoderName: string, method
   return { family: FAMILY[encoder.model], label: `${encoderName} ${suffix}`, variant: suffix };
 }
 
-function defaultEncoderName(encoder: ProbeEncoder): string {
+export function defaultEncoderName(encoder: ProbeEncoder): string {
   const run = pretrainRunOf(encoder.path);
   if (run) return `${run.label} (${path.basename(path.dirname(encoder.path))})`;
   return path.basename(encoder.path).replace(/\.(pt|pth)$/i, '');

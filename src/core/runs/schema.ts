@@ -62,6 +62,17 @@ export const RunSummarySchema = z.object({
 /** Headline metrics copied into run.json so list views need not open metrics.json. */
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 
+/** perturbation.json of a perturbation-prediction probe (docs/worker-benchmark.md): test MSEs of the MVC output */
+export const PerturbationSummarySchema = z.object({
+  mse: z.number(),
+  mseNoShift: z.number(),
+  mseControlShift: z.number(),
+  nControl: z.number().int().nonnegative(),
+  nTrain: z.number().int().nonnegative(),
+  nTest: z.number().int().nonnegative(),
+});
+export type PerturbationSummary = z.infer<typeof PerturbationSummarySchema>;
+
 export const RUN_KINDS = ['baseline', 'finetune', 'pretrain', 'probe'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 export const SlurmJobRefSchema = z.object({
@@ -112,6 +123,8 @@ export const RunRecordSchema = z.object({
   error: z.string().nullable().default(null),
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
+  /** a completed perturbation-prediction probe: its scores (perturbation.json) */
+  perturbation: PerturbationSummarySchema.optional(),
   slurm: SlurmJobRefSchema.optional(),
 }).refine(r => r.kind === 'pretrain' || r.labelColumn.length > 0, { path: ['labelColumn'], message: 'a label column is required (only pre-training runs have none)' });
 /** run.json */
@@ -227,12 +240,18 @@ export type PretrainParameters = z.infer<typeof PretrainParametersSchema>;
 
 export const PROBE_METHODS = ['linear', 'knn'] as const;
 export type ProbeMethod = (typeof PROBE_METHODS)[number];
+/** run.json probe methods: the classification probes, and perturbation prediction (the benchmark's MSE task) */
+export const PROBE_RUN_METHODS = [...PROBE_METHODS, 'perturbation'] as const;
 
 /** run.json `parameters.probe` (docs/worker-benchmark.md). */
 export const ProbeParametersSchema = z.object({
   encoder: z.object({ model: z.enum(PRETRAIN_MODELS), path: z.string().min(1) }),
-  method: z.enum(PROBE_METHODS),
+  method: z.enum(PROBE_RUN_METHODS),
   classes: z.array(z.string()).min(2),
+  /** perturbation: the label of the control cells (split.json `validation`) */
+  control: z.string().min(1).nullable().default(null),
+  /** perturbation: the test perturbations are held out of training altogether */
+  zeroShot: z.boolean().default(false),
   pooling: z.enum(POOLINGS),
   k: z.number().int().positive(),
   epochs: z.number().int().positive(),

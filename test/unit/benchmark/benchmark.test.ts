@@ -56,7 +56,8 @@ describe('benchmark: run.json schemas of pre-training and probe runs (docs/worke
     assert.strictEqual(PretrainParametersSchema.safeParse({ ...pretrain, maskRatio: 1 }).success, false);
     const probe = {
       encoder: { model: 'benchmark', path: '/abs/encoder.pt' }, method: 'knn', classes: ['a', 'b'], pooling: 'cls', k: 10, epochs: 50,
-      lr: 0.005, batchSize: 64, evalEvery: 5, select: 'best-test', geneSampling: 'weighted', writeEmbeddings: false, valueLayer: null, device: 'cpu',
+      lr: 0.005, batchSize: 64, evalEvery: 5, select: 'best-test', geneSampling: 'weighted', control: null, zeroShot: false, writeEmbeddings: false, valueLayer: null,
+      device: 'cpu',
     };
     assert.deepStrictEqual(ProbeParametersSchema.parse(probe), probe);
     const { geneSampling: _g, ...older } = probe;

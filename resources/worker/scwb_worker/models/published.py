@@ -250,6 +250,12 @@ class PublishedEncoder(nn.Module):
         if self.emb_trans is not None:
             gene_emb = self.emb_trans(gene_emb)
         x = gene_emb + self.value_encoder(values.unsqueeze(-1).to(gene_emb.dtype).clamp(max=MAX_VALUE))
+        return self.encode_inputs(src, gene_emb, x, pad)
+
+    def encode_inputs(self, src, gene_emb, x, pad):
+        """(masked-value output, MVC output, cell embedding) of the input sum `x` [B, L, d] (gene embedding +
+        value embedding in `forward`; the perturbation probe feeds the gene embedding alone)."""
+        cfg = self.cfg
         s = cfg.structure
         if s == "cnn_ours":
             order = torch.sort(self.order_key(src), dim=1, stable=True)[1]
