@@ -78,7 +78,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
       open: async () => undefined,
     };
     const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
-    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Label column (cell types)', 'Probes', 'Split protocol', 'Cell embedding', 'Trials', 'Where to run']);
+    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Downstream task', 'Label column (cell types)', 'Probes', 'Split protocol', 'Cell embedding', 'Trials', 'Where to run']);
     assert.deepStrictEqual(options, {
       datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, methods: ['linear', 'knn'],
       protocol: 'published', pooling: 'cls', trials: 2, device: 'cpu',
@@ -99,6 +99,33 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
     // The Runs view lists the experiment with the probes and the LR runs.
     const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test probes'));
     assert.strictEqual((await api.runs.getChildren(exp)).length, 6);
+  });
+
+  it('Probe Encoder offers perturbation prediction for a benchmark encoder: column, control label, zero-shot split', async () => {
+    assert.ok(encoder, 'the pre-training test ran first');
+    const api = await activeApi();
+    const asked: string[] = [];
+    const ui: Prompts = {
+      pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
+        asked.push(String(options.placeHolder));
+        if (options.placeHolder === 'Downstream task') return items.find(i => i.label === 'Perturbation prediction');
+        if (options.placeHolder?.startsWith('Perturbation column')) return items.find(i => i.label === 'cell_type');
+        if (options.placeHolder === 'Split') return items.find(i => i.label.startsWith('Zero-shot'));
+        if (options.placeHolder === 'Where to run') return items.find(i => i.label === 'CPU');
+        return items[0];
+      },
+      input: async options => { asked.push(String(options.prompt)); return '3'; },
+      open: async () => undefined,
+    };
+    const summary = await api.datasets.summaryOf(dataset);
+    const options = await askForProbe(dataset, summary, { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
+    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Downstream task', 'Perturbation column (the perturbed gene of each cell)',
+      'Label of the control (unperturbed) cells', 'Split', 'Trials', 'Where to run']);
+    const first = summary.obs.find(c => c.name === 'cell_type')!.categories![0];
+    assert.deepStrictEqual(options, {
+      datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, task: 'perturbation-prediction',
+      control: first, zeroShot: true, trials: 3, device: 'cpu',
+    });
   });
 
   it('the run queue runs benchmark probe items (grid editor, random 70/30 split) through the worker, the linear one beside its LR', async () => {

@@ -204,6 +204,29 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
   };
 }
 
+/** Perturbation prediction in Probe Encoder…: perturbation column → control label → split → trials → device. */
+async function askForPerturbation(dataset: string, summary: DatasetSummary, encoder: ProbeEncoder, candidates: string[], ui: Prompts, title: string): Promise<ProbeCommandOptions | undefined> {
+  const column = await ui.pick(candidates.map(c => ({ label: c })), { title, placeHolder: 'Perturbation column (the perturbed gene of each cell)' });
+  if (!column) return undefined;
+  const values = summary.obs.find(c => c.name === column.label)?.categories ?? [];
+  const guess = values.find(v => /^(ctrl|control|non-?targeting|unperturbed)$/i.test(v));
+  const control = await ui.pick([...(guess ? [guess] : []), ...values.filter(v => v !== guess)].map(v => ({ label: v })), { title, placeHolder: 'Label of the control (unperturbed) cells' });
+  if (!control) return undefined;
+  const zeroShot = await ui.pick([
+    { label: 'Random 70/30 of the perturbed cells', id: false },
+    { label: 'Zero-shot: 30% of the perturbations held out', id: true, detail: 'the test perturbations are never trained on' },
+  ], { title, placeHolder: 'Split' });
+  if (!zeroShot) return undefined;
+  const trials = await askNumber(ui, title, 'Trials', String(PROBE_DEFAULTS.trials), v => Number.isInteger(v) && v > 0);
+  if (trials === undefined) return undefined;
+  const device = await askDevice(ui, title);
+  if (!device) return undefined;
+  return {
+    datasetPath: dataset, labelColumn: column.label, encoder, task: 'perturbation-prediction', control: control.label, zeroShot: zeroShot.id,
+    trials, device,
+  };
+}
+
 /** The quick-pick flow of Probe Encoder…. */
 export async function askForProbe(dataset: string, summary: DatasetSummary, deps: Pick<BenchmarkDeps, 'checkpoints'> & Partial<BenchmarkDeps>, ui: Prompts = windowPrompts): Promise<ProbeCommandOptions | undefined> {
   const title = `Probe Encoder on ${path.basename(dataset)}`;
@@ -238,6 +261,14 @@ export async function askForProbe(dataset: string, summary: DatasetSummary, deps
     void vscode.window.showWarningMessage(`${path.basename(dataset)} has no categorical obs column to use as labels.`);
     return undefined;
   }
+  const task = encoder.model === 'benchmark'
+    ? (await ui.pick<vscode.QuickPickItem & { id: 'classification' | 'perturbation-prediction' }>([
+      { label: 'Cell-type classification', id: 'classification', detail: 'linear probe and/or kNN on a label column, beside LR on raw expression' },
+      { label: 'Perturbation prediction', id: 'perturbation-prediction', detail: 'the expression after a gene perturbation, from the frozen encoder (test MSE, as the benchmark)' },
+    ], { title, placeHolder: 'Downstream task' }))?.id
+    : 'classification';
+  if (!task) return undefined;
+  if (task === 'perturbation-prediction') return askForPerturbation(dataset, summary, encoder, candidates, ui, title);
   const label = await ui.pick(candidates.map(c => ({ label: c })), { title, placeHolder: 'Label column (cell types)' });
   if (!label) return undefined;
   const methods = await ui.pick<vscode.QuickPickItem & { methods: ProbeMethod[] }>([

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { exportTable } from '../../core/results/export';
 import { lossCurve, type LossCurve } from '../../core/results/figures';
 import { buildResultsModel, confusionView, type ConfusionView, type ResultsModel } from '../../core/results/model';
+import { perturbationRows } from '../../core/results/perturbation';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
 import type { RunMetrics } from '../../core/runs/schema';
 import type { WebviewMessage } from '../../shared/protocol';
@@ -77,7 +78,9 @@ export class ResultsPanel extends WebviewApp {
   async send(): Promise<void> {
     try {
       published ??= loadPublishedNumbers();
-      const model = buildResultsModel(await this.runs.runs(), published);
+      const runs = await this.runs.runs();
+      const model = buildResultsModel(runs, published);
+      const perturbation = perturbationRows(runs);
       this.model = model;
       const names = model.experiments.map(e => e.experiment);
       if (!this.experiment || !names.includes(this.experiment)) this.experiment = names[0];
@@ -85,7 +88,7 @@ export class ResultsPanel extends WebviewApp {
       if (!table || !table.rows.some(r => r.key === this.rowKey)) this.rowKey = table?.rows[0]?.key ?? null;
       const confusion = table && this.rowKey ? await this.confusionOf(table.experiment, this.rowKey) : null;
       const learning = table && this.rowKey ? await this.learningOf(table.experiment, this.rowKey) : [];
-      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion, learning });
+      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion, learning, perturbation });
     } catch (e) {
       this.post({ type: 'error', message: `Cannot build the results: ${(e as Error).message}` });
     }
