@@ -69,7 +69,8 @@ is the worker's (0 completed, 1 failed, 130 cancelled).
   --model benchmark|scbert|scgpt     (default benchmark)
   --structure S                      benchmark (default transformer): the published transformer, cnn_base, cnn_ours,
                                      linear_ours, linear_base, or scwb-transformer (scWorkbench's own)
-  --checkpoint PATH                  encoder.pt to continue; scBERT .pth / scGPT folder (required for those)
+  --checkpoint PATH                  encoder.pt to continue; scBERT .pth / scGPT folder (required for scGPT;
+                                     scBERT without one: pre-training from scratch without gene2vec, as published)
   --vocab FILE                       gene -> token id (scGPT vocab.json format); default: the dataset's genes
   --value-mode log1p|bins  --n-bins 51  --mask-ratio 0.4
   --max-seq-len N                    published structures: genes after <cls> (512 transformer, 511 cnn/linear);

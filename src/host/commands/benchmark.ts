@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { CheckpointInfo } from '../../core/checkpoints';
 import {
-  PRETRAIN_DEFAULTS, PROBE_DEFAULTS, encoderFromPath, preparePretrainInWorker, prepareProbeInWorker,
+  PRETRAIN_DEFAULTS, PROBE_DEFAULTS, SCBERT_SCRATCH_DEFAULTS, encoderFromPath, preparePretrainInWorker, prepareProbeInWorker,
   type PretrainInput, type ProbeEncoder, type ProbeInput, type ProbeProtocol,
 } from '../../core/benchmark/prepare';
 import { ENCODER_FILE } from '../../core/finetune/finalize';
@@ -149,7 +149,7 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
     { label: 'linear_ours', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'linear_ours', detail: 'Linear layers halving the sequence to one place; <cls> + 511 genes' },
     { label: 'linear_base', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'linear_base', detail: 'per-token feed-forward blocks; <cls> + 511 genes' },
     { label: 'scwb transformer', model: 'benchmark', structure: 'scwb-transformer', detail: 'scWorkbench\'s own transformer encoder (pre-norm embeddings, final norm)' },
-    { label: 'scBERT: continue pre-training', model: 'scbert', structure: 'transformer', detail: 'masked expression bins on this (unlabelled) dataset' },
+    { label: 'scBERT: pre-train from scratch or continue', model: 'scbert', structure: 'transformer', detail: 'masked expression bins on this (unlabelled) dataset' },
     { label: 'scGPT: continue pre-training', model: 'scgpt', structure: 'transformer', detail: 'masked value prediction (GEP) on this dataset' },
   ], { title, placeHolder: 'Encoder' });
   if (!modelChoice) return undefined;
@@ -160,6 +160,7 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
       : path.basename(c.path) === ENCODER_FILE));
   const items: (vscode.QuickPickItem & { value: string | null | 'browse' })[] = [
     ...(modelChoice.model === 'benchmark' ? [{ label: 'Random initialisation', value: null }] : []),
+    ...(modelChoice.model === 'scbert' ? [{ label: 'From scratch, no gene2vec', detail: 'as published (for the no-gene2vec ablation)', value: null }] : []),
     ...matching.map(c => ({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: c.path })),
     { label: 'Browse…', value: 'browse' },
   ];
@@ -192,9 +193,10 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
     if (!sampling) return undefined;
     weightedSampling = sampling.id;
   }
-  const epochs = await askNumber(ui, title, 'Epochs', String(PRETRAIN_DEFAULTS.epochs), v => Number.isInteger(v) && v > 0);
+  const defaults = modelChoice.model === 'scbert' && checkpoint === null ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS;
+  const epochs = await askNumber(ui, title, 'Epochs', String(defaults.epochs), v => Number.isInteger(v) && v > 0);
   if (epochs === undefined) return undefined;
-  const batchSize = await askNumber(ui, title, 'Global batch size', String(PRETRAIN_DEFAULTS.batchSize), v => Number.isInteger(v) && v > 0);
+  const batchSize = await askNumber(ui, title, 'Global batch size', String(defaults.batchSize), v => Number.isInteger(v) && v > 0);
   if (batchSize === undefined) return undefined;
   const device = await askDevice(ui, title);
   if (!device) return undefined;
