@@ -10,6 +10,7 @@ import type { CheckId, CompatReport } from '../core/checkpoints/compat';
 import type { DatasetStats, GeneOverlapResult } from '../core/h5ad/tasks';
 import type { DatasetSummary } from '../core/h5ad/types';
 import type { ConfusionView, ExperimentResults, ResultsModel } from '../core/results/model';
+import type { PerturbationRow } from '../core/results/perturbation';
 import type { TableFormat } from '../core/results/export';
 import type { ObsColumnInfo, PointColors } from '../core/embedding/colors';
 import type { UmapParams } from '../core/embedding/umap';
@@ -197,7 +198,9 @@ export type HostMessage =
    */
   | { type: 'results/model'; model: ResultsModel; experiment: string; confusionRowKey: string | null; confusion: ConfusionView | null;
     /** loss curves (events.jsonl) of the row's runs that trained by epochs (fine-tunes); absent or empty for baselines */
-    learning?: LossCurve[] }
+    learning?: LossCurve[];
+    /** the perturbation-prediction table (test MSE over trials) of every experiment; absent or empty when none ran */
+    perturbation?: PerturbationRow[] }
   | { type: 'results/confusion'; experiment: string; rowKey: string; confusion: ConfusionView | null; learning?: LossCurve[] }
   /**
    * Run panel: `reset` replaces everything shown (the first message, and after events.jsonl was replaced);

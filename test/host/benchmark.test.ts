@@ -45,7 +45,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
 
   it('Pre-train Encoder runs `scwb_worker pretrain` as a task; the run completes with encoder.pt', async () => {
     const { launch, outcome, exec } = await runCommand('scwb.pretrainEncoder', {
-      datasetPath: dataset, structure: 'linear', config: { dim: 16 }, epochs: 1, batchSize: 32, maxSeqLen: 48, warmupSteps: 1,
+      datasetPath: dataset, structure: 'linear_ours', config: { dim: 16 }, epochs: 1, batchSize: 32, maxSeqLen: 47, warmupSteps: 1,
       device: 'cpu', amp: false, experiment: 'host test pre-train',
     });
     assert.strictEqual(exec.process, PYTHON);
@@ -65,7 +65,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
       pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
         asked.push(String(options.placeHolder));
         if (options.placeHolder === 'Encoder to probe (frozen)') {
-          assert.strictEqual(items[0].label, 'Linear encoder (pre-training run)');
+          assert.strictEqual(items[0].label, 'linear_ours encoder (pre-training run)');
           assert.strictEqual(items.at(-1)!.label, 'Browse…');
           return items[0];
         }
@@ -78,10 +78,10 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
       open: async () => undefined,
     };
     const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
-    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Label column (cell types)', 'Probes', 'Split protocol', 'Trials', 'Where to run']);
+    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Downstream task', 'Label column (cell types)', 'Probes', 'Split protocol', 'Cell embedding', 'Trials', 'Where to run']);
     assert.deepStrictEqual(options, {
       datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, methods: ['linear', 'knn'],
-      protocol: 'published', trials: 2, device: 'cpu',
+      protocol: 'published', pooling: 'cls', trials: 2, device: 'cpu',
     });
 
     const { launch, outcome, exec } = await runCommand('scwb.probeEncoder', { ...options, epochs: 2, experiment: 'host test probes' });
@@ -101,6 +101,33 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
     assert.strictEqual((await api.runs.getChildren(exp)).length, 6);
   });
 
+  it('Probe Encoder offers perturbation prediction for a benchmark encoder: column, control label, zero-shot split', async () => {
+    assert.ok(encoder, 'the pre-training test ran first');
+    const api = await activeApi();
+    const asked: string[] = [];
+    const ui: Prompts = {
+      pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
+        asked.push(String(options.placeHolder));
+        if (options.placeHolder === 'Downstream task') return items.find(i => i.label === 'Perturbation prediction');
+        if (options.placeHolder?.startsWith('Perturbation column')) return items.find(i => i.label === 'cell_type');
+        if (options.placeHolder === 'Split') return items.find(i => i.label.startsWith('Zero-shot'));
+        if (options.placeHolder === 'Where to run') return items.find(i => i.label === 'CPU');
+        return items[0];
+      },
+      input: async options => { asked.push(String(options.prompt)); return '3'; },
+      open: async () => undefined,
+    };
+    const summary = await api.datasets.summaryOf(dataset);
+    const options = await askForProbe(dataset, summary, { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
+    assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Downstream task', 'Perturbation column (the perturbed gene of each cell)',
+      'Label of the control (unperturbed) cells', 'Split', 'Trials', 'Where to run']);
+    const first = summary.obs.find(c => c.name === 'cell_type')!.categories![0];
+    assert.deepStrictEqual(options, {
+      datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, task: 'perturbation-prediction',
+      control: first, zeroShot: true, trials: 3, device: 'cpu',
+    });
+  });
+
   it('the run queue runs benchmark probe items (grid editor, random 70/30 split) through the worker, the linear one beside its LR', async () => {
     assert.ok(encoder, 'the pre-training test ran first');
     const api = await activeApi();
@@ -113,8 +140,8 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
     g.title = 'probes';
     g.datasets[0] = { ...g.datasets[0], name: 'sim', path: dataset, labelColumn: 'cell_type', split: { kind: 'random', testSize: 0.3 }, cells: 240 };
     g.models = [
-      { kind: 'probe', method: 'linear', encoder: 'benchmark', encoderPath: encoder, k: 10, epochs: 5, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
-      { kind: 'probe', method: 'knn', encoder: 'benchmark', encoderPath: encoder, k: 5, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
+      { kind: 'probe', method: 'linear', encoder: 'benchmark', encoderPath: encoder, k: 10, epochs: 5, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls', geneSampling: 'weighted' },
+      { kind: 'probe', method: 'knn', encoder: 'benchmark', encoderPath: encoder, k: 5, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls', geneSampling: 'weighted' },
     ];
     g.seeds = [11];
     const summary = panel.update(doc);

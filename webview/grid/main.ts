@@ -15,8 +15,8 @@ const NEW_MODELS: Record<string, Model> = {
   'scGPT fine-tune': { kind: 'finetune', model: 'scgpt', checkpoint: '', batchSize: 32, precision: 'published', maxSeqLen: 3001 },
   'LR L1 C=0.1': { kind: 'baseline', penalty: 'l1', C: 0.1 },
   'LR L1 CV (5-fold)': { kind: 'baseline', penalty: 'l1', cvGrid: [1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4], folds: 5 },
-  'linear probe': { kind: 'probe', method: 'linear', encoder: 'benchmark', encoderPath: '', k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
-  'kNN probe': { kind: 'probe', method: 'knn', encoder: 'benchmark', encoderPath: '', k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
+  'linear probe': { kind: 'probe', method: 'linear', encoder: 'benchmark', encoderPath: '', k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls', geneSampling: 'weighted' },
+  'kNN probe': { kind: 'probe', method: 'knn', encoder: 'benchmark', encoderPath: '', k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls', geneSampling: 'weighted' },
 };
 
 const root = document.getElementById('app') as HTMLElement;
@@ -103,6 +103,11 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
   } else {
     parts.push(h('strong', {}, m.method === 'knn' ? `kNN probe (k=${m.k})` : 'linear probe'), ` of the ${m.encoder} encoder `,
       textInput(`g${gi}-m${mi}-enc`, m.encoderPath, v => { m.encoderPath = v; }, 'path'), pickButton(gi, mi, 'encoder', `g${gi}-m${mi}-pick`));
+    const pool = h('select', { id: `g${gi}-m${mi}-pooling`, 'aria-label': 'cell embedding' },
+      h('option', { value: 'cls' }, '<cls> output'), h('option', { value: 'mean' }, 'mean over all places'), h('option', { value: 'mean-genes' }, 'mean over the genes'));
+    pool.value = m.pooling;
+    pool.addEventListener('change', () => { m.pooling = pool.value as typeof m.pooling; changed(); });
+    parts.push(' ', pool);
   }
   if (g.models.length > 1) parts.push(removeLink('remove model', () => g.models.splice(mi, 1)));
   return h('div', { class: 'axis model' }, ...parts);

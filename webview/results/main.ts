@@ -12,6 +12,7 @@ import '../shared/base.css';
 import './results.css';
 import type { ChartType, Plugin, TooltipItem } from 'chart.js';
 import type { PublishedCell, ResultRow } from '../../src/core/results/model';
+import type { PerturbationRow } from '../../src/core/results/perturbation';
 import { ablationFigure, confusionFigure, defaultAblationFraction, fewShotFigure, learningFigure, type Figure, type LossCurve } from '../../src/core/results/figures';
 import { paperTable, type PaperCell } from '../../src/core/results/paper';
 import { renderSvg, type SvgColors } from '../../src/core/results/svg';
@@ -45,6 +46,7 @@ let metric: Metric = getState<SavedView>()?.metric ?? 'accuracy';
 let confusionNormalized: boolean = getState<SavedView>()?.confusionNormalized ?? true;
 /** loss curves of the selected row's runs (fine-tunes), from the host with its confusion matrix */
 let learning: LossCurve[] = [];
+let perturbation: PerturbationRow[] = [];
 /** the saved view applies to the first model after a (re)load only; later models are the host's choice */
 let savedViewApplied = false;
 const rowByExperiment: Record<string, string> = { ...getState<SavedView>()?.rowByExperiment };
@@ -145,8 +147,22 @@ function saveView(): void {
   setState<SavedView>({ experiment: current?.experiment, rowKey: selectedKey, metric, rowByExperiment, confusionNormalized });
 }
 
+/** The perturbation-prediction table (every experiment): test MSE of the MVC output, mean ± sd over trials. */
+function perturbationSection(): HTMLElement | null {
+  if (!perturbation.length) return null;
+  const f = (m: { mean: number; sd: number }) => `${m.mean.toFixed(4)} ± ${m.sd.toFixed(4)}`;
+  const head = ['experiment', 'dataset', 'encoder', 'trials', 'test MSE', 'no shift', 'control shift only'];
+  return h('section', { id: 'perturbation' },
+    h('h2', {}, 'Perturbation prediction (test MSE, mean ± sd over trials; lower is better)'),
+    h('table', { id: 'perturbation-table' },
+      h('thead', {}, h('tr', {}, ...head.map(c => h('th', {}, c)))),
+      h('tbody', {}, ...perturbation.map(r => h('tr', {},
+        ...[r.experiment, r.dataset, r.model, String(r.trials), f(r.mse), f(r.mseNoShift), f(r.mseControlShift)].map(c => h('td', {}, c)))))));
+}
+
 function onModel(m: Extract<HostMessage, { type: 'results/model' }>): void {
   model = m.model;
+  perturbation = m.perturbation ?? [];
   if (!model.experiments.length) {
     renderNoExperiments();
     return;
@@ -204,6 +220,7 @@ function show(exp: ExperimentResults, rowKey: string | null, view: ConfusionView
     h('section', { id: 'row-details' }),
     h('section', { id: 'curves' }),
     h('section', { id: 'ablation' }),
+    ...[perturbationSection()].filter((x): x is HTMLElement => x !== null),
   );
   fitTable();
   renderRowDetails();
@@ -238,9 +255,10 @@ function renderNoExperiments(): void {
   confusion = null;
   confusionPending = false;
   for (const c of charts.splice(0)) c.destroy();
+  const pert = perturbationSection();
   root.replaceChildren(
     h('h1', {}, 'Results'),
-    h('p', { id: 'empty' }, 'No completed runs yet… Results of baseline and fine-tuning runs appear here once a run finishes.'),
+    ...(pert ? [pert] : [h('p', { id: 'empty' }, 'No completed runs yet… Results of baseline and fine-tuning runs appear here once a run finishes.')]),
   );
   reportRendered();
 }

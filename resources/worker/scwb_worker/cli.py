@@ -1,4 +1,4 @@
-"""Command line of the worker: finetune, pretrain, probe, env, estimate, export-onnx, demo-checkpoints
+"""Command line of the worker: finetune, pretrain, probe, env, estimate, export-onnx, demo-checkpoints, encoder-manifest
 (docs/worker.md, docs/worker-benchmark.md)."""
 import argparse
 import json
@@ -43,6 +43,10 @@ def _parser():
     ex = sub.add_parser("export-onnx", help="export a run's kept classifier to model.onnx + model.onnx.json")
     ex.add_argument("--run-dir", required=True)
     sub.add_parser("demo-checkpoints", help="write the tiny demo checkpoints", add_help=False)
+    man = sub.add_parser("encoder-manifest", help="the state-dict manifest (JSON) of a freshly built published "
+                         "benchmark encoder at the paper's config (docs/worker-benchmark.md)")
+    man.add_argument("--structure", required=True, choices=("transformer", "cnn_base", "cnn_ours", "linear_ours",
+                                                            "linear_base"))
     return ap
 
 
@@ -61,11 +65,22 @@ def main(argv):
     if args.command == "export-onnx":
         from .onnx_export import main_export
         return main_export(args.run_dir)
+    if args.command == "encoder-manifest":
+        return _encoder_manifest(args.structure)
     if args.command == "estimate":
         from .estimate import main_estimate
         return main_estimate(args.run_dir, args.probe, args.device)
     _parser().print_help(sys.stderr)
     return EXIT_BAD_ARGS
+
+
+def _encoder_manifest(structure):
+    """Prints name -> {shape, dtype, kind} of the encoder the README's command builds (60,697-token vocabulary,
+    <pad> 60694, <cls> 60695, 6 layers, 256 wide, 8 heads, max sequence 512 or 511 genes after <cls>)."""
+    from .models.published import PublishedConfig, PublishedEncoder, default_max_seq_len, manifest
+    model = PublishedEncoder(PublishedConfig(structure=structure, max_seq_len=default_max_seq_len(structure)))
+    sys.stdout.write(json.dumps(manifest(model), indent=1) + "\n")
+    return EXIT_OK
 
 
 def _finetune_params(run_dir, kind="finetune"):

@@ -18,17 +18,21 @@ import torch.nn.functional as F
 from . import distributed, tokens
 from .data import H5ad
 from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConfig
+from .models import published as pub
+from . import published_data
 from .runtime import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, load_resume, rng_state,
                     seed_everything)
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "scwb-encoder"
+SCWB_TRANSFORMER = "scwb-transformer"
+STRUCTURES = pub.STRUCTURES + (SCWB_TRANSFORMER,)
 SCBERT_MASK_TOKEN = 6
 VALIDATION_EPOCH = 0  # the key of the validation cells' (fixed) masks
 
 DEFAULTS = {
     "model": "benchmark", "structure": "transformer", "checkpoint": None, "vocab": None, "valueMode": "log1p",
-    "nBins": 51, "maxSeqLen": 512, "maskRatio": 0.4, "mvc": False, "weightedSampling": False, "pooling": "cls",
+    "nBins": 51, "maxSeqLen": None, "maskRatio": 0.4, "mvc": None, "weightedSampling": False, "pooling": "cls",
     "epochs": 10, "batchSize": 128, "lr": 0.0002, "warmupSteps": 10000, "config": None, "valueLayer": None,
     "device": "auto", "nproc": 1, "amp": True, "logEvery": 10,
 }
@@ -40,6 +44,11 @@ def resolve(params, where="parameters.pretrain"):
                                                                          "valueLayer")})
     if p["model"] not in ("benchmark", "scbert", "scgpt"):
         raise RunError("%s.model must be benchmark, scbert or scgpt, got %r" % (where, p["model"]))
+    published = p["model"] == "benchmark" and p["structure"] in pub.STRUCTURES
+    if p["maxSeqLen"] is None:  # published: genes (--train_maxseq), <cls> on top; scwb-transformer: with <cls>
+        p["maxSeqLen"] = pub.default_max_seq_len(p["structure"]) - 1 if published else 512
+    if p["mvc"] is None:
+        p["mvc"] = published  # the README's command trains with --use_mvc
     for key in ("epochs", "batchSize", "maxSeqLen", "nBins", "logEvery"):
         if not isinstance(p[key], int) or isinstance(p[key], bool) or p[key] < 1:
             raise RunError("%s.%s must be a positive integer, got %r" % (where, key, p[key]))
@@ -50,13 +59,16 @@ def resolve(params, where="parameters.pretrain"):
     if not float(p["lr"]) > 0:
         raise RunError("%s.lr must be positive, got %r" % (where, p["lr"]))
     if p["model"] == "benchmark":
-        if p["structure"] not in ("transformer", "cnn", "linear"):
-            raise RunError("%s.structure must be transformer, cnn or linear, got %r" % (where, p["structure"]))
+        if p["structure"] not in STRUCTURES:
+            raise RunError("%s.structure must be one of %s, got %r" % (where, ", ".join(STRUCTURES), p["structure"]))
         if p["valueMode"] not in ("log1p", "bins"):
             raise RunError("%s.valueMode must be log1p or bins, got %r" % (where, p["valueMode"]))
-        if p["pooling"] not in ("cls", "mean"):
-            raise RunError("%s.pooling must be cls or mean, got %r" % (where, p["pooling"]))
-        if p["maxSeqLen"] < 2:
+        if not published and p["pooling"] == "mean-genes":
+            p["pooling"] = "mean"  # the scwb transformer's mean is over the gene tokens
+        poolings = pub.POOLINGS if published else ("cls", "mean")
+        if p["pooling"] not in poolings:
+            raise RunError("%s.pooling must be one of %s, got %r" % (where, ", ".join(poolings), p["pooling"]))
+        if not published and p["maxSeqLen"] < 2:
             raise RunError("%s.maxSeqLen must be at least 2 (<cls> and one gene)" % where)
     elif not p.get("checkpoint"):
         raise RunError("%s.checkpoint: continued pre-training of %s needs the published checkpoint (%s)" % (
@@ -151,7 +163,9 @@ class SparseCells:
         self.ids, self.values, self.raw = {}, {}, {}
 
 
-def read_cells(ds, rows, tok, value_mode, n_bins, layer, seed):
+def read_cells(ds, rows, tok, value_mode, n_bins, layer, seed, stored=False):
+    """The expressed genes of `rows`: log1p of raw counts (or scGPT-style bins); with `stored`, the positive values
+    as stored (the published probes' input, X already normalised)."""
     m = ds.matrix(layer)
     out = SparseCells()
     keep = np.nonzero(tok.col_ids >= 0)[0]
@@ -161,14 +175,16 @@ def read_cells(ds, rows, tok, value_mode, n_bins, layer, seed):
         block = block[:, keep]
         if not np.isfinite(block).all():
             raise RunError("%s: the expression values hold NaN or infinity" % ds.path)
-        if (block < 0).any():
+        if not stored and (block < 0).any():
             raise RunError("%s: negative expression values; pre-training needs raw counts (log1p is applied "
                            "here)%s" % (ds.path, " in layer %s" % layer if layer else ""))
         for i, p in enumerate(pos.tolist()):
             r = int(rows_arr[p])
-            nz = np.nonzero(block[i])[0]
+            nz = np.nonzero(block[i] > 0)[0] if stored else np.nonzero(block[i])[0]
             raw = block[i, nz].astype(np.float32)
-            if value_mode == "bins":
+            if stored:
+                vals = raw
+            elif value_mode == "bins":
                 vals = tokens.bin_values(raw, n_bins, tokens.row_rng(seed, r, tokens.SALT_BINNING))
             else:
                 vals = np.log1p(raw).astype(np.float32)
@@ -208,8 +224,7 @@ class BenchmarkObjective:
 
     def prepare(self, rows, epoch):
         cells = [self.cell(r, epoch) for r in rows]
-        fixed = self.cfg.structure != "transformer"
-        length = self.max_genes if fixed else max(1, max(len(c[0]) for c in cells))
+        length = max(1, max(len(c[0]) for c in cells))
         b = len(rows)
         ids = np.full((b, length), self.tok.pad_id, dtype=np.int64)
         target = np.zeros((b, length), dtype=np.float32)
@@ -300,10 +315,17 @@ def validate(model, obj, rows, batch_size, device, amp, ctx):
     rows = np.asarray(rows, dtype=np.int64)
     mine = distributed.shard(rows, ctx) if ctx.active else rows
     loss_sum = n = correct = 0.0
+    per_batch = hasattr(obj, "validation_mse")  # published: the mean of the batches' MSEs
     for s in range(0, len(mine), batch_size):
         batch = obj.prepare(mine[s:s + batch_size].tolist(), VALIDATION_EPOCH)
         with _autocast(device, amp):
             out = model(*[t.to(device) for t in batch.inputs])
+        if per_batch:
+            mse = obj.validation_mse(out, batch, device)
+            if mse is not None:
+                loss_sum += mse
+                n += 1
+            continue
         total, c = obj.loss_sum(out, batch, device)
         loss_sum += float(total)
         n += batch.n_masked
@@ -332,11 +354,21 @@ def read_encoder_file(path):
 
 
 def benchmark_from_file(path):
-    """(model with the weights of encoder.pt, its EncoderConfig, the file's dict)."""
+    """(model with the weights of encoder.pt, its PublishedConfig or EncoderConfig, the file's dict)."""
     obj = read_encoder_file(path)
     try:
-        cfg = EncoderConfig.from_dict(dict(obj["config"]))
-        model = BenchmarkEncoder(cfg)
+        conf = dict(obj["config"])
+        if obj.get("version", 1) == 1:  # written before the published structures: the scwb transformer
+            if conf.get("structure") != "transformer":
+                raise ValueError("its %r structure is no longer offered (pre-train a published cnn_base, cnn_ours, "
+                                 "linear_ours or linear_base encoder instead)" % conf.get("structure"))
+            conf["structure"] = SCWB_TRANSFORMER
+        if conf.get("structure") in pub.STRUCTURES:
+            cfg = pub.PublishedConfig.from_dict(conf)
+            model = pub.PublishedEncoder(cfg)
+        else:
+            cfg = EncoderConfig.from_dict(conf)
+            model = BenchmarkEncoder(cfg)
         model.load_state_dict(obj["model_state_dict"])
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise RunError("%s: the encoder cannot be rebuilt from its config and weights (%s)" % (path, exc)) from None
@@ -354,8 +386,22 @@ def _benchmark_setup(rec, p, split, seed, ds):
             raise RunError("%s: its vocabulary has %d tokens but the encoder was built for %d" % (
                 p["checkpoint"], tok.n_tokens, cfg.n_tokens))
         sd = model.state_dict()
-        model = BenchmarkEncoder(cfg)
+        model = type(model)(cfg)
         model.load_state_dict(sd)
+    elif p["structure"] in pub.STRUCTURES:
+        tok = dataset_tokens(var, None, p.get("vocab"), ds.path)
+        conf = dict(p.get("config") or {})
+        bad = sorted(set(conf) - {"dim", "depth", "heads", "dropout"})
+        if bad:
+            raise RunError("parameters.pretrain.config: unknown setting(s) %s" % ", ".join(bad))
+        try:
+            cfg = pub.PublishedConfig(n_tokens=tok.n_tokens, pad_id=tok.pad_id, cls_id=tok.cls_id,
+                                      structure=p["structure"], value_mode=p["valueMode"], n_bins=p["nBins"],
+                                      max_seq_len=p["maxSeqLen"] + 1, pooling=p["pooling"], mvc=bool(p["mvc"]),
+                                      **conf)
+            model = pub.PublishedEncoder(cfg)
+        except ValueError as exc:
+            raise RunError("parameters.pretrain: %s" % exc) from None
     else:
         tok = dataset_tokens(var, None, p.get("vocab"), ds.path)
         conf = dict(p.get("config") or {})
@@ -364,11 +410,14 @@ def _benchmark_setup(rec, p, split, seed, ds):
             raise RunError("parameters.pretrain.config: unknown setting(s) %s" % ", ".join(bad))
         try:
             cfg = EncoderConfig(n_tokens=tok.n_tokens, pad_id=tok.pad_id, cls_id=tok.cls_id,
-                                structure=p["structure"], value_mode=p["valueMode"], n_bins=p["nBins"],
+                                structure=SCWB_TRANSFORMER, value_mode=p["valueMode"], n_bins=p["nBins"],
                                 max_seq_len=p["maxSeqLen"], pooling=p["pooling"], mvc=bool(p["mvc"]), **conf)
             model = BenchmarkEncoder(cfg)
         except ValueError as exc:
             raise RunError("parameters.pretrain: %s" % exc) from None
+    if isinstance(cfg, pub.PublishedConfig):  # log1p of the counts; bin mode bins each sampled row later
+        cells = read_cells(ds, rows, tok, "log1p", cfg.n_bins, p.get("valueLayer"), seed)
+        return model, published_data.PublishedObjective(cells, tok, cfg, p, seed), {"cfg": cfg, "tok": tok}
     cells = read_cells(ds, rows, tok, cfg.value_mode, cfg.n_bins, p.get("valueLayer"), seed)
     return model, BenchmarkObjective(cells, tok, cfg, p, seed), {"cfg": cfg, "tok": tok}
 
@@ -421,16 +470,18 @@ def _published_setup(rec, p, split, seed, ds):
     return model, ScGPTObjective(cells, enc.tok, p["maskRatio"], seed), {"cfg": cfg, "report": report}
 
 
-def encoder_payload(p, model, extra):
+def encoder_payload(p, model, extra, state_dict=None, epoch=None):
+    sd = model.state_dict() if state_dict is None else state_dict
     if p["model"] == "benchmark":
         cfg, tok = extra["cfg"], extra["tok"]
-        return {"format": ENCODER_FORMAT, "version": 1, "model": "benchmark", "structure": cfg.structure,
+        published = isinstance(cfg, pub.PublishedConfig)
+        return {"format": ENCODER_FORMAT, "version": 2, "model": "benchmark", "structure": cfg.structure,
                 "config": cfg.to_dict(), "pooling": cfg.pooling, "valueMode": cfg.value_mode, "nBins": cfg.n_bins,
-                "maxSeqLen": cfg.max_seq_len, "genes": tok.genes, "vocab": tok.vocab_path,
-                "model_state_dict": model.state_dict()}
+                "maxSeqLen": cfg.max_seq_len - 1 if published else cfg.max_seq_len, "genes": tok.genes,
+                "vocab": tok.vocab_path, "epoch": epoch, "model_state_dict": sd}
     return {"format": ENCODER_FORMAT, "version": 1, "model": p["model"], "structure": None,
             "config": dict(vars(extra["cfg"])), "pooling": None, "valueMode": None, "nBins": p["nBins"],
-            "maxSeqLen": p["maxSeqLen"], "genes": None, "vocab": None, "model_state_dict": model.state_dict()}
+            "maxSeqLen": p["maxSeqLen"], "genes": None, "vocab": None, "epoch": epoch, "model_state_dict": sd}
 
 
 def setup(rec, p, split, seed):
@@ -481,6 +532,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     seed_everything(seed)
     folder.log("reading %s" % rec["dataset"]["path"])
     model, obj, extra = setup(rec, p, split, seed)
+    published = isinstance(extra.get("cfg"), pub.PublishedConfig)
+    if published:
+        amp = False  # the published pre-training runs in fp32
     if extra.get("report") is not None:
         folder.log("\n".join(extra["report"].lines()))
     if ctx.any(stop.requested, device):
@@ -488,11 +542,12 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     model.to(device)
     trainable = [q for q in model.parameters() if q.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=float(p["lr"]))
-    scheduler = warmup_scheduler(optimizer, p["warmupSteps"])
     net = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel as DDP
-        net = DDP(model, device_ids=[ctx.local_rank] if device_type == "cuda" else None)
+        # the published models hold parameters no loss reaches (layer_norm; the decoder of cnn/linear_ours)
+        net = DDP(model, device_ids=[ctx.local_rank] if device_type == "cuda" else None,
+                  find_unused_parameters=published)
 
     train_rows = np.asarray(split["train"], dtype=np.int64)
     val_rows = list(split["validation"])
@@ -504,8 +559,13 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if ctx.active and n_batches > 1 and n_train - (n_batches - 1) * B < ctx.world:
         n_batches -= 1
     total_steps = n_batches * epochs
+    if published:  # warm-up in the first epoch only, then the lr stays where it is
+        scheduler = published_data.warmup_scheduler(optimizer, p["warmupSteps"], n_batches)
+    else:
+        scheduler = warmup_scheduler(optimizer, p["warmupSteps"])
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
+    best_state = None  # published: the weights of the lowest validation MSE (best_model.pt)
     tokens_done, seconds_done = 0.0, 0.0
     last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
                  else os.path.join(folder.path, "checkpoints", "last.pt"))
@@ -513,6 +573,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         state = load_resume(last_path, model, optimizer, scheduler)
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
+        best_state = state.get("best_state_dict")
         tokens_done, seconds_done = float(state.get("tokens", 0.0)), float(state.get("seconds", 0.0))
         folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
     elif resume:
@@ -526,7 +587,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             "scheduler_state_dict": scheduler.state_dict(), "epoch": epoch, "batch": batch, "step": step,
             "best": dict(best), "rng": rng_state(), "scaler": None, "model": p["model"], "classes": [],
             "config": encoder_payload(p, model, extra)["config"], "tokens": tokens_done + tokens_seen,
-            "seconds": seconds_done + time.time() - t_start,
+            "seconds": seconds_done + time.time() - t_start, "best_state_dict": best_state,
         })
 
     folder.log("pre-training %s%s on %s%s: %d training, %d validation cells, %d epochs of %d batches%s" % (
@@ -578,6 +639,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             improved = best["value"] is None or (not math.isnan(val_loss) and val_loss < best["value"])
             if improved:
                 best = {"value": _num(val_loss), "epoch": epoch}
+                if published:
+                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             folder.event("validation", epoch=epoch, step=step, loss=_num(val_loss),
                          accuracy=None if val_acc is None else _num(val_acc), best=bool(improved))
             folder.log("epoch %d: validation loss %.5f%s" % (
@@ -590,7 +653,11 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             return "cancelled", "cancelled after epoch %d" % epoch
 
     if ctx.is_main:
-        payload = encoder_payload(p, model, extra)
+        if published and best_state is not None:
+            payload = encoder_payload(p, model, extra, best_state, best["epoch"])
+            folder.log("encoder.pt holds epoch %d, the lowest validation MSE (%.5f)" % (best["epoch"], best["value"]))
+        else:
+            payload = encoder_payload(p, model, extra, epoch=epochs)
         write_atomic(folder.file(ENCODER_FILE), lambda fh: torch.save(payload, fh))
         seconds = seconds_done + time.time() - t_start
         tokens_all = tokens_done + tokens_seen

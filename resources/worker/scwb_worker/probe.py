@@ -20,7 +20,9 @@ EMBED_BATCH = 64
 _CACHE = {}
 
 DEFAULTS = {"method": "linear", "pooling": "cls", "k": 10, "epochs": 50, "lr": 0.005, "batchSize": 64,
-            "evalEvery": 5, "select": "best-test", "writeEmbeddings": False, "valueLayer": None, "device": "auto"}
+            "evalEvery": 5, "select": "best-test", "writeEmbeddings": False, "valueLayer": None, "device": "auto",
+            "geneSampling": "weighted"}
+POOLINGS = ("cls", "mean", "mean-genes")
 
 
 def resolve(params, where="parameters.probe"):
@@ -30,15 +32,19 @@ def resolve(params, where="parameters.probe"):
     if not isinstance(enc, dict) or enc.get("model") not in ("benchmark", "scbert", "scgpt") or \
             not isinstance(enc.get("path"), str) or not enc["path"]:
         raise RunError("%s.encoder must be {model: benchmark|scbert|scgpt, path: ...}, got %r" % (where, enc))
-    if p["method"] not in ("linear", "knn"):
-        raise RunError("%s.method must be linear or knn, got %r" % (where, p["method"]))
-    if p["pooling"] not in ("cls", "mean"):
-        raise RunError("%s.pooling must be cls or mean, got %r" % (where, p["pooling"]))
+    if p["method"] not in ("linear", "knn", "perturbation"):
+        raise RunError("%s.method must be linear, knn or perturbation, got %r" % (where, p["method"]))
+    if p["pooling"] not in POOLINGS:
+        raise RunError("%s.pooling must be one of %s, got %r" % (where, ", ".join(POOLINGS), p["pooling"]))
+    if p["geneSampling"] not in ("weighted", "uniform"):
+        raise RunError("%s.geneSampling must be weighted or uniform, got %r" % (where, p["geneSampling"]))
     if p["select"] not in ("best-test", "last"):
         raise RunError("%s.select must be best-test or last, got %r" % (where, p["select"]))
     for key in ("k", "epochs", "batchSize", "evalEvery"):
         if not isinstance(p[key], int) or isinstance(p[key], bool) or p[key] < 1:
             raise RunError("%s.%s must be a positive integer, got %r" % (where, key, p[key]))
+    if p["method"] == "perturbation":
+        return p
     classes = p.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise RunError("%s.classes must be the list of class names" % where)
@@ -49,9 +55,37 @@ def resolve(params, where="parameters.probe"):
 # embeddings
 
 @torch.no_grad()
-def _benchmark_embeddings(path, ds, rows, pooling, layer, device):
+def _published_embeddings(model, cfg, obj, ds, rows, layer, device, sampling):
+    """X as stored (its positive entries, no log1p); a cell with at least maxSeqLen genes keeps maxSeqLen of them drawn
+    with torch.multinomial(x - min + 1e-5) (`weighted`, as the published probes run) or a random permutation
+    (`uniform`), from the trial's seed; bin mode bins each padded row; nothing is masked."""
+    from .pretrain import dataset_tokens, read_cells
+    from .published_data import PublishedCells
+    seed, weighted = sampling
+    tok = dataset_tokens(ds.var_names(), obj.get("genes"), obj.get("vocab"), ds.path)
+    cells = read_cells(ds, rows, tok, "log1p", cfg.n_bins, layer, 0, stored=True)
+    for r in rows:
+        if len(cells.ids[r]) == 0:
+            raise RunError("%s: cell %d has no expressed gene of the encoder's vocabulary" % (ds.path, r))
+    batcher = PublishedCells(cells, tok, cfg, 0.0, weighted, False, seed)
+    model.to(device).eval()
+    out = np.zeros((len(rows), cfg.dim), dtype=np.float32)
+    for s in range(0, len(rows), EMBED_BATCH):
+        part = rows[s:s + EMBED_BATCH]
+        b = batcher.prepare(part, 0)
+        out[s:s + len(part)] = model.embed(*[t.to(device) for t in b.inputs]).float().cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def _benchmark_embeddings(path, ds, rows, pooling, layer, device, sampling=(0, True)):
+    from .models.published import PublishedConfig
     from .pretrain import BenchmarkObjective, benchmark_from_file, dataset_tokens, read_cells
     model, cfg, obj = benchmark_from_file(path)
+    if isinstance(cfg, PublishedConfig):
+        cfg.pooling = pooling
+        return _published_embeddings(model, cfg, obj, ds, rows, layer, device, sampling)
+    pooling = "mean" if pooling == "mean-genes" else pooling  # the scwb transformer's mean is over the genes
     cfg.pooling = pooling
     model.cfg.pooling = pooling
     tok = dataset_tokens(ds.var_names(), obj.get("genes"), obj.get("vocab"), ds.path)
@@ -126,9 +160,11 @@ def _scgpt_embeddings(path, ds, rows, pooling, layer, device):
     return out
 
 
-def embeddings(model_kind, path, ds, rows, pooling, layer, device):
-    """float32 [len(rows), d] cell embeddings of `rows` of the open dataset, reused within the process."""
-    key = (model_kind, os.path.abspath(path), os.path.abspath(ds.path), layer, pooling)
+def embeddings(model_kind, path, ds, rows, pooling, layer, device, sampling=(0, True)):
+    """float32 [len(rows), d] cell embeddings of `rows` of the open dataset, reused within the process.
+    sampling: (seed, weighted) of a published benchmark encoder's gene sampling (a fresh draw per trial)."""
+    key = (model_kind, os.path.abspath(path), os.path.abspath(ds.path), layer, pooling,
+           tuple(sampling) if model_kind == "benchmark" else None)
     try:
         key_stat = tuple(os.stat(q).st_mtime_ns for q in (path, ds.path))
     except OSError:
@@ -141,7 +177,8 @@ def embeddings(model_kind, path, ds, rows, pooling, layer, device):
     fn = {"benchmark": _benchmark_embeddings, "scbert": _scbert_embeddings, "scgpt": _scgpt_embeddings}[model_kind]
     from .checkpoints import CheckpointError
     try:
-        emb = fn(path, ds, list(rows), pooling, layer, device)
+        emb = (fn(path, ds, list(rows), pooling, layer, device, sampling) if model_kind == "benchmark"
+               else fn(path, ds, list(rows), pooling, layer, device))
     except CheckpointError as exc:
         raise RunError(str(exc)) from None
     have = cached[1] if cached is not None and cached[0] == key_stat else {}
@@ -242,7 +279,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if not label_col:
         raise RunError("%s: labelColumn is missing (the probe's labels)" % folder.file("run.json"))
     enc = p["encoder"]
-    classes = p["classes"]
+    classes = p.get("classes")
     t0 = time.time()
     with H5ad(ds_path) as ds:
         n_obs = ds.n_obs
@@ -253,6 +290,13 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                                                                                             n_obs))
         if not split["test"]:
             raise RunFolderError("%s: 'test' is empty" % folder.file("split.json"))
+        if p["method"] == "perturbation":
+            from .perturb import run_perturbation
+            bad = [r for r in split["validation"] if r >= n_obs]
+            if bad:
+                raise RunError("split.json: validation row %d is out of range (%s has %d cells)" % (
+                    bad[0], ds_path, n_obs))
+            return run_perturbation(folder, rec, p, split, ds, device, stop, seed)
         labels = ds.labels(label_col)
         names = ds.obs_names()
         y_train = _label_indices(labels, split["train"], classes, ds_path, "training")
@@ -260,7 +304,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         rows = list(range(n_obs)) if p["writeEmbeddings"] else sorted(set(split["train"]) | set(split["test"]))
         folder.log("embedding %d cells of %s with the frozen %s encoder %s (%s pooling)" % (
             len(rows), ds_path, enc["model"], enc["path"], p["pooling"]))
-        emb, reused = embeddings(enc["model"], enc["path"], ds, rows, p["pooling"], p.get("valueLayer"), device)
+        emb, reused = embeddings(enc["model"], enc["path"], ds, rows, p["pooling"], p.get("valueLayer"), device,
+                                 (seed, p["geneSampling"] == "weighted"))
     embed_s = time.time() - t0
     if reused:
         folder.log("embeddings reused from the previous run of this process")

@@ -19,7 +19,7 @@ def main(run, out, n_rows):
     net = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel as DDP
-        net = DDP(model)
+        net = DDP(model, find_unused_parameters=True)  # the published models' layer_norm gets no gradient
     rows = np.asarray(folder.read_split()["train"][:n_rows])
     mine = distributed.shard(rows, ctx) if ctx.active else rows
     loss, _batch, _ = pretrain.step_loss(net, obj, mine.tolist(), 1, ctx, "cpu", False)

@@ -49,7 +49,7 @@ def make_pretrain_run(tmp, name="run", ds=None, n_cells=64, n_genes=24, seed=3, 
         if not os.path.exists(ds):
             write_dataset(ds, n_cells, n_genes)
     p = {"model": "benchmark", "structure": "transformer", "checkpoint": None, "vocab": None, "valueMode": "log1p",
-         "nBins": 51, "maxSeqLen": 17, "maskRatio": 0.4, "mvc": False, "weightedSampling": False, "pooling": "cls",
+         "nBins": 51, "maxSeqLen": 17, "maskRatio": 0.4, "mvc": None, "weightedSampling": False, "pooling": "cls",
          "epochs": 2, "batchSize": 8, "lr": 0.003, "warmupSteps": 3, "config": dict(TINY), "valueLayer": None,
          "device": "cpu", "nproc": 1, "amp": True, "logEvery": 2}
     p.update(params)

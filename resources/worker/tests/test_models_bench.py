@@ -20,3 +20,16 @@ def test_gpu_throughput_script_smoke_runs_on_cpu():
     for r in rows:
         if r[1].strip() == "scGPT":
             assert float(r[5]) > 0
+
+
+def test_published_pretrain_gpu_script_smoke_runs_on_cpu():
+    """The GPU step-time script of the published encoders runs (tiny, on CPU) and its two sides agree."""
+    script = os.path.join(REPO, "bench", "gpu", "pretrain_published_throughput.py")
+    res = subprocess.run([sys.executable, script, "--smoke"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rows = [line.split("|") for line in res.stdout.splitlines() if line.startswith("| transformer") or
+            line.startswith("| cnn_ours")]
+    assert [r[1].strip() for r in rows] == ["transformer", "cnn_ours"], res.stdout
+    for r in rows:
+        assert float(r[3]) > 0 and float(r[4]) > 0
+        assert float(r[7]) < 1e-3  # the worker's model and the plain-torch reference compute the same outputs

@@ -13,7 +13,7 @@ from scipy import stats
 from conftest import WORKER_ROOT, read_events, read_json, run_cli, write_h5ad
 from pretrain_helpers import make_pretrain_run, write_dataset
 from scwb_worker import distributed, pretrain, runtime
-from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig
+from scwb_worker.models.published import PublishedConfig, PublishedEncoder
 from scwb_worker.runfolder import RunFolder
 from test_runfolder import check_event
 
@@ -38,9 +38,13 @@ def _setup(run):
 
 @pytest.mark.parametrize("structure,extra", [
     ("transformer", {}),
-    ("cnn", {}),
-    ("linear", {}),
-    ("transformer", {"valueMode": "bins", "mvc": True, "pooling": "mean", "weightedSampling": True}),
+    ("cnn_base", {}),
+    ("cnn_ours", {}),
+    ("linear_ours", {}),
+    ("linear_base", {}),
+    ("transformer", {"valueMode": "bins", "pooling": "mean", "weightedSampling": True}),
+    ("scwb-transformer", {}),
+    ("scwb-transformer", {"valueMode": "bins", "mvc": True, "pooling": "mean", "weightedSampling": True}),
 ])
 def test_each_structure_learns(tmp_path, structure, extra):
     run = make_pretrain_run(str(tmp_path), structure=structure, **extra)
@@ -57,7 +61,8 @@ def test_each_structure_learns(tmp_path, structure, extra):
         opt.step()
         losses.append(float(loss))
     first, last = np.mean(losses[:30]), np.mean(losses[-30:])
-    assert last < 0.5 * first, (first, last)
+    # linear_base sees each gene alone (nothing mixes the places), so a hidden value can only be guessed from its gene
+    assert last < (0.6 if structure == "linear_base" else 0.5) * first, (first, last)
 
 
 def test_masking_draws_mask_ratio_of_the_places(tmp_path):
@@ -70,13 +75,14 @@ def test_masking_draws_mask_ratio_of_the_places(tmp_path):
         assert not bool((batch.masked & pad).any())  # padding is never masked
         assert bool((batch.inputs[1][batch.masked] == -1.0).all())  # masked values are hidden from the model
         masked += batch.n_masked
-        places += int((~pad).sum())
+        places += int((~pad).sum()) - len(pad)  # <cls> is never masked
+        assert not bool(batch.masked[:, 0].any())
     assert places > 5000
     assert stats.binomtest(masked, places, 0.4).pvalue > 1e-3, masked / places
     # another ratio, to be sure the parameter is used
     obj.ratio = 0.15
     batch = obj.prepare(split["train"], 9)
-    n = int((~batch.inputs[2]).sum())
+    n = int((~batch.inputs[2]).sum()) - len(batch.inputs[2])
     assert stats.binomtest(batch.n_masked, n, 0.15).pvalue > 1e-3
 
 
@@ -97,11 +103,12 @@ def test_weighted_sampling_draws_genes_in_proportion_to_expression():
 
 
 def test_a_cell_with_too_many_genes_is_sampled_by_expression_half_of_the_time(tmp_path):
-    """Three expressed genes (1, 1, 98) and room for one: uniform picks the 98 with p 1/3, weighted with p 0.98;
-    half of each gives 0.6567 (the contract's 'half of the time')."""
+    """scwb transformer: three expressed genes (1, 1, 98) and room for one: uniform picks the 98 with p 1/3, weighted
+    with p 0.98; half of each gives 0.6567 (the contract's 'half of the time')."""
     ds = str(tmp_path / "d.h5ad")
     write_h5ad(ds, np.array([[1, 0, 1, 98]], dtype=np.float32), ["c"], ["A", "B", "C", "D"])
-    run = make_pretrain_run(str(tmp_path), ds=ds, n_cells=1, val_every=0, maxSeqLen=2, weightedSampling=True)
+    run = make_pretrain_run(str(tmp_path), ds=ds, n_cells=1, val_every=0, maxSeqLen=2, weightedSampling=True,
+                            structure="scwb-transformer")
     _rec, _p, _model, obj, _split = _setup(run)
     n = 3000
     hits = sum(int(obj.cell(0, e)[0][0] == 3) for e in range(1, n + 1))
@@ -111,14 +118,17 @@ def test_a_cell_with_too_many_genes_is_sampled_by_expression_half_of_the_time(tm
     assert stats.binomtest(hits_u, n, 1 / 3).pvalue > 1e-3, hits_u / n
 
 
-def test_cnn_and_linear_take_max_seq_len_minus_one_genes_and_cls_last(tmp_path):
-    for structure in ("cnn", "linear"):
-        run = make_pretrain_run(str(tmp_path / structure), structure=structure, maxSeqLen=12)
+def test_published_structures_take_max_seq_len_genes_after_cls(tmp_path):
+    for structure in ("transformer", "cnn_base", "cnn_ours", "linear_ours", "linear_base"):
+        run = make_pretrain_run(str(tmp_path / structure), structure=structure, maxSeqLen=11)
         _rec, _p, model, obj, split = _setup(run)
         batch = obj.prepare(split["train"][:4], 1)
-        assert tuple(batch.inputs[0].shape) == (4, 11)
-        expr, mvc, cell = model(*batch.inputs)
-        assert tuple(expr.shape) == (4, 11) and mvc is None and tuple(cell.shape) == (4, 16)
+        src = batch.inputs[0]
+        assert tuple(src.shape) == (4, 12) and bool((src[:, 0] == obj.tok.cls_id).all())
+        assert float(batch.inputs[1][:, 0].abs().sum()) == 0.0  # <cls> value 0
+        mlm, mvc, cell = model(*batch.inputs)
+        assert tuple(mlm.shape) == (4, 12) and tuple(mvc.shape) == (4, 12) and tuple(cell.shape) == (4, 16)
+        assert mlm.requires_grad == (structure in ("transformer", "linear_base"))  # cnn/linear_ours: MVC only
 
 
 def test_two_process_gradient_equals_one_process_on_the_whole_batch(tmp_path):
@@ -177,11 +187,11 @@ def test_cancel_then_resume_gives_the_uninterrupted_encoder(tmp_path):
 
 
 def test_run_writes_events_and_encoder_as_the_contract_says(tmp_path):
-    run = make_pretrain_run(str(tmp_path), structure="cnn", valueMode="bins", nBins=11, pooling="mean",
+    run = make_pretrain_run(str(tmp_path), structure="cnn_base", valueMode="bins", nBins=11, pooling="mean",
                             warmupSteps=10)
     assert run_cli(["pretrain", "--run-dir", run]) == 0
     rec = read_json(os.path.join(run, "run.json"))
-    assert rec["status"] == "completed" and rec["parameters"]["pretrain"]["structure"] == "cnn"
+    assert rec["status"] == "completed" and rec["parameters"]["pretrain"]["structure"] == "cnn_base"
     events = read_events(run)
     for ev in events:
         check_pretrain_event(ev)
@@ -189,15 +199,19 @@ def test_run_writes_events_and_encoder_as_the_contract_says(tmp_path):
     assert [e["epoch"] for e in val] == [1, 2] and all(e["accuracy"] is None for e in val)
     train_ev = [e for e in events if e["type"] == "train"]
     assert train_ev[-1]["step"] == 14
-    assert train_ev[0]["lr"] == pytest.approx(0.003 * 2 / 10) and train_ev[-1]["lr"] == 0.003  # linear warm-up
+    # the published warm-up: lr x s / 10 before step s (0-based) of epoch 1 (7 steps), then it stays at 0.6 x lr
+    assert train_ev[0]["lr"] == pytest.approx(0.003 * 1 / 10) and train_ev[-1]["lr"] == pytest.approx(0.003 * 0.6)
     metrics = {e["name"]: e["value"] for e in events if e["type"] == "metric"}
     assert metrics["tokensPerSec"] > 0 and metrics["trainSeconds"] > 0
     enc = torch.load(os.path.join(run, "encoder.pt"))
-    assert enc["format"] == "scwb-encoder" and enc["version"] == 1 and enc["model"] == "benchmark"
+    assert enc["format"] == "scwb-encoder" and enc["version"] == 2 and enc["model"] == "benchmark"
     assert (enc["structure"], enc["pooling"], enc["valueMode"], enc["nBins"], enc["maxSeqLen"]) == (
-        "cnn", "mean", "bins", 11, 17)
+        "cnn_base", "mean", "bins", 11, 17)
     assert enc["genes"] == ["G%d" % i for i in range(24)] and enc["vocab"] is None
-    model = BenchmarkEncoder(EncoderConfig.from_dict(enc["config"]))
+    # best_model.pt: encoder.pt holds the epoch of the lowest validation MSE
+    best = min((e for e in val), key=lambda e: e["loss"])
+    assert enc["epoch"] == best["epoch"] and [e["best"] for e in val][best["epoch"] - 1]
+    model = PublishedEncoder(PublishedConfig.from_dict(enc["config"]))
     model.load_state_dict(enc["model_state_dict"])
     assert not [n for n in os.listdir(run) if n.startswith(".")]
 
@@ -216,7 +230,7 @@ def test_continued_pretraining_of_an_encoder_and_with_a_vocabulary(tmp_path):
     enc = torch.load(os.path.join(again, "encoder.pt"))
     assert enc["genes"] == ["G%d" % i for i in range(24)]
     before = torch.load(os.path.join(first, "encoder.pt"))["model_state_dict"]
-    assert not torch.equal(before["gene_emb.weight"], enc["model_state_dict"]["gene_emb.weight"])
+    assert not torch.equal(before["embedding.weight"], enc["model_state_dict"]["embedding.weight"])
     vocab = str(tmp_path / "vocab.json")
     with open(vocab, "w") as f:
         f.write('{"G3": 0, "G1": 1, "G7": 2, "<pad>": 3, "<cls>": 4}')
@@ -276,7 +290,10 @@ def test_continued_pretraining_of_scgpt_keeps_the_published_layout(tmp_path, dem
 
 
 @pytest.mark.parametrize("params,message", [
-    ({"structure": "rnn"}, "structure must be transformer, cnn or linear"),
+    ({"structure": "rnn"}, "structure must be one of transformer, cnn_base, cnn_ours, linear_ours, linear_base, "
+                           "scwb-transformer"),
+    ({"structure": "cnn_base", "mvc": False}, "cnn_base trains only through the MVC loss"),
+    ({"structure": "cnn_base", "maxSeqLen": 16}, "must be a multiple of 2"),
     ({"model": "scgpt", "checkpoint": None}, "needs the published checkpoint"),
     ({"maskRatio": 1.5}, "maskRatio must be between 0 and 1"),
     ({"config": {"dim": 16, "depth": 1, "heads": 2, "width": 3}}, "unknown setting(s) width"),
@@ -312,3 +329,31 @@ def test_nproc_2_run_gives_the_one_process_encoder(tmp_path):
     for ev in read_events(two):
         check_pretrain_event(ev)
     assert not [n for n in os.listdir(two) if n.startswith(".")]
+
+
+def test_encoder_files_of_the_earlier_version_load_as_the_scwb_transformer(tmp_path):
+    from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig
+    cfg = EncoderConfig(n_tokens=10, pad_id=8, cls_id=9, dim=16, depth=1, heads=2)
+    conf = dict(cfg.to_dict(), structure="transformer")
+    model = BenchmarkEncoder(cfg)
+    path = str(tmp_path / "old.pt")
+    torch.save({"format": "scwb-encoder", "version": 1, "model": "benchmark", "structure": "transformer",
+                "config": conf, "genes": None, "vocab": None, "model_state_dict": model.state_dict()}, path)
+    loaded, lcfg, _obj = pretrain.benchmark_from_file(path)
+    assert isinstance(loaded, BenchmarkEncoder) and lcfg.structure == "scwb-transformer"
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    torch.save({"format": "scwb-encoder", "version": 1, "config": dict(conf, structure="cnn"),
+                "model_state_dict": {}}, path)
+    with pytest.raises(runtime.RunError, match="'cnn' structure is no longer offered"):
+        pretrain.benchmark_from_file(path)
+
+
+def test_pooling_and_defaults_resolve_per_structure():
+    scwb = pretrain.resolve({"structure": "scwb-transformer", "pooling": "mean-genes"})
+    assert (scwb["pooling"], scwb["maxSeqLen"], scwb["mvc"]) == ("mean", 512, False)  # mean over genes; <cls> counted
+    pub_t = pretrain.resolve({"structure": "transformer", "pooling": "mean-genes"})
+    assert (pub_t["pooling"], pub_t["maxSeqLen"], pub_t["mvc"]) == ("mean-genes", 512, True)  # genes after <cls>
+    assert pretrain.resolve({"structure": "cnn_ours"})["maxSeqLen"] == 511
+    with pytest.raises(runtime.RunError, match="pooling must be one of cls, mean"):
+        pretrain.resolve({"structure": "scwb-transformer", "pooling": "max"})

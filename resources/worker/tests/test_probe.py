@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from conftest import CLASSES, read_events, read_json, run_cli
 from pretrain_helpers import make_pretrain_run, make_probe_run, write_dataset
 from scwb_worker import probe
-from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig
+from scwb_worker.models.published import PublishedConfig, PublishedEncoder
 from test_runfolder import check_event
 
 
@@ -122,22 +122,27 @@ def test_probe_runs_write_predictions_events_and_embeddings(tmp_path, encoder_ru
     emb = np.load(os.path.join(lin, "embeddings.npy"))
     assert emb.dtype == np.float32 and emb.shape == (60, 16) and emb.flags["C_CONTIGUOUS"]
     assert read_json(os.path.join(lin, "embeddings.json")) == {"rows": 60, "dim": 16, "dataset": ds, "pooling": "cls"}
-    # the embeddings are the encoder's <cls> output, and kNN decides on them as scikit-learn does
+    # the embeddings are the published encoder's <cls> output on X as stored (no log1p), <cls> first, the genes in
+    # stored order, padded with <pad> and value 0 to maxSeqLen places; kNN decides on them as scikit-learn does
     obj = torch.load(enc)
-    model = BenchmarkEncoder(EncoderConfig.from_dict(obj["config"]))
+    cfg = PublishedConfig.from_dict(obj["config"])
+    model = PublishedEncoder(cfg)
     model.load_state_dict(obj["model_state_dict"])
     model.eval()
     from scwb_worker.data import H5ad
     with H5ad(ds) as h5:
         X = next(b for _, b in h5.matrix().iter_rows(list(range(60))))
         labels = h5.labels("cell_type")
-    small = [r for r in range(60) if np.count_nonzero(X[r]) <= 16]  # no sub-sampling: exactly the encoder's
+    small = [r for r in range(60) if np.count_nonzero(X[r]) < 17]  # no sub-sampling: exactly the encoder's
     assert len(small) >= 3
     for r in small[:3]:
         nz = np.nonzero(X[r])[0]
+        src = np.full(18, cfg.pad_id)
+        src[0], src[1:len(nz) + 1] = cfg.cls_id, nz
+        values = np.zeros(18, np.float32)
+        values[1:len(nz) + 1] = X[r, nz]
         with torch.no_grad():
-            _, cell, _ = model.encode(torch.tensor(nz)[None], torch.tensor(np.log1p(X[r, nz]))[None],
-                                      torch.zeros(1, len(nz), dtype=torch.bool))
+            cell = model.embed(torch.tensor(src)[None], torch.tensor(values)[None], torch.tensor(src == cfg.pad_id)[None])
         assert np.allclose(cell.numpy()[0], emb[r], atol=1e-5), r
     y = np.array([CLASSES.index(labels[r]) for r in train])
     ref = KNeighborsClassifier(n_neighbors=5).fit(emb[train], y).predict(emb[test])
@@ -171,3 +176,46 @@ def test_probe_errors_name_the_problem(tmp_path, encoder_run):
     assert "not among the run's classes" in errors[0]
     assert "nope.pt" in errors[1] and "not found" in errors[1]
     assert ds in errors[2]
+
+
+def test_published_probe_reads_x_as_stored_and_draws_genes_by_weight_fresh_per_trial(tmp_path, encoder_run):
+    """The published probes: X as stored (no log1p), a cell with at least maxSeqLen (17) genes keeps 17 drawn with
+    torch.multinomial(x - min + 1e-5) from the trial's seed (no coin), every other cell is the same in every trial."""
+    from scwb_worker.data import H5ad
+    from scwb_worker.published_data import cell_generator
+    enc, _ = encoder_run
+    ds = str(tmp_path / "wide.h5ad")
+    X = np.zeros((4, 24), np.float32)
+    X[0, :20] = np.linspace(0.2, 3.0, 20)  # 20 genes: sampled; normalised-looking values, not counts
+    X[1, 3:9] = [0.5, 1.5, 2.5, 0.1, 0.7, 1.2]
+    X[2, :24] = np.linspace(3.0, 0.1, 24)
+    X[3, 5] = 2.0
+    from conftest import write_h5ad
+    write_h5ad(ds, X, ["c%d" % i for i in range(4)], ["G%d" % i for i in range(24)])
+    obj = torch.load(enc)
+    cfg = PublishedConfig.from_dict(obj["config"])
+    model = PublishedEncoder(cfg)
+    model.load_state_dict(obj["model_state_dict"])
+    model.eval()
+    with H5ad(ds) as h5:
+        trials = [probe.embeddings("benchmark", enc, h5, [0, 1, 2, 3], "cls", None, "cpu", (s, True))[0]
+                  for s in range(1, 7)]
+    # <cls> sees a set of genes (no positions): some trials keep another set of the 20 or 24 genes
+    assert any(not np.allclose(t[2], trials[0][2]) for t in trials[1:])
+    assert all(np.allclose(t[1], trials[0][1]) and np.allclose(t[3], trials[0][3]) for t in trials[1:])
+    for seed, emb in ((1, trials[0]), (2, trials[1])):
+        for r in (0, 1, 2):
+            nz = np.nonzero(X[r])[0]
+            vals = torch.tensor(X[r, nz])
+            if len(nz) >= 17:
+                pick = torch.multinomial(vals - vals.min() + 1e-5, 17, replacement=False,
+                                         generator=cell_generator(seed, 0, r)).numpy()
+                nz = nz[pick]
+            src = np.full(18, cfg.pad_id)
+            src[0], src[1:len(nz) + 1] = cfg.cls_id, nz
+            values = np.zeros(18, np.float32)
+            values[1:len(nz) + 1] = X[r, nz]
+            with torch.no_grad():
+                ref = model.embed(torch.tensor(src)[None], torch.tensor(values)[None],
+                                  torch.tensor(src == cfg.pad_id)[None])
+            assert np.allclose(ref.numpy()[0], emb[r], atol=1e-5), (seed, r)

@@ -12,7 +12,7 @@ import {
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import type { WorkerRunCommand } from '../../core/finetune/invocation';
 import {
-  FINETUNE_DEVICES, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS,
+  FINETUNE_DEVICES, GENE_SAMPLINGS, POOLINGS, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS,
   type PretrainModel, type PretrainStructure, type ProbeMethod,
 } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
@@ -38,6 +38,12 @@ function choice<T extends string>(flags: Flags, name: string, allowed: readonly 
   return v as T | undefined;
 }
 
+/** --mvc / --no-mvc; neither: the default of the structure (on for the published ones). */
+function mvcFlag(flags: Flags): boolean | undefined {
+  if (flags.has('mvc') && flags.has('no-mvc')) throw new UsageError('give --mvc or --no-mvc, not both');
+  return flags.has('mvc') ? true : flags.has('no-mvc') ? false : undefined;
+}
+
 function checkKnown(flags: Flags, known: Set<string>): void {
   for (const name of flags.keys()) if (!known.has(name)) throw new UsageError(`unknown option --${name}`);
 }
@@ -61,12 +67,16 @@ run in the run store; its encoder.pt is what \`scwb probe --encoder\` takes. std
 is the worker's (0 completed, 1 failed, 130 cancelled).
 
   --model benchmark|scbert|scgpt     (default benchmark)
-  --structure transformer|cnn|linear (benchmark; default transformer)
+  --structure S                      benchmark (default transformer): the published transformer, cnn_base, cnn_ours,
+                                     linear_ours, linear_base, or scwb-transformer (scWorkbench's own)
   --checkpoint PATH                  encoder.pt to continue; scBERT .pth / scGPT folder (required for scGPT;
                                      scBERT without one: pre-training from scratch without gene2vec, as published)
   --vocab FILE                       gene -> token id (scGPT vocab.json format); default: the dataset's genes
-  --value-mode log1p|bins  --n-bins 51  --max-seq-len 512 (511 for cnn/linear)  --mask-ratio 0.4
-  --mvc  --weighted-sampling  --pooling cls|mean
+  --value-mode log1p|bins  --n-bins 51  --mask-ratio 0.4
+  --max-seq-len N                    published structures: genes after <cls> (512 transformer, 511 cnn/linear);
+                                     scwb-transformer: tokens with <cls> (512)
+  --mvc / --no-mvc                   the MVC loss (default: on for the published structures, as the paper's command)
+  --weighted-sampling  --pooling cls|mean|mean-genes (mean: all places, as published; mean-genes: the genes only)
   --epochs ${PRETRAIN_DEFAULTS.epochs}  --batch-size ${PRETRAIN_DEFAULTS.batchSize} (global)  --lr ${PRETRAIN_DEFAULTS.lr}  --warmup-steps ${PRETRAIN_DEFAULTS.warmupSteps}
   --validation-fraction ${PRETRAIN_DEFAULTS.validationFraction}  cells held out (random split) for the validation loss
   --seed 0  --value-layer NAME  --config FILE.json (model sizes, e.g. a tiny model)
@@ -74,10 +84,10 @@ is the worker's (0 completed, 1 failed, 130 cancelled).
   --python PATH  --experiment NAME  --store DIR  --prepare-only  --progress
   --resume RUN_DIR...                continue cancelled/failed/interrupted pre-training runs from checkpoints/last.pt`;
 
-const PRETRAIN_KNOWN = new Set(['model', 'structure', 'checkpoint', 'vocab', 'value-mode', 'n-bins', 'max-seq-len', 'mask-ratio', 'mvc',
+const PRETRAIN_KNOWN = new Set(['model', 'structure', 'checkpoint', 'vocab', 'value-mode', 'n-bins', 'max-seq-len', 'mask-ratio', 'mvc', 'no-mvc',
   'weighted-sampling', 'pooling', 'epochs', 'batch-size', 'lr', 'warmup-steps', 'validation-fraction', 'seed', 'value-layer', 'config',
   'device', 'nproc', 'no-amp', 'log-every', 'python', 'experiment', 'store', 'prepare-only', 'progress', 'resume']);
-const PRETRAIN_BOOLEANS = ['mvc', 'weighted-sampling', 'no-amp', 'prepare-only', 'progress', 'resume'];
+const PRETRAIN_BOOLEANS = ['mvc', 'no-mvc', 'weighted-sampling', 'no-amp', 'prepare-only', 'progress', 'resume'];
 
 /** `scwb pretrain --resume RUN_DIR...`: the run folders (of one store, pre-training runs) and the launch options. */
 export function pretrainResumeFromArgs(args: string[], cwd = process.cwd()): { dirs: string[]; device?: 'auto' | 'cpu' | 'cuda'; nproc?: number } & Common {
@@ -102,8 +112,8 @@ export function pretrainRequestFromArgs(args: string[], cwd = process.cwd()): { 
     model: choice<PretrainModel>(flags, 'model', PRETRAIN_MODELS), structure: choice<PretrainStructure>(flags, 'structure', PRETRAIN_STRUCTURES),
     checkpoint: checkpoint ? path.resolve(cwd, checkpoint) : null, vocab: vocab ? path.resolve(cwd, vocab) : null,
     valueMode: choice(flags, 'value-mode', ['log1p', 'bins'] as const), nBins: intFlag(flags, 'n-bins', 2), maxSeqLen: intFlag(flags, 'max-seq-len'),
-    maskRatio: floatFlag(flags, 'mask-ratio'), mvc: flags.has('mvc'), weightedSampling: flags.has('weighted-sampling'),
-    pooling: choice(flags, 'pooling', ['cls', 'mean'] as const), epochs: intFlag(flags, 'epochs'), batchSize: intFlag(flags, 'batch-size'),
+    maskRatio: floatFlag(flags, 'mask-ratio'), mvc: mvcFlag(flags), weightedSampling: flags.has('weighted-sampling'),
+    pooling: choice(flags, 'pooling', POOLINGS), epochs: intFlag(flags, 'epochs'), batchSize: intFlag(flags, 'batch-size'),
     lr: floatFlag(flags, 'lr'), warmupSteps: intFlag(flags, 'warmup-steps', 0), validationFraction: floatFlag(flags, 'validation-fraction'),
     seed: intFlag(flags, 'seed', 0), valueLayer: stringFlag(flags, 'value-layer'), config: configFlag(flags, cwd),
     device: choice(flags, 'device', FINETUNE_DEVICES), nproc: intFlag(flags, 'nproc'), amp: !flags.has('no-amp'), logEvery: intFlag(flags, 'log-every'),
@@ -127,15 +137,21 @@ with the same rows of each trial, so the encoder's gain shows in \`scwb results\
   --trials ${PROBE_DEFAULTS.trials}  --seeds 0,1,2 (seeded)  --test-size ${PROBE_DEFAULTS.testSize}
   --k ${PROBE_DEFAULTS.k}  --epochs ${PROBE_DEFAULTS.epochs}  --lr ${PROBE_DEFAULTS.lr}  --batch-size ${PROBE_DEFAULTS.batchSize}  --eval-every ${PROBE_DEFAULTS.evalEvery}
   --select best-test|last      kept linear probe (default: best-test for published, last for seeded)
-  --pooling cls|mean  --value-layer NAME  --device auto|cpu|cuda
+  --pooling cls|mean|mean-genes  cell embedding: <cls> output, mean over all places (published), mean over the genes
+  --gene-sampling weighted|uniform  published encoders: genes kept of a larger cell (default weighted, as published)
+  --value-layer NAME  --device auto|cpu|cuda
   --embeddings / --no-embeddings   write embeddings.npy on the first run (default: when none exist yet)
   --no-baseline                skip the raw-expression LR runs
+  --task classification|perturbation-prediction
+                               perturbation-prediction: --label is the perturbation column, --control its control
+                               label (default ctrl), --zero-shot holds whole perturbations out; a published benchmark
+                               encoder, Adam 0.005, batch 128, 50 epochs per stage; scored by test MSE
   --python PATH  --experiment NAME  --store DIR  --prepare-only  --progress`;
 
 const PROBE_KNOWN = new Set(['encoder', 'encoder-model', 'label', 'method', 'protocol', 'trials', 'seeds', 'test-size', 'k', 'epochs', 'lr',
-  'batch-size', 'eval-every', 'select', 'pooling', 'value-layer', 'device', 'embeddings', 'no-embeddings', 'no-baseline', 'python',
+  'batch-size', 'eval-every', 'select', 'pooling', 'gene-sampling', 'task', 'control', 'zero-shot', 'value-layer', 'device', 'embeddings', 'no-embeddings', 'no-baseline', 'python',
   'experiment', 'store', 'prepare-only', 'progress']);
-const PROBE_BOOLEANS = ['embeddings', 'no-embeddings', 'no-baseline', 'prepare-only', 'progress'];
+const PROBE_BOOLEANS = ['embeddings', 'no-embeddings', 'no-baseline', 'zero-shot', 'prepare-only', 'progress'];
 
 /** The command line of `scwb probe` as a prepare input (exported for tests). */
 export function probeRequestFromArgs(args: string[], cwd = process.cwd()): { input: ProbeInput } & Common {
@@ -162,7 +178,10 @@ export function probeRequestFromArgs(args: string[], cwd = process.cwd()): { inp
     protocol: choice<ProbeProtocol>(flags, 'protocol', PROBE_PROTOCOLS), trials: intFlag(flags, 'trials'), seeds,
     testSize: floatFlag(flags, 'test-size'), k: intFlag(flags, 'k'), epochs: intFlag(flags, 'epochs'), lr: floatFlag(flags, 'lr'),
     batchSize: intFlag(flags, 'batch-size'), evalEvery: intFlag(flags, 'eval-every'), select: choice(flags, 'select', ['best-test', 'last'] as const),
-    pooling: choice(flags, 'pooling', ['cls', 'mean'] as const), valueLayer: stringFlag(flags, 'value-layer'),
+    pooling: choice(flags, 'pooling', POOLINGS), geneSampling: choice(flags, 'gene-sampling', GENE_SAMPLINGS),
+    task: choice(flags, 'task', ['classification', 'perturbation-prediction'] as const), control: stringFlag(flags, 'control'),
+    zeroShot: flags.has('zero-shot') ? true : undefined,
+    valueLayer: stringFlag(flags, 'value-layer'),
     device: choice(flags, 'device', FINETUNE_DEVICES),
     writeEmbeddings: flags.has('embeddings') ? true : flags.has('no-embeddings') ? false : undefined,
     baseline: !flags.has('no-baseline'), experiment: stringFlag(flags, 'experiment'),
@@ -213,7 +232,8 @@ async function launch<P>(io: CliIO, name: WorkerRunCommand, opts: Common & { dev
     ...extra, store: store.root, exitCode: code,
     runs: records.map(r => ({
       id: r.id, runDir: store.runDir(r.id), model: r.model.label, seed: r.seed, split: r.split, status: r.status,
-      accuracy: r.summary?.accuracy ?? null, macroF1: r.summary?.macroF1 ?? null, error: r.error,
+      accuracy: r.summary?.accuracy ?? null, macroF1: r.summary?.macroF1 ?? null, ...(r.perturbation ? { mse: r.perturbation.mse } : {}),
+      error: r.error,
     })),
   }, null, 2) + '\n');
   if (code === null) return 0;
@@ -245,7 +265,7 @@ async function resumePretrain(req: ReturnType<typeof pretrainResumeFromArgs>, io
 
 export const pretrainCommand: CliCommand = {
   name: 'pretrain',
-  summary: 'pre-train a benchmark encoder (transformer / CNN / linear) or continue scBERT/scGPT pre-training',
+  summary: 'pre-train a benchmark encoder (transformer, cnn_base, cnn_ours, linear_ours, linear_base) or continue scBERT/scGPT pre-training',
   usage: PRETRAIN_USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
     if (args.includes('--resume')) return resumePretrain(pretrainResumeFromArgs(args), io);
@@ -261,7 +281,7 @@ export const pretrainCommand: CliCommand = {
 
 export const probeCommand: CliCommand = {
   name: 'probe',
-  summary: 'probe a frozen encoder (linear probe, kNN) over trials, beside the LR baseline on raw expression',
+  summary: 'probe a frozen encoder (linear probe, kNN; or perturbation prediction) over trials, beside the LR baseline on raw expression',
   usage: PROBE_USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
     const req = probeRequestFromArgs(args);

@@ -6,6 +6,7 @@ import { exportTable, tableToCsv, type TableFormat } from '../../core/results/ex
 import { statisticsChooser } from '../../core/protocols/statistics';
 import { HARD_CELLS, addClassPairMetrics } from '../../core/results/class-pair';
 import { buildResultsModel } from '../../core/results/model';
+import { perturbationCsv, perturbationMarkdown, perturbationRows } from '../../core/results/perturbation';
 import { loadPublishedNumbers } from '../../core/results/published';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { RUN_FILE, RunStore } from '../../core/runs/store';
@@ -15,7 +16,8 @@ const USAGE = `usage: scwb results DIR [--experiment NAME] [--format md|csv|tex|
 
 Prints the results table of the runs in a run store: per dataset, model and few-shot fraction the number of
 seeds, accuracy and macro-F1 as mean ± 95% CI (Student t), Welch's t-test p-values against the reference model
-at the same fraction, and the published numbers where dataset and model match.
+at the same fraction, and the published numbers where dataset and model match. Perturbation-prediction runs get
+their own table: test MSE mean ± sd over trials (md; csv: after the classification table; json: "perturbation").
 
 DIR is a run store folder (e.g. .scwb/runs: every experiment in it, or the one named by --experiment), or one
 run's folder (its experiment).
@@ -66,18 +68,22 @@ export const command: CliCommand = {
       const metrics = new Map(await Promise.all(ids.map(async id => [id, await store.readMetrics(id).catch(() => null)] as const)));
       addClassPairMetrics(model, pair, id => metrics.get(id));
     }
-    if (model.experiments.length === 0) {
+    const perturbation = perturbationRows(runs, experiment);
+    if (model.experiments.length === 0 && perturbation.length === 0) {
       io.err(`scwb results: no runs${experiment !== undefined ? ` of experiment '${experiment}'` : ''} in ${storeRoot}\n`);
       return 1;
     }
     if (format === 'json') {
-      io.out(JSON.stringify(model, null, 2) + '\n');
+      io.out(JSON.stringify({ ...model, perturbation }, null, 2) + '\n');
     } else if (format === 'csv') {
       // One header for all experiments: the CSV has an experiment column.
       const parts = model.experiments.map(t => tableToCsv(t));
-      io.out(parts[0] + parts.slice(1).map(p => p.slice(p.indexOf('\n') + 1)).join(''));
+      if (parts.length) io.out(parts[0] + parts.slice(1).map(p => p.slice(p.indexOf('\n') + 1)).join(''));
+      if (perturbation.length) io.out((parts.length ? '\n' : '') + perturbationCsv(perturbation));
     } else {
-      io.out(model.experiments.map(t => exportTable(t, format as TableFormat)).join('\n'));
+      const tables = model.experiments.map(t => exportTable(t, format as TableFormat));
+      if (perturbation.length) tables.push(format === 'md' ? perturbationMarkdown(perturbation) : perturbationCsv(perturbation));
+      io.out(tables.join('\n'));
     }
     return 0;
   },

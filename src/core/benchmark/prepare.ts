@@ -25,7 +25,7 @@ import { H5adError } from '../h5ad/types';
 import { codeVersion, datasetStem, runBaselineGrid, settle, settleBatch, type BaselineModelSpec } from '../runs/baseline';
 import {
   FINETUNE_DEVICES, PRETRAIN_MODELS, PRETRAIN_STRUCTURES, PROBE_METHODS, PretrainParametersSchema, ProbeParametersSchema,
-  type DatasetRef, type ModelRef, type PretrainModel, type PretrainParameters, type PretrainStructure,
+  type DatasetRef, type ModelRef, type Pooling, type PretrainModel, type PretrainParameters, type PretrainStructure,
   type ProbeMethod, type ProbeParameters, type RunSplit,
 } from '../runs/schema';
 import { RUN_FILE, RunStore } from '../runs/store';
@@ -38,8 +38,13 @@ import { readTextFileSync } from '../safe-read';
 export const PRETRAIN_DEFAULTS = {
   valueMode: 'log1p' as const, nBins: 51, maskRatio: 0.4, pooling: 'cls' as const, epochs: 10, batchSize: 128, lr: 2e-4,
   warmupSteps: 10_000, logEvery: 10, validationFraction: 0.05,
-  /** the transformer's sequence: 511 genes + <cls>; CNN and linear take 511 genes */
-  maxSeqLen: { transformer: 512, cnn: 511, linear: 511 } as Record<PretrainStructure, number>,
+  /**
+   * the published structures: genes after <cls> (the README's --train_maxseq: 512 for the transformer, 511 for CNN and
+   * linear); the scwb transformer: tokens with <cls>
+   */
+  maxSeqLen: {
+    transformer: 512, cnn_base: 511, cnn_ours: 511, linear_ours: 511, linear_base: 511, 'scwb-transformer': 512,
+  } as Record<PretrainStructure, number>,
 };
 /**
  * scBERT pre-training from scratch (model scbert without a checkpoint; the worker's pretrain_scbert.py): the published
@@ -52,7 +57,12 @@ export const PROBE_DEFAULTS = { testSize: 0.3, trials: 5, k: 10, epochs: 50, lr:
 /** The raw-expression baseline beside the probes: the project's published LR baseline. */
 export const PROBE_BASELINE: BaselineModelSpec = { penalty: 'l1', C: 0.1 };
 
-const STRUCTURE_NAMES: Record<PretrainStructure, string> = { transformer: 'Transformer', cnn: 'CNN', linear: 'Linear' };
+const STRUCTURE_NAMES: Record<PretrainStructure, string> = {
+  transformer: 'transformer', cnn_base: 'cnn_base', cnn_ours: 'cnn_ours', linear_ours: 'linear_ours', linear_base: 'linear_base',
+  'scwb-transformer': 'scwb transformer',
+};
+/** The published structures' (the README's) pre-training: with the MVC loss (cnn_base/cnn_ours/linear_ours train only by it). */
+export const isPublishedStructure = (s: PretrainStructure): boolean => s !== 'scwb-transformer';
 const FAMILY: Record<PretrainModel, string> = { benchmark: 'Benchmark encoder', scbert: 'scBERT', scgpt: 'scGPT' };
 
 export interface PretrainInput {
@@ -68,7 +78,7 @@ export interface PretrainInput {
   maskRatio?: number;
   mvc?: boolean;
   weightedSampling?: boolean;
-  pooling?: 'cls' | 'mean';
+  pooling?: Pooling;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -131,7 +141,7 @@ function resolvePretrainCheckpoint(model: PretrainModel, checkpoint: string): st
   return abs;
 }
 
-async function datasetRef(file: string, ctx: TaskContext, from: number, to: number, shape: { nObs: number; nVars: number }): Promise<DatasetRef> {
+export async function datasetRef(file: string, ctx: TaskContext, from: number, to: number, shape: { nObs: number; nVars: number }): Promise<DatasetRef> {
   return {
     path: path.resolve(file), nObs: shape.nObs, nVars: shape.nVars,
     sha256: await sha256File(file, (d, t) => ctx.progress(from + (to - from) * (t ? d / t : 1), 'hashing the dataset'), () => ctx.cancelled),
@@ -181,7 +191,7 @@ export async function preparePretrainRun(input: PretrainInput, ctx: TaskContext)
   const pretrain: PretrainParameters = PretrainParametersSchema.parse({
     model, structure, checkpoint, vocab, valueMode: input.valueMode ?? PRETRAIN_DEFAULTS.valueMode, nBins: input.nBins ?? PRETRAIN_DEFAULTS.nBins,
     maxSeqLen: input.maxSeqLen ?? PRETRAIN_DEFAULTS.maxSeqLen[structure], maskRatio: input.maskRatio ?? PRETRAIN_DEFAULTS.maskRatio,
-    mvc: input.mvc ?? false, weightedSampling: input.weightedSampling ?? false, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling,
+    mvc: input.mvc ?? (model === 'benchmark' && isPublishedStructure(structure)), weightedSampling: input.weightedSampling ?? false, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling,
     epochs: input.epochs ?? (scratch ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS).epochs,
     batchSize: input.batchSize ?? (scratch ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS).batchSize,
     lr: input.lr ?? (scratch ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS).lr, warmupSteps: input.warmupSteps ?? PRETRAIN_DEFAULTS.warmupSteps, config: input.config ?? null,
@@ -235,7 +245,9 @@ export interface ProbeInput {
   seeds?: number[];
   seedsDrawn?: boolean;
   testSize?: number;
-  pooling?: 'cls' | 'mean';
+  pooling?: Pooling;
+  /** published benchmark encoders: 'weighted' (default, as published) or 'uniform' gene sampling per trial */
+  geneSampling?: ProbeParameters['geneSampling'];
   k?: number;
   epochs?: number;
   lr?: number;
@@ -249,6 +261,12 @@ export interface ProbeInput {
   writeEmbeddings?: boolean;
   /** the LR baseline on raw expression with each trial's rows (default true) */
   baseline?: boolean;
+  /** 'classification' (default: linear probe / kNN on the label column) or 'perturbation-prediction' (perturbation.ts) */
+  task?: 'classification' | 'perturbation-prediction';
+  /** perturbation prediction: the control cells' label (default 'ctrl') */
+  control?: string;
+  /** perturbation prediction: hold whole perturbations out (zero-shot) */
+  zeroShot?: boolean;
   /** default '<dataset stem> probes' */
   experiment?: string;
   storeRoot: string;
@@ -262,7 +280,7 @@ export interface ProbePlan {
   encoderName: string;
   classes: string[];
   splits: RunSplit[];
-  runs: (PreparedRun & { method: ProbeMethod; trial: number; writeEmbeddings: boolean })[];
+  runs: (PreparedRun & { method: ProbeParameters['method']; trial: number; writeEmbeddings: boolean })[];
   /** the raw-expression LR runs beside the probes (one per trial), already completed (or failed) */
   baselineRunIds: string[];
 }
@@ -307,7 +325,7 @@ export function probeModelRef(encoder: ProbeEncoder, encoderName: string, method
   return { family: FAMILY[encoder.model], label: `${encoderName} ${suffix}`, variant: suffix };
 }
 
-function defaultEncoderName(encoder: ProbeEncoder): string {
+export function defaultEncoderName(encoder: ProbeEncoder): string {
   const run = pretrainRunOf(encoder.path);
   if (run) return `${run.label} (${path.basename(path.dirname(encoder.path))})`;
   return path.basename(encoder.path).replace(/\.(pt|pth)$/i, '');
@@ -394,7 +412,7 @@ export async function prepareProbeGrid(input: ProbeInput, ctx: TaskContext): Pro
       const probe: ProbeParameters = ProbeParametersSchema.parse({
         encoder, method, classes, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling, k: input.k ?? PROBE_DEFAULTS.k,
         epochs: input.epochs ?? PROBE_DEFAULTS.epochs, lr: input.lr ?? PROBE_DEFAULTS.lr, batchSize: input.batchSize ?? PROBE_DEFAULTS.batchSize,
-        evalEvery: input.evalEvery ?? PROBE_DEFAULTS.evalEvery, select, writeEmbeddings, valueLayer: input.valueLayer ?? null,
+        evalEvery: input.evalEvery ?? PROBE_DEFAULTS.evalEvery, select, geneSampling: input.geneSampling ?? 'weighted', writeEmbeddings, valueLayer: input.valueLayer ?? null,
         device: input.device ?? 'auto',
       });
       const model = probeModelRef(encoder, encoderName, method);

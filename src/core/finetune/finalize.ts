@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import { settle } from '../runs/baseline';
 import { runMetricsOf } from '../runs/run-metrics';
-import { FINAL_STATUSES, RunFileError, type RunRecord } from '../runs/schema';
+import { FINAL_STATUSES, PerturbationSummarySchema, RunFileError, type RunRecord } from '../runs/schema';
 import { PREDICTIONS_FILE, RunStore } from '../runs/store';
 import { WORKER_EXIT } from './invocation';
 
@@ -18,6 +18,36 @@ function fail(store: RunStore, id: string, message: string): Promise<void> {
       await store.appendEvent(id, { type: 'status', status: 'failed', message });
       await store.appendLog(id, `failed: ${message}`);
     });
+}
+
+/** The scores a perturbation-prediction probe writes (docs/worker-benchmark.md). */
+export const PERTURBATION_FILE = 'perturbation.json';
+
+/** A completed perturbation-prediction run: its perturbation.json scores into run.json, or the run fails naming the file. */
+async function finalizePerturbation(store: RunStore, record: RunRecord): Promise<RunRecord> {
+  if (record.perturbation) return record;
+  const file = store.file(record.id, PERTURBATION_FILE);
+  try {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch {
+      throw new RunFileError(file, 'missing: the worker reported the run completed but wrote no perturbation scores');
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new RunFileError(file, `not JSON: ${(e as Error).message}`);
+    }
+    const res = PerturbationSummarySchema.safeParse(parsed);
+    if (!res.success) throw new RunFileError(file, `not the scores of a perturbation run: ${res.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    await store.appendLog(record.id, `perturbation scores from ${PERTURBATION_FILE}: test MSE ${res.data.mse.toFixed(5)} (no shift ${res.data.mseNoShift.toFixed(5)}, control shift ${res.data.mseControlShift.toFixed(5)})`);
+    return await store.update(record.id, { perturbation: res.data });
+  } catch (e) {
+    await fail(store, record.id, e instanceof Error ? e.message : String(e));
+    return store.get(record.id);
+  }
 }
 
 /** Run kinds the training worker executes (and this module finalizes). */
@@ -41,6 +71,9 @@ export async function finalizeFinetuneRun(store: RunStore, id: string): Promise<
     return store.get(id);
   }
   if ((record.kind !== 'finetune' && record.kind !== 'probe') || record.status !== 'completed') return record;
+  if (record.kind === 'probe' && (record.parameters.probe as { method?: string } | undefined)?.method === 'perturbation') {
+    return finalizePerturbation(store, record);
+  }
   const existing = await store.readMetrics(id).catch(() => null);
   if (existing && record.summary) return record;
   const file = store.file(id, PREDICTIONS_FILE);

@@ -268,7 +268,8 @@ function comboSpec(c: GridCombination, g: Grid, experiment: string): QueueSpec {
     kind: 'probe', ...common,
     probe: {
       encoder: { model: m.encoder, path: m.encoderPath }, method: m.method, pooling: m.pooling, k: m.k, epochs: m.epochs, lr: m.lr,
-      batchSize: m.batchSize, evalEvery: m.evalEvery, select: 'best-test', writeEmbeddings: false, valueLayer: null, device: 'auto',
+      batchSize: m.batchSize, evalEvery: m.evalEvery, select: 'best-test', geneSampling: m.geneSampling, control: null, zeroShot: false, writeEmbeddings: false, valueLayer: null,
+      device: 'auto',
     },
   };
 }

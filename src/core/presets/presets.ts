@@ -94,7 +94,7 @@ const RAW: PresetInput[] = [
   {
     id: 'benchmark-probes', title: 'Benchmark: downstream probes of a frozen encoder', source: 'Qi et al. 2025 (docs/worker-benchmark.md)',
     publishedExperiment: '', experiment: 'Benchmark probes',
-    description: 'A frozen pre-trained encoder (<cls> features) probed with a linear layer (Adam 0.005, batch 64, 50 epochs, best test accuracy over checks every 5 epochs) and kNN (k = 10) on an unseeded-in-the-paper random 70/30 split, 5 trials (seeded here). Choose the encoder (an encoder.pt from Pre-train Encoder…).',
+    description: 'A frozen pre-trained encoder (<cls> features; for cnn_base, cnn_ours and linear_ours their pooled output) probed with a linear layer (Adam 0.005, batch 64, 50 epochs, best test accuracy over checks every 5 epochs) and kNN (k = 10) on an unseeded-in-the-paper random 70/30 split, 5 trials (seeded here). The published encoders read X as stored and keep 512 (511) genes of a larger cell by a weighted draw, fresh in each trial. Choose the encoder (an encoder.pt from Pre-train Encoder… of transformer, cnn_base, cnn_ours, linear_ours or linear_base).',
     grids: [
       {
         title: 'linear and kNN probes',

@@ -4,7 +4,7 @@
  * file or a webview is checked with these schemas.
  */
 import * as z from 'zod';
-import { FINETUNE_ABLATIONS, FINETUNE_MODELS, PRECISIONS, ProtocolChoicesSchema } from '../runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_MODELS, GENE_SAMPLINGS, POOLINGS, PRECISIONS, ProtocolChoicesSchema } from '../runs/schema';
 
 /** How a dataset is divided into training and test cells (`random` is the benchmark's unstratified 70/30). */
 export const GridSplitSchema = z.discriminatedUnion('kind', [
@@ -65,7 +65,9 @@ export const GridModelSchema = z.discriminatedUnion('kind', [
     lr: z.number().positive().default(0.005),
     batchSize: z.number().int().positive().default(64),
     evalEvery: z.number().int().positive().default(5),
-    pooling: z.enum(['cls', 'mean']).default('cls'),
+    pooling: z.enum(POOLINGS).default('cls'),
+    /** published benchmark encoders: genes of a cell with too many drawn by weight (as published) or uniformly */
+    geneSampling: z.enum(GENE_SAMPLINGS).default('weighted'),
   }),
 ]);
 export type GridModel = z.infer<typeof GridModelSchema>;

@@ -62,6 +62,17 @@ export const RunSummarySchema = z.object({
 /** Headline metrics copied into run.json so list views need not open metrics.json. */
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 
+/** perturbation.json of a perturbation-prediction probe (docs/worker-benchmark.md): test MSEs of the MVC output */
+export const PerturbationSummarySchema = z.object({
+  mse: z.number(),
+  mseNoShift: z.number(),
+  mseControlShift: z.number(),
+  nControl: z.number().int().nonnegative(),
+  nTrain: z.number().int().nonnegative(),
+  nTest: z.number().int().nonnegative(),
+});
+export type PerturbationSummary = z.infer<typeof PerturbationSummarySchema>;
+
 export const RUN_KINDS = ['baseline', 'finetune', 'pretrain', 'probe'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 export const SlurmJobRefSchema = z.object({
@@ -130,6 +141,8 @@ export const RunRecordSchema = z.object({
   error: z.string().nullable().default(null),
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
+  /** a completed perturbation-prediction probe: its scores (perturbation.json) */
+  perturbation: PerturbationSummarySchema.optional(),
   slurm: SlurmJobRefSchema.optional(),
   /** fine-tunes: the protocol as prepared (src/core/protocols): elements that differ from the published ones */
   protocol: RunProtocolSchema.optional(),
@@ -234,9 +247,17 @@ export type FinetuneParameters = z.infer<typeof FinetuneParametersSchema>;
 
 export const PRETRAIN_MODELS = ['benchmark', 'scbert', 'scgpt'] as const;
 export type PretrainModel = (typeof PRETRAIN_MODELS)[number];
-export const PRETRAIN_STRUCTURES = ['transformer', 'cnn', 'linear'] as const;
+/**
+ * The AAAI 2025 benchmark encoders as published (`--model_structure` names), then scWorkbench's own transformer
+ * (docs/worker-benchmark.md).
+ */
+export const PRETRAIN_STRUCTURES = ['transformer', 'cnn_base', 'cnn_ours', 'linear_ours', 'linear_base', 'scwb-transformer'] as const;
 export type PretrainStructure = (typeof PRETRAIN_STRUCTURES)[number];
-export const POOLINGS = ['cls', 'mean'] as const;
+/** cls: the <cls> output; mean: the mean over all places (the published average pooling); mean-genes: over the genes */
+export const POOLINGS = ['cls', 'mean', 'mean-genes'] as const;
+export type Pooling = (typeof POOLINGS)[number];
+/** how a probe's published encoder keeps maxSeqLen genes of a cell with more: by weight (as published) or uniformly */
+export const GENE_SAMPLINGS = ['weighted', 'uniform'] as const;
 
 /** run.json `parameters.pretrain` (docs/worker-benchmark.md). */
 export const PretrainParametersSchema = z.object({
@@ -268,12 +289,18 @@ export type PretrainParameters = z.infer<typeof PretrainParametersSchema>;
 
 export const PROBE_METHODS = ['linear', 'knn'] as const;
 export type ProbeMethod = (typeof PROBE_METHODS)[number];
+/** run.json probe methods: the classification probes, and perturbation prediction (the benchmark's MSE task) */
+export const PROBE_RUN_METHODS = [...PROBE_METHODS, 'perturbation'] as const;
 
 /** run.json `parameters.probe` (docs/worker-benchmark.md). */
 export const ProbeParametersSchema = z.object({
   encoder: z.object({ model: z.enum(PRETRAIN_MODELS), path: z.string().min(1) }),
-  method: z.enum(PROBE_METHODS),
+  method: z.enum(PROBE_RUN_METHODS),
   classes: z.array(z.string()).min(2),
+  /** perturbation: the label of the control cells (split.json `validation`) */
+  control: z.string().min(1).nullable().default(null),
+  /** perturbation: the test perturbations are held out of training altogether */
+  zeroShot: z.boolean().default(false),
   pooling: z.enum(POOLINGS),
   k: z.number().int().positive(),
   epochs: z.number().int().positive(),
@@ -281,6 +308,8 @@ export const ProbeParametersSchema = z.object({
   batchSize: z.number().int().positive(),
   evalEvery: z.number().int().positive(),
   select: z.enum(['best-test', 'last']),
+  /** published benchmark encoders only: a fresh weighted (multinomial) draw of the genes per trial, as published */
+  geneSampling: z.enum(GENE_SAMPLINGS).default('weighted'),
   writeEmbeddings: z.boolean(),
   valueLayer: z.string().min(1).nullable(),
   device: z.enum(FINETUNE_DEVICES),

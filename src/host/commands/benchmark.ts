@@ -15,7 +15,7 @@ import { ENCODER_FILE } from '../../core/finetune/finalize';
 import { checkWorkerEnvironment, judgeEnvironment } from '../../core/finetune/env';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { PretrainModel, PretrainStructure, ProbeMethod } from '../../core/runs/schema';
+import type { Pooling, PretrainModel, PretrainStructure, ProbeMethod } from '../../core/runs/schema';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { askNumber, windowPrompts, type Prompts } from '../prompts';
@@ -143,9 +143,12 @@ async function askDevice(ui: Prompts, title: string): Promise<'auto' | 'cpu' | '
 export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 'checkpoints'> & Partial<BenchmarkDeps>, ui: Prompts = windowPrompts): Promise<PretrainCommandOptions | undefined> {
   const title = `Pre-train Encoder on ${path.basename(dataset)}`;
   const modelChoice = await ui.pick<vscode.QuickPickItem & { model: PretrainModel; structure: PretrainStructure }>([
-    { label: 'Transformer encoder', model: 'benchmark', structure: 'transformer', detail: 'gene embedding + value MLP, 512 tokens with <cls> (the benchmark)' },
-    { label: 'CNN encoder', model: 'benchmark', structure: 'cnn', detail: '511 genes' },
-    { label: 'Linear encoder', model: 'benchmark', structure: 'linear', detail: '511 genes' },
+    { label: 'transformer', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'transformer', detail: 'post-norm transformer, 6 x 256, 8 heads; <cls> + 512 genes' },
+    { label: 'cnn_base', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'cnn_base', detail: 'strided kernel-9 Conv1d + BatchNorm, average pooled; <cls> + 511 genes' },
+    { label: 'cnn_ours', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'cnn_ours', detail: 'cnn_base over the genes ordered by token id; <cls> + 511 genes' },
+    { label: 'linear_ours', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'linear_ours', detail: 'Linear layers halving the sequence to one place; <cls> + 511 genes' },
+    { label: 'linear_base', description: 'AAAI 2025 benchmark', model: 'benchmark', structure: 'linear_base', detail: 'per-token feed-forward blocks; <cls> + 511 genes' },
+    { label: 'scwb transformer', model: 'benchmark', structure: 'scwb-transformer', detail: 'scWorkbench\'s own transformer encoder (pre-norm embeddings, final norm)' },
     { label: 'scBERT: pre-train from scratch or continue', model: 'scbert', structure: 'transformer', detail: 'masked expression bins on this (unlabelled) dataset' },
     { label: 'scGPT: continue pre-training', model: 'scgpt', structure: 'transformer', detail: 'masked value prediction (GEP) on this dataset' },
   ], { title, placeHolder: 'Encoder' });
@@ -174,10 +177,22 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
   const valueMode = modelChoice.model === 'benchmark'
     ? (await ui.pick([
       { label: 'log1p', id: 'log1p' as const, detail: 'log1p of X (no size normalisation)' },
-      { label: '51 bins', id: 'bins' as const, detail: 'scGPT-style per-cell binning' },
+      {
+        label: '51 bins', id: 'bins' as const,
+        detail: modelChoice.structure === 'scwb-transformer' ? 'scGPT-style per-cell binning' : 'quantile bins of each sampled row (the published bin mode)',
+      },
     ], { title, placeHolder: 'Expression values' }))?.id
     : 'log1p';
   if (!valueMode) return undefined;
+  let weightedSampling = false;
+  if (modelChoice.model === 'benchmark') {
+    const sampling = await ui.pick([
+      { label: 'Weighted', id: true, detail: 'cells with too many genes: half of the time drawn by expression (the paper\'s command)' },
+      { label: 'Uniform', id: false, detail: 'a random subset of the genes' },
+    ], { title, placeHolder: 'Gene sampling' });
+    if (!sampling) return undefined;
+    weightedSampling = sampling.id;
+  }
   const defaults = modelChoice.model === 'scbert' && checkpoint === null ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS;
   const epochs = await askNumber(ui, title, 'Epochs', String(defaults.epochs), v => Number.isInteger(v) && v > 0);
   if (epochs === undefined) return undefined;
@@ -187,7 +202,30 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
   if (!device) return undefined;
   return {
     datasetPath: dataset, model: modelChoice.model, structure: modelChoice.structure, checkpoint: checkpoint as string | null,
-    valueMode, epochs, batchSize, device,
+    valueMode, ...(modelChoice.model === 'benchmark' ? { weightedSampling } : {}), epochs, batchSize, device,
+  };
+}
+
+/** Perturbation prediction in Probe Encoder…: perturbation column → control label → split → trials → device. */
+async function askForPerturbation(dataset: string, summary: DatasetSummary, encoder: ProbeEncoder, candidates: string[], ui: Prompts, title: string): Promise<ProbeCommandOptions | undefined> {
+  const column = await ui.pick(candidates.map(c => ({ label: c })), { title, placeHolder: 'Perturbation column (the perturbed gene of each cell)' });
+  if (!column) return undefined;
+  const values = summary.obs.find(c => c.name === column.label)?.categories ?? [];
+  const guess = values.find(v => /^(ctrl|control|non-?targeting|unperturbed)$/i.test(v));
+  const control = await ui.pick([...(guess ? [guess] : []), ...values.filter(v => v !== guess)].map(v => ({ label: v })), { title, placeHolder: 'Label of the control (unperturbed) cells' });
+  if (!control) return undefined;
+  const zeroShot = await ui.pick([
+    { label: 'Random 70/30 of the perturbed cells', id: false },
+    { label: 'Zero-shot: 30% of the perturbations held out', id: true, detail: 'the test perturbations are never trained on' },
+  ], { title, placeHolder: 'Split' });
+  if (!zeroShot) return undefined;
+  const trials = await askNumber(ui, title, 'Trials', String(PROBE_DEFAULTS.trials), v => Number.isInteger(v) && v > 0);
+  if (trials === undefined) return undefined;
+  const device = await askDevice(ui, title);
+  if (!device) return undefined;
+  return {
+    datasetPath: dataset, labelColumn: column.label, encoder, task: 'perturbation-prediction', control: control.label, zeroShot: zeroShot.id,
+    trials, device,
   };
 }
 
@@ -225,6 +263,14 @@ export async function askForProbe(dataset: string, summary: DatasetSummary, deps
     void vscode.window.showWarningMessage(`${path.basename(dataset)} has no categorical obs column to use as labels.`);
     return undefined;
   }
+  const task = encoder.model === 'benchmark'
+    ? (await ui.pick<vscode.QuickPickItem & { id: 'classification' | 'perturbation-prediction' }>([
+      { label: 'Cell-type classification', id: 'classification', detail: 'linear probe and/or kNN on a label column, beside LR on raw expression' },
+      { label: 'Perturbation prediction', id: 'perturbation-prediction', detail: 'the expression after a gene perturbation, from the frozen encoder (test MSE, as the benchmark)' },
+    ], { title, placeHolder: 'Downstream task' }))?.id
+    : 'classification';
+  if (!task) return undefined;
+  if (task === 'perturbation-prediction') return askForPerturbation(dataset, summary, encoder, candidates, ui, title);
   const label = await ui.pick(candidates.map(c => ({ label: c })), { title, placeHolder: 'Label column (cell types)' });
   if (!label) return undefined;
   const methods = await ui.pick<vscode.QuickPickItem & { methods: ProbeMethod[] }>([
@@ -238,9 +284,15 @@ export async function askForProbe(dataset: string, summary: DatasetSummary, deps
     { label: 'Published (random 70/30, 5 trials)', id: 'published', detail: 'unstratified random splits; the seed drawn for each trial is recorded' },
   ], { title, placeHolder: 'Split protocol' });
   if (!protocol) return undefined;
+  const pooling = await ui.pick<vscode.QuickPickItem & { id: Pooling }>([
+    { label: '<cls> output', id: 'cls', detail: 'as the published probes (for cnn_base, cnn_ours and linear_ours: their pooled output)' },
+    { label: 'Mean over all places', id: 'mean', detail: 'the published average pooling: <cls> and padding included' },
+    { label: 'Mean over the genes', id: 'mean-genes', detail: 'padding and <cls> left out' },
+  ], { title, placeHolder: 'Cell embedding' });
+  if (!pooling) return undefined;
   const trials = await askNumber(ui, title, 'Trials', String(PROBE_DEFAULTS.trials), v => Number.isInteger(v) && v > 0);
   if (trials === undefined) return undefined;
   const device = await askDevice(ui, title);
   if (!device) return undefined;
-  return { datasetPath: dataset, labelColumn: label.label, encoder, methods: methods.methods, protocol: protocol.id, trials, device };
+  return { datasetPath: dataset, labelColumn: label.label, encoder, methods: methods.methods, protocol: protocol.id, pooling: pooling.id, trials, device };
 }

@@ -11,6 +11,7 @@ import { lossCurve, type LossCurve } from '../../core/results/figures';
 import { statisticsChooser } from '../../core/protocols/statistics';
 import { HARD_CELLS, addClassPairMetrics } from '../../core/results/class-pair';
 import { buildResultsModel, confusionView, type ConfusionView, type ResultsModel } from '../../core/results/model';
+import { perturbationRows } from '../../core/results/perturbation';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
 import type { RunMetrics } from '../../core/runs/schema';
 import type { WebviewMessage } from '../../shared/protocol';
@@ -84,8 +85,10 @@ export class ResultsPanel extends WebviewApp {
       published ??= loadPublishedNumbers();
       const choice = vscode.workspace.getConfiguration('scwb').get<string>('results.statistics', 'auto');
       const statistics = statisticsChooser(choice === 'published' || choice === 'welch' ? choice : 'auto');
-      const model = buildResultsModel(await this.runs.runs(), published, { statistics });
+      const runs = await this.runs.runs();
+      const model = buildResultsModel(runs, published, { statistics });
       await this.addClassPair(model);
+      const perturbation = perturbationRows(runs);
       this.model = model;
       const names = model.experiments.map(e => e.experiment);
       if (!this.experiment || !names.includes(this.experiment)) this.experiment = names[0];
@@ -93,7 +96,7 @@ export class ResultsPanel extends WebviewApp {
       if (!table || !table.rows.some(r => r.key === this.rowKey)) this.rowKey = table?.rows[0]?.key ?? null;
       const confusion = table && this.rowKey ? await this.confusionOf(table.experiment, this.rowKey) : null;
       const learning = table && this.rowKey ? await this.learningOf(table.experiment, this.rowKey) : [];
-      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion, learning });
+      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion, learning, perturbation });
     } catch (e) {
       this.post({ type: 'error', message: `Cannot build the results: ${(e as Error).message}` });
     }

@@ -53,10 +53,11 @@ export function probeRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunn
     if (spec.kind !== 'probe') throw new Error(`not a probe item: ${spec.kind}`);
     if (spec.split.kind === 'reference-query') throw new Error(`${item.label}: probes split one dataset (random or stratified), not reference/query files`);
     const p = spec.probe;
+    if (p.method === 'perturbation') throw new Error(`${item.label}: the queue runs classification probes; run perturbation prediction with Probe Encoder… or scwb probe --task perturbation-prediction`);
     const input: ProbeInput = {
       datasetPath: spec.datasetPath, labelColumn: spec.labelColumn, encoder: p.encoder, methods: [p.method],
       protocol: spec.split.kind === 'random' ? 'published' : 'seeded', seeds: [spec.seed], seedsDrawn: true, testSize: spec.split.testSize,
-      pooling: p.pooling, k: p.k, epochs: p.epochs, lr: p.lr, batchSize: p.batchSize, evalEvery: p.evalEvery, select: p.select,
+      pooling: p.pooling, geneSampling: p.geneSampling, k: p.k, epochs: p.epochs, lr: p.lr, batchSize: p.batchSize, evalEvery: p.evalEvery, select: p.select,
       valueLayer: p.valueLayer, device: p.device === 'auto' ? device : p.device, baseline: p.method === 'linear',
       ...(p.writeEmbeddings ? { writeEmbeddings: true } : {}), experiment: spec.experiment, storeRoot: runStore.root,
     };

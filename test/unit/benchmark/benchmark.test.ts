@@ -43,18 +43,26 @@ async function pbmcLabels(): Promise<string[]> {
 describe('benchmark: run.json schemas of pre-training and probe runs (docs/worker-benchmark.md)', () => {
   it('parameters.pretrain and parameters.probe accept the contract\'s examples and refuse unknown values', () => {
     const pretrain = {
-      model: 'benchmark', structure: 'cnn', checkpoint: null, vocab: null, valueMode: 'bins', nBins: 51, maxSeqLen: 511, maskRatio: 0.4,
+      model: 'benchmark', structure: 'cnn_ours', checkpoint: null, vocab: null, valueMode: 'bins', nBins: 51, maxSeqLen: 511, maskRatio: 0.4,
       mvc: true, weightedSampling: true, pooling: 'mean', epochs: 10, batchSize: 128, lr: 0.0002, warmupSteps: 10000,
       config: { dim: 256, depth: 6, heads: 8, dropout: 0.15 }, valueLayer: null, device: 'auto', nproc: 1, amp: true, logEvery: 10,
     };
     assert.deepStrictEqual(PretrainParametersSchema.parse(pretrain), pretrain);
     assert.strictEqual(PretrainParametersSchema.safeParse({ ...pretrain, structure: 'rnn' }).success, false);
+    assert.strictEqual(PretrainParametersSchema.safeParse({ ...pretrain, structure: 'cnn' }).success, false, 'the published names only');
+    for (const structure of ['transformer', 'cnn_base', 'linear_ours', 'linear_base', 'scwb-transformer']) {
+      assert.strictEqual(PretrainParametersSchema.safeParse({ ...pretrain, structure }).success, true, structure);
+    }
     assert.strictEqual(PretrainParametersSchema.safeParse({ ...pretrain, maskRatio: 1 }).success, false);
     const probe = {
       encoder: { model: 'benchmark', path: '/abs/encoder.pt' }, method: 'knn', classes: ['a', 'b'], pooling: 'cls', k: 10, epochs: 50,
-      lr: 0.005, batchSize: 64, evalEvery: 5, select: 'best-test', writeEmbeddings: false, valueLayer: null, device: 'cpu',
+      lr: 0.005, batchSize: 64, evalEvery: 5, select: 'best-test', geneSampling: 'weighted', control: null, zeroShot: false, writeEmbeddings: false, valueLayer: null,
+      device: 'cpu',
     };
     assert.deepStrictEqual(ProbeParametersSchema.parse(probe), probe);
+    const { geneSampling: _g, ...older } = probe;
+    assert.strictEqual(ProbeParametersSchema.parse(older).geneSampling, 'weighted', 'run.json files written before geneSampling');
+    assert.strictEqual(ProbeParametersSchema.parse({ ...probe, pooling: 'mean-genes' }).pooling, 'mean-genes');
     assert.strictEqual(ProbeParametersSchema.safeParse({ ...probe, method: 'svm' }).success, false);
     assert.strictEqual(ProbeParametersSchema.safeParse({ ...probe, classes: ['a'] }).success, false);
   });
@@ -122,18 +130,18 @@ describe('benchmark: prepare, finalize and results', function () {
   });
 
   it('preparePretrainRun: run.json kind pretrain with the defaults of the contract; split.json train + held-out validation, test []', async () => {
-    const plan = await preparePretrainRun({ datasetPath: PBMC, structure: 'linear', seed: 11, epochs: 2, storeRoot: root }, ctx());
+    const plan = await preparePretrainRun({ datasetPath: PBMC, structure: 'linear_ours', seed: 11, epochs: 2, storeRoot: root }, ctx());
     const run = readJson<RunRecord>(path.join(plan.run.runDir, 'run.json'));
     assert.strictEqual(run.kind, 'pretrain');
     assert.strictEqual(run.labelColumn, '');
     assert.strictEqual(run.status, 'queued');
     assert.deepStrictEqual(run.split, { kind: 'random', testSize: 0.05, seed: 11 });
-    assert.strictEqual(run.model.label, 'Linear encoder');
+    assert.strictEqual(run.model.label, 'linear_ours encoder');
     assert.strictEqual(plan.experiment, 'scanpy_pbmc68k_reduced_2025 pre-train');
     const p = PretrainParametersSchema.parse(run.parameters.pretrain);
     assert.deepStrictEqual({ ...p }, {
-      model: 'benchmark', structure: 'linear', checkpoint: null, vocab: null, valueMode: 'log1p', nBins: 51, maxSeqLen: 511, maskRatio: 0.4,
-      mvc: false, weightedSampling: false, pooling: 'cls', epochs: 2, batchSize: 128, lr: 0.0002, warmupSteps: 10000, config: null,
+      model: 'benchmark', structure: 'linear_ours', checkpoint: null, vocab: null, valueMode: 'log1p', nBins: 51, maxSeqLen: 511, maskRatio: 0.4,
+      mvc: true, weightedSampling: false, pooling: 'cls', epochs: 2, batchSize: 128, lr: 0.0002, warmupSteps: 10000, config: null,
       valueLayer: null, device: 'auto', nproc: 1, amp: true, logEvery: 10,
     });
     const split = readJson<{ train: number[]; validation: number[]; test: number[] }>(path.join(plan.run.runDir, 'split.json'));
@@ -311,10 +319,15 @@ describe('benchmark: prepare, finalize and results', function () {
   });
 
   it('scwb pretrain / probe: flags become the prepare input; --prepare-only creates the runs and prints them', async () => {
-    const pre = pretrainRequestFromArgs(['d.h5ad', '--structure', 'cnn', '--mvc', '--epochs', '3', '--store', 'st'], '/w');
+    const pre = pretrainRequestFromArgs(['d.h5ad', '--structure', 'cnn_ours', '--mvc', '--epochs', '3', '--store', 'st'], '/w');
     assert.strictEqual(pre.input.datasetPath, '/w/d.h5ad');
-    assert.strictEqual(pre.input.structure, 'cnn');
+    assert.strictEqual(pre.input.structure, 'cnn_ours');
     assert.strictEqual(pre.input.mvc, true);
+    assert.strictEqual(pretrainRequestFromArgs(['d.h5ad', '--structure', 'linear_base']).input.mvc, undefined, 'the structure\'s default');
+    assert.strictEqual(pretrainRequestFromArgs(['d.h5ad', '--structure', 'scwb-transformer', '--no-mvc']).input.mvc, false);
+    assert.throws(() => pretrainRequestFromArgs(['d.h5ad', '--structure', 'cnn']), /--structure must be one of transformer, cnn_base, cnn_ours/);
+    const probeArgs = probeRequestFromArgs(['d.h5ad', '--encoder', encoderPath, '--label', 'x', '--pooling', 'mean-genes', '--gene-sampling', 'uniform']);
+    assert.deepStrictEqual([probeArgs.input.pooling, probeArgs.input.geneSampling], ['mean-genes', 'uniform']);
     assert.strictEqual(pre.input.epochs, 3);
     assert.strictEqual(pre.input.storeRoot, '/w/st');
     assert.throws(() => pretrainRequestFromArgs(['d.h5ad', '--structure', 'rnn']), /--structure must be one of/);

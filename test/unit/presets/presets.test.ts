@@ -77,7 +77,7 @@ describe('presets: the published experiments', () => {
     assert.ok(linear.spec.kind === 'probe');
     assert.deepStrictEqual(linear.spec.probe, {
       encoder: { model: 'benchmark', path: '/runs/enc/encoder.pt' }, method: 'linear', pooling: 'cls', k: 10, epochs: 50, lr: 0.005,
-      batchSize: 64, evalEvery: 5, select: 'best-test', writeEmbeddings: false, valueLayer: null, device: 'auto',
+      batchSize: 64, evalEvery: 5, select: 'best-test', geneSampling: 'weighted', control: null, zeroShot: false, writeEmbeddings: false, valueLayer: null, device: 'auto',
     });
     assert.deepStrictEqual(linear.spec.split, { kind: 'random', testSize: 0.3 });
     for (const it of items) QueueSpecSchema.parse(it.spec);

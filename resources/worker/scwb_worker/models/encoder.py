@@ -1,11 +1,11 @@
-"""The benchmark encoder (Qi et al., AAAI 2025; docs/worker-benchmark.md): gene embedding + value embedding, a stack of
-transformer, CNN or linear layers, a <cls> token, a masked-value expression head and an optional MVC head.
+"""The scwb transformer (structure "scwb-transformer"; docs/worker-benchmark.md): scWorkbench's own encoder in the
+style of the AAAI 2025 benchmark, kept beside the published structures (models/published.py): gene embedding +
+LayerNorm, value embedding (MLP + LayerNorm, or a bin embedding), embedding dropout, a post-norm transformer
+with a 4 x dim feed-forward, a final LayerNorm, a masked-value head and an optional MVC head (<W sigmoid(Q g), c>).
 
-Inputs are the genes of a cell only (the model adds the <cls> token itself):
+Inputs are the genes of a cell only (the model adds the <cls> token itself, first):
   gene_ids [B, G] long (pad id at padded places), values [B, G] float (log1p values, or bin indices as floats for
   `bins`; masked places hold MASK_VALUE, padded places PAD_VALUE), pad [B, G] bool (True = padding).
-The transformer puts <cls> first and takes any G; the CNN and linear structures need G == max_seq_len - 1 (the
-batcher pads every cell to it) and put <cls> last, the max_seq_len-th place.
 forward returns (expression predictions [B, G], MVC predictions [B, G] or None, cell embedding [B, dim]).
 """
 from dataclasses import asdict, dataclass, fields
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-STRUCTURES = ("transformer", "cnn", "linear")
+STRUCTURES = ("scwb-transformer",)
 POOLINGS = ("cls", "mean")
 VALUE_MODES = ("log1p", "bins")
 MASK_VALUE = -1.0
@@ -26,13 +26,13 @@ class EncoderConfig:
     n_tokens: int = 60697
     pad_id: int = 60694
     cls_id: int = 60695
-    structure: str = "transformer"
+    structure: str = "scwb-transformer"
     dim: int = 256
     depth: int = 6
     heads: int = 8
     dropout: float = 0.15
     d_hid: int = 0          # feed-forward width; 0 means 4 * dim
-    kernel: int = 3         # CNN kernel size
+    kernel: int = 3         # unused (the former CNN's kernel; kept so that older encoder.pt configs load)
     value_mode: str = "log1p"
     n_bins: int = 51
     max_seq_len: int = 512  # tokens including <cls>
@@ -48,8 +48,6 @@ class EncoderConfig:
             raise ValueError("valueMode must be log1p or bins, got %r" % (self.value_mode,))
         if self.dim % self.heads:
             raise ValueError("dim %d is not divisible by heads %d" % (self.dim, self.heads))
-        if self.structure == "cnn" and (self.kernel < 1 or self.kernel % 2 == 0):
-            raise ValueError("the CNN kernel must be a positive odd number, got %r" % (self.kernel,))
         if self.max_seq_len < 2:
             raise ValueError("maxSeqLen must be at least 2 (<cls> and one gene), got %d" % self.max_seq_len)
         if not (0 <= self.pad_id < self.n_tokens and 0 <= self.cls_id < self.n_tokens):
@@ -59,10 +57,6 @@ class EncoderConfig:
     @property
     def hidden(self):
         return self.d_hid or 4 * self.dim
-
-    @property
-    def cls_first(self):
-        return self.structure == "transformer"
 
     def to_dict(self):
         return asdict(self)
@@ -116,51 +110,6 @@ def _transformer_layers(cfg):
     return stack, batch_first
 
 
-class ConvBlock(nn.Module):
-    """Pre-norm residual 1-D convolution over the gene positions (padding zeroed first) and a feed-forward layer;
-    the <cls> state (last place) is updated from the mean of the gene states."""
-
-    def __init__(self, cfg):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.dim)
-        self.conv = nn.Conv1d(cfg.dim, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
-        self.cls_proj = nn.Linear(cfg.dim, cfg.dim)
-        self.norm2 = nn.LayerNorm(cfg.dim)
-        self.ff = nn.Sequential(nn.Linear(cfg.dim, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout),
-                                nn.Linear(cfg.hidden, cfg.dim))
-        self.dropout = nn.Dropout(cfg.dropout)
-
-    def forward(self, x, keep):
-        # x [B, G + 1, d] with <cls> last; keep [B, G, 1] float (1 = gene, 0 = padding)
-        h = self.norm1(x)
-        genes = h[:, :-1] * keep
-        conv = F.relu(self.conv(genes.transpose(1, 2))).transpose(1, 2)
-        mean = genes.sum(1) / keep.sum(1).clamp(min=1.0)
-        upd = torch.cat([conv, self.cls_proj(mean).unsqueeze(1)], dim=1)
-        x = x + self.dropout(upd)
-        return x + self.dropout(self.ff(self.norm2(x)))
-
-
-class LinearBlock(nn.Module):
-    """Pre-norm residual token mixing (one Linear over the max_seq_len places, padding zeroed) and a per-token
-    feed-forward layer (an MLP-Mixer layer)."""
-
-    def __init__(self, cfg):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.dim)
-        self.mix = nn.Linear(cfg.max_seq_len, cfg.max_seq_len)
-        self.norm2 = nn.LayerNorm(cfg.dim)
-        self.ff = nn.Sequential(nn.Linear(cfg.dim, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout),
-                                nn.Linear(cfg.hidden, cfg.dim))
-        self.dropout = nn.Dropout(cfg.dropout)
-
-    def forward(self, x, keep):
-        keep_all = torch.cat([keep, torch.ones_like(keep[:, :1])], dim=1)
-        h = self.norm1(x) * keep_all
-        x = x + self.dropout(self.mix(h.transpose(1, 2)).transpose(1, 2))
-        return x + self.dropout(self.ff(self.norm2(x)))
-
-
 class ExprDecoder(nn.Module):
     def __init__(self, dim):
         super().__init__()
@@ -191,12 +140,7 @@ class BenchmarkEncoder(nn.Module):
         self.gene_norm = nn.LayerNorm(cfg.dim)
         self.value_enc = ValueEncoder(cfg)
         self.emb_dropout = nn.Dropout(cfg.dropout)
-        if cfg.structure == "transformer":
-            self.layers, self._batch_first = _transformer_layers(cfg)
-        elif cfg.structure == "cnn":
-            self.layers = nn.ModuleList([ConvBlock(cfg) for _ in range(cfg.depth)])
-        else:
-            self.layers = nn.ModuleList([LinearBlock(cfg) for _ in range(cfg.depth)])
+        self.layers, self._batch_first = _transformer_layers(cfg)
         self.norm = nn.LayerNorm(cfg.dim)
         self.decoder = ExprDecoder(cfg.dim)
         self.mvc_decoder = MVCDecoder(cfg.dim) if cfg.mvc else None
@@ -208,31 +152,20 @@ class BenchmarkEncoder(nn.Module):
         """(gene token states [B, G, d], cell embedding [B, d], gene embeddings [B, G, d])."""
         cfg = self.cfg
         b, g = gene_ids.shape
-        if cfg.structure != "transformer" and g != cfg.max_seq_len - 1:
-            raise ValueError("the %s encoder needs %d gene places per cell, got %d" % (
-                cfg.structure, cfg.max_seq_len - 1, g))
-        if cfg.structure == "transformer" and g + 1 > cfg.max_seq_len:
+        if g + 1 > cfg.max_seq_len:
             raise ValueError("%d genes and <cls> exceed maxSeqLen %d" % (g, cfg.max_seq_len))
         ge = self.genes_embedding(gene_ids)
         x = self.emb_dropout(ge + self.value_enc(values))
         cls = self.genes_embedding(torch.full((b, 1), cfg.cls_id, dtype=torch.long, device=gene_ids.device))
         no_pad = torch.zeros(b, 1, dtype=torch.bool, device=pad.device)
-        if cfg.structure == "transformer":
-            x = torch.cat([cls.to(x.dtype), x], dim=1)
-            mask = torch.cat([no_pad, pad], dim=1)
-            if self._batch_first:
-                x = self.layers(x, src_key_padding_mask=mask)
-            else:
-                x = self.layers(x.transpose(0, 1), src_key_padding_mask=mask).transpose(0, 1)
-            x = self.norm(x)
-            cls_out, genes = x[:, 0], x[:, 1:]
+        x = torch.cat([cls.to(x.dtype), x], dim=1)
+        mask = torch.cat([no_pad, pad], dim=1)
+        if self._batch_first:
+            x = self.layers(x, src_key_padding_mask=mask)
         else:
-            x = torch.cat([x, cls.to(x.dtype)], dim=1)
-            keep = (~pad).unsqueeze(-1).to(x.dtype)
-            for layer in self.layers:
-                x = layer(x, keep)
-            x = self.norm(x)
-            cls_out, genes = x[:, -1], x[:, :-1]
+            x = self.layers(x.transpose(0, 1), src_key_padding_mask=mask).transpose(0, 1)
+        x = self.norm(x)
+        cls_out, genes = x[:, 0], x[:, 1:]
         if cfg.pooling == "cls":
             cell = cls_out
         else:
