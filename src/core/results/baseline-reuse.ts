@@ -25,6 +25,29 @@ export function splitLabel(split: RunSplit): string {
   }
 }
 
+/** Every run draws its own split with its own seed (probes and their LR baselines: one split per trial). */
+export function splitsPerTrial(runs: readonly RunRecord[]): boolean {
+  return runs.length > 0 && runs.every(r => r.split.kind !== 'reference-query' && r.split.seed === r.seed);
+}
+
+/**
+ * The split a run's row is grouped by. In an experiment whose runs each draw their split with their own seed
+ * (splitsPerTrial), the trials are the replicates and their splits one split of the experiment; otherwise the
+ * split itself (splitKey).
+ */
+export function runSplitKey(r: RunRecord, perTrial: boolean): string {
+  const s = r.split;
+  if (perTrial && s.kind !== 'reference-query') return s.kind === 'group' ? `group ${s.column} ${s.testSize} seed per trial` : `${s.kind} ${s.testSize} seed per trial`;
+  return splitKey(s);
+}
+
+/** The text of runSplitKey for tables. */
+export function runSplitLabel(r: RunRecord, perTrial: boolean): string {
+  const s = r.split;
+  if (perTrial && s.kind !== 'reference-query') return s.kind === 'group' ? `by ${s.column} ${s.testSize} (seed per trial)` : `${s.kind} ${s.testSize} (seed per trial)`;
+  return splitLabel(s);
+}
+
 const isLr = (r: RunRecord) => r.kind === 'baseline' && r.model.family === 'LR';
 const sameData = (a: RunRecord, b: RunRecord) => a.dataset.sha256 === b.dataset.sha256 || path.resolve(a.dataset.path) === path.resolve(b.dataset.path);
 

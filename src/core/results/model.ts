@@ -9,7 +9,7 @@ import { datasetName } from '../runs/store';
 import { compareCodePoints } from '../splits';
 import { publishedCiHalfWidth, studentTTest, summarizeSeeds, welchTTest } from '../stats';
 import { ranOnDemoWeights } from '../checkpoints/demo-weights';
-import { borrowedBaselines, splitKey, splitLabel } from './baseline-reuse';
+import { borrowedBaselines, runSplitKey, runSplitLabel, splitsPerTrial } from './baseline-reuse';
 import { paperDatasetMismatch } from './paper-identity';
 import { matchPublished, normalizeVariant, type PublishedNumber } from './published';
 
@@ -175,8 +175,10 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
   referenceOption: string | undefined, level: number, statistics: ResultsStatistics): ExperimentResults {
   const excludedRuns: ExperimentResults['excludedRuns'] = [];
   const groups = new Map<string, RunRecord[]>();
-  const splits = Array.from(new Set(runs.filter(r => r.status === 'completed' && r.summary).map(r => splitKey(r.split))));
-  const withSplit = (r: RunRecord) => (splits.length > 1 ? `|${splitKey(r.split)}` : '');
+  const completed = runs.filter(r => r.status === 'completed' && r.summary);
+  const perTrial = splitsPerTrial(completed);
+  const splits = Array.from(new Set(completed.map(r => runSplitKey(r, perTrial))));
+  const withSplit = (r: RunRecord) => (splits.length > 1 ? `|${runSplitKey(r, perTrial)}` : '');
   for (const r of runs) {
     if (r.status !== 'completed' || !r.summary) {
       excludedRuns.push({ id: r.id, status: r.status });
@@ -199,7 +201,7 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
       : paperDatasetMismatch(first, publishedDataset);
     const matches = (metric: 'accuracy' | 'macro_f1') => (publishedNote ? [] : publishedCells(matchPublished(published, matchKey, metric)));
     rows.push({
-      key, dataset, split: splitLabel(first.split), publishedDataset, model: first.model.label, family: first.model.family,
+      key, dataset, split: runSplitLabel(first, perTrial), publishedDataset, model: first.model.label, family: first.model.family,
       variant: normalizeVariant(first.model.variant), fraction: first.fraction, n: list.length,
       runIds: list.map(r => r.id), seeds: list.map(r => r.seed),
       accuracy: summarize(list.map(r => r.summary!.accuracy), level, statistics),

@@ -89,16 +89,17 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
       '--label', 'cell_type', '--epochs', '2', '--seeds', '1,2', '--python', PYTHON, '--store', store.root, '--device', 'cpu']);
     assert.strictEqual(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as Summary;
-    assert.strictEqual(summary.experiment, 'sim_scgpt baseline', 'joins the LR baseline of the same dataset and split');
+    assert.strictEqual(summary.experiment, 'sim_scgpt fine-tune', 'an experiment of its own, not the LR baseline\'s');
     assert.deepStrictEqual(summary.runs.map(x => x.status), ['completed', 'completed']);
     for (const run of summary.runs) await checkRun(run.id);
     const record = await store.get(summary.runs[0].id);
     assert.strictEqual((record.parameters.finetune as { valueLayer: string }).valueLayer, 'X_binned');
-    // One results table: the scGPT row beside the LR row, with Welch's p-values against it.
-    const table = scwb(['results', store.root, '--experiment', 'sim_scgpt baseline', '--format', 'json']);
+    // One results table: the scGPT row beside the LR rows it borrows (same file, split, fraction and seeds), with
+    // Welch's p-values against them.
+    const table = scwb(['results', store.root, '--experiment', 'sim_scgpt fine-tune', '--format', 'json']);
     assert.strictEqual(table.code, 0, table.stderr);
     const rows = (JSON.parse(table.stdout) as { experiments: { rows: { model: string; n: number; isReference: boolean; vsReference: { model: string; pAccuracy: number } | null }[] }[] }).experiments[0].rows;
-    const gpt = rows.find(x => x.model === 'scGPT')!;
+    const gpt = rows.find(x => x.model === 'scGPT · demo weights (random)')!;
     assert.ok(rows.find(x => x.model === 'LR L2 C=1')?.isReference);
     assert.strictEqual(gpt.n, 2);
     assert.strictEqual(gpt.vsReference?.model, 'LR L2 C=1');

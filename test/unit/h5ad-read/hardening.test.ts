@@ -92,7 +92,7 @@ describe('hardening: silent data errors and robustness (issue 10)', () => {
   it('refuses NaN/Inf anywhere in X (training or test cells) in the baseline, naming file, cell and gene', () => {
     const f = file('nan');
     const store = path.join(dir, 'runs-nan');
-    const r = scwb(['baseline', f, '--label', 'cell_type', '--store', store], dir);
+    const r = scwb(['baseline', f, '--label', 'cell_type', '--store', store, '--force'], dir);
     assert.strictEqual(r.status, 1, r.stderr);
     assert.match(r.stderr, /nan\.h5ad: X holds Infinity at cell 3 \('cell3'\), gene 7 \('GENE7'\)/);
     const runs = new RunStore(store);
@@ -251,7 +251,7 @@ describe('hardening: silent data errors and robustness (issue 10)', () => {
     const data = simulateH5ad(path.join(dir, 'big.h5ad'), 3000, 2000, 5);
     const store = path.join(dir, 'runs-term');
     const child = spawn(process.execPath, [SCWB, 'baseline', data, '--label', 'cell_type', '--store', store,
-      '--fractions', '0.5,1', '--seeds', '0,1,2', '--progress'], { cwd: dir });
+      '--fractions', '0.5,1', '--seeds', '0,1,2', '--progress', '--force'], { cwd: dir });
     let stderr = '';
     let sent = false;
     child.stderr.on('data', (d: Buffer) => {
