@@ -45,8 +45,8 @@ def seed_everything(seed):
 
 
 def rng_state():
-    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint loads
-    with torch.load(weights_only=True) on every torch version."""
+    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint reads
+    the same with the worker's pickle-free reader on every torch version."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {"python": random.getstate(), "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
              "torch": torch.get_rng_state()}
