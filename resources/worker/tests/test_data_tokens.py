@@ -179,3 +179,38 @@ def test_reads_the_anndata_encodings(tmp_path):
             assert h.obs_names()[5] == "cell5" and h.var_names() == ["g%d" % i for i in range(9)]
             codes, cats = h.column("var", "id_in_vocab")
             assert [int(cats[c]) for c in codes] == list(range(0, 18, 2))
+
+
+def _corrupt(path, key, fn):
+    with h5py.File(path, "r+") as f:
+        arr = f[key][()]
+        del f[key]
+        f.create_dataset(key, data=fn(arr.copy()))
+
+
+def _decrease(p):
+    k = len(p) // 2
+    p[k] = p[k - 1] - 1  # a row whose end lies before its start
+    if p[k] < 0:
+        p[k - 1], p[k] = p[k - 1] + 2, p[k - 1] + 1
+    return p
+
+
+@pytest.mark.parametrize("fmt,key,fn,message", [
+    ("csr", "X/indptr", _decrease, "'X/indptr' decreases at position 19"),
+    ("csr", "X/indptr", lambda p: np.concatenate([p[:-1], [p[-1] + 5]]), "'X/indptr' points outside its"),
+    ("csr", "X/indptr", lambda p: p[:-1], "'X/indptr' has 37 entries, expected 38"),
+    ("csr", "X/indices", lambda i: np.where(np.arange(len(i)) == len(i) - 1, 9, i), "holds column index 9 in row 36"),
+    ("csr", "X/data", lambda d: d[:-1], "'X/data' holds"),
+    ("csc", "X/indptr", _decrease, "'X/indptr' decreases at position 5"),
+    ("csc", "X/indices", lambda i: np.where(np.arange(len(i)) == 0, 37, i), "holds row index 37 in column 0"),
+])
+def test_a_corrupt_sparse_matrix_is_refused_as_the_typescript_readers_do(tmp_path, fmt, key, fn, message):
+    path = str(tmp_path / "bad.h5ad")
+    write_h5ad(path, _matrix(), ["c%d" % i for i in range(37)], ["g%d" % i for i in range(9)], x_format=fmt)
+    _corrupt(path, key, fn)
+    with pytest.raises(DataError) as info:
+        with H5ad(path) as h:
+            for _ in h.matrix().iter_rows(list(range(37))):
+                pass
+    assert path in str(info.value) and message in str(info.value) and "corrupt" in str(info.value), str(info.value)

@@ -159,6 +159,23 @@ def test_a_diverging_loss_fails_the_run(tmp_path):
     assert "training diverged" in read_json(os.path.join(run, "run.json"))["error"]
 
 
+def test_a_corrupt_csr_fails_the_run_before_training(tmp_path):
+    """A decreasing indptr used to train on mixed-up rows and complete; the worker refuses it like the TypeScript
+    readers, naming the file."""
+    import h5py
+    run = make_run(str(tmp_path), epochs=1)
+    ds = read_json(os.path.join(run, "run.json"))["dataset"]["path"]
+    with h5py.File(ds, "r+") as f:
+        p = f["X/indptr"][()]
+        p[20] = p[18]
+        del f["X/indptr"]
+        f.create_dataset("X/indptr", data=p)
+    assert run_cli(["finetune", "--run-dir", run]) == 1
+    rec = read_json(os.path.join(run, "run.json"))
+    assert rec["status"] == "failed" and ds in rec["error"] and "'X/indptr' decreases at position" in rec["error"]
+    assert not os.path.exists(os.path.join(run, "predictions.csv"))
+
+
 def test_few_shot_scbert_keeps_the_last_epoch(tmp_path):
     run = make_run(str(tmp_path), model="scbert", epochs=2, fraction=0.5)
     assert run_cli(["finetune", "--run-dir", run]) == 0
