@@ -247,6 +247,15 @@ export const RunEventSchema = z.discriminatedUnion('type', [
     type: z.literal('train'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
     loss: z.number(), lr: z.number(), cellsPerSec: z.number().nonnegative(), gpuMemoryMiB: z.number().nonnegative().nullable(),
   }),
+  /**
+   * fine-tune and pre-training `--resume`: training restarts after optimizer step `step` (epoch from 1, batch within
+   * it); the train/validation events after this one redo the steps past `step` (readers keep the last segment:
+   * src/core/runs/segments.ts)
+   */
+  z.object({
+    type: z.literal('resume'), time: z.string(), step: z.number().int().nonnegative(), epoch: z.number().int().positive(),
+    batch: z.number().int().nonnegative(),
+  }),
   /** fine-tune: after each epoch, on split.json's validation rows */
   z.object({
     type: z.literal('validation'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
