@@ -183,3 +183,25 @@ def test_a_run_cut_on_one_torch_resumes_on_the_other(tmp_path, direction):
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-4), k
     with open(os.path.join(whole, "predictions.csv")) as f, open(os.path.join(cut, "predictions.csv")) as g:
         assert f.read() == g.read()
+
+
+@pytest.mark.skipif(not TORCH2, reason="torchrun crashes on Debian's torch 1.13 with Python 3.11 (platform notes); "
+                                        "the worker's own launcher is tested on both versions in test_ddp.py")
+def test_torchrun_with_two_cpu_processes_gives_the_one_process_gradient(tmp_path):
+    """torch 2's torchrun (env:// rendezvous, gloo) over the worker's rank code: the gradient of 2 processes on
+    shards of 5 and 6 cells equals one process on the 11 cells."""
+    import ddp_grad_rank
+    run = make_run(str(tmp_path), model="scgpt", n_cells=48)
+    one, two = str(tmp_path / "one.pt"), str(tmp_path / "two.pt")
+    assert "WORLD_SIZE" not in os.environ
+    ddp_grad_rank.main(run, one, 11)
+    env = dict(os.environ, PYTHONPATH=WORKER_ROOT, GLOO_SOCKET_IFNAME="lo")
+    env.pop("SCWB_DDP_STORE", None)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_grad_rank.py")
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          script, run, two, "11"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    g1, g2 = checkpoints.load_torch_file(one), checkpoints.load_torch_file(two)
+    assert set(g1) == set(g2) and len(g1) > 5
+    for name, g in g1.items():
+        assert torch.allclose(g, g2[name], rtol=1e-4, atol=1e-6), name
