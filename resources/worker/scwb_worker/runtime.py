@@ -128,6 +128,28 @@ class _autocast:
         return False
 
 
+def worker_facts(device, autocast, attention, world=1):
+    """What a run was computed with (run.json `worker`, and run.log): torch and Python versions, the device (with
+    the GPU's name), the compute dtype (autocast's, else float32), the attention path and the processes."""
+    import platform
+    ctx = getattr(autocast, "ctx", None)
+    dtype = getattr(ctx, "fast_dtype", None) if getattr(autocast, "on", False) and ctx is not None else None
+    name = device
+    if device.startswith("cuda"):
+        name = "%s (%s)" % (device, torch.cuda.get_device_name(device))
+    return {"torch": torch.__version__, "python": platform.python_version(), "device": name,
+            "cuda": torch.version.cuda if device.startswith("cuda") else None,
+            "dtype": str(dtype or torch.float32).replace("torch.", ""), "attention": attention,
+            "processes": int(world)}
+
+
+def describe_worker(facts):
+    """The run.log line of worker_facts."""
+    return "worker: torch %s, Python %s, %s%s, %s, attention %s%s" % (
+        facts["torch"], facts["python"], facts["device"], " (CUDA %s)" % facts["cuda"] if facts["cuda"] else "",
+        facts["dtype"], facts["attention"], ", %d processes" % facts["processes"] if facts["processes"] > 1 else "")
+
+
 def _gpu_mib(device):
     if device.startswith("cuda"):
         return round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)

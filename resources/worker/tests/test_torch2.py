@@ -52,6 +52,21 @@ def test_sdpa_equals_the_fallback_forward_and_gradients(masked):
         assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
 
 
+@pytest.mark.parametrize("model_kind", ["scbert", "scgpt"])
+def test_run_json_and_run_log_state_torch_device_dtype_and_attention(tmp_path, model_kind):
+    import platform
+    run = make_run(str(tmp_path), model=model_kind, n_cells=24, epochs=1)
+    assert run_cli(["finetune", "--run-dir", run]) == 0
+    worker = read_json(os.path.join(run, "run.json"))["worker"]
+    attention = "performer" if model_kind == "scbert" else ("sdpa" if TORCH2 else "softmax")
+    assert worker == {"torch": torch.__version__, "python": platform.python_version(), "device": "cpu", "cuda": None,
+                      "dtype": "float32", "attention": attention, "processes": 1}
+    with open(os.path.join(run, "run.log")) as f:
+        log = f.read()
+    assert "worker: torch %s, Python %s, cpu, float32, attention %s" % (
+        torch.__version__, platform.python_version(), attention) in log
+
+
 def test_autocast_goes_through_torch_autocast_only():
     """torch.cuda.amp.autocast/GradScaler are deprecated on torch 2 (warnings, removal announced): the worker and the
     GPU benchmark use torch.autocast / torch.amp only."""

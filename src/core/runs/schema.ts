@@ -79,6 +79,23 @@ export const SlurmJobRefSchema = z.object({
 /** run.json `slurm`: the Slurm job that runs the run (absent for a local run). */
 export type SlurmJobRef = z.infer<typeof SlurmJobRefSchema>;
 
+export const WorkerFactsSchema = z.object({
+  /** torch.__version__ and the Python version of the worker that trained the run */
+  torch: z.string(),
+  python: z.string(),
+  /** 'cpu' or 'cuda:N (GPU name)' */
+  device: z.string(),
+  /** torch.version.cuda on a CUDA device, else null */
+  cuda: z.string().nullable(),
+  /** the compute dtype: autocast's (bfloat16, float16) or float32 */
+  dtype: z.string(),
+  /** 'performer' (scBERT), 'sdpa' (scaled_dot_product_attention, torch >= 2) or 'softmax' (torch 1.13) */
+  attention: z.string(),
+  processes: z.number().int().positive(),
+});
+/** run.json `worker`: what a fine-tune run was computed with (written by the worker when training starts). */
+export type WorkerFacts = z.infer<typeof WorkerFactsSchema>;
+
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   id: z.string().min(1),
@@ -113,6 +130,7 @@ export const RunRecordSchema = z.object({
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
   slurm: SlurmJobRefSchema.optional(),
+  worker: WorkerFactsSchema.optional(),
 }).refine(r => r.kind === 'pretrain' || r.labelColumn.length > 0, { path: ['labelColumn'], message: 'a label column is required (only pre-training runs have none)' });
 /** run.json */
 export type RunRecord = z.infer<typeof RunRecordSchema>;
