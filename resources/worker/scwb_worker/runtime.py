@@ -29,6 +29,10 @@ class Stop:
             self.signal = signum
 
         self._old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        from . import supervision
+        early = supervision.take_pending()  # a signal during start-up (python, torch import) still stops the run
+        if early is not None:
+            self.requested, self.signal = True, early
 
     def restore(self):
         for s, h in getattr(self, "_old", {}).items():
