@@ -67,7 +67,7 @@ def test_sigterm_while_the_worker_starts_cancels_the_run(tmp_path):
 
 PARENT = """
 import os, subprocess, sys
-child = subprocess.Popen([sys.executable, "-m", "scwb_worker", "finetune", "--run-dir", sys.argv[1]],
+child = subprocess.Popen([sys.executable, "-m", "scwb_worker", "finetune", "--run-dir", sys.argv[1]] + sys.argv[3:],
                          env=dict(os.environ, SCWB_PARENT_PID=str(os.getpid())), stdout=subprocess.DEVNULL,
                          stderr=open(sys.argv[2], "w"), start_new_session=True)
 print(child.pid, flush=True)
@@ -98,6 +98,30 @@ def test_a_worker_whose_launcher_is_killed_stops_with_a_checkpoint(tmp_path):
     assert 0 < state["step"] < 600  # 20 batches x 30 epochs: it stopped long before the end
     assert "is gone: stopping with a checkpoint" in open(err_file).read()
     assert not os.path.exists(os.path.join(run, "predictions.csv"))
+
+
+def test_a_data_parallel_run_whose_launcher_parent_is_killed_stops_with_a_checkpoint(tmp_path):
+    """--nproc 2: `scwb finetune` killed with -9 -> the launcher sees its parent gone and forwards SIGTERM to the
+    ranks; rank 0 checkpoints and the run ends cancelled, every process gone."""
+    run = make_run(str(tmp_path), model="scgpt", n_cells=64, epochs=40, batch=4, extra={"logEvery": 1})
+    err_file = str(tmp_path / "launcher.err")
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, run, err_file, "--nproc", "2"],
+                              env=dict(os.environ, PYTHONPATH=WORKER_ROOT, GLOO_SOCKET_IFNAME="lo"),
+                              stdout=subprocess.PIPE)
+    launcher = int(parent.stdout.readline())
+    events_file = os.path.join(run, "events.jsonl")
+    while not (os.path.exists(events_file) and '"type": "train"' in open(events_file).read()):
+        assert _alive(launcher), open(err_file).read()
+        time.sleep(0.01)
+    parent.kill()
+    parent.wait()
+    while _alive(launcher):
+        time.sleep(0.05)
+    rec = read_json(os.path.join(run, "run.json"))
+    assert rec["status"] == "cancelled", (rec["status"], rec["error"], open(err_file).read())
+    state = load_torch_file(os.path.join(run, "checkpoints", "last.pt"))
+    assert 0 < state["step"] < 400
+    assert "is gone: stopping with a checkpoint" in open(err_file).read()
 
 
 def test_no_parent_to_watch_without_the_variable():
