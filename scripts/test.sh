@@ -2,7 +2,8 @@
 # `npm test`: installs what is missing, builds, and runs every layer:
 #   lint (ESLint) and type checks (tsc --noEmit, host and webview configs),
 #   unit tests (mocha in Node over src/core, against numpy/scipy/sklearn/anndata references),
-#   worker tests (pytest over resources/worker on Debian's torch 1.13 CPU),
+#   worker tests (pytest over resources/worker on Debian's torch 1.13 CPU, then again on torch 2.x CPU in a venv
+#   made from the wheels on disk, with bench/gpu/run.sh --smoke),
 #   extension-host tests (mocha inside code-server's real VS Code extension host),
 #   end-to-end tests (Chromium driving the workbench that `npm start` serves).
 # Ends with one line `N passed, N failed` (all layers added up); exits non-zero when anything failed.
@@ -52,12 +53,12 @@ fi
 stage "unit tests (Node)"
 node scripts/run-mocha.js unit; add_layer unit
 
-stage "worker tests (pytest on Debian torch 1.13 CPU)"
-# resources/worker/tests: the Python training worker, on Debian's python (torch 1.13 CPU, as in CI).
-# The JUnit XML is counted into $ART/pytest.json; a missing or unreadable XML counts as a failure.
-PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest resources/worker/tests -p no:cacheprovider -q \
-  --junitxml="$ART/pytest.xml"
-/usr/bin/python3 - "$ART/pytest.xml" "$ART/pytest.json" <<'PY' || echo "FAILED: reading pytest.xml"
+pytest_layer() { # layer name, python: the worker's pytest suite; its JUnit XML is counted into $ART/<layer>.json
+  local layer=$1 py=$2
+  PYTHONDONTWRITEBYTECODE=1 "$py" -m pytest resources/worker/tests -p no:cacheprovider -q \
+    --junitxml="$ART/$layer.xml"
+  # a missing or unreadable XML counts as a failure (add_layer finds no JSON)
+  /usr/bin/python3 - "$ART/$layer.xml" "$ART/$layer.json" <<'PY' || echo "FAILED: reading $layer.xml"
 import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
@@ -67,7 +68,23 @@ passes = n("tests") - failures - n("skipped")
 with open(sys.argv[2], "w") as f:
     json.dump({"passes": passes, "failures": failures}, f)
 PY
-add_layer pytest
+  add_layer "$layer"
+}
+
+stage "worker tests (pytest on Debian torch 1.13 CPU)"
+# resources/worker/tests: the Python training worker, on Debian's python (torch 1.13 CPU).
+pytest_layer pytest /usr/bin/python3
+
+stage "worker tests (pytest on torch 2.x CPU, venv from the wheels on disk)"
+# The same suite on the torch that GPU users run (SDPA, torch.amp, weights_only, the ONNX exporter, DDP), in a venv
+# made once from resources/worker/requirements-torch2.txt (scripts/torch2-venv.sh); then the GPU benchmark's --smoke.
+# Missing wheels fail the layer with what is missing; it is never skipped.
+if TORCH2_PY=$(bash scripts/torch2-venv.sh); then
+  pytest_layer pytest-torch2 "$TORCH2_PY"
+  count_check "bench/gpu/run.sh --smoke (torch 2 CPU)" bash bench/gpu/run.sh --smoke --python "$TORCH2_PY"
+else
+  failed=$((failed + 1)); echo "FAILED: the torch-2 worker layer (no venv: see above)"
+fi
 
 stage "extension-host tests (VS Code 1.100 in code-server)"
 node test/harness/run-host-tests.js; add_layer host

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from scwb_worker import estimate  # noqa: E402
 from scwb_worker.models import (ScBertConfig, ScBertClassifier, freeze_for_finetune, ScGPTConfig,  # noqa: E402
                                 ScGPTModel)
 
@@ -42,6 +43,12 @@ def autocast(device, bf16):
     if not bf16:
         return torch.autocast(device_type=device.type, enabled=False)
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def estimate_gib(kind, cfg, model, batch, seq_len, bf16, device):
+    """The worker's analytic peak-memory estimate (python -m scwb_worker estimate) for this row, GiB."""
+    est = estimate.estimate_mib(kind, cfg, model, batch, seq_len, bf16, device.type == "cuda")
+    return est["peakMiB"] / 1024
 
 
 def peak_gib(device):
@@ -96,6 +103,8 @@ def bench_scbert(args, device):
     cfg = (ScBertConfig(dim=16, depth=2, heads=2, dim_head=8, n_genes=200) if args.smoke else ScBertConfig())
     torch.manual_seed(0)
     model = freeze_for_finetune(ScBertClassifier(cfg, 11)).to(device)
+    est = {prec: estimate_gib("scbert", cfg, model, args.scbert_batch, cfg.seq_len, prec == "bf16", device)
+           for prec in ("fp32", "bf16")}
     if args.compile and hasattr(torch, "compile"):
         model = torch.compile(model)
     g = torch.Generator().manual_seed(1)
@@ -111,10 +120,11 @@ def bench_scbert(args, device):
         try:
             secs = train_steps(model, batches, device, prec == "bf16", args.warmup)
         except Unsupported as exc:
-            rows.append(("scBERT", prec, cfg.seq_len, "n/a here: %s" % exc, float("nan"), float("nan"), pub))
+            rows.append(("scBERT", prec, cfg.seq_len, "n/a here: %s" % exc, float("nan"), float("nan"), est[prec],
+                         pub))
             continue
         cells = args.scbert_batch * args.steps
-        rows.append(("scBERT", prec, cfg.seq_len, "full sequence", cells / secs, peak_gib(device), pub))
+        rows.append(("scBERT", prec, cfg.seq_len, "full sequence", cells / secs, peak_gib(device), est[prec], pub))
     return rows
 
 
@@ -165,10 +175,11 @@ def bench_scgpt(args, device):
         lengths_max = (1201, 3001)
     torch.manual_seed(0)
     model = ScGPTModel(cfg, 11).to(device)
+    bf16 = not (device.type == "cpu" and not hasattr(F, "scaled_dot_product_attention"))
+    est = {n: estimate_gib("scgpt", cfg, model, args.scgpt_batch, n, bf16, device) for n in lengths_max}
     if args.compile and hasattr(torch, "compile"):
         model = torch.compile(model, dynamic=True)
     rows = []
-    bf16 = not (device.type == "cpu" and not hasattr(F, "scaled_dot_product_attention"))
     prec = "bf16" if bf16 else "fp32 (torch 1.13 CPU autocast lacks layer_norm)"
     for max_len in lengths_max:
         rng = np.random.RandomState(2)
@@ -181,7 +192,7 @@ def bench_scgpt(args, device):
             secs = train_steps(model, batches, device, bf16, len(warm))
             pub = PUBLISHED.get(("scgpt", max_len)) if mode == "padded" else None
             rows.append(("scGPT", prec, max_len, "%s (mean length %.0f)" % (mode, lengths.mean()),
-                         len(lengths) / secs, peak_gib(device), pub))
+                         len(lengths) / secs, peak_gib(device), est[max_len], pub))
     return rows
 
 
@@ -225,11 +236,14 @@ def main():
         rows += bench_scbert(args, device)
     if args.only in (None, "scgpt"):
         rows += bench_scgpt(args, device)
-    print("| model | precision | max length | batches | cells/s | peak GiB | published cells/s (H100) | ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for model, prec, length, mode, cps, gib, pub in rows:
-        print("| %s | %s | %d | %s | %.1f | %.2f | %s | %s |" % (
-            model, prec, length, mode, cps, gib, "%.1f" % pub if pub else "", "%.2fx" % (cps / pub) if pub else ""))
+    # the estimate is for batches padded to the maximum length: an upper bound for the bucketed rows
+    print("| model | precision | max length | batches | cells/s | peak GiB | estimate GiB | estimate/peak | "
+          "published cells/s (H100) | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model, prec, length, mode, cps, gib, est, pub in rows:
+        print("| %s | %s | %d | %s | %.1f | %.2f | %.2f | %s | %s | %s |" % (
+            model, prec, length, mode, cps, gib, est, "%.2f" % (est / gib) if gib == gib and gib > 0 else "n/a (CPU)",
+            "%.1f" % pub if pub else "", "%.2fx" % (cps / pub) if pub else ""))
 
 
 if __name__ == "__main__":

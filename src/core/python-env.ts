@@ -6,6 +6,7 @@ import { execFile } from 'child_process';
 import * as path from 'path';
 import type { PythonReport } from '../shared/protocol';
 import { PACKAGE_ROOT } from './paths';
+import { torchSupport } from './torch-support';
 
 export const ENV_PROBE_SCRIPT = path.join(PACKAGE_ROOT, 'resources', 'worker', 'env_probe.py');
 
@@ -57,6 +58,9 @@ export async function probePython(interpreter: string, source: PythonReport['sou
   }
   return {
     ...report,
-    torch: { version: parsed.torch.version, cudaAvailable: parsed.torch.cuda_available, cudaVersion: parsed.torch.cuda_version, devices: parsed.torch.devices },
+    torch: {
+      version: parsed.torch.version, cudaAvailable: parsed.torch.cuda_available, cudaVersion: parsed.torch.cuda_version, devices: parsed.torch.devices,
+      support: torchSupport(parsed.torch.version),
+    },
   };
 }

@@ -40,7 +40,11 @@ export interface PythonReport {
   /** null when the interpreter could not be started */
   version: string | null;
   executable: string | null;
-  torch: { version: string; cudaAvailable: boolean; cudaVersion: string | null; devices: string[] } | null;
+  torch: {
+    version: string; cudaAvailable: boolean; cudaVersion: string | null; devices: string[];
+    /** whether the worker is tested on this torch (src/core/torch-support.ts) */
+    support: { status: 'tested' | 'between' | 'older' | 'newer' | 'unknown'; message: string };
+  } | null;
   /** user-facing: what went wrong and what to do; null when all is fine */
   problem: string | null;
   /** what the user can do about `problem` */

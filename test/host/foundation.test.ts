@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { activeApi, EXTENSION_ID, until } from './helpers';
+import { torchSupport } from '../../src/core/torch-support';
 
 describe('foundation (in the real extension host)', () => {
   it('runs in VS Code 1.100 with the extension loaded but not activated eagerly', () => {
@@ -47,6 +48,7 @@ describe('foundation (in the real extension host)', () => {
       torch = 'none';
     }
     assert.strictEqual(detail.torch, torch);
+    assert.strictEqual(detail.torchSupport, torch === 'none' ? 'none' : torchSupport(torch).status);
     assert.strictEqual(detail.problem === '', torch !== 'none');
     assert.ok(Number(detail.rows) >= 10);
     panel.panel.dispose();

@@ -72,6 +72,17 @@ describe('Run panel (in the real extension host)', () => {
       assert.strictEqual(shown.bestAccuracy, 0.4);
       assert.strictEqual(shown.lossChartPoints, 3);
 
+      // Killed after step 3 and resumed from its checkpoint at step 2: the resume event and the redone step 3 replace
+      // the first step 3 in the panel and its chart (the loss line does not zig-zag); events.jsonl keeps both.
+      appendLine(events, { type: 'resume', step: 2, epoch: 2, batch: 0 });
+      const resumed = await until(() => (panel.state.train.length === 2 ? panel.state : undefined));
+      assert.deepStrictEqual(resumed.train.map(p => p.step), [1, 2]);
+      appendLine(events, { type: 'train', epoch: 2, step: 3, loss: 1.6, lr: 1e-4, cellsPerSec: 45, gpuMemoryMiB: 512 });
+      shown = await drawn(panel, d => d.trainPoints === 3 && d.lastLoss === 1.6);
+      assert.strictEqual(shown.lossChartPoints, 3);
+      assert.deepStrictEqual(panel.state.train.map(p => [p.step, p.loss]), [[1, 2.5], [2, 2.1], [3, 1.6]]);
+      assert.strictEqual(fs.readFileSync(events, 'utf8').split('"step":3').length - 1, 2, 'nothing deleted from the log');
+
       // The run ends: the panel shows the final status.
       await store.update(run.id, { status: 'completed', endedAt: new Date().toISOString() });
       appendLine(events, { type: 'status', status: 'completed' });

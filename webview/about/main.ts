@@ -29,6 +29,9 @@ function render(report: EnvReport): void {
     row('Python version', py.version ?? '—'),
     row('PyTorch', torchCell),
     row('CUDA devices', h('span', { id: 'cuda-devices' }, devices)),
+    row('Tested PyTorch', py.torch
+      ? h('span', { id: 'torch-support', class: py.torch.support.status === 'tested' ? 'ok' : py.torch.support.status === 'older' ? 'problem' : '' }, py.torch.support.message)
+      : h('span', { id: 'torch-support', class: 'muted' }, '—')),
   );
   const problem = py.problem
     ? h('div', { class: 'problem', id: 'python-problem', role: 'status' }, h('strong', {}, py.problem), h('br'), py.advice ?? '')
@@ -40,7 +43,7 @@ function render(report: EnvReport): void {
   root.replaceChildren(h('h1', {}, 'scWorkbench environment'), table, problem, h('div', { class: 'row' }, refresh, settings));
   setState({ report });
   const worst = lowestContrast();
-  rendered('about', { torch: py.torch ? py.torch.version : 'none', problem: py.problem ?? '', rows: table.rows.length, minContrast: worst.ratio, minContrastText: worst.text });
+  rendered('about', { torch: py.torch ? py.torch.version : 'none', torchSupport: py.torch?.support.status ?? 'none', problem: py.problem ?? '', rows: table.rows.length, minContrast: worst.ratio, minContrastText: worst.text });
 }
 
 type Rgba = [number, number, number, number];

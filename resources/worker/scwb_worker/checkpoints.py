@@ -6,7 +6,6 @@ must go somewhere, except the keys the caller names to ignore and the pre-traini
 """
 import collections
 import fnmatch
-import inspect
 import json
 import os
 import pickle
@@ -29,8 +28,6 @@ class PartialLoadError(Exception):
 
 # --------------------------------------------------------------------------------------------------------------
 # reading
-
-_TORCH_LOAD_HAS_WEIGHTS_ONLY = "weights_only" in inspect.signature(torch.load).parameters
 
 # Globals a checkpoint may reference beyond tensors and plain containers (numpy scalars/arrays in "losses" or
 # "rng" entries, OrderedDict). Anything else is refused: unpickling arbitrary classes would run their code.
@@ -78,9 +75,11 @@ class _RestrictedPickleModule:
 
 
 def _restricted_load(path):
-    """Load a zip-format torch file with our allow-listing unpickler. torch.load cannot do this itself: torch 1.13
-    replaces any pickle_module by the plain pickle module when weights_only is off (plain pickle runs code from the
-    file), so this calls the zip reader that torch.load uses, and refuses anything it cannot read that way."""
+    """Load a zip-format torch file with our allow-listing unpickler. This is the only way the worker reads a torch
+    file (published checkpoints, our own last.pt/best.pt/encoder.pt): torch.load is never called, because
+    `weights_only=True` has published bypasses on torch < 2.6 (CVE-2025-32434) and torch 1.13 replaces any
+    pickle_module by plain pickle (which runs code from the file) when weights_only is off. This calls the zip reader
+    that torch.load uses, with our unpickler, and refuses anything it cannot read that way."""
     ser = torch.serialization
     reader = getattr(ser, "_open_zipfile_reader", None)
     loader = getattr(ser, "_load", None)
@@ -88,20 +87,10 @@ def _restricted_load(path):
         raise pickle.UnpicklingError("this torch version offers no safe way to read the file's extra Python objects")
     with open(path, "rb") as fh:
         if not ser._is_zipfile(fh):
-            raise pickle.UnpicklingError("legacy (non-zip) torch file with Python objects other than tensors")
+            raise pickle.UnpicklingError("legacy (non-zip) torch file (torch < 1.6 format); re-save it with "
+                                         "torch.save on torch >= 1.6")
         with reader(fh) as zf:
             return loader(zf, "cpu", _RestrictedPickleModule, encoding="utf-8")
-
-
-def _torch_load(path):
-    if _TORCH_LOAD_HAS_WEIGHTS_ONLY:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            # weights_only refuses numpy scalars/arrays (e.g. a "losses" or "rng" entry) on older torch versions;
-            # read those through the allow-list instead. Never falls back to plain pickle.
-            pass
-    return _restricted_load(path)
 
 
 def _is_state_dict(obj):
@@ -140,7 +129,7 @@ def _load_file(path):
     if os.path.getsize(path) == 0:
         raise CheckpointError("%s: empty file, not a checkpoint" % (path,))
     try:
-        return _torch_load(path)
+        return _restricted_load(path)
     except pickle.UnpicklingError as exc:
         raise CheckpointError("%s: not a loadable checkpoint (%s)" % (path, exc))
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError, ImportError) as exc:

@@ -187,7 +187,33 @@ class Matrix:
                 raise h5.err("%s is a sparse matrix without shape/data/indices/indptr" % key)
             self.format = fmt
             self.shape = tuple(int(s) for s in shape)
+            self._check_sparse_layout()
         self._csr = None
+
+    def _check_sparse_layout(self):
+        """The checks the TypeScript readers make (src/core/h5ad/read-matrix.ts), cheap ones first: indptr has one
+        entry per row (CSR) or column (CSC) plus one, indices and data hold as many values as each other. Monotony
+        and bounds are checked per row block as rows are read (_check_indptr), column/row indices too."""
+        major = self.shape[0] if self.format == "csr" else self.shape[1]
+        n_ptr = self.node["indptr"].shape[0] if self.node["indptr"].ndim == 1 else -1
+        if n_ptr != major + 1:
+            raise self.h5.err("'%s/indptr' has %d entries, expected %d (%s with shape %s): the sparse matrix is "
+                              "corrupt" % (self.key, n_ptr, major + 1, self.format.upper(), self.shape))
+        self.nnz = int(self.node["indices"].shape[0])
+        if int(self.node["data"].shape[0]) != self.nnz:
+            raise self.h5.err("'%s/data' holds %d values but '%s/indices' %d: the sparse matrix is corrupt" % (
+                self.key, int(self.node["data"].shape[0]), self.key, self.nnz))
+
+    def _check_indptr(self, ptr, first):
+        """ptr = indptr[first:first+len(ptr)] never decreases and points inside the stored values."""
+        if len(ptr) > 1:
+            down = np.flatnonzero(np.diff(ptr) < 0)
+            if down.size:
+                raise self.h5.err("'%s/indptr' decreases at position %d: the sparse matrix is corrupt"
+                                  % (self.key, first + int(down[0]) + 1))
+        if len(ptr) and (int(ptr[0]) < 0 or int(ptr[-1]) > self.nnz):
+            raise self.h5.err("'%s/indptr' points outside its %d stored values: the sparse matrix is corrupt"
+                              % (self.key, self.nnz))
 
     def _check_rows(self, rows):
         rows = np.asarray(rows, dtype=np.int64)
@@ -213,6 +239,7 @@ class Matrix:
             return np.asarray(chunk[rows - lo], dtype=np.float32)
         if self.format == "csr":
             indptr = self.node["indptr"][lo:hi + 1].astype(np.int64)
+            self._check_indptr(indptr, lo)
             a, b = int(indptr[0]), int(indptr[-1])
             data = self.node["data"][a:b]
             indices = self.node["indices"][a:b]
@@ -230,15 +257,25 @@ class Matrix:
             if e > s:
                 idx = indices[s:e]
                 if idx.size and (idx.min() < 0 or idx.max() >= n_vars):
-                    raise self.h5.err("%s has a column index out of range in row %d" % (self.key, r + lo))
+                    bad = int(idx[(idx < 0) | (idx >= n_vars)][0])
+                    raise self.h5.err("'%s/indices' holds column index %d in row %d, outside 0..%d (%d columns): "
+                                      "the sparse matrix is corrupt" % (self.key, bad, r + lo, n_vars - 1, n_vars))
                 out[i, idx] = data[s:e]
         return out
 
     def _csc_to_csr(self):
         n_rows = self.shape[0]
         indptr = self.node["indptr"][()].astype(np.int64)
-        row_idx = self.node["indices"][()].astype(np.int64)
-        data = self.node["data"][()]
+        self._check_indptr(indptr, 0)
+        a, b = int(indptr[0]), int(indptr[-1])
+        row_idx = self.node["indices"][a:b].astype(np.int64)
+        data = self.node["data"][a:b]
+        indptr = indptr - a
+        bad = np.flatnonzero((row_idx < 0) | (row_idx >= n_rows))
+        if bad.size:
+            col = int(np.searchsorted(indptr, bad[0], side="right")) - 1
+            raise self.h5.err("'%s/indices' holds row index %d in column %d, outside 0..%d (%d rows): the sparse "
+                              "matrix is corrupt" % (self.key, int(row_idx[bad[0]]), col, n_rows - 1, n_rows))
         cols = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
         order = np.argsort(row_idx, kind="stable")
         counts = np.bincount(row_idx, minlength=n_rows)

@@ -118,3 +118,12 @@ def freeze(model, p):
         models.freeze_for_finetune(model)
     elif p["ablation"] == "frozen-embeddings":
         models.freeze_embeddings(model)
+
+
+def attention_path(model):
+    """How the classifier computes attention on this torch: scBERT's Performer (FAVOR+ linear attention, every
+    version), scGPT's fused scaled_dot_product_attention (torch >= 2) or its explicit softmax (torch 1.13)."""
+    layers = getattr(getattr(model, "transformer_encoder", None), "layers", None)
+    if layers:
+        return "sdpa" if getattr(layers[0].self_attn, "use_sdpa", False) else "softmax"
+    return "performer"

@@ -28,9 +28,14 @@ def launch(argv, nproc, store_dir):
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        from . import supervision
+        if supervision.take_pending() is not None:
+            return 130  # stopped while starting: no rank started, the run stays queued (the caller cancels it)
         for rank in range(nproc):
             env = dict(os.environ)
+            # the ranks watch this launcher (supervision.watch_parent): killed with -9, it leaves no rank training
             env.update({"RANK": str(rank), "WORLD_SIZE": str(nproc), "LOCAL_RANK": str(rank),
+                        "SCWB_PARENT_PID": str(os.getpid()),
                         "SCWB_DDP_STORE": store, "GLOO_SOCKET_IFNAME": env.get("GLOO_SOCKET_IFNAME", "lo"),
                         "MASTER_ADDR": "127.0.0.1"})
             procs.append(subprocess.Popen([sys.executable, "-m", "scwb_worker"] + list(argv), env=env))

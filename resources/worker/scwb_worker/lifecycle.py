@@ -47,6 +47,15 @@ def execute(run_dir, body, resume=False, device_arg=None, stop=None, ctx=None):
         except (RunError, RunFolderError) as exc:
             sys.stderr.write("scwb_worker: %s\n" % exc)
             return EXIT_FAILED
+    if ctx.is_main and not ctx.active and stop.requested:
+        # SIGTERM/SIGINT while the worker was starting (supervision.install_early): nothing ran, the run is cancelled
+        try:
+            folder.update_record(lambda r: {"status": "cancelled", "endedAt": iso_now(), "error": None})
+            folder.event("status", status="cancelled", message="cancelled before the run started")
+        except (RunFolderError, OSError) as exc:
+            sys.stderr.write("scwb_worker: %s\n" % exc)
+        folder.close()
+        return EXIT_CANCELLED
     try:
         rec = folder.read_record()
         owner = owner_record()

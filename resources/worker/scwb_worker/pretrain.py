@@ -578,6 +578,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
     elif resume:
         folder.log("no checkpoints/last.pt: starting from the beginning")
+    if resume:  # the events after this one redo the steps past `step` (readers keep the last segment)
+        folder.event("resume", step=step, epoch=start_epoch, batch=start_batch)
     t_start = time.time()
     tokens_seen = 0.0
 

@@ -29,6 +29,10 @@ class Stop:
             self.signal = signum
 
         self._old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        from . import supervision
+        early = supervision.take_pending()  # a signal during start-up (python, torch import) still stops the run
+        if early is not None:
+            self.requested, self.signal = True, early
 
     def restore(self):
         for s, h in getattr(self, "_old", {}).items():
@@ -45,8 +49,8 @@ def seed_everything(seed):
 
 
 def rng_state():
-    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint loads
-    with torch.load(weights_only=True) on every torch version."""
+    """Generator states as tensors and plain Python values only (no numpy objects), so that the checkpoint reads
+    the same with the worker's pickle-free reader on every torch version."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {"python": random.getstate(), "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
              "torch": torch.get_rng_state()}
@@ -177,6 +181,28 @@ def make_scaler(precision, device_type):
     if amp_mod is not None and hasattr(amp_mod, "GradScaler"):
         return amp_mod.GradScaler(device_type)
     return torch.cuda.amp.GradScaler(enabled=device_type == "cuda")
+
+
+def worker_facts(device, autocast, attention, world=1):
+    """What a run was computed with (run.json `worker`, and run.log): torch and Python versions, the device (with
+    the GPU's name), the compute dtype (autocast's, else float32), the attention path and the processes."""
+    import platform
+    ctx = getattr(autocast, "ctx", None)
+    dtype = getattr(ctx, "fast_dtype", None) if getattr(autocast, "on", False) and ctx is not None else None
+    name = device
+    if device.startswith("cuda"):
+        name = "%s (%s)" % (device, torch.cuda.get_device_name(device))
+    return {"torch": torch.__version__, "python": platform.python_version(), "device": name,
+            "cuda": torch.version.cuda if device.startswith("cuda") else None,
+            "dtype": str(dtype or torch.float32).replace("torch.", ""), "attention": attention,
+            "processes": int(world)}
+
+
+def describe_worker(facts):
+    """The run.log line of worker_facts."""
+    return "worker: torch %s, Python %s, %s%s, %s, attention %s%s" % (
+        facts["torch"], facts["python"], facts["device"], " (CUDA %s)" % facts["cuda"] if facts["cuda"] else "",
+        facts["dtype"], facts["attention"], ", %d processes" % facts["processes"] if facts["processes"] > 1 else "")
 
 
 def _gpu_mib(device):

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 from . import distributed, protocols
 from .finetune_inputs import load_inputs
-from .finetune_model import build
+from .finetune_model import attention_path, build
 from .lifecycle import execute
-from .runtime import (RunError, _autocast, _gpu_mib, _is_oom, _num, epoch_order, load_own, load_resume,
-                      make_scaler, rank_device, rng_state, seed_everything, usable_precision)
+from .runtime import (RunError, _autocast, _gpu_mib, _is_oom, _num, describe_worker, epoch_order, load_own,
+                      load_resume, make_scaler, rank_device, rng_state, seed_everything, usable_precision, worker_facts)
 
 
 def batch_loss(model, enc, cells, labels, weights, denom, world, device, amp):
@@ -129,6 +129,10 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if ctx.any(stop.requested, "cuda:%d" % ctx.local_rank if device_type == "cuda" else "cpu"):
         return "cancelled", "cancelled before training started"
     model.to(device)
+    if ctx.is_main:
+        facts = worker_facts(device, _autocast(device, amp), attention_path(model), ctx.world)
+        folder.update_record(lambda r: {"worker": facts})
+        folder.log(describe_worker(facts))
     trainable = [q for q in model.parameters() if q.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=float(p["lr"]), eps=float(p["adamEps"]))
     scheduler = protocols.make_scheduler(p["model"], optimizer, p)
@@ -168,6 +172,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
     elif resume:
         folder.log("no checkpoints/last.pt: starting from the beginning")
+    if resume:  # the events after this one redo the steps past `step` (readers keep the last segment)
+        folder.event("resume", step=step, epoch=start_epoch, batch=start_batch)
 
     from . import checkpoints as ck
 

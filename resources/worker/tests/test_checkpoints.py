@@ -227,6 +227,28 @@ def test_numpy_scalars_in_a_checkpoint_are_readable(tmp_path):
     assert torch.equal(sd["w"], torch.ones(2))
 
 
+def test_torch_load_is_never_called_on_checkpoints(tmp_path, monkeypatch, published_scbert, published_scgpt):
+    """Every checkpoint and resume file goes through the pickle-free reader only: torch.load(weights_only=True) has
+    published bypasses on torch < 2.6, so the worker must not call it on any file (a torch.load that raises shows
+    any call)."""
+    own = str(tmp_path / "last.pt")
+    save_checkpoint(own, {"model_state_dict": {"w": torch.ones(2)}, "step": 3, "rng": {"torch": torch.get_rng_state()}})
+    calls = []
+
+    def no_torch_load(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("torch.load called on %r" % (args,))
+
+    monkeypatch.setattr(torch, "load", no_torch_load)
+    monkeypatch.setattr(torch.serialization, "load", no_torch_load)
+    sd, _ = read_checkpoint(published_scbert)
+    assert len(sd) > 10
+    sd, meta = read_checkpoint(published_scgpt)
+    assert meta["format"] == "folder" and len(sd) > 10
+    assert load_torch_file(own)["step"] == 3
+    assert calls == []
+
+
 def test_resume_state_with_rng_states_round_trips_safely(tmp_path):
     import random
     path = str(tmp_path / "last.pt")

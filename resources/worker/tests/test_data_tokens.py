@@ -156,17 +156,17 @@ def test_scgpt_binning_by_quantiles():
     assert ids.tolist() == [3, 10, 12, 14] and vals[0] == 0 and set(vals[1:].tolist()) <= {1.0, 2.0, 3.0, 4.0}
 
 
-def test_reads_what_anndata_writes(tmp_path):
-    import anndata
-    import pandas as pd
-    import scipy.sparse as sp
+def test_reads_the_anndata_encodings(tmp_path):
+    """X as csr / csc / dense, a categorical and a numeric obs column, a numeric var column and a layer, in the
+    encoding anndata >= 0.8 writes (written with h5py, so that the test needs no anndata: the torch-2 layer's venv
+    has none)."""
     X = _matrix()
-    obs = pd.DataFrame({"ct": pd.Categorical(["x", "y", "z"] * 12 + ["x"]), "n": np.arange(37)},
-                       index=["cell%d" % i for i in range(37)])
-    var = pd.DataFrame({"id_in_vocab": np.arange(9) * 2}, index=["g%d" % i for i in range(9)])
-    for fmt, mat in (("csr", sp.csr_matrix(X)), ("csc", sp.csc_matrix(X)), ("dense", X)):
+    obs = {"ct": (["x", "y", "z"] * 12 + ["x"]), "n": np.arange(37)}
+    var = {"id_in_vocab": np.arange(9) * 2}
+    names, genes = ["cell%d" % i for i in range(37)], ["g%d" % i for i in range(9)]
+    for fmt in ("csr", "csc", "dense"):
         path = str(tmp_path / ("ad_%s.h5ad" % fmt))
-        anndata.AnnData(X=mat, obs=obs, var=var, layers={"X_binned": X + 1}).write_h5ad(path)
+        write_h5ad(path, X, names, genes, obs=obs, var=var, layers={"X_binned": X + 1}, x_format=fmt)
         with H5ad(path) as h:
             assert h.matrix().format == fmt
             rows = [36, 1, 20]
@@ -179,3 +179,38 @@ def test_reads_what_anndata_writes(tmp_path):
             assert h.obs_names()[5] == "cell5" and h.var_names() == ["g%d" % i for i in range(9)]
             codes, cats = h.column("var", "id_in_vocab")
             assert [int(cats[c]) for c in codes] == list(range(0, 18, 2))
+
+
+def _corrupt(path, key, fn):
+    with h5py.File(path, "r+") as f:
+        arr = f[key][()]
+        del f[key]
+        f.create_dataset(key, data=fn(arr.copy()))
+
+
+def _decrease(p):
+    k = len(p) // 2
+    p[k] = p[k - 1] - 1  # a row whose end lies before its start
+    if p[k] < 0:
+        p[k - 1], p[k] = p[k - 1] + 2, p[k - 1] + 1
+    return p
+
+
+@pytest.mark.parametrize("fmt,key,fn,message", [
+    ("csr", "X/indptr", _decrease, "'X/indptr' decreases at position 19"),
+    ("csr", "X/indptr", lambda p: np.concatenate([p[:-1], [p[-1] + 5]]), "'X/indptr' points outside its"),
+    ("csr", "X/indptr", lambda p: p[:-1], "'X/indptr' has 37 entries, expected 38"),
+    ("csr", "X/indices", lambda i: np.where(np.arange(len(i)) == len(i) - 1, 9, i), "holds column index 9 in row 36"),
+    ("csr", "X/data", lambda d: d[:-1], "'X/data' holds"),
+    ("csc", "X/indptr", _decrease, "'X/indptr' decreases at position 5"),
+    ("csc", "X/indices", lambda i: np.where(np.arange(len(i)) == 0, 37, i), "holds row index 37 in column 0"),
+])
+def test_a_corrupt_sparse_matrix_is_refused_as_the_typescript_readers_do(tmp_path, fmt, key, fn, message):
+    path = str(tmp_path / "bad.h5ad")
+    write_h5ad(path, _matrix(), ["c%d" % i for i in range(37)], ["g%d" % i for i in range(9)], x_format=fmt)
+    _corrupt(path, key, fn)
+    with pytest.raises(DataError) as info:
+        with H5ad(path) as h:
+            for _ in h.matrix().iter_rows(list(range(37))):
+                pass
+    assert path in str(info.value) and message in str(info.value) and "corrupt" in str(info.value), str(info.value)

@@ -43,6 +43,10 @@ def check_event(ev):
         assert isinstance(ev["epoch"], int) and isinstance(ev["step"], int)
         assert _is_num(ev["loss"]) and _is_num(ev["accuracy"]) and 0 <= ev["accuracy"] <= 1
         assert isinstance(ev["best"], bool)
+    elif t == "resume":
+        assert set(ev) == {"type", "time", "step", "epoch", "batch"}, ev
+        assert isinstance(ev["step"], int) and ev["step"] >= 0 and isinstance(ev["epoch"], int) and ev["epoch"] >= 1
+        assert isinstance(ev["batch"], int) and ev["batch"] >= 0
     elif t == "metric":
         assert set(ev) <= {"type", "time", "name", "value", "step"}, ev
         assert isinstance(ev["name"], str) and _is_num(ev["value"])

@@ -106,6 +106,7 @@ def test_sigterm_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert rec["status"] == "cancelled" and rec["endedAt"]
     state = _final_state(cut)
     assert state["epoch"] == 2 and 0 < state["batch"] < 20, (state["epoch"], state["batch"])
+    cut_step = int(state["step"])
     assert not os.path.exists(os.path.join(cut, "predictions.csv"))
     res = run_worker(["finetune", "--run-dir", cut, "--resume"])
     assert res.returncode == 0, res.stderr
@@ -116,8 +117,40 @@ def test_sigterm_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert [e["status"] for e in events if e["type"] == "status"] == ["running", "cancelled", "running", "completed"]
     steps = [e["step"] for e in events if e["type"] == "train"]
     assert steps == sorted(steps) and steps[-1] == 40  # 60 training cells in batches of 3, 2 epochs
+    resumes = [e for e in events if e["type"] == "resume"]
+    assert [(e["step"], e["epoch"], e["batch"]) for e in resumes] == [(cut_step, 2, cut_step - 20)]
     assert read_json(os.path.join(cut, "run.json"))["status"] == "completed"
     assert "resuming at epoch 2" in open(os.path.join(cut, "run.log")).read()
+
+
+def test_kill_9_then_resume_writes_a_resume_event_before_the_redone_steps(tmp_path):
+    """kill -9 leaves steps past the last checkpoint in events.jsonl; --resume writes a `resume` event with the step
+    it restarts from, then redoes those steps (nothing is deleted from the log; readers keep the last segment)."""
+    run = make_run(str(tmp_path), model="scbert", n_cells=80, batch=3, epochs=2, extra={"logEvery": 1})
+    env = dict(os.environ, PYTHONPATH=WORKER_ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "scwb_worker", "finetune", "--run-dir", run], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    events_file = os.path.join(run, "events.jsonl")
+    while proc.poll() is None:
+        if os.path.exists(events_file) and '"step": 23' in open(events_file).read():
+            proc.kill()
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = open(events_file).read()
+    res = run_worker(["finetune", "--run-dir", run, "--resume"])
+    assert res.returncode == 0, res.stderr
+    after = open(events_file).read()
+    assert after.startswith(before)  # appended only
+    events = read_events(run)
+    for ev in events:
+        check_event(ev)
+    at = [i for i, e in enumerate(events) if e["type"] == "resume"]
+    assert len(at) == 1 and (events[at[0]]["step"], events[at[0]]["epoch"], events[at[0]]["batch"]) == (20, 2, 0)
+    old = [e["step"] for e in events[:at[0]] if e["type"] == "train"]
+    new = [e["step"] for e in events[at[0]:] if e["type"] == "train"]
+    assert max(old) >= 23 and new == list(range(21, 41))
 
 
 def test_scgpt_run_is_deterministic_and_bins_when_there_is_no_binned_layer(tmp_path):
@@ -157,6 +190,23 @@ def test_a_diverging_loss_fails_the_run(tmp_path):
     run = make_run(str(tmp_path), model="scgpt", epochs=1, extra={"lr": 1e30})
     assert run_cli(["finetune", "--run-dir", run]) == 1
     assert "training diverged" in read_json(os.path.join(run, "run.json"))["error"]
+
+
+def test_a_corrupt_csr_fails_the_run_before_training(tmp_path):
+    """A decreasing indptr used to train on mixed-up rows and complete; the worker refuses it like the TypeScript
+    readers, naming the file."""
+    import h5py
+    run = make_run(str(tmp_path), epochs=1)
+    ds = read_json(os.path.join(run, "run.json"))["dataset"]["path"]
+    with h5py.File(ds, "r+") as f:
+        p = f["X/indptr"][()]
+        p[20] = p[18]
+        del f["X/indptr"]
+        f.create_dataset("X/indptr", data=p)
+    assert run_cli(["finetune", "--run-dir", run]) == 1
+    rec = read_json(os.path.join(run, "run.json"))
+    assert rec["status"] == "failed" and ds in rec["error"] and "'X/indptr' decreases at position" in rec["error"]
+    assert not os.path.exists(os.path.join(run, "predictions.csv"))
 
 
 def test_few_shot_scbert_keeps_the_best_accuracy_epoch(tmp_path):

@@ -213,9 +213,11 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL
 export function runWorker(python: string, runDirs: string[], opts: { resume?: boolean; device?: FinetuneGridInput['device']; nproc?: number; command?: WorkerRunCommand }): Promise<number> {
   const inv = workerInvocation({ python, runDirs, resume: opts.resume, device: opts.device, nproc: opts.nproc, command: opts.command });
   return new Promise<number>((resolve, reject) => {
-    // Its own process group: a Ctrl-C in the terminal reaches the worker once, through us, not twice.
+    // Its own process group: a Ctrl-C in the terminal reaches the worker once, through us, not twice. So that a
+    // `kill -9` of this process leaves no worker training unsupervised, the worker watches SCWB_PARENT_PID and
+    // stops with a checkpoint when we are gone (resources/worker/scwb_worker/supervision.py).
     const child = spawn(inv.command, inv.args, {
-      cwd: inv.cwd, env: { ...process.env, ...inv.env }, stdio: ['ignore', process.stderr, process.stderr], detached: true,
+      cwd: inv.cwd, env: { ...process.env, ...inv.env, SCWB_PARENT_PID: String(process.pid) }, stdio: ['ignore', process.stderr, process.stderr], detached: true,
     });
     const forward = (signal: NodeJS.Signals) => () => { if (child.exitCode === null) child.kill(signal); };
     const onInt = forward('SIGINT');

@@ -132,7 +132,8 @@ export async function finalizeFinetuneRuns(store: RunStore, opts: FinalizeOption
     }
     if (opts.workerExitCode !== undefined && WORKER_KINDS.includes(record.kind) && !FINAL_STATUSES.includes(record.status)) {
       const code = opts.workerExitCode;
-      const cancelled = code === WORKER_EXIT.cancelled;
+      // 130, or killed by SIGINT/SIGTERM (128 + 2 / 15) before its own handler was up: a stop, not a failure
+      const cancelled = code === WORKER_EXIT.cancelled || code === 128 + 2 || code === 128 + 15;
       // A 'running' run of a worker that has exited is the store's to judge (owner gone -> interrupted).
       if (record.status === 'queued') {
         await settle(store, id, cancelled ? 'cancelled' : 'failed',

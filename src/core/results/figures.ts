@@ -7,6 +7,7 @@
  * Pure: imports only types, so the webview bundles it too.
  */
 import type { RunEvent } from '../runs/schema';
+import { lastSegment } from '../runs/segments';
 import type { ConfusionView, ExperimentResults, ResultRow } from './model';
 
 export type FigureMetric = 'accuracy' | 'macroF1';
@@ -131,14 +132,16 @@ export interface LossCurve {
   validation: { epoch: number; loss: number }[];
 }
 
-/** A run's loss curve from its events (events.jsonl, in file order); null when it has no train or validation events. */
+/**
+ * A run's loss curve from its events (events.jsonl, in file order); null when it has no train or validation events.
+ * Steps a killed and resumed run redid count once, from their last segment (src/core/runs/segments.ts).
+ */
 export function lossCurve(runId: string, seed: number, events: readonly RunEvent[]): LossCurve | null {
   const train = new Map<number, number>();
   const validation = new Map<number, number>();
-  for (const e of events) {
-    if (e.type === 'train' && Number.isFinite(e.loss)) train.set(e.epoch, e.loss);
-    else if (e.type === 'validation' && Number.isFinite(e.loss)) validation.set(e.epoch, e.loss);
-  }
+  const kept = lastSegment(events);
+  for (const e of kept.train) if (Number.isFinite(e.loss)) train.set(e.epoch, e.loss);
+  for (const e of kept.validation) if (Number.isFinite(e.loss)) validation.set(e.epoch, e.loss);
   if (!train.size && !validation.size) return null;
   const sorted = (m: Map<number, number>) => Array.from(m, ([epoch, loss]) => ({ epoch, loss })).sort((a, b) => a.epoch - b.epoch);
   return { runId, seed, train: sorted(train), validation: sorted(validation) };

@@ -108,6 +108,23 @@ export const RunProtocolSchema = z.object({
 /** run.json `protocol`. */
 export type RunProtocol = z.infer<typeof RunProtocolSchema>;
 
+export const WorkerFactsSchema = z.object({
+  /** torch.__version__ and the Python version of the worker that trained the run */
+  torch: z.string(),
+  python: z.string(),
+  /** 'cpu' or 'cuda:N (GPU name)' */
+  device: z.string(),
+  /** torch.version.cuda on a CUDA device, else null */
+  cuda: z.string().nullable(),
+  /** the compute dtype: autocast's (bfloat16, float16) or float32 */
+  dtype: z.string(),
+  /** 'performer' (scBERT), 'sdpa' (scaled_dot_product_attention, torch >= 2) or 'softmax' (torch 1.13) */
+  attention: z.string(),
+  processes: z.number().int().positive(),
+});
+/** run.json `worker`: what a fine-tune run was computed with (written by the worker when training starts). */
+export type WorkerFacts = z.infer<typeof WorkerFactsSchema>;
+
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   id: z.string().min(1),
@@ -148,6 +165,7 @@ export const RunRecordSchema = z.object({
   protocol: RunProtocolSchema.optional(),
   /** fine-tunes: the protocol values the worker used (precision, adamEps, ...), written by the worker */
   resolvedProtocol: z.record(z.string(), z.unknown()).optional(),
+  worker: WorkerFactsSchema.optional(),
 }).refine(r => r.kind === 'pretrain' || r.labelColumn.length > 0, { path: ['labelColumn'], message: 'a label column is required (only pre-training runs have none)' });
 /** run.json */
 export type RunRecord = z.infer<typeof RunRecordSchema>;
@@ -324,6 +342,15 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('train'), time: z.string(), epoch: z.number().int().positive(), step: z.number().int().nonnegative(),
     loss: z.number(), lr: z.number(), cellsPerSec: z.number().nonnegative(), gpuMemoryMiB: z.number().nonnegative().nullable(),
+  }),
+  /**
+   * fine-tune and pre-training `--resume`: training restarts after optimizer step `step` (epoch from 1, batch within
+   * it); the train/validation events after this one redo the steps past `step` (readers keep the last segment:
+   * src/core/runs/segments.ts)
+   */
+  z.object({
+    type: z.literal('resume'), time: z.string(), step: z.number().int().nonnegative(), epoch: z.number().int().positive(),
+    batch: z.number().int().nonnegative(),
   }),
   /** fine-tune: after each epoch, on split.json's validation rows */
   z.object({

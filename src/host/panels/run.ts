@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { ranOnDemoWeights } from '../../core/checkpoints/demo-weights';
 import { EventsTail, configuredEpochs } from '../../core/runs/live';
 import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
+import { supersede } from '../../core/runs/segments';
 import { EVENTS_FILE, LOG_FILE, datasetName } from '../../core/runs/store';
 import { slurmOutputFile } from '../../core/slurm/script';
 import type { HostMessage, RunPanelRun, RunTrainPoint, RunValidationPoint } from '../../shared/protocol';
@@ -152,6 +153,8 @@ export class RunPanel extends WebviewApp {
         this.resetPending = true;
       }
       for (const e of events) {
+        // a resumed run redoes the steps after its last checkpoint: keep their last segment (redraw when it drops)
+        if (supersede(this.held, e)) this.resetPending = true;
         if (e.type === 'train') this.held.train.push({ epoch: e.epoch, step: e.step, loss: e.loss, lr: e.lr, cellsPerSec: e.cellsPerSec, gpuMemoryMiB: e.gpuMemoryMiB, time: e.time });
         else if (e.type === 'validation') this.held.validation.push({ epoch: e.epoch, step: e.step, loss: e.loss, accuracy: e.accuracy, best: e.best, time: e.time });
         else if (e.type === 'progress') this.progress = { fraction: e.fraction, message: e.message ?? '' };

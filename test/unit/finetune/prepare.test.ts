@@ -264,4 +264,13 @@ describe('fine-tune: finalizeFinetuneRun', () => {
     const cancelled = await finalizeFinetuneRuns(store(), { ids: [ids[1]], workerExitCode: 130 });
     assert.strictEqual(cancelled[0].status, 'cancelled');
   });
+
+  it('a worker killed by SIGTERM or SIGINT before its handler was up (exit 143 / 130) leaves its runs cancelled, not failed', async () => {
+    const plan = await prepareFinetuneGrid({ datasetPath: PBMC, labelColumn: 'bulk_labels', model: 'scbert', checkpoint: null, storeRoot: root, seeds: [0, 1, 2] }, ctx());
+    const ids = plan.runs.map(r => r.id);
+    assert.strictEqual((await finalizeFinetuneRuns(store(), { ids: [ids[0]], workerExitCode: 143 }))[0].status, 'cancelled');
+    assert.strictEqual((await finalizeFinetuneRuns(store(), { ids: [ids[1]], workerExitCode: 128 + 2 }))[0].status, 'cancelled');
+    const killed = (await finalizeFinetuneRuns(store(), { ids: [ids[2]], workerExitCode: 137 }))[0];
+    assert.strictEqual(killed.status, 'failed', 'SIGKILL is not a stop request');
+  });
 });

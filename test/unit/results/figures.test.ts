@@ -128,6 +128,14 @@ describe('paper figures and their SVG', () => {
     const curves = [lossCurve('b', 1, events(1))!, lossCurve('a', 0, events(0))!];
     assert.deepStrictEqual(curves[1].train, [{ epoch: 1, loss: 1.5 }, { epoch: 2, loss: 1.0 }], 'the last train event of each epoch');
     assert.strictEqual(lossCurve('c', 0, [{ type: 'status', time: t, status: 'running' }]), null);
+    // killed in epoch 2 after step 30, resumed from its checkpoint at step 20 and cancelled again before a step:
+    // the killed segment's epoch-2 point is superseded; a completed resume's redone points replace it
+    const killed: RunEvent = { type: 'train', time: t, epoch: 2, step: 30, loss: 9, lr: 1e-4, cellsPerSec: 5, gpuMemoryMiB: null };
+    const resume: RunEvent = { type: 'resume', time: t, step: 20, epoch: 2, batch: 0 };
+    const cut = lossCurve('r', 0, [...events(0).slice(0, 4), killed, resume, { type: 'status', time: t, status: 'cancelled' }])!;
+    assert.deepStrictEqual(cut.train, [{ epoch: 1, loss: 1.5 }]);
+    const redone = lossCurve('r', 0, [...events(0).slice(0, 4), killed, resume, ...events(0).slice(4)])!;
+    assert.deepStrictEqual([redone.train, redone.validation], [curves[1].train, curves[1].validation]);
     const fig: LineFigure = learningFigure(curves);
     assert.deepStrictEqual(fig.series.map(s => s.label), ['seed 0 train', 'seed 0 validation', 'seed 1 train', 'seed 1 validation']);
     const p = parse(renderSvg(fig));

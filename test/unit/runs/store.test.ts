@@ -110,6 +110,18 @@ describe('run store', () => {
     assert.deepStrictEqual(groups.map(g => g.name), ['other', 'pbmc baseline'], 'newest experiment first');
   });
 
+  it('keeps the worker facts the worker writes into run.json through a store update, and validates them', async () => {
+    const r = await store.create(newRun({ kind: 'finetune' }));
+    const file = path.join(root, r.id, 'run.json');
+    const worker = { torch: '2.13.0+cpu', python: '3.11.2', device: 'cpu', cuda: null, dtype: 'float32', attention: 'sdpa', processes: 1 };
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), worker }, null, 2));
+    assert.deepStrictEqual((await store.get(r.id)).worker, worker);
+    await store.update(r.id, { note: 'kept' });
+    assert.deepStrictEqual(JSON.parse(fs.readFileSync(file, 'utf8')).worker, worker);
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), worker: { ...worker, processes: 0 } }));
+    await assert.rejects(store.get(r.id), (e: Error) => e.message.startsWith(file) && /worker\.processes/.test(e.message));
+  });
+
   it('validation errors name the file and the field', async () => {
     const r = await store.create(newRun());
     const file = path.join(root, r.id, 'run.json');
