@@ -174,13 +174,13 @@ def cpu_bf16_autocast():
 def make_scaler(precision, device_type):
     """The loss scaler of a run: a GradScaler for fp16 (as scGPT's published amp=True), None for fp32 and bf16
     (bf16 has fp32's exponent range and needs no loss scaling). torch.amp.GradScaler where torch has it (2.3+),
-    else torch.cuda.amp.GradScaler (torch 1.13)."""
+    else the CUDA scaler of older torch (1.13), the only one it has."""
     if precision != "fp16":
         return None
     amp_mod = getattr(torch, "amp", None)
     if amp_mod is not None and hasattr(amp_mod, "GradScaler"):
         return amp_mod.GradScaler(device_type)
-    return torch.cuda.amp.GradScaler(enabled=device_type == "cuda")
+    return torch.cuda.amp.GradScaler(enabled=device_type == "cuda")  # torch < 2.3 only: no torch.amp.GradScaler
 
 
 def worker_facts(device, autocast, attention, world=1):
