@@ -12,7 +12,7 @@ cd "$ROOT"
 log() { printf '[setup] %s\n' "$*"; }
 
 APT_PACKAGES=(chromium fonts-dejavu-core libkrb5-dev ripgrep
-  python3-numpy python3-scipy python3-h5py python3-sklearn python3-anndata python3-torch python3-pytest
+  python3-venv python3-numpy python3-scipy python3-h5py python3-sklearn python3-anndata python3-torch python3-pytest
   slurm-wlm)  # slurm-wlm: the local single-node Slurm of scripts/slurm-local.sh (Slurm run target tests)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
