@@ -6,11 +6,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { hasEmbeddings } from '../../core/embedding/umap';
 import { EventsTail, configuredEpochs, emptyLive, foldLive, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
 import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
 import { Disposable } from '../disposable';
-import { hasEmbeddings } from '../panels/embedding';
 
 export type RunsTreeNode = { kind: 'experiment'; group: ExperimentGroup } | { kind: 'run'; run: RunRecord };
 
