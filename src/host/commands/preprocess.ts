@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
 import { describeDuplicates, type PreprocessReport } from '../../core/preprocess/pipeline';
+import { proposedOutput } from '../../core/preprocess/output-name';
 import { RECIPE_DEFAULTS, parseRecipe, readRecipeFile, type RecipeInput } from '../../core/preprocess/recipe';
 import { writeFileAtomic } from '../../core/fs-atomic';
 import { runTask } from '../../core/workers/run-task';
@@ -65,11 +66,12 @@ async function askForRecipe(dataset: string, summaryOf: (file: string) => Promis
   if (!choice) return undefined;
   let recipe: RecipeInput | undefined;
   let recipeFile: string | undefined;
+  let recipeKind: string | undefined;
   if (choice.id === 'file') {
     const picked = await vscode.window.showOpenDialog({ title: 'Recipe file', filters: { 'Recipe (JSON)': ['json'] }, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
     if (!picked) return undefined;
     recipeFile = picked[0].fsPath;
-    readRecipeFile(recipeFile); // refuse a bad file now, with its problems, before any work starts
+    recipeKind = readRecipeFile(recipeFile).recipe; // refuse a bad file now, with its problems, before any work starts
   } else {
     const inputMatrix = await pickInputMatrix(summary);
     if (inputMatrix === undefined) return undefined;
@@ -116,8 +118,7 @@ async function askForRecipe(dataset: string, summaryOf: (file: string) => Promis
     }
     parseRecipe(recipe); // the schema has the last word on every value
   }
-  const recipeName = recipe?.recipe ?? path.basename(recipeFile ?? 'recipe', '.json');
-  const outPath = await askOutput(dataset, recipeName);
+  const outPath = await askOutput(dataset, recipe?.recipe ?? recipeKind ?? 'preprocessed');
   if (!outPath) return undefined;
   if (recipe) {
     const save = await vscode.window.showQuickPick([{ label: 'Run', save: false }, { label: 'Run and save the recipe file beside the output', save: true }], { title: 'Ready' });
@@ -150,7 +151,7 @@ async function askNumber(title: string, value: number, integer: boolean): Promis
 
 async function askOutput(dataset: string, recipeName: string): Promise<string | undefined> {
   const dir = path.dirname(dataset);
-  const proposed = `${path.basename(dataset, '.h5ad')}.${recipeName}.h5ad`;
+  const proposed = path.basename(proposedOutput(dataset, recipeName));
   const name = await vscode.window.showInputBox({
     title: 'Output file (beside the input)', value: proposed,
     validateInput: v => {
