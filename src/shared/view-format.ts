@@ -64,6 +64,11 @@ function roundTo(v: number, decimals: number): number {
   return Math.round(v * f) / f;
 }
 
+/** "1 run", "3 runs", "1,200 runs": a count with its noun in the right number. */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+}
+
 /** A share between 0 and 1 as shown in a confusion-matrix cell: always two decimals ("0.00", "0.25", "1.00"). */
 export function proportionText(v: number): string {
   return Number.isFinite(v) ? Math.max(0, Math.min(1, v)).toFixed(2) : '—';

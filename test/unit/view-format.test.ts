@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { axisFormatter, countFormatter, edgeFormatter, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
+import { axisFormatter, countFormatter, countOf, edgeFormatter, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
 import { histogram } from '../../src/core/h5ad/stats';
 
 /** number of decimals of a formatted number */
@@ -46,6 +46,11 @@ describe('webview number formats (issue 10: one format per axis and per matrix)'
     const g = countFormatter([1_234_100, 1_234_400]);
     assert.deepStrictEqual([1_234_100, 1_234_400].map(g), ['1.2341M', '1.2344M']);
     assert.deepStrictEqual([0, 250, 12_345].map(countFormatter([0, 12_345])), ['0', '250', '12,345']);
+  });
+
+  it('counts with the noun in the right number ("1 run", not "1 runs")', () => {
+    assert.deepStrictEqual([0, 1, 2, 1200].map(n => countOf(n, 'run')), ['0 runs', '1 run', '2 runs', '1,200 runs']);
+    assert.strictEqual(countOf(1, 'match', 'matches'), '1 match');
   });
 
   it('writes every confusion-matrix share with two decimals, zero included', () => {
