@@ -48,9 +48,9 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   const summaries = new SummaryCache();
   const datasets = new DatasetsTree(summaries);
   const datasetsView = vscode.window.createTreeView<DatasetTreeNode>('scwb.datasets', { treeDataProvider: datasets, showCollapseAll: true });
-  const checkpoints = new CheckpointsTree();
-  context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const runs = RunsTree.forWorkspace();
+  const checkpoints = new CheckpointsTree(runs.store);
+  context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const showResults = (experiment?: string) => ResultsPanel.show(context, runs, experiment);
   context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs, runId => RunPanel.show(context, runs, runId)));
   const finetune = new FinetuneTasks(runs, showResults);
@@ -83,22 +83,22 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       runBaselineCommand(target, { summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), runs, showResults })),
     vscode.commands.registerCommand('scwb.runFinetune', (target?: Parameters<typeof runFinetuneCommand>[0]) =>
       runFinetuneCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(),
         runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.annotate', (target?: Parameters<typeof annotateCommand>[0]) =>
       annotateCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(), runs,
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(), runs,
       })),
     // the AAAI 2025 benchmark (issue 12): pre-training and probing encoders
     vscode.commands.registerCommand('scwb.pretrainEncoder', (target?: Parameters<typeof pretrainEncoderCommand>[0]) =>
       pretrainEncoderCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(),
         runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.probeEncoder', (target?: Parameters<typeof probeEncoderCommand>[0]) =>
       probeEncoderCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(),
         runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.runs.resumeFinetune', (target?: Parameters<typeof resumeFinetuneCommand>[0]) =>

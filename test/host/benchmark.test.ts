@@ -77,7 +77,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
       input: async options => { asked.push(String(options.prompt)); return '2'; },
       open: async () => undefined,
     };
-    const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
+    const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.all(), runs: api.runs }, ui);
     assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Label column (cell types)', 'Probes', 'Split protocol', 'Trials', 'Where to run']);
     assert.deepStrictEqual(options, {
       datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, methods: ['linear', 'knn'],

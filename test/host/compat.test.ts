@@ -39,7 +39,7 @@ describe('Check Dataset Against Model (in the real extension host)', () => {
 
   it('from a checkpoint item of the Checkpoints view: the panel shows each verdict; the fix button runs Preprocess and re-checks the output', async () => {
     const api = await activeApi();
-    const item = await until(async () => (await api.checkpoints.getChildren()).find(c => c.path === scbert));
+    const item = await until(async () => (await api.checkpoints.all()).find(c => c.path === scbert));
     const panel = await vscode.commands.executeCommand<CompatPanel>('scwb.checkpoints.checkDataset', item, { dataset: sim });
     assert.strictEqual(api.panels.compat(), panel);
     const shown = await renderedFor(panel, sim);
@@ -54,7 +54,7 @@ describe('Check Dataset Against Model (in the real extension host)', () => {
     });
 
     // the same panel, from the scGPT folder; its fix (Preprocess scGPT with vocab.json) runs, and the output fits
-    const folder = await until(async () => (await api.checkpoints.getChildren()).find(c => c.path === scgpt));
+    const folder = await until(async () => (await api.checkpoints.all()).find(c => c.path === scgpt));
     assert.strictEqual(await vscode.commands.executeCommand<CompatPanel>('scwb.checkpoints.checkDataset', folder, { dataset: sim }), panel);
     await until(() => panel.lastRenderedDetail?.model === scgpt && panel.lastRenderedDetail.state === 'report');
     assert.strictEqual(panel.lastRenderedDetail!.checks, 'genes:ok,namespace:ok,values:warn,labels:skip');

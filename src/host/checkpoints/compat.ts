@@ -8,6 +8,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { CheckpointInfo } from '../../core/checkpoints';
+import { pickLabel } from '../../core/checkpoints/by-run';
 import type { CheckDatasetInput, CompatAction, CompatReport } from '../../core/checkpoints/compat';
 import { proposedOutput } from '../../core/preprocess/output-name';
 import { runTask } from '../../core/workers/run-task';
@@ -20,8 +21,8 @@ export type CheckTarget = CheckpointInfo | vscode.Uri | { uri: vscode.Uri } | un
 export interface CheckOptions { model?: string; dataset?: string; labelColumn?: string; geneColumn?: string; genesFile?: string }
 
 async function pickModel(tree: CheckpointsTree): Promise<string | undefined> {
-  const models = await tree.getChildren();
-  const items = models.map(m => ({ label: m.label, description: vscode.workspace.asRelativePath(m.path), file: m.path as string | undefined }));
+  const models = await tree.all();
+  const items = models.map(m => ({ label: pickLabel(m), description: vscode.workspace.asRelativePath(m.path), file: m.path as string | undefined }));
   items.push({ label: 'Browse…', description: 'a .pth/.pt, model.onnx or an scGPT model folder', file: undefined });
   const pick = await vscode.window.showQuickPick(items, { title: 'Check dataset against model: the model', placeHolder: 'A checkpoint of the Checkpoints view' });
   if (!pick) return undefined;

@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { hasEmbeddings } from '../../core/embedding/umap';
 import { EventsTail, configuredEpochs, emptyLive, foldLive, liveLabel, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
+import { runDisplayName } from '../../core/runs/display-name';
 import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
 import { Disposable } from '../disposable';
@@ -208,7 +209,7 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
       return item;
     }
     const r = node.run;
-    const label = r.name || `${r.model.label} · fraction ${r.fraction} · seed ${r.seed}`;
+    const label = runDisplayName(r);
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
     item.id = `run:${r.id}`;
     const [icon, color] = STATUS_ICONS[r.status];
