@@ -23,6 +23,7 @@ import { finalizeFinetuneRuns } from './core/finetune/finalize';
 // --- presets, grid and queue (issue 13) ---
 import { GridPanel } from './host/panels/grid';
 import { QueueService } from './host/queue/service';
+import { registerWalkthrough } from './host/walkthrough';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
@@ -70,9 +71,10 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     vscode.commands.registerCommand('scwb.datasets.refresh', () => datasets.refresh()),
     vscode.commands.registerCommand('scwb.checkpoints.refresh', () => checkpoints.refresh()),
     vscode.commands.registerCommand('scwb.dataset.open', (target?: vscode.Uri | { uri: vscode.Uri }) => {
-      const uri = target instanceof vscode.Uri ? target : target?.uri ?? vscode.window.activeTextEditor?.document.uri;
+      const uri = target instanceof vscode.Uri ? target : target?.uri ?? activeDataset();
       if (uri) return vscode.commands.executeCommand('vscode.openWith', uri, DatasetView.viewType);
-      return undefined;
+      // from the palette or the walkthrough: a pick over the workspace's datasets
+      return pickDataset(datasets).then(file => file ? vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), DatasetView.viewType) : undefined);
     }),
     vscode.commands.registerCommand('scwb.preprocess', async (target?: Parameters<typeof preprocessCommand>[0]) => {
       const outcome = await preprocessCommand(target, f => datasets.summaryOf(f), () => pickDataset(datasets));
@@ -148,6 +150,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     }
     return GridPanel.show(context, queue, presetId);
   }));
+  context.subscriptions.push(...registerWalkthrough(context));
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
@@ -162,6 +165,12 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   };
 }
 
+/** The .h5ad file of the active text editor, if it shows one. */
+function activeDataset(): vscode.Uri | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  return uri && uri.path.endsWith('.h5ad') ? uri : undefined;
+}
+
 /** Quick pick over the datasets of the Datasets view, for commands run from the palette. */
 async function pickDataset(datasets: DatasetsTree): Promise<string | undefined> {
   const items = (await datasets.list()).map(d => ({ label: vscode.workspace.asRelativePath(d.uri), file: d.uri.fsPath }));
@@ -169,7 +178,8 @@ async function pickDataset(datasets: DatasetsTree): Promise<string | undefined> 
     void vscode.window.showInformationMessage('No .h5ad datasets in this workspace.');
     return undefined;
   }
-  return (await vscode.window.showQuickPick(items, { title: 'Dataset' }))?.file;
+  // stays open when the focus moves (a walkthrough step that started this flow takes it)
+  return (await vscode.window.showQuickPick(items, { title: 'Dataset', ignoreFocusOut: true }))?.file;
 }
 
 export function deactivate(): void {
