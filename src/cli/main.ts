@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   annotate: async () => (await import('./commands/annotate.js')).command,
   inspect: async () => (await import('./commands/inspect.js')).command,
   preprocess: async () => (await import('./commands/preprocess.js')).command,
+  protocol: async () => (await import('./commands/protocol.js')).command,
   results: async () => (await import('./commands/results.js')).command,
   simulate: async () => (await import('./commands/simulate.js')).command,
   split: async () => (await import('./commands/split.js')).command,

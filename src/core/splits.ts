@@ -264,6 +264,35 @@ export function fewShotSubset(trainIndices: readonly number[], fraction: number,
   return new MT19937(seed).choice(n, m, false).map(k => trainIndices[k]);
 }
 
+/** Python 3's `round(x)` to an integer: halves go to the even neighbour. */
+export function pythonRound(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * scBERT's published few-shot subsets (dist_finetune_fewshot.py): per replicate ONE `np.random.seed(seed)`, then
+ * for each fraction of `order` in turn `np.random.choice(index_train, round(n * fraction), replace=False)` from the
+ * same stream (nothing else in that loop draws from numpy's global stream). The subset of `fraction` is the draw
+ * at its place in `order`; the draws before it are made and discarded. Returned as `trainIndices[idx]`.
+ */
+export function fewShotStreamSubset(trainIndices: readonly number[], fraction: number, seed: number, order: readonly number[]): number[] {
+  const at = order.indexOf(fraction);
+  if (at < 0) throw new SplitError(`fraction ${fraction} is not one of the published few-shot fractions (${order.join(', ')})`);
+  const n = trainIndices.length;
+  const rng = new MT19937(seed);
+  let picked: number[] = [];
+  for (let i = 0; i <= at; i++) {
+    const f = order[i];
+    if (!(f > 0 && f <= 1)) throw new SplitError(`few-shot fraction must be in (0, 1], got ${f}`);
+    picked = rng.choice(n, pythonRound(n * f), false);
+  }
+  return picked.map(k => trainIndices[k]);
+}
+
 /**
  * Stratified few-shot subset: `train_test_split(trainIndices, train_size=fraction, stratify=labels[trainIndices],
  * random_state=seed)[0]`. `labels` is indexed by row (the full label column). sklearn refuses fraction 1.0; here

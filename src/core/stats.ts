@@ -102,6 +102,27 @@ export function welchTTest(a: ArrayLike<number>, b: ArrayLike<number>): TTestRes
   return { statistic, df, pValue: twoSidedP(statistic, df) };
 }
 
+/** `scipy.stats.ttest_ind(a, b)` (equal variances: Student's t-test, pooled variance, df = n1 + n2 - 2). */
+export function studentTTest(a: ArrayLike<number>, b: ArrayLike<number>): TTestResult {
+  const n1 = a.length;
+  const n2 = b.length;
+  if (n1 < 2 || n2 < 2) throw new RangeError(`Student's t-test needs at least 2 values per group, got ${n1} and ${n2}`);
+  const df = n1 + n2 - 2;
+  const pooled = ((n1 - 1) * variance(a, 1) + (n2 - 1) * variance(b, 1)) / df;
+  const statistic = (mean(a) - mean(b)) / Math.sqrt(pooled * (1 / n1 + 1 / n2));
+  return { statistic, df, pValue: twoSidedP(statistic, df) };
+}
+
+/**
+ * The deep-dive paper's CI half-width: `np.std(x) / np.sqrt(n) * t` with np.std's ddof 0 and the t quantile the
+ * notebook hard-codes (2.262 = t_{0.975, 9}, right for n = 10 only).
+ */
+export function publishedCiHalfWidth(values: ArrayLike<number>, t = 2.262): number {
+  const n = values.length;
+  if (n === 0) throw new RangeError('publishedCiHalfWidth: no values');
+  return (std(values, 0) / Math.sqrt(n)) * t;
+}
+
 /** `scipy.stats.ttest_rel(a, b)`: paired t-test on a - b, df = n - 1. */
 export function pairedTTest(a: ArrayLike<number>, b: ArrayLike<number>): TTestResult {
   const n = a.length;

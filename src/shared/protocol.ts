@@ -163,6 +163,15 @@ export interface GridSummaryView {
   error: string | null;
   /** where the queue runs: slots of this machine */
   slots: string;
+  /** the fine-tunes' protocol against the published one (src/core/protocols); null when the experiment has no fine-tune */
+  protocol: GridProtocolView | null;
+}
+
+/** What the grid editor shows of an experiment's protocol before anything runs. */
+export interface GridProtocolView {
+  deviations: { element: string; scope: string; ours: string; published: string; source: string }[];
+  /** elements that differ on purpose (documented, not deviations) */
+  documented: { element: string; scope: string; note: string }[];
 }
 
 export type ExportFormat = 'csv' | 'md' | 'tex' | 'png' | 'svg';

@@ -118,7 +118,7 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
     const store = fs.mkdtempSync(path.join(os.tmpdir(), 'scwb-host-l2-'));
     try {
       let out = '';
-      const code = await main(['baseline', dataset, '--label', 'bulk_labels', '--penalty', 'l2', '--C', '0.1', '--store', store],
+      const code = await main(['baseline', dataset, '--label', 'bulk_labels', '--force', '--penalty', 'l2', '--C', '0.1', '--store', store],
         { out: t => { out += t; }, err: () => undefined });
       assert.strictEqual(code, 0);
       const cli = JSON.parse(out) as { runs: Array<{ accuracy: number; macroF1: number }> };

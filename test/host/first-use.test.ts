@@ -1,11 +1,13 @@
 /** Issue 10, first use: Checkpoints view refresh, one reused results panel that fits, the Run Baseline checks. */
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { main } from '../../src/cli/main';
 import type { BaselineGridResult } from '../../src/core/runs/baseline';
 import { runBaselineCommand, type BaselinePrompts } from '../../src/host/commands/baseline';
+import { PY_DIR, PYTHON } from '../helpers/shared';
 import { activeApi, until } from './helpers';
 
 const SHARED_H5AD = vscode.workspace.getConfiguration('scwb').get<string[]>('datasetFolders', [])[0];
@@ -110,13 +112,47 @@ describe('First use (issue 10, in the real extension host)', () => {
       showResults: e => void vscode.commands.executeCommand('scwb.results.open', { experiment: e }), prompts,
     });
     assert.match(asked[0], /sim\.h5ad holds raw counts; the published baseline is fitted on log-normalised data/);
-    assert.deepStrictEqual(firstItems, ['Use sim.benchmark.h5ad', 'Preprocess sim.h5ad first…', 'Continue with raw counts']);
+    assert.deepStrictEqual(firstItems, ['Use sim.benchmark.h5ad', 'Preprocess sim.h5ad first…', 'Fit on log1p(normalize_total 1e4), computed on the fly', 'Continue with raw counts']);
     assert.ok(asked.some(a => /Fraction 1 with 3 seeds repeats the same fit/.test(a)), asked.join('\n'));
     assert.ok(result, 'the flow ran nothing');
     // fraction 0.5 with each seed, fraction 1 once
     assert.deepStrictEqual(result.runs.map(r => [r.fraction, r.seed]), [[0.5, 0], [0.5, 1], [0.5, 2], [1, 0]]);
     assert.ok(result.runs.every(r => r.status === 'completed'), JSON.stringify(result.runs.map(r => r.error)));
     for (const r of result.runs) assert.strictEqual((await api.runs.store!.get(r.id)).dataset.path, pre);
+  });
+
+  it('Run Baseline on FPKM values says so and fits on log1p computed on the fly, recorded in run.json', async () => {
+    const api = await activeApi();
+    const dir = path.join(WORKSPACE, 'first-use-fpkm');
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync(PYTHON, [path.join(PY_DIR, 'preflight_values.py'), 'make', dir]);
+    const fpkm = path.join(dir, 'fpkm.h5ad');
+    let first: { placeHolder: string; items: string[] } | undefined;
+    const prompts: BaselinePrompts = {
+      async pick<T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) {
+        const ph = options.placeHolder ?? '';
+        first ??= { placeHolder: ph, items: items.map(i => i.label) };
+        if (/published baseline/.test(ph)) return items.find(i => /computed on the fly/.test(i.label));
+        if (/Label column/.test(ph)) return items.find(i => i.label === 'cell_type');
+        return items[0];
+      },
+      async input(options: vscode.InputBoxOptions) {
+        const p = options.prompt ?? '';
+        if (/fractions/.test(p)) return '1';
+        if (/Seeds/.test(p)) return '0';
+        return 'first use fpkm';
+      },
+      async open() { return undefined; },
+    };
+    const result = await runBaselineCommand(vscode.Uri.file(fpkm), {
+      summaryOf: f => api.datasets.summaryOf(f), pickDataset: async () => fpkm, runs: api.runs, showResults: () => undefined, prompts,
+    });
+    assert.ok(first);
+    assert.match(first.placeHolder, /fpkm\.h5ad holds normalised values that are not log-transformed \(TPM\/FPKM\/CPM\); the published baseline is fitted on log-normalised data/);
+    assert.deepStrictEqual(first.items, ['Preprocess fpkm.h5ad first…', 'Fit on log1p of the stored values, computed on the fly', 'Continue with the values as stored']);
+    assert.ok(result && result.runs.length === 1 && result.runs[0].status === 'completed', JSON.stringify(result?.runs));
+    const values = (await api.runs.store!.get(result.runs[0].id)).parameters.values as Record<string, unknown>;
+    assert.deepStrictEqual([values.scale, values.transform, values.decision], ['normalized', 'log1p', 'transform']);
   });
 
   it('dataset view: the per-cell histogram says what X holds, one tick format per axis, numeric obs columns binned', async () => {

@@ -5,6 +5,7 @@ import { emptyPreset } from '../../src/core/presets/presets';
 import { moveItem } from '../../src/core/queue/scheduler';
 import { QUEUE_FINAL } from '../../src/core/queue/schema';
 import { RunStore } from '../../src/core/runs/store';
+import { runProtocol } from '../../src/core/protocols/report';
 import type { GridPanel } from '../../src/host/panels/grid';
 import { FINETUNE_TASK_TYPE } from '../../src/host/tasks';
 import { activeApi, makeScbertDemo, until } from './helpers';
@@ -46,6 +47,8 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
     assert.deepStrictEqual([summary.runs, summary.gpuRuns, summary.cpuRuns], [4, 3, 1]);
     assert.ok(summary.gpuHours > 0);
     assert.deepStrictEqual(summary.problems, []);
+    // one epoch instead of the published ten is shown as a deviation before anything runs
+    assert.deepStrictEqual(summary.protocol?.deviations.map(d => `${d.element}: ${d.ours} vs ${d.published}`), ['epochs: 1 vs 10', 'batchSize: 16 vs 32']);
     const added = await panel.submit('queue');
     assert.strictEqual(added, 4);
 
@@ -87,6 +90,10 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
       const run = await store.get(it.runIds[0]);
       assert.deepStrictEqual([run.status, run.experiment, run.seed], ['completed', 'queue host test', it.spec.seed]);
       assert.ok(run.summary && run.summary.accuracy >= 0);
+      if (it.spec.kind === 'finetune') {
+        assert.deepStrictEqual([run.protocol?.preset, run.protocol?.fewShotDraw, run.protocol?.deviations], ['custom', 'all', ['epochs', 'batchSize']]);
+        assert.deepStrictEqual(runProtocol(run).deviations, ['epochs', 'batchSize']);
+      }
     }
     // The Queue view lists them with their status.
     const children = await queue.getChildren();
@@ -94,5 +101,15 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
     assert.strictEqual(item.contextValue, 'scwb.queueItem.failed');
     assert.match(String(item.description), /^failed on cpu/);
     panel.dispose();
+  });
+
+  it('the grid editor shows a paper preset as the published protocol before anything runs', async () => {
+    const panel = (await vscode.commands.executeCommand<GridPanel>('scwb.experiments.new', 'scbert-table1'))!;
+    const shown = await until(async () => {
+      const d = await panel.whenRendered();
+      return d.preset === 'scbert-table1' ? d : undefined;
+    });
+    assert.strictEqual(shown.deviations, '', 'no deviation listed');
+    assert.strictEqual(shown.runs, 20, 'Table 1: 10 scBERT runs and 10 LR runs');
   });
 });

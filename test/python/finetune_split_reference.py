@@ -1,8 +1,9 @@
 """Reference rows of fine-tune runs, drawn with numpy/sklearn as the published code draws them.
 
 stdin JSON: {"dataset", "label", "testSize", "splitSeed", "runs": [{"model": "scbert"|"scgpt", "fraction", "seed",
-"stratified"}]}. Split: StratifiedShuffleSplit(test_size, random_state=splitSeed). Few-shot: np.random.seed(k) +
-np.random.choice (or train_test_split(train, train_size=fraction, stratify) when stratified). scGPT validation:
+"stratified", "draw"?}]}. Split: StratifiedShuffleSplit(test_size, random_state=splitSeed). Few-shot: np.random.seed(k) +
+np.random.choice (or train_test_split(train, train_size=fraction, stratify) when stratified); draw "stream": scBERT's
+few-shot stream, "all": the whole training split. scGPT validation:
 train_test_split(train, test_size=0.1, stratify=y[train], random_state=seed).
 stdout JSON: {"test": [...], "classes": [...], "runs": [{"train": [...], "validation": [...] | null}]}
 """
@@ -23,7 +24,18 @@ def main():
     out = {"test": test.tolist(), "classes": sorted(set(y[train]) | set(y[test])), "runs": []}
     for run in req["runs"]:
         f, k = run["fraction"], run["seed"]
-        if run["stratified"]:
+        draw = run.get("draw")
+        if draw == "all":
+            # dist_finetune.py: the whole training split, in split order
+            sub = train
+        elif draw == "stream":
+            # dist_finetune_fewshot.py: one np.random.seed(k), the fractions 1.0, 0.75, 0.5, 0.25, 0.1 in turn
+            np.random.seed(k)
+            for frac in [1.0, 0.75, 0.5, 0.25, 0.1]:
+                sub = np.random.choice(train, round(train.shape[0] * frac), replace=False)
+                if frac == f:
+                    break
+        elif run["stratified"]:
             sub = train if f == 1 else train_test_split(train, train_size=f, stratify=y[train], random_state=k)[0]
         else:
             np.random.seed(k)

@@ -12,8 +12,8 @@ type Dataset = Grid['datasets'][number];
 
 const ABLATIONS = ['none', 'no-pretraining', 'no-gene2vec', 'frozen-embeddings'] as const;
 const NEW_MODELS: Record<string, Model> = {
-  'scBERT fine-tune': { kind: 'finetune', model: 'scbert', checkpoint: '', batchSize: 32, precision: 'bf16' },
-  'scGPT fine-tune': { kind: 'finetune', model: 'scgpt', checkpoint: '', batchSize: 32, precision: 'bf16', maxSeqLen: 3001 },
+  'scBERT fine-tune': { kind: 'finetune', model: 'scbert', checkpoint: '', batchSize: 32, precision: 'published' },
+  'scGPT fine-tune': { kind: 'finetune', model: 'scgpt', checkpoint: '', batchSize: 32, precision: 'published', maxSeqLen: 3001 },
   'LR L1 C=0.1': { kind: 'baseline', penalty: 'l1', C: 0.1 },
   'LR L1 CV (5-fold)': { kind: 'baseline', penalty: 'l1', cvGrid: [1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4], folds: 5 },
   'linear probe': { kind: 'probe', method: 'linear', encoder: 'benchmark', encoderPath: '', k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5, pooling: 'cls' },
@@ -93,10 +93,12 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
   if (m.kind === 'finetune') {
     parts.push(h('strong', {}, m.model === 'scbert' ? 'scBERT' : 'scGPT'), ' checkpoint ',
       textInput(`g${gi}-m${mi}-ckpt`, m.checkpoint, v => { m.checkpoint = v; }, 'path'), pickButton(gi, mi, 'checkpoint', `g${gi}-m${mi}-pick`));
-    const prec = h('select', { id: `g${gi}-m${mi}-precision`, 'aria-label': 'precision' }, h('option', { value: 'bf16' }, 'bf16'), h('option', { value: 'fp32' }, 'fp32'));
+    const prec = h('select', { id: `g${gi}-m${mi}-precision`, 'aria-label': 'precision' },
+      h('option', { value: 'published' }, m.model === 'scbert' ? 'published (fp32)' : 'published (fp16 + GradScaler)'),
+      h('option', { value: 'fp32' }, 'fp32'), h('option', { value: 'bf16' }, 'bf16'), h('option', { value: 'fp16' }, 'fp16'));
     prec.value = m.precision;
-    prec.addEventListener('change', () => { m.precision = prec.value as 'bf16' | 'fp32'; changed(); });
-    parts.push(' ', prec);
+    prec.addEventListener('change', () => { m.precision = prec.value as typeof m.precision; changed(); });
+    parts.push(' ', prec, protocolOptions(gi, mi, m));
   } else if (m.kind === 'baseline') {
     parts.push(h('strong', {}, `LR ${m.penalty.toUpperCase()} ${m.C !== undefined ? `C=${m.C}` : `CV over ${m.cvGrid?.length ?? 0} C values`}`), h('span', { class: 'muted' }, ' (CPU)'));
   } else {
@@ -105,6 +107,44 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
   }
   if (g.models.length > 1) parts.push(removeLink('remove model', () => g.models.splice(mi, 1)));
   return h('div', { class: 'axis model' }, ...parts);
+}
+
+type FinetuneModel = Extract<Model, { kind: 'finetune' }>;
+type Choices = NonNullable<FinetuneModel['protocol']>;
+
+/** The other protocol elements of a fine-tune (docs/protocols.md); an empty choice is the published value. */
+function protocolOptions(gi: number, mi: number, m: FinetuneModel): HTMLElement {
+  const set = (key: keyof Choices, value: unknown) => {
+    const next: Record<string, unknown> = { ...(m.protocol ?? {}) };
+    if (value === undefined) delete next[key]; else next[key] = value;
+    m.protocol = Object.keys(next).length ? next as Choices : undefined;
+    changed();
+  };
+  const select = (key: keyof Choices, options: [string, string][]) => {
+    const el = h('select', { id: `g${gi}-m${mi}-${key}`, 'aria-label': key }, h('option', { value: '' }, `${key}: published`),
+      ...options.map(([v, label]) => h('option', { value: v }, `${key}: ${label}`)));
+    el.value = String(m.protocol?.[key] ?? '');
+    el.addEventListener('change', () => set(key, el.value === '' ? undefined : el.value === 'true' ? true : el.value === 'false' ? false : el.value));
+    return el;
+  };
+  const number = (key: 'adamEps' | 'headDropout') => {
+    const el = h('input', { type: 'text', class: 'list', id: `g${gi}-m${mi}-${key}`, 'aria-label': key, placeholder: `${key}: published`, value: m.protocol?.[key] === undefined || m.protocol?.[key] === null ? '' : String(m.protocol[key]) });
+    el.addEventListener('change', () => {
+      const v = el.value.trim();
+      const x = Number(v);
+      const ok = v === '' || (Number.isFinite(x) && (key === 'adamEps' ? x > 0 : x >= 0 && x < 1));
+      el.classList.toggle('invalid', !ok);
+      if (ok) set(key, v === '' ? undefined : x);
+    });
+    return el;
+  };
+  const scbert = m.model === 'scbert';
+  return h('details', { class: 'protocol-options', id: `g${gi}-m${mi}-protocol` }, h('summary', {}, 'protocol'),
+    select('keep', [['best-accuracy', 'best accuracy'], ['best-loss', 'best loss'], ['last', 'last epoch']]),
+    select('classWeights', [['dataset', '1/count, dataset'], ['train', '1/count, training rows'], ['none', 'none']]),
+    select('shuffle', [['true', 'reshuffle'], ['false', 'split order']]),
+    scbert ? number('headDropout') : select('geneEmbInit', [['uniform', 'U(-0.1, 0.1)'], ['normal', 'N(0, 1)']]),
+    number('adamEps'));
 }
 
 function gridBlock(g: Grid, gi: number): HTMLElement {
@@ -122,6 +162,9 @@ function gridBlock(g: Grid, gi: number): HTMLElement {
   const strat = h('input', { type: 'checkbox', id: `g${gi}-strat` });
   strat.checked = g.stratifiedFewShot;
   strat.addEventListener('change', () => { g.stratifiedFewShot = strat.checked; changed(); });
+  const fewShot = h('input', { type: 'checkbox', id: `g${gi}-fewshot-runs` });
+  fewShot.checked = g.fewShotRuns;
+  fewShot.addEventListener('change', () => { g.fewShotRuns = fewShot.checked; changed(); });
   const addModel = h('select', { id: `g${gi}-add-model`, 'aria-label': 'add model' }, h('option', { value: '' }, 'add model…'),
     ...Object.keys(NEW_MODELS).map(k => h('option', { value: k }, k)));
   addModel.addEventListener('change', () => {
@@ -142,7 +185,8 @@ function gridBlock(g: Grid, gi: number): HTMLElement {
     h('div', { class: 'axis' }, h('label', {}, 'Models'), addModel), ...g.models.map((m, mi) => modelRow(g, gi, m, mi)),
     h('div', { class: 'axis' }, h('label', {}, 'Ablations'), ablations, h('span', { class: 'muted' }, '(fine-tunes only)')),
     h('div', { class: 'axis' }, h('label', { for: `g${gi}-fractions` }, 'Fractions'), listInput(`g${gi}-fractions`, g.fractions, false, xs => { g.fractions = xs; }),
-      h('label', {}, strat, ' stratified few-shot')),
+      h('label', {}, strat, ' stratified few-shot'),
+      h('label', { title: 'scBERT: runs of the published few-shot script; their training rows come from its per-seed stream also at fraction 1.0' }, fewShot, ' few-shot runs')),
     h('div', { class: 'axis' }, h('label', { for: `g${gi}-seeds` }, 'Seeds'), listInput(`g${gi}-seeds`, g.seeds, true, xs => { g.seeds = xs; })));
 }
 
@@ -166,6 +210,21 @@ function summaryPane(): HTMLElement {
     s.problems.length ? h('div', { class: 'problem', id: 'problems' }, h('strong', {}, 'Before queueing: '), h('ul', {}, ...s.problems.map(p => h('li', {}, p)))) : null,
     s.skipped.length ? h('div', { class: 'muted' }, ...s.skipped.map(k => h('div', {}, `grid ${k.grid + 1}: ${k.count} combinations skipped: ${k.reason}`))) : null,
     notice ? h('div', { class: 'ok', id: 'notice', role: 'status' }, notice) : null);
+}
+
+/** The fine-tunes' protocol before anything runs: "published protocol" or each deviation with the published value. */
+function protocolPane(): HTMLElement | null {
+  const p = summary?.protocol;
+  if (!p) return null;
+  const documented = p.documented.length
+    ? h('details', {}, h('summary', {}, 'Documented differences'), h('ul', {}, ...p.documented.map(d => h('li', {}, `${d.element} (${d.scope}): ${d.note}`))))
+    : null;
+  if (!p.deviations.length) {
+    return h('section', { id: 'protocol', class: 'ok' }, h('strong', {}, 'Published protocol'), ' — every fine-tune element equals the published one (scwb protocol PRESET lists them).', documented);
+  }
+  return h('section', { id: 'protocol', class: 'problem' }, h('strong', {}, 'Deviations from the published protocol'),
+    h('ul', { id: 'deviations' }, ...p.deviations.map(d => h('li', {}, `${d.element} (${d.scope}): ours ${d.ours}, published ${d.published}`, h('span', { class: 'muted' }, ` — ${d.source}`)))),
+    documented);
 }
 
 function targetsTable(): HTMLElement | null {
@@ -194,6 +253,7 @@ function render(): void {
     h('p', { class: 'muted', id: 'description' }, doc.description),
     h('div', { class: 'row' }, h('label', { for: 'experiment' }, 'Experiment name'), textInput('experiment', doc.experiment, v => { doc!.experiment = v; })),
     summaryPane(),
+    protocolPane() ?? '',
     ...doc.grids.map((g, i) => gridBlock(g, i)),
     addGrid,
     targetsTable() ?? '',
@@ -202,6 +262,7 @@ function render(): void {
   rendered('grid', {
     preset: presetId ?? '', grids: doc.grids.length, runs: summary?.runs ?? 0, gpuHours: Number((summary?.gpuHours ?? 0).toFixed(3)),
     problems: summary?.problems.length ?? 0, error: summary?.error ?? '', targets: summary?.targets.length ?? 0,
+    deviations: summary?.protocol?.deviations.map(d => d.element).join(',') ?? '',
   });
 }
 

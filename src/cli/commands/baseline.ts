@@ -2,14 +2,23 @@
 import * as os from 'os';
 import * as path from 'path';
 import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, onTerminationSignals, parseFlags, stringFlag } from '../command';
+import { baselineValueFixesCli, baselineValuePreflight, preprocessedVersions, type BaselineValueChoice } from '../../core/preflight/baseline';
 import { maxThreads, runBaselinesInWorker, type BaselineGridInput, type BaselineModelSpec } from '../../core/runs/baseline';
 import { defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 
 const USAGE = `usage: scwb baseline DATASET.h5ad --label COL [split] [model] [grid] [--experiment NAME] [--store DIR]
 
-Fits logistic regression on X as stored (no re-normalisation) and evaluates it on a fixed test set, once per
-(fraction, seed); every run is saved in the run store and the metrics are printed as JSON.
+Fits logistic regression on X and evaluates it on a fixed test set, once per (fraction, seed); every run is saved
+in the run store and the metrics are printed as JSON.
+
+X is checked first (the dataset view's classifier, first 2,000 cells): the published baseline is fitted on
+log-normalised values. On raw counts, TPM/FPKM/CPM (normalised, not log) or scaled values the command stops with
+exit status 2 and says so on stderr, unless one of these choices is given (each is recorded in run.json):
+  --use-preprocessed            fit on the version of DATASET that Preprocess made beside it
+  --transform normalize-log1p   fit on log1p(normalize_total to 1e4 per cell), computed on the fly (for counts)
+  --transform log1p             fit on log1p of the stored values (for TPM/FPKM/CPM, already depth-normalised)
+  --force                       fit on X as stored (not comparable with the published baseline)
 
 split (one of):
   --test-size 0.2 --seed 2022   StratifiedShuffleSplit on the label (default: 0.2 and 2022, the scBERT protocol)
@@ -36,7 +45,7 @@ SIGINT (Ctrl-C) and SIGTERM (timeout, kill, cluster schedulers) cancel alike: fi
 one is marked cancelled. Errors of failed runs are printed to stderr as well as in the JSON.`;
 
 const KNOWN = new Set(['label', 'test-size', 'seed', 'query', 'group', 'penalty', 'C', 'cv-grid', 'cv-folds', 'fractions',
-  'seeds', 'stratified-few-shot', 'experiment', 'store', 'published-dataset', 'threads', 'progress']);
+  'seeds', 'stratified-few-shot', 'experiment', 'store', 'published-dataset', 'threads', 'progress', 'transform', 'force', 'use-preprocessed']);
 
 function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
   const v = flags.get(name);
@@ -48,8 +57,8 @@ function numberList(flags: Map<string, string | true>, name: string): number[] |
 }
 
 /** Turns the command line into the runner's input (exported for tests and the extension's "copy as CLI"). */
-export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { input: BaselineGridInput; progress: boolean } {
-  const { flags, positionals } = parseFlags(args, ['stratified-few-shot', 'progress']);
+export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { input: BaselineGridInput; progress: boolean; values: BaselineValueFlags } {
+  const { flags, positionals } = parseFlags(args, ['stratified-few-shot', 'progress', 'force', 'use-preprocessed']);
   for (const name of flags.keys()) if (!KNOWN.has(name)) throw new UsageError(`unknown option --${name}`);
   if (positionals.length !== 1) throw new UsageError('give exactly one DATASET.h5ad');
   const label = stringFlag(flags, 'label');
@@ -70,6 +79,7 @@ export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { in
     throw new UsageError(`--threads must be an integer from 1 to ${maxThreads()} (4 x the ${os.availableParallelism()} cores here), got ${threads}`);
   }
   const store = stringFlag(flags, 'store');
+  const values = valueFlags(flags);
   return {
     input: {
       datasetPath: path.resolve(cwd, positionals[0]), labelColumn: label, split, model,
@@ -80,7 +90,56 @@ export function baselineInputFromArgs(args: string[], cwd = process.cwd()): { in
       publishedDataset: stringFlag(flags, 'published-dataset'), threads,
     },
     progress: flags.get('progress') === true,
+    values,
   };
+}
+
+/** The value choices of the command line (at most one). */
+export interface BaselineValueFlags { choice?: BaselineValueChoice; usePreprocessed: boolean }
+
+function valueFlags(flags: Map<string, string | true>): BaselineValueFlags {
+  const transform = flags.get('transform');
+  const given = ['transform', 'force', 'use-preprocessed'].filter(f => flags.has(f));
+  if (given.length > 1) throw new UsageError(`give one of --transform, --force and --use-preprocessed, not ${given.map(g => `--${g}`).join(' and ')}`);
+  if (transform !== undefined && transform !== 'log1p' && transform !== 'normalize-log1p') {
+    throw new UsageError(`--transform must be log1p or normalize-log1p, got '${transform === true ? '' : transform}'`);
+  }
+  const choice: BaselineValueChoice | undefined = transform ? { kind: 'transform', transform } : flags.has('force') ? { kind: 'force' } : undefined;
+  return { choice, usePreprocessed: flags.get('use-preprocessed') === true };
+}
+
+/**
+ * The pre-flight value check: fills in the values the fit uses (and the dataset, with --use-preprocessed), or
+ * prints why it cannot start and the choices on stderr and returns false.
+ */
+export async function applyValueChoice(input: BaselineGridInput, values: BaselineValueFlags, io: CliIO): Promise<boolean> {
+  const versions = await preprocessedVersions(input.datasetPath);
+  if (values.usePreprocessed) {
+    if (versions.length !== 1) {
+      throw new UsageError(versions.length
+        ? `--use-preprocessed: several preprocessed versions of ${path.basename(input.datasetPath)}: ${versions.map(v => v.file).join(', ')}; give the one you mean as DATASET`
+        : `--use-preprocessed: no file beside ${input.datasetPath} was made from it by Preprocess`);
+    }
+    input.datasetPath = versions[0].file;
+    io.err(`scwb baseline: using ${versions[0].file} (made by Preprocess, ${versions[0].recipe} recipe)\n`);
+  }
+  let decision;
+  try {
+    decision = await baselineValuePreflight(input.datasetPath, values.choice);
+  } catch {
+    return true; // a file that cannot be read: the baseline itself reports it, naming the problem
+  }
+  if (decision.ok) {
+    input.valueTransform = decision.valueTransform;
+    input.valueCheck = decision.valueCheck;
+    if (decision.valueCheck.decision === 'forced') io.err(`scwb baseline: warning: ${decision.valueCheck.reason}; fitting on the values as stored (--force)\n`);
+    return true;
+  }
+  io.err(`scwb baseline: ${decision.problem}\n`);
+  if (!values.choice) {
+    io.err(`Choose one (the choice is recorded in run.json):\n${baselineValueFixesCli(decision.advice, input.datasetPath, values.usePreprocessed ? [] : versions).join('\n')}\n`);
+  }
+  return false;
 }
 
 export const command: CliCommand = {
@@ -88,7 +147,8 @@ export const command: CliCommand = {
   summary: 'run the logistic-regression baseline (few-shot fractions x seeds) into the run store',
   usage: USAGE,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { input, progress } = baselineInputFromArgs(args);
+    const { input, progress, values } = baselineInputFromArgs(args);
+    if (!await applyValueChoice(input, values, io)) return 2;
     const abort = new AbortController();
     const removeSignals = onTerminationSignals(() => abort.abort());
     let lastShown = -1;

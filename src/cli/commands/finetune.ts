@@ -6,9 +6,11 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, stringFlag } from '../command';
+import { PROTOCOL_BOOLEANS, PROTOCOL_FLAGS, PROTOCOL_USAGE, protocolFromFlags } from '../protocol-flags';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/invocation';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
+import { checkFinetuneInput } from '../../core/preflight/finetune';
 import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
@@ -21,7 +23,10 @@ const USAGE = `usage: scwb finetune DATASET.h5ad --model scbert|scgpt --checkpoi
 
 Fine-tunes scBERT or scGPT with the bundled PyTorch worker (resources/worker) on the same train/test rows as
 \`scwb baseline\`: one run per (fraction, seed) in the run store, run one after another by one worker process in
-this terminal. The worker's output goes to stderr; stdout gets a JSON summary (run ids, status, accuracy).
+this terminal. Checked first, before any run is prepared (exit status 2 with the reason and the fix on stderr):
+the label column, the split and every few-shot draw (scGPT's stratified validation hold-out needs 2 cells of each
+class), and the checkpoint against the data (value scale, gene overlap and identifiers, scBERT's gene count,
+scGPT token ids within the model's vocabulary). The worker's output goes to stderr; stdout gets a JSON summary (run ids, status, accuracy).
 Exit status: the worker's (0 all completed, 1 a run failed, 130 cancelled). Ctrl-C (SIGINT) or SIGTERM is passed on
 to the worker, which checkpoints and marks the run cancelled; --resume continues it.
 
@@ -43,6 +48,7 @@ training (defaults: the published protocol of the model):
   --nproc N                     processes (GPUs) per run, data-parallel (default 1)
   --ignore-keys K1,K2           checkpoint keys allowed to stay unloaded
   --config FILE.json            model hyper-parameters for the worker (e.g. a tiny model for a test)
+${PROTOCOL_USAGE}
 Slurm (instead of this terminal: one batch job per run, script and slurm-<job>.out in the run folder):
   --slurm                       submit with sbatch; prints the job ids and returns (see \`scwb slurm status\`)
   --wait                        with --slurm: wait for the jobs, then print the summary as a local run does
@@ -63,8 +69,8 @@ other:
 const SLURM_FLAGS = ['slurm', 'wait', 'partition', 'account', 'time', 'mem', 'gpus', 'gpu-flag', 'nodes', 'tasks-per-node', 'cpus-per-task', 'sbatch-args'];
 const KNOWN = new Set(['model', 'checkpoint', 'label', 'ablation', 'query', 'test-size', 'seed', 'group', 'fractions', 'seeds',
   'stratified-few-shot', 'random-few-shot', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
-  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS]);
-const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait'];
+  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
+const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
 
 function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
   const v = stringFlag(flags, name);
@@ -173,7 +179,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     maxSeqLen: intFlag(flags, 'max-seq-len'), valueLayer: stringFlag(flags, 'value-layer'), device, nproc,
     ignoreKeys: ignoreKeys ? ignoreKeys.split(',').map(s => s.trim()).filter(Boolean) : undefined, config,
     experiment: stringFlag(flags, 'experiment'), storeRoot: store ? path.resolve(cwd, store) : defaultStoreRoot(cwd),
-    publishedDataset: stringFlag(flags, 'published-dataset'),
+    publishedDataset: stringFlag(flags, 'published-dataset'), ...protocolFromFlags(flags, cwd),
   };
   return { input, resumeDirs: [], prepareOnly: flags.get('prepare-only') === true, ...common };
 }
@@ -242,6 +248,15 @@ export const command: CliCommand = {
     let ids: string[];
     let experiment: string | null = null;
     if (req.input) {
+      const problems = await checkFinetuneInput({
+        datasetPath: req.input.datasetPath, labelColumn: req.input.labelColumn, split: req.input.split, model: req.input.model,
+        checkpoint: req.input.checkpoint, valueLayer: req.input.valueLayer, fractions: req.input.fractions, seeds: req.input.seeds,
+        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys,
+      });
+      if (problems.length) {
+        io.err(`scwb finetune: cannot start (nothing was prepared):\n${problems.map(p => `  ${p.message}\n    fix: ${p.fix}`).join('\n')}\n`);
+        return 2;
+      }
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.once('SIGINT', onSigint);

@@ -2,8 +2,10 @@
  * Prepares fine-tune runs for the training worker (docs/worker.md): one run folder per (few-shot fraction, seed)
  * with run.json (`kind: "finetune"`, `parameters.finetune`) and split.json (train / validation / test rows).
  *
- * The rows are the LR baseline's for the same split, fraction and seed (src/core/runs/split-rows.ts), so a fine-tuned
- * model and the baseline are scored on the same cells. Validation rows follow each published protocol:
+ * The train/test split is the LR baseline's (src/core/runs/split-rows.ts), so a fine-tuned model and the baseline are
+ * scored on the same cells. Training rows follow each published protocol (`fewShotDrawOf`, docs/protocols.md): scBERT
+ * full runs take the whole training split, its few-shot runs draw from the few-shot script's seeded stream; scGPT
+ * draws stratified subsets (as the baseline does for the same seed). Validation rows follow each published protocol:
  * - scBERT: the test set itself (the published code picks the best epoch on the reported set; on a reference/query
  *   split the worker reads a validation list equal to test as the query's test cells, docs/worker.md);
  * - scGPT: a 10% stratified hold-out of the few-shot training rows,
@@ -23,12 +25,15 @@ import { H5adError } from '../h5ad/types';
 import { normalizeVariant } from '../results/published';
 import { codeVersion, datasetStem, settle, settleBatch } from '../runs/baseline';
 import {
-  FINETUNE_ABLATIONS, FINETUNE_DEVICES, FinetuneParametersSchema,
-  type DatasetRef, type FinetuneAblation, type FinetuneModel, type FinetuneParameters, type ModelRef, type RunSplit,
+  FINETUNE_ABLATIONS, FINETUNE_DEVICES, FinetuneParametersSchema, PROTOCOL_CHOICE_KEYS, ProtocolChoicesSchema,
+  type DatasetRef, type FewShotDraw, type FinetuneAblation, type FinetuneModel, type FinetuneParameters, type ModelRef,
+  type ProtocolChoices, type RunSplit,
 } from '../runs/schema';
+import { deviationNames, protocolElements } from '../protocols/protocol';
+import { SCBERT_FEW_SHOT_ORDER } from '../protocols/published';
 import { fewShotTrainRows, singleFileSplit, splitClasses } from '../runs/split-rows';
 import { RunStore } from '../runs/store';
-import { SplitError, referenceQueryIndices, trainTestSplit, type Label, type SplitIndices } from '../splits';
+import { SplitError, fewShotStreamSubset, referenceQueryIndices, trainTestSplit, type Label, type SplitIndices } from '../splits';
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
 
@@ -68,6 +73,12 @@ export interface FinetuneGridInput {
   publishedDataset?: string;
   /** tags every run of this call (parameters.batch) */
   batch?: string;
+  /** protocol elements the user changes (docs/protocols.md); absent or null: the published values */
+  protocol?: ProtocolChoices;
+  /** scBERT: runs of the published few-shot script (rows from its per-seed stream also at fraction 1.0) */
+  fewShotRun?: boolean;
+  /** the preset the runs come from (run.json protocol.preset) */
+  preset?: string;
 }
 
 export interface PreparedFinetuneRun {
@@ -153,6 +164,7 @@ interface Normalised {
   checkpoint: string | null;
   split: RunSplit;
   stratifiedFewShot: boolean;
+  protocol: ProtocolChoices;
 }
 
 function normalise(input: FinetuneGridInput): Normalised {
@@ -179,10 +191,46 @@ function normalise(input: FinetuneGridInput): Normalised {
       : input.split ?? { kind: 'stratified', testSize: 0.2, seed: 2022 };
   if (split.kind !== 'reference-query' && !(split.testSize > 0)) throw new Error('testSize must be positive');
   const stratifiedFewShot = input.stratifiedFewShot ?? FINETUNE_DEFAULTS[input.model].stratifiedFewShot;
-  return { fractions, seeds, ablation, checkpoint, split, stratifiedFewShot };
+  const parsed = ProtocolChoicesSchema.safeParse(input.protocol ?? {});
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new Error(`protocol option ${i.path.join('.')}: ${i.message}`);
+  }
+  const protocol: ProtocolChoices = {};
+  for (const k of PROTOCOL_CHOICE_KEYS) {
+    const v = parsed.data[k];
+    if (v !== undefined && v !== null) (protocol as Record<string, unknown>)[k] = v;
+  }
+  if (input.model === 'scgpt' && (protocol.headDropout !== undefined || protocol.gene2vec !== undefined)) {
+    throw new Error(`${protocol.headDropout !== undefined ? 'headDropout' : 'gene2vec'} is a scBERT setting (scGPT's classifier has no dropout; it has no gene2vec table)`);
+  }
+  if (input.model === 'scbert' && protocol.geneEmbInit !== undefined) throw new Error('geneEmbInit is a scGPT setting (scBERT\'s gene embedding is the gene2vec table)');
+  if (protocol.gene2vec) {
+    protocol.gene2vec = path.resolve(protocol.gene2vec);
+    if (!fs.existsSync(protocol.gene2vec)) throw new Error(`gene2vec ${protocol.gene2vec}: no such file`);
+  }
+  return { fractions, seeds, ablation, checkpoint, split, stratifiedFewShot, protocol };
 }
 
-interface SplitLabels {
+/**
+ * How a run draws its training rows (run.json protocol.fewShotDraw): scGPT and stratified grids as before; scBERT
+ * from the few-shot script's stream for its published fractions (and at 1.0 when `fewShotRun`), else at fraction 1
+ * the whole training split as dist_finetune.py, else (a fraction the paper has not) one reseeded np.random.choice.
+ */
+export function fewShotDrawOf(model: FinetuneModel, fraction: number, stratified: boolean, fewShotRun: boolean): FewShotDraw {
+  if (stratified) return 'stratified';
+  if (model !== 'scbert') return 'reseed';
+  if (fraction === 1 && !fewShotRun) return 'all';
+  return (SCBERT_FEW_SHOT_ORDER as readonly number[]).includes(fraction) ? 'stream' : 'reseed';
+}
+
+function drawTrainRows(draw: FewShotDraw, train: readonly number[], labels: readonly Label[], fraction: number, seed: number): number[] {
+  if (draw === 'all') return train.slice();
+  if (draw === 'stream') return fewShotStreamSubset(train, fraction, seed, SCBERT_FEW_SHOT_ORDER);
+  return fewShotTrainRows(train, labels, fraction, seed, draw === 'stratified');
+}
+
+export interface SplitLabels {
   trainLabels: Label[];
   testLabels: Label[];
   split: SplitIndices;
@@ -192,7 +240,7 @@ interface SplitLabels {
   layers: string[];
 }
 
-async function readSplitLabels(datasetPath: string, labelColumn: string, split: RunSplit): Promise<SplitLabels> {
+export async function readSplitLabels(datasetPath: string, labelColumn: string, split: RunSplit): Promise<SplitLabels> {
   const reader = await openH5ad(datasetPath);
   try {
     const summary = reader.summary();
@@ -261,13 +309,14 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
   if (classes.length < 2) throw new H5adError(input.datasetPath, `the label column '${input.labelColumn}' has ${classes.length} class; fine-tuning needs at least 2`);
 
   // Every run's rows, before any folder exists.
-  const plans: { fraction: number; seed: number; train: number[]; validation: number[] }[] = [];
+  const plans: { fraction: number; seed: number; draw: FewShotDraw; train: number[]; validation: number[] }[] = [];
   for (const fraction of n.fractions) {
     for (const seed of n.seeds) {
       if (ctx.cancelled) throw new CancelledError();
       let train: number[];
+      const draw = fewShotDrawOf(input.model, fraction, n.stratifiedFewShot, !!input.fewShotRun);
       try {
-        train = fewShotTrainRows(data.split.train, data.trainLabels, fraction, seed, n.stratifiedFewShot);
+        train = drawTrainRows(draw, data.split.train, data.trainLabels, fraction, seed);
       } catch (e) {
         throw new SplitError(`fraction ${fraction}, seed ${seed}: ${(e as Error).message}`);
       }
@@ -280,9 +329,9 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
             throw new SplitError(`fraction ${fraction}, seed ${seed}: ${(e as Error).message}`);
           }
         })();
-        plans.push({ fraction, seed, ...v });
+        plans.push({ fraction, seed, draw, ...v });
       } else {
-        plans.push({ fraction, seed, train, validation: data.split.test.slice() });
+        plans.push({ fraction, seed, draw, train, validation: data.split.test.slice() });
       }
     }
   }
@@ -311,7 +360,8 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     model: input.model, checkpoint: n.checkpoint, ablation: n.ablation, ignoreKeys: input.ignoreKeys ?? [],
     epochs, batchSize: input.batchSize ?? FINETUNE_DEFAULTS.batchSize, lr: input.lr ?? FINETUNE_DEFAULTS.lr,
     ...(maxSeqLen !== undefined ? { maxSeqLen } : {}),
-    classes, valueLayer, device: input.device ?? 'auto', nproc: input.nproc ?? 1, amp: input.amp ?? true,
+    classes, valueLayer, device: input.device ?? 'auto', nproc: input.nproc ?? 1,
+    ...(input.amp !== undefined ? { amp: input.amp } : {}), ...n.protocol,
     logEvery: input.logEvery ?? 10, config: input.config ?? null,
   });
 
@@ -326,14 +376,24 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
       for (const r of runs) await settle(store, r.id, 'cancelled', null);
       throw new CancelledError();
     }
+    const elements = protocolElements({
+      model: input.model, ablation: n.ablation, fraction: p.fraction, choices: finetune, amp: finetune.amp,
+      epochs: finetune.epochs, batchSize: finetune.batchSize, lr: finetune.lr, hasCheckpoint: n.checkpoint !== null,
+      fewShotDraw: p.draw, fewShotRun: !!input.fewShotRun, split: n.split, device: finetune.device,
+    });
+    const deviations = deviationNames(elements);
     const record = await store.create({
       kind: 'finetune', name: `${model.label} f=${p.fraction} seed=${p.seed}`, experiment, dataset, query,
       publishedDataset: input.publishedDataset, labelColumn: input.labelColumn, split: n.split, seed: p.seed, fraction: p.fraction,
       stratifiedFewShot: n.stratifiedFewShot, model, parameters: { batch, finetune }, codeVersion: version,
+      protocol: { preset: input.preset ?? '', fewShotDraw: p.draw, deviations },
     });
     await store.writeSplit(record.id, { train: p.train, validation: p.validation, test: data.split.test });
     await store.appendLog(record.id, `prepared ${model.label} (${input.model}, ablation ${n.ablation}, checkpoint ${n.checkpoint ?? 'none: random initialisation'}) on ${dataset.path} (sha256 ${dataset.sha256}), label '${input.labelColumn}'`);
-    await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot ${n.stratifiedFewShot ? 'stratified' : 'np.random.choice'} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' ? '10% stratified hold-out of the training cells' : 'the test set, as published'})`);
+    await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot draw ${p.draw} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' ? '10% stratified hold-out of the training cells' : 'the test set, as published'})`);
+    await store.appendLog(record.id, deviations.length
+      ? `protocol as prepared: deviates from the published one in ${elements.filter(e => e.deviation).map(e => `${e.element} (ours ${JSON.stringify(e.ours)}, published ${JSON.stringify(e.published)})`).join(', ')}`
+      : 'protocol as prepared: the published one (scwb protocol RUN lists every element)');
     runs.push({
       id: record.id, runDir: store.runDir(record.id), fraction: p.fraction, seed: p.seed,
       nTrain: p.train.length, nValidation: p.validation.length, nTest: data.split.test.length,

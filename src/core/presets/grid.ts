@@ -8,6 +8,7 @@
  * length (linear in tokens between the two anchors). Baselines run on the CPU and count no GPU hours.
  */
 import { finetuneModelRef, FINETUNE_DEFAULTS } from '../finetune/prepare';
+import { protocolChoicesOf } from '../protocols/choices';
 import { matchPublished, type PublishedNumber } from '../results/published';
 import { baselineModelRef } from '../runs/baseline';
 import type { FinetuneAblation } from '../runs/schema';
@@ -108,9 +109,11 @@ export function estimateHours(c: GridCombination): number {
     return (train + test) / (tput / THROUGHPUT.forwardCost) / 3600;
   }
   const epochs = combinationEpochs(m, c.ablation);
+  // fp16 runs as fast as the bf16 anchors; 'published' is scBERT fp32 and scGPT fp16
+  const fp32 = m.precision === 'fp32' || (m.model === 'scbert' && m.precision === 'published');
   let tput: number;
-  if (m.model === 'scbert') tput = THROUGHPUT.scbert[m.precision];
-  else tput = scgptCellsPerSec(m.maxSeqLen ?? 3001) * (m.precision === 'fp32' ? THROUGHPUT.fp32Factor : 1);
+  if (m.model === 'scbert') tput = fp32 ? THROUGHPUT.scbert.fp32 : THROUGHPUT.scbert.bf16;
+  else tput = scgptCellsPerSec(m.maxSeqLen ?? 3001) * (fp32 ? THROUGHPUT.fp32Factor : 1);
   const subset = Math.max(1, Math.round(train * c.fraction));
   const forward = tput / THROUGHPUT.forwardCost;
   let trainCells: number;
@@ -210,7 +213,7 @@ export function expandPreset(preset: Preset): ExpandedItem[] {
   if (problems.length) throw new Error(`the experiment is not ready to queue: ${problems.join('; ')}`);
   const items: ExpandedItem[] = [];
   preset.grids.forEach((g, i) => {
-    for (const c of gridCombinations(g, i).combos) items.push({ label: comboLabel(c), spec: comboSpec(c, g, preset.experiment), estimateHours: estimateHours(c) });
+    for (const c of gridCombinations(g, i).combos) items.push({ label: comboLabel(c, g), spec: comboSpec(c, g, preset.experiment), estimateHours: estimateHours(c) });
   });
   return items;
 }
@@ -234,8 +237,9 @@ export function bindingProblems(preset: Preset): string[] {
   return Array.from(new Set(problems));
 }
 
-function comboLabel(c: GridCombination): string {
-  return `${c.dataset.name} · ${modelLabel(c.model, c.ablation)} · f=${c.fraction} · seed ${c.seed}`;
+function comboLabel(c: GridCombination, g: Grid): string {
+  const fewShot = g.fewShotRuns && c.fraction === 1 && c.model.kind === 'finetune' && c.model.model === 'scbert' ? ' (few-shot run)' : '';
+  return `${c.dataset.name} · ${modelLabel(c.model, c.ablation)} · f=${c.fraction}${fewShot} · seed ${c.seed}`;
 }
 
 function comboSplit(d: GridDataset): QueueSplit {
@@ -252,7 +256,9 @@ function comboSpec(c: GridCombination, g: Grid, experiment: string): QueueSpec {
   if (m.kind === 'finetune') {
     return {
       kind: 'finetune', ...common, model: m.model, checkpoint: m.checkpoint || null,
-      ablation: c.ablation, epochs: m.epochs, batchSize: m.batchSize, amp: m.precision === 'bf16', maxSeqLen: m.maxSeqLen, device: 'auto',
+      ablation: c.ablation, epochs: m.epochs, batchSize: m.batchSize, maxSeqLen: m.maxSeqLen, device: 'auto',
+      ...(m.precision !== 'published' ? { precision: m.precision } : {}), ...protocolChoicesOf(m.protocol ?? {}),
+      ...(g.fewShotRuns && m.model === 'scbert' ? { fewShotRun: true } : {}),
     };
   }
   if (m.kind === 'baseline') {

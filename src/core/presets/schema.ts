@@ -4,7 +4,7 @@
  * file or a webview is checked with these schemas.
  */
 import * as z from 'zod';
-import { FINETUNE_ABLATIONS, FINETUNE_MODELS } from '../runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_MODELS, PRECISIONS, ProtocolChoicesSchema } from '../runs/schema';
 
 /** How a dataset is divided into training and test cells (`random` is the benchmark's unstratified 70/30). */
 export const GridSplitSchema = z.discriminatedUnion('kind', [
@@ -40,8 +40,11 @@ export const GridModelSchema = z.discriminatedUnion('kind', [
     checkpoint: z.string().default(''),
     epochs: z.number().int().positive().optional(),
     batchSize: z.number().int().positive().default(32),
-    precision: z.enum(['fp32', 'bf16']).default('bf16'),
+    /** 'published': scBERT fp32, scGPT fp16 with a GradScaler (fp32 on a CPU); anything else is a deviation */
+    precision: z.enum(PRECISIONS).default('published'),
     maxSeqLen: z.number().int().positive().optional(),
+    /** other protocol elements the user changes (docs/protocols.md); absent: the published values */
+    protocol: ProtocolChoicesSchema.omit({ precision: true }).optional(),
   }),
   z.object({
     kind: z.literal('baseline'),
@@ -78,6 +81,11 @@ export const GridSchema = z.object({
   seeds: z.array(z.number().int().min(0).max(0xffffffff)).min(1),
   /** few-shot subsets stratified by label (scGPT protocol) instead of np.random.choice (scBERT protocol) */
   stratifiedFewShot: z.boolean().default(false),
+  /**
+   * scBERT: these are runs of the published few-shot script, whose training rows come from its per-seed stream
+   * also at fraction 1.0 (Figure 2; Table 1's three few-shot runs). Fractions below 1 always draw from the stream.
+   */
+  fewShotRuns: z.boolean().default(false),
 });
 export type Grid = z.infer<typeof GridSchema>;
 export type GridInput = z.input<typeof GridSchema>;
@@ -92,6 +100,8 @@ export const PresetSchema = z.object({
   description: z.string().default(''),
   /** the results-panel experiment the runs are filed under */
   experiment: z.string().min(1),
+  /** the statistics of its results table: the paper's (Student's t-test, np.std x 2.262 CI) or Welch's */
+  statistics: z.enum(['published', 'welch']).default('welch'),
   grids: z.array(GridSchema).min(1),
 });
 export type Preset = z.infer<typeof PresetSchema>;

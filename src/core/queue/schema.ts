@@ -4,7 +4,7 @@
  * (CPU, in a worker thread of the extension host) or a probe of a frozen encoder (GPU; docs/worker-benchmark.md).
  */
 import * as z from 'zod';
-import { FINETUNE_ABLATIONS, FINETUNE_MODELS, OwnerSchema, ProbeParametersSchema } from '../runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_MODELS, OwnerSchema, ProbeParametersSchema, ProtocolChoicesShape } from '../runs/schema';
 
 export const QUEUE_SCHEMA_VERSION = 1;
 
@@ -44,6 +44,10 @@ export const FinetuneSpecSchema = z.object({
   config: z.record(z.string(), z.unknown()).nullable().optional(),
   /** 'auto' picks CUDA when the slot has a GPU */
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  /** protocol elements (precision, adamEps, ...; docs/protocols.md); absent: the published values */
+  ...ProtocolChoicesShape,
+  /** scBERT: a run of the published few-shot script (its rows come from the per-seed stream also at fraction 1.0) */
+  fewShotRun: z.boolean().optional(),
 });
 
 export const BaselineSpecSchema = z.object({

@@ -7,7 +7,7 @@
 import type { RunMetrics, RunRecord } from '../runs/schema';
 import { datasetName } from '../runs/store';
 import { compareCodePoints } from '../splits';
-import { summarizeSeeds, welchTTest } from '../stats';
+import { publishedCiHalfWidth, studentTTest, summarizeSeeds, welchTTest } from '../stats';
 import { matchPublished, normalizeVariant, type PublishedNumber } from './published';
 
 export interface MetricSummary {
@@ -55,6 +55,8 @@ export interface ResultRow {
   vsReference: { model: string; pAccuracy: number; pMacroF1: number } | null;
   /** all matching published numbers, file order; the first is the one to show */
   published: { accuracy: PublishedCell[]; macroF1: PublishedCell[] };
+  /** per-class-pair ("hard cells") metrics when asked for (class-pair.ts) */
+  classPair?: { pair: [string, string]; accuracy: MetricSummary; f1: MetricSummary };
 }
 
 export interface CurvePoint {
@@ -91,7 +93,20 @@ export interface ExperimentResults {
   excludedRuns: { id: string; status: RunRecord['status'] }[];
   /** the experiment has encoder probes (trials): views show mean ± std beside the CI */
   probe: boolean;
+  /** how the CI and p-values were computed (see ResultsOptions.statistics) */
+  statistics: ResultsStatistics;
+  /**
+   * protocol elements counted runs deviate in from the published protocol (run.json protocol.deviations), with how
+   * many runs; null when no counted run records a protocol (LR baselines, runs made before protocols were recorded)
+   */
+  protocolDeviations: { element: string; runs: number }[] | null;
 }
+
+/**
+ * `welch`: Student-t CI (t_{n-1} x sd ddof 1 / sqrt(n)) and Welch's t-test; `published`: the deep-dive paper's
+ * statistics, CI = np.std (ddof 0) / sqrt(n) x 2.262 and Student's t-test (scipy ttest_ind, equal variances).
+ */
+export type ResultsStatistics = 'welch' | 'published';
 
 export interface ResultsModel {
   experiments: ExperimentResults[];
@@ -106,6 +121,8 @@ export interface ResultsOptions {
   referenceModel?: string;
   /** default 0.95 */
   level?: number;
+  /** the statistics of an experiment (default: welch for all) */
+  statistics?: (experiment: string) => ResultsStatistics;
 }
 
 /** Builds the results of every experiment among `runs` (completed runs with a summary count). */
@@ -120,14 +137,15 @@ export function buildResultsModel(runs: readonly RunRecord[], published: readonl
   }
   const experiments = Array.from(byExperiment.entries())
     .sort(([a], [b]) => compareCodePoints(a, b))
-    .map(([name, list]) => buildExperiment(name, list, published, options.referenceModel, level));
+    .map(([name, list]) => buildExperiment(name, list, published, options.referenceModel, level, options.statistics?.(name) ?? 'welch'));
   return { experiments, level };
 }
 
-function summarize(values: number[], level: number): MetricSummary {
+function summarize(values: number[], level: number, statistics: ResultsStatistics): MetricSummary {
   const s = summarizeSeeds(values, level);
+  const half = statistics === 'published' ? (s.n > 1 ? publishedCiHalfWidth(values) : NaN) : s.ciHalfWidth;
   return {
-    n: s.n, mean: s.mean, std: s.std, stdPop: s.n ? Math.sqrt(values.reduce((acc, v) => acc + (v - s.mean) ** 2, 0) / s.n) : NaN, ciHalfWidth: s.ciHalfWidth, ciLow: s.mean - s.ciHalfWidth, ciHigh: s.mean + s.ciHalfWidth, values,
+    n: s.n, mean: s.mean, std: s.std, stdPop: s.n ? Math.sqrt(values.reduce((acc, v) => acc + (v - s.mean) ** 2, 0) / s.n) : NaN, ciHalfWidth: half, ciLow: s.mean - half, ciHigh: s.mean + half, values,
   };
 }
 
@@ -136,7 +154,7 @@ function publishedCells(matches: PublishedNumber[]): PublishedCell[] {
 }
 
 function buildExperiment(name: string, runs: RunRecord[], published: readonly PublishedNumber[],
-  referenceOption: string | undefined, level: number): ExperimentResults {
+  referenceOption: string | undefined, level: number, statistics: ResultsStatistics): ExperimentResults {
   const excludedRuns: ExperimentResults['excludedRuns'] = [];
   const groups = new Map<string, RunRecord[]>();
   for (const r of runs) {
@@ -160,8 +178,8 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
       key, dataset, publishedDataset, model: first.model.label, family: first.model.family,
       variant: normalizeVariant(first.model.variant), fraction: first.fraction, n: list.length,
       runIds: list.map(r => r.id), seeds: list.map(r => r.seed),
-      accuracy: summarize(list.map(r => r.summary!.accuracy), level),
-      macroF1: summarize(list.map(r => r.summary!.macroF1), level),
+      accuracy: summarize(list.map(r => r.summary!.accuracy), level, statistics),
+      macroF1: summarize(list.map(r => r.summary!.macroF1), level, statistics),
       isReference: false, vsReference: null,
       published: {
         accuracy: publishedCells(matchPublished(published, matchKey, 'accuracy')),
@@ -180,10 +198,11 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
       if (row.model === referenceModel) { row.isReference = true; continue; }
       const ref = refRows.get(groupKey(row.dataset, '', row.fraction));
       if (!ref || ref.n < 2 || row.n < 2) continue;
+      const test = statistics === 'published' ? studentTTest : welchTTest;
       row.vsReference = {
         model: referenceModel,
-        pAccuracy: welchTTest(row.accuracy.values, ref.accuracy.values).pValue,
-        pMacroF1: welchTTest(row.macroF1.values, ref.macroF1.values).pValue,
+        pAccuracy: test(row.accuracy.values, ref.accuracy.values).pValue,
+        pMacroF1: test(row.macroF1.values, ref.macroF1.values).pValue,
       };
     }
   }
@@ -191,8 +210,21 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     experiment: name, rows, curves: buildCurves(rows), referenceModel,
     datasets: Array.from(new Set(rows.map(r => r.dataset))).sort(compareCodePoints), models,
     fractions: Array.from(new Set(rows.map(r => r.fraction))).sort((a, b) => a - b), excludedRuns,
-    probe: runs.some(r => r.kind === 'probe'),
+    probe: runs.some(r => r.kind === 'probe'), statistics, protocolDeviations: countDeviations(groups),
   };
+}
+
+function countDeviations(groups: Map<string, RunRecord[]>): { element: string; runs: number }[] | null {
+  const counts = new Map<string, number>();
+  let recorded = false;
+  for (const list of groups.values()) {
+    for (const r of list) {
+      if (r.protocol) recorded = true;
+      for (const d of new Set(r.protocol?.deviations ?? [])) counts.set(d, (counts.get(d) ?? 0) + 1);
+    }
+  }
+  if (!recorded) return null;
+  return Array.from(counts, ([element, runs]) => ({ element, runs })).sort((a, b) => compareCodePoints(a.element, b.element));
 }
 
 function groupKey(dataset: string, model: string, fraction: number): string {

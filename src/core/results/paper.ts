@@ -97,6 +97,11 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
   col('n', 'r');
   col('Accuracy', 'r');
   col('Macro-F1', 'r');
+  const pair = table.rows.find(r => r.classPair)?.classPair?.pair;
+  if (pair) {
+    col('Pair accuracy', 'r');
+    col('Pair macro-F1', 'r');
+  }
   if (showPublished) {
     col('Published accuracy', 'r');
     col('Δ accuracy', 'r');
@@ -111,6 +116,10 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
     cells.push({ kind: 'num', text: String(r.n) });
     cells.push(metricCell(r.accuracy, r.vsReference?.pAccuracy, digits, table.probe));
     cells.push(metricCell(r.macroF1, r.vsReference?.pMacroF1, digits, table.probe));
+    if (pair) {
+      cells.push(r.classPair ? metricCell(r.classPair.accuracy, undefined, digits, false) : { kind: 'num', text: '' });
+      cells.push(r.classPair ? metricCell(r.classPair.f1, undefined, digits, false) : { kind: 'num', text: '' });
+    }
     if (showPublished) {
       const pa = r.published.accuracy[0]?.value;
       const pf = r.published.macroF1[0]?.value;
@@ -126,14 +135,28 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
     !showFraction && table.fractions.length ? `fraction ${fractionText(table.fractions[0])}` : '',
   ].filter(Boolean).join(', ');
   const caption = `${table.experiment}${single ? ` (${single})` : ''}`;
+  const published = table.statistics === 'published';
+  const ci = published
+    ? 'Mean ± half-width of the 95% CI as the paper computes it: np.std (ddof 0) / sqrt(n) x 2.262 (the t quantile for n = 10).'
+    : `Mean ± half-width of the ${percentText(level)} CI over seeds (Student t).`;
   const parts = [table.probe
     ? `Mean ± half-width of the ${percentText(level)} CI over trials (Student t); sd: np.std over the trials (ddof 0), as the benchmark reports.`
-    : `Mean ± half-width of the ${percentText(level)} CI over seeds (Student t).`];
+    : ci];
   if (table.referenceModel) {
-    parts.push(`* p < 0.05, ** p < 0.01, *** p < 0.001: Welch's t-test against ${table.referenceModel} at the same dataset and fraction (both with at least 2 seeds).`);
+    const test = published ? 'Student\'s t-test (equal variances, as published)' : 'Welch\'s t-test';
+    parts.push(`* p < 0.05, ** p < 0.01, *** p < 0.001: ${test} against ${table.referenceModel} at the same dataset and fraction (both with at least 2 seeds).`);
   } else {
     parts.push('No reference model (no LR baseline in this experiment): no significance marks.');
   }
   if (showPublished) parts.push('Δ: our mean minus the published value.');
+  if (pair) {
+    parts.push(`Pair: ${pair[0]} vs ${pair[1]} (the deep-dive paper's hard cells): accuracy over the cells of the two classes, macro-F1 over all cells restricted to the two labels.`);
+  }
+  const deviations = table.protocolDeviations;
+  if (deviations) {
+    parts.push(deviations.length
+      ? `Deviations from the published protocol: ${deviations.map(d => `${d.element} (${d.runs} run${d.runs === 1 ? '' : 's'})`).join(', ')}.`
+      : 'Fine-tunes: published protocol (no run deviates).');
+  }
   return { experiment: table.experiment, headings, align, rows, caption, footnote: parts.join(' '), showDataset, showFraction, showPublished };
 }

@@ -21,6 +21,7 @@ import { checkH5adFile, openH5ad } from '../h5ad/read';
 import { labelValues } from '../h5ad/labels';
 import { H5adError, type AnnDataReader } from '../h5ad/types';
 import { PACKAGE_ROOT } from '../paths';
+import { applyValueTransform, BASELINE_TRANSFORMS, TRANSFORM_WORDS, type BaselineTransform, type BaselineValueRecord } from '../preflight/values';
 
 export { labelValues };
 import type { CsrMatrix } from '../sparse';
@@ -62,6 +63,13 @@ export interface BaselineGridInput {
   threads?: number;
   /** rows per block when reading X */
   blockRows?: number;
+  /**
+   * log transform computed on the fly before the fit (reference and query alike; the file is not modified);
+   * default 'none' (the values as stored)
+   */
+  valueTransform?: BaselineTransform;
+  /** the pre-flight value check's outcome, recorded in run.json as `parameters.values` */
+  valueCheck?: BaselineValueRecord;
 }
 
 /** How the query file's genes were matched to the reference's, by var name. */
@@ -127,6 +135,9 @@ function validateInput(input: BaselineGridInput): { fractions: number[]; seeds: 
     throw new Error('the C grid must hold positive numbers');
   }
   if (input.split.kind !== 'reference-query' && !(input.split.testSize > 0)) throw new Error('testSize must be positive');
+  if (input.valueTransform !== undefined && !BASELINE_TRANSFORMS.includes(input.valueTransform)) {
+    throw new Error(`valueTransform must be one of ${BASELINE_TRANSFORMS.join(', ')}, got '${String(input.valueTransform)}'`);
+  }
   if (!('C' in input.model) && input.model.folds !== undefined && (!Number.isInteger(input.model.folds) || input.model.folds < 2)) {
     throw new Error(`the number of cross-validation folds must be an integer of at least 2, got ${input.model.folds}`);
   }
@@ -276,8 +287,10 @@ async function loadData(input: BaselineGridInput, ctx: TaskContext, report: (f: 
         }
         const Xref = readMatrix(reader, input.blockRows, ctx, f => report(0.5 * f, 'reading the reference matrix'));
         checkFinite(Xref, input.datasetPath, reader.obs().index, reader.var().index);
+        applyValueTransform(Xref, input.valueTransform ?? 'none');
         const Xq = readMatrix(query, input.blockRows, ctx, f => report(0.5 + 0.5 * f, 'reading the query matrix'));
         checkFinite(Xq, split.queryPath, queryObs.index, query.var().index);
+        applyValueTransform(Xq, input.valueTransform ?? 'none');
         return {
           Xtrain: Xref, Xtest: remapColumns(Xq, map, Xref.nCols), trainLabels: labels, testLabels: queryLabels,
           testNames: queryObs.index, split: referenceQueryIndices(Xref.nRows, Xq.nRows), geneAlignment: alignment,
@@ -290,6 +303,7 @@ async function loadData(input: BaselineGridInput, ctx: TaskContext, report: (f: 
     const indices = singleFileSplit(reader, labels, split, input.datasetPath);
     const X = readMatrix(reader, input.blockRows, ctx, f => report(f, 'reading the matrix'));
     checkFinite(X, input.datasetPath, reader.obs().index, reader.var().index);
+    applyValueTransform(X, input.valueTransform ?? 'none');
     return {
       Xtrain: X, Xtest: X, trainLabels: labels, testLabels: labels, testNames: reader.obs().index, split: indices,
       geneAlignment: null, nObs: summary.nObs, nVars: summary.nVars, queryShape: null,
@@ -337,6 +351,8 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
     batch, penalty: input.model.penalty,
     solver: input.model.penalty === 'l1' ? 'liblinear (newGLMNET, one-vs-rest)' : 'lbfgs (multinomial)',
     ...('C' in input.model ? { C: input.model.C } : { cvGrid: input.model.cvGrid, folds: input.model.folds ?? 5 }),
+    values: input.valueCheck ? { ...input.valueCheck, transform: input.valueTransform ?? 'none' }
+      : { scale: null, reason: 'not checked before the run', transform: input.valueTransform ?? 'none', decision: 'unchecked' },
   };
 
   // Every run of the grid exists (queued) before work starts, so views show the whole grid at once.
@@ -398,6 +414,7 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
       });
       await store.appendEvent(id, { type: 'status', status: 'running' });
       await store.appendLog(id, `dataset ${dataset.path} (sha256 ${dataset.sha256}), ${data.nObs} cells x ${data.nVars} genes, label '${input.labelColumn}'`);
+      await store.appendLog(id, `fitted on ${TRANSFORM_WORDS[input.valueTransform ?? 'none']}${input.valueCheck ? ` (X holds ${input.valueCheck.scale} values; ${input.valueCheck.decision})` : ''}`);
       if (data.geneAlignment) {
         const a = data.geneAlignment;
         await store.appendLog(id, `query ${query?.path}: ${a.matched} of ${a.referenceGenes} reference genes found (${a.missingInQuery} set to 0), ${a.droppedFromQuery} query genes not in the reference dropped`);

@@ -79,6 +79,24 @@ export const SlurmJobRefSchema = z.object({
 /** run.json `slurm`: the Slurm job that runs the run (absent for a local run). */
 export type SlurmJobRef = z.infer<typeof SlurmJobRefSchema>;
 
+export const FEW_SHOT_DRAWS = ['all', 'stream', 'reseed', 'stratified'] as const;
+/**
+ * How a run's training rows were drawn: `all` the whole training split in split order (dist_finetune.py),
+ * `stream` scBERT's few-shot stream (one np.random.seed per seed, fractions drawn in the published order),
+ * `reseed` np.random.seed(seed) then one np.random.choice (the LR baseline), `stratified` train_test_split.
+ */
+export type FewShotDraw = (typeof FEW_SHOT_DRAWS)[number];
+
+export const RunProtocolSchema = z.object({
+  /** the preset the run came from ('' = none) */
+  preset: z.string().default(''),
+  fewShotDraw: z.enum(FEW_SHOT_DRAWS).optional(),
+  /** element names whose value differs from the published one, as prepared */
+  deviations: z.array(z.string()).default([]),
+});
+/** run.json `protocol`. */
+export type RunProtocol = z.infer<typeof RunProtocolSchema>;
+
 export const RunRecordSchema = z.object({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
   id: z.string().min(1),
@@ -113,6 +131,10 @@ export const RunRecordSchema = z.object({
   owner: OwnerSchema.nullable().default(null),
   summary: RunSummarySchema.nullable().default(null),
   slurm: SlurmJobRefSchema.optional(),
+  /** fine-tunes: the protocol as prepared (src/core/protocols): elements that differ from the published ones */
+  protocol: RunProtocolSchema.optional(),
+  /** fine-tunes: the protocol values the worker used (precision, adamEps, ...), written by the worker */
+  resolvedProtocol: z.record(z.string(), z.unknown()).optional(),
 }).refine(r => r.kind === 'pretrain' || r.labelColumn.length > 0, { path: ['labelColumn'], message: 'a label column is required (only pre-training runs have none)' });
 /** run.json */
 export type RunRecord = z.infer<typeof RunRecordSchema>;
@@ -158,6 +180,31 @@ export const FINETUNE_ABLATIONS = ['none', 'no-pretraining', 'no-gene2vec', 'fro
 export type FinetuneAblation = (typeof FINETUNE_ABLATIONS)[number];
 export const FINETUNE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
 
+export const PRECISIONS = ['published', 'fp32', 'bf16', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const KEEP_CHOICES = ['best-accuracy', 'best-loss', 'last'] as const;
+export const CLASS_WEIGHT_CHOICES = ['dataset', 'train', 'none'] as const;
+export const GENE_EMB_INITS = ['uniform', 'normal'] as const;
+
+/**
+ * The protocol elements a fine-tune may set (docs/protocols.md). Absent or null: the published value, which the
+ * worker resolves per model ("published" precision: scBERT fp32; scGPT fp16 with a GradScaler on CUDA, fp32 on CPU).
+ */
+export const ProtocolChoicesShape = {
+  precision: z.enum(PRECISIONS).nullable().optional(),
+  adamEps: z.number().positive().nullable().optional(),
+  headDropout: z.number().min(0).lt(1).nullable().optional(),
+  keep: z.enum(KEEP_CHOICES).nullable().optional(),
+  classWeights: z.enum(CLASS_WEIGHT_CHOICES).nullable().optional(),
+  shuffle: z.boolean().nullable().optional(),
+  geneEmbInit: z.enum(GENE_EMB_INITS).nullable().optional(),
+  /** gene2vec .npy (16,906 x 200) for scBERT without pre-training; absent: pos_emb from the checkpoint */
+  gene2vec: z.string().min(1).nullable().optional(),
+};
+export const ProtocolChoicesSchema = z.object(ProtocolChoicesShape);
+export type ProtocolChoices = z.infer<typeof ProtocolChoicesSchema>;
+export const PROTOCOL_CHOICE_KEYS = Object.keys(ProtocolChoicesShape) as (keyof ProtocolChoices)[];
+
 /** run.json `parameters.finetune`: what the training worker reads (docs/worker.md). */
 export const FinetuneParametersSchema = z.object({
   model: z.enum(FINETUNE_MODELS),
@@ -176,10 +223,12 @@ export const FinetuneParametersSchema = z.object({
   valueLayer: z.string().min(1).nullable().default(null),
   device: z.enum(FINETUNE_DEVICES),
   nproc: z.number().int().positive(),
-  amp: z.boolean().default(true),
+  /** legacy switch (true: bf16 autocast on CUDA); `precision` supersedes it; absent: the published precision */
+  amp: z.boolean().optional(),
   logEvery: z.number().int().positive().default(10),
   /** model hyper-parameters overriding what the checkpoint implies (scwb_worker.models keys) */
   config: z.record(z.string(), z.unknown()).nullable().default(null),
+  ...ProtocolChoicesShape,
 });
 export type FinetuneParameters = z.infer<typeof FinetuneParametersSchema>;
 

@@ -3,12 +3,13 @@
  * C or a cross-validation grid, few-shot fractions and seeds → one run per combination in the run store, executed in
  * a worker thread behind a cancellable progress notification; the results panel opens beside the editor.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetStats } from '../../core/h5ad/tasks';
 import type { DatasetSummary } from '../../core/h5ad/types';
+import { decideBaselineValues, preprocessedVersions, type BaselineValueChoice } from '../../core/preflight/baseline';
+import { TRANSFORM_WORDS, type BaselineTransform, type BaselineValueRecord } from '../../core/preflight/values';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult } from '../../core/runs/baseline';
 import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
@@ -103,50 +104,43 @@ export function baselineGrids(request: BaselineRequest, storeRoot: string): Base
   return partial.length ? [{ ...input, fractions: partial, seeds }, full] : [full];
 }
 
-/** .h5ad files beside `dataset` that Preprocess made from it (their uns records it as the input). */
-export async function preprocessedVersions(dataset: string, summaryOf: (file: string) => Promise<DatasetSummary>): Promise<{ file: string; recipe: string }[]> {
-  const dir = path.dirname(dataset);
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(dir);
-  } catch {
-    return [];
-  }
-  const out: { file: string; recipe: string }[] = [];
-  for (const name of names.sort()) {
-    const file = path.join(dir, name);
-    if (!name.endsWith('.h5ad') || file === dataset) continue;
-    const made = await summaryOf(file).then(s => s.provenance, () => undefined);
-    if (made && path.basename(made.inputFile) === path.basename(dataset)) out.push({ file, recipe: made.recipe });
-  }
-  return out;
-}
-
 /** Rows of X looked at to tell raw counts from normalised values before a baseline. */
 const VALUE_CHECK_ROWS = 2000;
 
+type ValueStep = { dataset: string; valueTransform: BaselineTransform; valueCheck?: BaselineValueRecord };
+
 /**
- * The published baseline is fitted on log-normalised data: on raw counts, say so and offer the preprocessed
- * files made from this one. Returns the dataset to use, or undefined when the user cancels.
+ * The published baseline is fitted on log-normalised data. On anything else (raw counts, TPM/FPKM/CPM, scaled
+ * values) say so and offer the fixes: the preprocessed files made from this one, Preprocess first, a log transform
+ * computed on the fly, or the values as stored. Returns what to fit on, or undefined when the user cancels.
  */
-async function checkValueScale(dataset: string, summaryOf: (file: string) => Promise<DatasetSummary>, prompts: BaselinePrompts, title: string): Promise<string | undefined> {
+async function checkValueScale(dataset: string, summaryOf: (file: string) => Promise<DatasetSummary>, prompts: BaselinePrompts, title: string): Promise<ValueStep | undefined> {
   let stats: DatasetStats;
   try {
     stats = await runTask<DatasetStats>('h5ad/tasks', 'datasetStats', { path: dataset, maxRows: VALUE_CHECK_ROWS });
   } catch {
-    return dataset; // the baseline itself reports a file it cannot read, naming the problem
+    // the baseline itself reports a file it cannot read, naming the problem
+    return { dataset, valueTransform: 'none' };
   }
-  if (stats.values.kind !== 'raw-counts') return dataset;
+  const first = decideBaselineValues(stats.values, dataset, undefined);
+  if (first.ok) return { dataset, valueTransform: first.valueTransform, valueCheck: first.valueCheck };
+  const { advice } = first;
   const versions = await preprocessedVersions(dataset, summaryOf);
-  type Choice = vscode.QuickPickItem & { file?: string; preprocess?: boolean };
+  type Choice = vscode.QuickPickItem & { file?: string; preprocess?: boolean; choice?: BaselineValueChoice };
+  const asStored = advice.scale.kind === 'raw-counts' ? 'Continue with raw counts' : 'Continue with the values as stored';
   const items: Choice[] = [
     ...versions.map(v => ({ label: `Use ${path.basename(v.file)}`, description: `preprocessed (${v.recipe} recipe)`, file: v.file })),
     { label: `Preprocess ${path.basename(dataset)} first…`, detail: 'normalise and log-transform with a recipe, then run the baseline on its output', preprocess: true },
-    { label: 'Continue with raw counts', detail: 'results will not be comparable with the published baseline', file: dataset },
+    ...(advice.transform ? [{
+      label: `Fit on ${advice.transform === 'log1p' ? 'log1p of the stored values' : 'log1p(normalize_total 1e4)'}, computed on the fly`,
+      detail: `${TRANSFORM_WORDS[advice.transform]}; the file is not changed and run.json records the transform`,
+      choice: { kind: 'transform' as const, transform: advice.transform },
+    }] : []),
+    { label: asStored, detail: `${advice.scale.reason}; results will not be comparable with the published baseline (recorded in run.json)`, choice: { kind: 'force' } },
   ];
   const choice = await prompts.pick(items, {
     title,
-    placeHolder: `${path.basename(dataset)} holds raw counts; the published baseline is fitted on log-normalised data`,
+    placeHolder: `${path.basename(dataset)} holds ${SHORT_KIND[advice.scale.kind]}; the published baseline is fitted on log-normalised data`,
     ignoreFocusOut: true,
   });
   if (!choice) return undefined;
@@ -154,13 +148,28 @@ async function checkValueScale(dataset: string, summaryOf: (file: string) => Pro
     void vscode.commands.executeCommand('scwb.preprocess', vscode.Uri.file(dataset));
     return undefined;
   }
-  return choice.file;
+  if (choice.file) {
+    // the preprocessed file is checked as any other (it is normally log-normalised and passes)
+    return checkValueScale(choice.file, summaryOf, prompts, title);
+  }
+  const decided = decideBaselineValues(stats.values, dataset, choice.choice);
+  if (!decided.ok) {
+    void vscode.window.showErrorMessage(decided.problem);
+    return undefined;
+  }
+  return { dataset, valueTransform: decided.valueTransform, valueCheck: decided.valueCheck };
 }
+
+const SHORT_KIND: Record<BaselineValueRecord['scale'], string> = {
+  'empty': 'no non-zero values', 'raw-counts': 'raw counts', 'normalized': 'normalised values that are not log-transformed (TPM/FPKM/CPM)',
+  'log-normalized': 'log-normalised values', 'scaled': 'centred or scaled values',
+};
 
 async function askForBaseline(chosen: string, summaryOf: (file: string) => Promise<DatasetSummary>, prompts: BaselinePrompts): Promise<BaselineRequest | undefined> {
   const title = `Run Baseline on ${path.basename(chosen)}`;
-  const dataset = await checkValueScale(chosen, summaryOf, prompts, title);
-  if (!dataset) return undefined;
+  const values = await checkValueScale(chosen, summaryOf, prompts, title);
+  if (!values) return undefined;
+  const { dataset } = values;
   const summary = await summaryOf(dataset);
   const { candidates } = orderColumnsForLabels(summary.obs);
   if (!candidates.length) {
@@ -234,6 +243,9 @@ async function askForBaseline(chosen: string, summaryOf: (file: string) => Promi
   }
   const experiment = await prompts.input({ title, prompt: 'Experiment name (runs are grouped by it)', value: `${path.basename(dataset, '.h5ad')} LR baseline`, validateInput: v => (v.trim() ? undefined : 'a name') });
   if (!experiment) return undefined;
-  return { datasetPath: dataset, labelColumn: label.label, split, model, fractions, seeds, experiment: experiment.trim(), fullFractionOnce };
+  return {
+    datasetPath: dataset, labelColumn: label.label, split, model, fractions, seeds, experiment: experiment.trim(), fullFractionOnce,
+    valueTransform: values.valueTransform, valueCheck: values.valueCheck,
+  };
 }
 

@@ -11,9 +11,11 @@ import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type Memor
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel, RunRecord } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord } from '../../core/runs/schema';
 import { settle } from '../../core/runs/baseline';
 import type { RunStore } from '../../core/runs/store';
+import { describeProblems, type FinetuneCheckInput, type PreflightProblem } from '../../core/preflight/finetune';
+import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { askList, askNumber, windowPrompts, type Prompts } from '../prompts';
@@ -45,6 +47,10 @@ export interface FinetuneCommandOptions {
   config?: Record<string, unknown>;
   /** where to train; default this machine (the palette flow asks when Slurm is configured) */
   runOn?: RunTarget;
+  /** protocol elements that differ from the published ones (docs/protocols.md); default: the published protocol */
+  protocol?: ProtocolChoices;
+  /** scBERT: runs of the published few-shot script (fraction 1.0 drawn from its stream too) */
+  fewShotRun?: boolean;
 }
 
 export interface FinetuneLaunch {
@@ -105,11 +111,14 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
 
+  if (!await passesPreflight(options, programmatic)) return undefined;
+
   const input: FinetuneGridInput = {
     datasetPath: options.datasetPath, queryPath: options.queryPath, labelColumn: options.labelColumn, model: options.model,
     checkpoint: options.checkpoint, ablation: options.ablation, fractions: options.fractions, seeds: options.seeds,
     epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, device: options.device, nproc: options.nproc,
     experiment: options.experiment, config: options.config ?? null, storeRoot: store.root,
+    protocol: options.protocol, fewShotRun: options.fewShotRun,
   };
   let plan: FinetuneGridPlan;
   try {
@@ -123,6 +132,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     return undefined;
   }
   deps.runs.refresh();
+  void announceDeviations(store, plan);
   if (runOn === 'slurm') {
     const runIds = plan.runs.map(r => r.id);
     try {
@@ -151,6 +161,33 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
   }, folder, taskName);
   return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
+}
+
+/**
+ * The pre-flight (src/core/preflight/finetune.ts) before anything is prepared: labels, split, few-shot draws and the
+ * model against the data. A problem stops the launch with the reason and the fix (programmatic callers get it thrown).
+ */
+async function passesPreflight(options: FinetuneCommandOptions, programmatic: boolean): Promise<boolean> {
+  let problems: PreflightProblem[];
+  try {
+    problems = await withCancellableProgress(`Checking ${path.basename(options.datasetPath)} against the model`, progress => runTask<PreflightProblem[]>('preflight/tasks', 'finetuneChecks', {
+      datasetPath: options.datasetPath, queryPath: options.queryPath, labelColumn: options.labelColumn, model: options.model,
+      checkpoint: options.checkpoint, fractions: options.fractions, seeds: options.seeds,
+    } satisfies FinetuneCheckInput, { onProgress: progress.onProgress, signal: progress.signal }));
+  } catch (e) {
+    if (e instanceof CancelledError) return false;
+    // the check itself failed (not the data): preparing the runs reports a file it cannot read
+    void vscode.window.showWarningMessage(`The pre-flight check could not run (${(e as Error).message}); preparing the runs anyway.`);
+    return true;
+  }
+  if (!problems.length) return true;
+  const text = `Fine-tune cannot start: ${describeProblems(problems)}`;
+  const check = options.checkpoint ? 'Check Dataset Against Model' : undefined;
+  void vscode.window.showErrorMessage(text, ...(check ? [check] : [])).then(choice => {
+    if (choice) void vscode.commands.executeCommand('scwb.checkpoints.checkDataset', undefined, { model: options.checkpoint, dataset: options.datasetPath });
+  });
+  if (programmatic) throw new Error(text);
+  return false;
 }
 
 /**
@@ -193,6 +230,15 @@ async function fitsGpuMemory(python: string, plan: FinetuneGridPlan, store: RunS
 }
 
 /** The quick-pick flow, from the label column to the batch size. */
+/** Says, before the runs train, which protocol elements they change from the published ones (run.json protocol). */
+async function announceDeviations(store: RunStore, plan: FinetuneGridPlan): Promise<void> {
+  const runs = await Promise.all(plan.runs.map(r => store.get(r.id).catch(() => null)));
+  const deviations = Array.from(new Set(runs.flatMap(r => r?.protocol?.deviations ?? [])));
+  if (deviations.length) {
+    void vscode.window.showInformationMessage(`These runs deviate from the published protocol in: ${deviations.join(', ')} (scwb protocol RUN lists every element; docs/protocols.md).`);
+  }
+}
+
 export async function askForFinetune(
   dataset: string, summary: DatasetSummary, deps: Pick<FinetuneDeps, 'checkpoints'>, envCheck: Promise<WorkerEnvCheck>,
   ui: FinetunePrompts = windowPrompts,
@@ -255,7 +301,7 @@ export async function askForFinetune(
   const ablation = ablations.length === 1 ? ablations[0] : await ui.pick(ablations, { title, placeHolder: 'Ablation' });
   if (!ablation) return undefined;
 
-  const fractions = await askList(ui, title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', '1', v => v > 0 && v <= 1);
+  const fractions = await askFractions(ui, title, { datasetPath: dataset, queryPath, labelColumn: label.label, model, seeds: [...FINETUNE_DEFAULTS[model].seeds] });
   if (!fractions) return undefined;
   const seeds = await askList(ui, title, `Seeds (as published for ${modelChoice.label})`, FINETUNE_DEFAULTS[model].seeds.join(','), v => Number.isInteger(v) && v >= 0);
   if (!seeds) return undefined;
@@ -284,6 +330,36 @@ export async function askForFinetune(
     datasetPath: dataset, queryPath, labelColumn: label.label, model, checkpoint, ablation: ablation.id, fractions, seeds,
     device: device.device, nproc: device.nproc, batchSize: Number(batch), epochs,
   };
+}
+
+/**
+ * The few-shot fractions, checked right away against the dataset's classes with the published seeds: a fraction
+ * that leaves a class too small for the split (scGPT: the stratified 10% validation hold-out) is named with the
+ * classes and the fractions that work, and the user takes those or types others.
+ */
+async function askFractions(ui: FinetunePrompts, title: string, check: Omit<FinetuneCheckInput, 'checkpoint' | 'fractions'>): Promise<number[] | undefined> {
+  let value = '1';
+  for (;;) {
+    const fractions = await askList(ui, title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', value, v => v > 0 && v <= 1);
+    if (!fractions) return undefined;
+    let problems: PreflightProblem[];
+    try {
+      problems = await runTask<PreflightProblem[]>('preflight/tasks', 'fewShotChecks', { ...check, fractions });
+    } catch {
+      return fractions; // the launch's own check reports a file it cannot read
+    }
+    if (!problems.length) return fractions;
+    const bad = new Set(problems.map(p => p.fraction));
+    const working = fractions.filter(f => !bad.has(f));
+    const items: (vscode.QuickPickItem & { use?: number[] })[] = [
+      ...(working.length ? [{ label: `Continue with fraction${working.length === 1 ? '' : 's'} ${working.join(', ')}`, detail: 'leave out the fractions that cannot be drawn', use: working }] : []),
+      { label: 'Enter other fractions…', detail: problems.map(p => p.fix).join('; ') },
+    ];
+    const choice = await ui.pick(items, { title, placeHolder: problems.map(p => p.message).join(' · '), ignoreFocusOut: true });
+    if (!choice) return undefined;
+    if (choice.use) return choice.use;
+    value = fractions.filter(f => !bad.has(f)).join(',') || '1';
+  }
 }
 
 /**

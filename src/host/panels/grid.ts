@@ -7,8 +7,11 @@
 import * as vscode from 'vscode';
 import { ESTIMATE_ASSUMPTIONS, bindingProblems, expandPreset, publishedTargets, summarizePreset } from '../../core/presets/grid';
 import { PRESETS, emptyPreset, presetById } from '../../core/presets/presets';
+import { gridProtocolView } from '../../core/protocols/view';
 import { PresetSchema, type Preset } from '../../core/presets/schema';
+import { describeQueueProblems, type QueueItemProblems } from '../../core/preflight/queue';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
+import { runTask } from '../../core/workers/run-task';
 import type { GridPickTarget, GridSummaryView, WebviewMessage } from '../../shared/protocol';
 import type { QueueService } from '../queue/service';
 import { WebviewApp } from './webview-app';
@@ -73,7 +76,7 @@ export class GridPanel extends WebviewApp {
   summarize(preset: Preset | null, error: string | null): GridSummaryView {
     const slots = this.queueService ? this.queueService.slots.map(s => `${s.id}×${s.capacity}`).join(', ') : 'no workspace folder';
     if (!preset) {
-      return { runs: 0, gpuRuns: 0, cpuRuns: 0, gpuHours: 0, perGrid: [], skipped: [], assumptions: ESTIMATE_ASSUMPTIONS, targets: [], problems: [], error, slots };
+      return { runs: 0, gpuRuns: 0, cpuRuns: 0, gpuHours: 0, perGrid: [], skipped: [], assumptions: ESTIMATE_ASSUMPTIONS, targets: [], problems: [], error, slots, protocol: null };
     }
     this.published ??= (() => { try { return loadPublishedNumbers(); } catch { return []; } })();
     const s = summarizePreset(preset);
@@ -81,7 +84,7 @@ export class GridPanel extends WebviewApp {
       grid: t.grid, dataset: t.dataset, model: t.model, fraction: t.fraction, accuracy: t.accuracy?.value ?? null, macroF1: t.macroF1?.value ?? null,
       source: t.accuracy ? `${t.accuracy.experiment} (${t.accuracy.model}${t.accuracy.note ? `, ${t.accuracy.note}` : ''})` : '',
     }));
-    return { ...s, targets, problems: bindingProblems(preset), error, slots };
+    return { ...s, targets, problems: bindingProblems(preset), error, slots, protocol: gridProtocolView(preset) };
   }
 
   /** Validates an edited document; keeps it when valid. */
@@ -95,7 +98,20 @@ export class GridPanel extends WebviewApp {
     return this.summarize(this.preset, null);
   }
 
-  /** Queues the experiment's runs; `now` puts them first and resumes the queue. Returns how many. */
+  /**
+   * "Add to queue" / "Run now": every item is checked against its files first (src/core/preflight/queue.ts); when
+   * any fails nothing is queued and the result names each problem with its fix.
+   */
+  async submitChecked(mode: 'queue' | 'now'): Promise<{ added: number } | { failed: QueueItemProblems[]; text: string }> {
+    if (!this.queueService) throw new Error('open a folder first: the queue lives in its .scwb folder');
+    const items = expandPreset(this.preset);
+    const failed = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checking ${items.length} run${items.length === 1 ? '' : 's'} against their files` },
+      () => runTask<QueueItemProblems[]>('preflight/tasks', 'queueChecks', { items: items.map(i => ({ label: i.label, spec: i.spec })) }));
+    if (failed.length) return { failed, text: describeQueueProblems(failed, items.length) };
+    return { added: await this.submit(mode) };
+  }
+
+  /** Queues the experiment's runs without the pre-flight (callers that checked); `now` puts them first and resumes the queue. Returns how many. */
   async submit(mode: 'queue' | 'now'): Promise<number> {
     if (!this.queueService) throw new Error('open a folder first: the queue lives in its .scwb folder');
     const items = expandPreset(this.preset).map(x => ({ ...x, preset: this.presetId ?? 'custom' }));
@@ -123,7 +139,12 @@ export class GridPanel extends WebviewApp {
           return;
         }
         try {
-          const n = await this.submit(message.mode);
+          const r = await this.submitChecked(message.mode);
+          if ('failed' in r) {
+            void vscode.window.showErrorMessage(r.text, { modal: false });
+            return;
+          }
+          const n = r.added;
           const text = `${n} run${n === 1 ? '' : 's'} ${message.mode === 'now' ? 'queued first; the queue runs' : 'added to the queue'}.`;
           this.post({ type: 'grid/submitted', count: n, message: text });
           void vscode.window.showInformationMessage(text, 'Show Queue').then(c => { if (c) void vscode.commands.executeCommand('scwb.queue.focus'); });

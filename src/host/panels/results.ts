@@ -8,6 +8,8 @@
 import * as vscode from 'vscode';
 import { exportTable } from '../../core/results/export';
 import { lossCurve, type LossCurve } from '../../core/results/figures';
+import { statisticsChooser } from '../../core/protocols/statistics';
+import { HARD_CELLS, addClassPairMetrics } from '../../core/results/class-pair';
 import { buildResultsModel, confusionView, type ConfusionView, type ResultsModel } from '../../core/results/model';
 import { loadPublishedNumbers, type PublishedNumber } from '../../core/results/published';
 import type { RunMetrics } from '../../core/runs/schema';
@@ -58,6 +60,9 @@ export class ResultsPanel extends WebviewApp {
   private constructor(extension: vscode.ExtensionContext, private readonly runs: RunsTree, panel: vscode.WebviewPanel) {
     super(extension.extensionUri, panel, 'results');
     this.track(runs.onDidChangeRuns(() => void this.send()));
+    this.track(vscode.workspace.onDidChangeConfiguration(e => {
+      if (e.affectsConfiguration('scwb.results')) void this.send();
+    }));
   }
 
   override dispose(): void {
@@ -77,7 +82,10 @@ export class ResultsPanel extends WebviewApp {
   async send(): Promise<void> {
     try {
       published ??= loadPublishedNumbers();
-      const model = buildResultsModel(await this.runs.runs(), published);
+      const choice = vscode.workspace.getConfiguration('scwb').get<string>('results.statistics', 'auto');
+      const statistics = statisticsChooser(choice === 'published' || choice === 'welch' ? choice : 'auto');
+      const model = buildResultsModel(await this.runs.runs(), published, { statistics });
+      await this.addClassPair(model);
       this.model = model;
       const names = model.experiments.map(e => e.experiment);
       if (!this.experiment || !names.includes(this.experiment)) this.experiment = names[0];
@@ -123,6 +131,19 @@ export class ResultsPanel extends WebviewApp {
       return events ? lossCurve(id, row.seeds[i], events) : null;
     }));
     return curves.filter((c): c is LossCurve => c !== null);
+  }
+
+  /** The `scwb.results.classPair` setting ('hard-cells' or 'A|B'): per-class-pair columns from each run's metrics.json. */
+  private async addClassPair(model: ResultsModel): Promise<void> {
+    const setting = vscode.workspace.getConfiguration('scwb').get<string>('results.classPair', '').trim();
+    const store = this.runs.store;
+    if (!setting || !store) return;
+    const parts = setting.split('|').map(x => x.trim());
+    const pair: [string, string] | null = setting === 'hard-cells' ? HARD_CELLS : parts.length === 2 && parts[0] && parts[1] ? [parts[0], parts[1]] : null;
+    if (!pair) return;
+    const ids = model.experiments.flatMap(e => e.rows.flatMap(r => r.runIds));
+    const metrics = new Map(await Promise.all(ids.map(async id => [id, await store.readMetrics(id).catch(() => null)] as const)));
+    addClassPairMetrics(model, pair, id => metrics.get(id));
   }
 
   private async confusionOf(experiment: string, rowKey: string): Promise<ConfusionView | null> {

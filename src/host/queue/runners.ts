@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { prepareProbeInWorker, type ProbeInput } from '../../core/benchmark/prepare';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
+import { protocolChoicesOf } from '../../core/protocols/choices';
 import { outcomeOfRuns, type ItemOutcome, type QueueRunner, type RunHandle } from '../../core/queue/executor';
 import type { QueueItem } from '../../core/queue/schema';
 import type { WorkerRunCommand } from '../../core/finetune/invocation';
@@ -39,6 +40,7 @@ export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueR
       stratifiedFewShot: spec.stratifiedFewShot, epochs: spec.epochs, batchSize: spec.batchSize, lr: spec.lr, amp: spec.amp,
       maxSeqLen: spec.maxSeqLen, logEvery: spec.logEvery, config: spec.config ?? null, device: spec.device === 'auto' ? device : spec.device,
       experiment: spec.experiment, storeRoot: runStore.root, publishedDataset: spec.publishedDataset,
+      protocol: protocolChoicesOf(spec), fewShotRun: spec.fewShotRun, preset: item.preset,
     };
     return { command: 'finetune', prepare: async signal => ({ runs: (await prepareFinetuneInWorker(input, { signal })).runs }) };
   });

@@ -21,7 +21,7 @@ function ctx(): TaskContext {
 
 interface PyRows { test: number[]; classes: string[]; runs: { train: number[]; validation: number[] | null }[] }
 
-function reference(runs: { model: string; fraction: number; seed: number; stratified: boolean }[]): PyRows {
+function reference(runs: { model: string; fraction: number; seed: number; stratified: boolean; draw?: string }[]): PyRows {
   return runPythonJson<PyRows>('finetune_split_reference.py', [], JSON.stringify({
     dataset: PBMC, label: 'bulk_labels', testSize: 0.2, splitSeed: 2022, runs,
   }));
@@ -49,7 +49,7 @@ describe('fine-tune: prepareFinetuneGrid', () => {
     fs.rmSync(ckptDir, { recursive: true, force: true });
   });
 
-  it('scBERT: the LR baseline\'s exact train and test rows for each fraction and seed; validation = test; joins its experiment', async () => {
+  it('scBERT: the published rows (few-shot stream below 1.0, the whole training split at 1.0), the LR baseline\'s test rows; validation = test; joins its experiment', async () => {
     const fractions = [0.5, 1];
     const seeds = [0, 2021];
     const lr = await runBaselineGrid({
@@ -63,14 +63,18 @@ describe('fine-tune: prepareFinetuneGrid', () => {
     for (const r of other.runs) await store().delete(r.id);
     {
       assert.deepStrictEqual(plan.runs.map(r => [r.fraction, r.seed]), lr.runs.map(r => [r.fraction, r.seed]));
-      const py = reference(plan.runs.map(r => ({ model: 'scbert', fraction: r.fraction, seed: r.seed, stratified: false })));
+      const py = reference(plan.runs.map(r => ({ model: 'scbert', fraction: r.fraction, seed: r.seed, stratified: false, draw: r.fraction < 1 ? 'stream' : 'all' })));
+      const pyLr = reference(plan.runs.map(r => ({ model: 'scbert', fraction: r.fraction, seed: r.seed, stratified: false })));
       for (let k = 0; k < plan.runs.length; k++) {
         const ours = (await store().readSplit(plan.runs[k].id))!;
         const theirs = (await store().readSplit(lr.runs[k].id))!;
-        assert.deepStrictEqual(ours.train, theirs.train, `train rows of run ${k}`);
+        assert.deepStrictEqual(theirs.train, pyLr.runs[k].train, 'LR: np.random.seed(k) + choice');
         assert.deepStrictEqual(ours.test, theirs.test, `test rows of run ${k}`);
         assert.deepStrictEqual(ours.validation, ours.test, 'scBERT validates on the test set, as published');
-        assert.deepStrictEqual(ours.train, py.runs[k].train, 'np.random.seed(k) + choice');
+        assert.deepStrictEqual(ours.train, py.runs[k].train, plan.runs[k].fraction < 1 ? 'the few-shot script\'s stream' : 'the whole training split');
+        const rec = await store().get(plan.runs[k].id);
+        assert.strictEqual(rec.protocol?.fewShotDraw, plan.runs[k].fraction < 1 ? 'stream' : 'all');
+        assert.deepStrictEqual(rec.protocol?.deviations, []);
         assert.deepStrictEqual(ours.test, py.test, 'StratifiedShuffleSplit(0.2, 2022)');
         assert.strictEqual(plan.runs[k].nTrain, ours.train.length);
       }

@@ -27,7 +27,8 @@ describe('scwb baseline and scwb results', () => {
   it('runs the grid in a worker into the store, prints metrics as JSON, and prints the table as csv, md and tex', async () => {
     const store = path.join(dir, 'store');
     const io = capture();
-    const code = await main(['baseline', h5adPath('scanpy_pbmc68k_reduced_2025.h5ad'), '--label', 'bulk_labels', '--fractions', '0.25',
+    // X of pbmc68k_reduced is scaled (sc.pp.scale): --force fits on it as stored
+    const code = await main(['baseline', h5adPath('scanpy_pbmc68k_reduced_2025.h5ad'), '--label', 'bulk_labels', '--force', '--fractions', '0.25',
       '--seeds', '0,3,5', '--store', store, '--experiment', 'cli grid'], io);
     assert.strictEqual(code, 0, io.stderr);
     const out = JSON.parse(io.stdout) as BaselineJson;
