@@ -77,6 +77,8 @@ export interface RunPanelRun {
   status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
   error: string | null;
   model: string;
+  /** the run used the demo's random-weight checkpoints (shown as "demo weights (random)") */
+  demoWeights: boolean;
   dataset: string;
   labelColumn: string;
   fraction: number;

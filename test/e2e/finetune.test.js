@@ -6,8 +6,8 @@
 // Setup (as a user would in the demo workspace's terminal, with the CLI): a small simulated dataset (300 cells x
 // 200 genes, so that CPU training takes a minute, not the quarter of an hour the 2,000-gene demo file takes on a
 // busy CI machine), tiny checkpoints over its genes (`scwb_worker demo-checkpoints`, as `npm start` makes them for
-// the demo dataset), preprocessing with a scBERT recipe file, and an LR baseline in the experiment the fine-tune
-// will join (Run Fine-tune names it '<dataset stem> scBERT').
+// the demo dataset), preprocessing with a scBERT recipe file, and an LR baseline on the same file and split, which
+// the fine-tune's own experiment borrows (the demo checkpoint marks the run "demo weights (random)").
 'use strict';
 const assert = require('assert');
 const fs = require('fs');
@@ -116,9 +116,9 @@ describe('e2e: Run Fine-tune from the command palette', function () {
 
     // The Runs view follows the run; once it trains, its row shows the epoch and loss (best effort: a fast
     // machine may finish between two looks), and it ends completed with its accuracy.
-    const runRow = page.locator('.monaco-list-row', { hasText: 'scBERT f=1 seed=0' }).first();
+    const runRow = page.locator('.monaco-list-row', { hasText: /scBERT( · demo weights \(random\))? f=1 seed=0/ }).first();
     await runRow.waitFor({ timeout: 120000 });
-    const live = page.locator('.monaco-list-row', { hasText: /scBERT f=1 seed=0.*(epoch \d+\/\d+ · loss|accuracy)/ }).first();
+    const live = page.locator('.monaco-list-row', { hasText: /scBERT( · demo weights \(random\))? f=1 seed=0.*(epoch \d+\/\d+ · loss|accuracy)/ }).first();
     await live.waitFor({ timeout: 600000 });
     await shot(page, 'finetune-03-runs-view-live');
 
@@ -126,14 +126,14 @@ describe('e2e: Run Fine-tune from the command palette', function () {
     // command — but the row re-renders several times a second while the run trains, so the palette is the
     // deterministic way here.)
     await runCommand(page, 'scWorkbench: Open Run Panel');
-    const runPick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'scBERT f=1 seed=0' }).first();
+    const runPick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /scBERT( · demo weights \(random\))? f=1 seed=0/ }).first();
     await runPick.waitFor();
     await runPick.click();
     const runFrame = await frameWith(page, '#run-title');
     await runFrame.locator('#chart-loss').waitFor({ timeout: 600000 });
     await shot(page, 'finetune-04-run-panel');
 
-    const done = page.locator('.monaco-list-row', { hasText: /scBERT f=1 seed=0.*accuracy \d\.\d{3}/ }).first();
+    const done = page.locator('.monaco-list-row', { hasText: /scBERT( · demo weights \(random\))? f=1 seed=0.*accuracy \d\.\d{3}/ }).first();
     await done.waitFor({ timeout: 1800000 });
     assert.match(await runFrame.locator('#run-status-text').innerText({ timeout: 60000 }), /completed/);
     await shot(page, 'finetune-05-runs-view-completed');

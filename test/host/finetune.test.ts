@@ -59,7 +59,9 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
     const id = launch.runIds[0];
     const record = await store.get(id);
     assert.strictEqual(record.kind, 'finetune');
-    assert.deepStrictEqual(record.model, { family: 'scBERT', label: 'scBERT', variant: '' });
+    // the demo's tiny checkpoint: marked as random weights
+    assert.deepStrictEqual(record.model, { family: 'scBERT', label: 'scBERT · demo weights (random)', variant: '' });
+    assert.strictEqual(record.parameters.demoWeights, true);
     const predictions = (await store.readPredictions(id))!;
     const report = classificationReport(predictions.map(p => p.trueLabel), predictions.map(p => p.predictedLabel));
     const metrics = (await store.readMetrics(id))!;

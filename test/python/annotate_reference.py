@@ -44,15 +44,17 @@ def make(folder, n_cells, kind="scbert"):
 
 def torch_probs(run, data, batch):
     import torch
-    from scwb_worker import data as wdata, models, onnx_export, protocols, tokens, train
+    from scwb_worker import data as wdata, models, onnx_export, protocols, tokens
+    from scwb_worker.finetune_model import model_config
+    from scwb_worker.runtime import load_own
     with open(os.path.join(run, "run.json")) as f:
         rec = json.load(f)
     with open(os.path.join(run, "model.onnx.json")) as f:
         side = json.load(f)
     p = protocols.resolve(rec["parameters"]["finetune"], rec["fraction"])
     best = os.path.join(run, "checkpoints", "best.pt")
-    state = train.load_own(best if os.path.exists(best) else os.path.join(run, "checkpoints", "last.pt"))
-    cfg, _hint, _ = train.model_config(p)
+    state = load_own(best if os.path.exists(best) else os.path.join(run, "checkpoints", "last.pt"))
+    cfg, _hint, _ = model_config(p)
     kind = side["model"]
     model = models.build_model(kind, cfg, len(p["classes"]))
     model.load_state_dict(state["model_state_dict"])

@@ -1,6 +1,8 @@
 """Input matrices for the preprocessing exactness tests, dumped as raw binary so TypeScript reads the same values.
 
-  dump <file> <outdir> [matrix]   an .h5ad (matrix: X, raw/X or layers/<name>) or a 10x Genomics .h5
+  dump <file> <outdir> [matrix] [varColumn]
+                                   an .h5ad (matrix: X, raw/X or layers/<name>; gene names from var_names or the
+                                   var column) or a 10x Genomics .h5
   generate <seed> <outdir> <cells> <genes> <batches>
                                    negative-binomial counts; gene names from scGPT's vocabulary, some absent
                                    from it and some duplicated
@@ -36,7 +38,7 @@ def write(outdir, X, var_names, obs_names, obs):
     return {"nObs": meta["nObs"], "nVars": meta["nVars"], "dtype": dtype, "nnz": int(X.nnz)}
 
 
-def dump(path, outdir, matrix="X"):
+def dump(path, outdir, matrix="X", var_column=None):
     if path.endswith(".h5") and not path.endswith(".h5ad"):
         import h5py
         with h5py.File(path, "r") as f:
@@ -55,6 +57,8 @@ def dump(path, outdir, matrix="X"):
         X, var_names = a.raw.X, a.raw.var_names
     else:
         X, var_names = a.layers[matrix.split("/", 1)[1]], a.var_names
+    if var_column:
+        var_names = (a.raw.var if matrix == "raw/X" else a.var)[var_column].astype(str).tolist()
     obs = {c: a.obs[c].astype(str).tolist() for c in a.obs.columns if str(a.obs[c].dtype) in ("category", "object")}
     return write(outdir, X, var_names, a.obs_names, obs)
 
@@ -85,7 +89,7 @@ def generate(seed, outdir, n_cells, n_genes, n_batches):
 
 def command(args):
     if args[0] == "dump":
-        return dump(args[1], args[2], args[3] if len(args) > 3 else "X")
+        return dump(args[1], args[2], args[3] if len(args) > 3 else "X", args[4] if len(args) > 4 else None)
     if args[0] == "generate":
         return generate(int(args[1]), args[2], int(args[3]), int(args[4]), int(args[5]))
     raise SystemExit(f"unknown command {args[0]}")

@@ -15,6 +15,9 @@ The steps follow scanpy and the published scripts:
           normalize_total; log1p; highly_variable_genes(flavor='seurat_v3') on counts; binning with
           np.random.seed(seed) and one np.random.rand(len(x)) per non-empty cell.
   benchmark: log1p of counts (no size normalisation), optional binning as scGPT's.
+Recipe parameter "input": "counts" and "normalized" (TPM/FPKM/CPM) take the normalise + log steps, "log-normalized"
+skips them ("inputIsLogNormalized": true is its older name). Gene names are matched with versioned Ensembl ids
+(ENSG00000141510.17) taken as their unversioned id.
 Computation is float64, values rounded to float32 at the end, as the TypeScript recipes write X.
 scikit-misc (skmisc.loess) is not in Debian, so the Seurat v3 loess is the direct local regression described in
 src/core/preprocess/hvg.ts, computed here with np.polyfit; ties in normalised variance keep gene order (stable
@@ -22,6 +25,7 @@ sorts), where scanpy's quicksort leaves them unspecified.
 """
 import json
 import os
+import re
 import sys
 from collections import Counter
 
@@ -41,6 +45,23 @@ def load(datadir):
         data = np.fromfile(os.path.join(datadir, "data.f32"), dtype=np.float32)
     X = sp.csr_matrix((data, indices, indptr), shape=(meta["nObs"], meta["nVars"]))
     return X, meta
+
+
+def gene_key(name):
+    """A versioned Ensembl id without its version; any other name unchanged."""
+    m = re.match(r"^(ENS[A-Z]{0,6}[GTP]\d{11})\.\d+$", name)
+    return m.group(1) if m else name
+
+
+def keyed_vocab(vocab):
+    out = {}
+    for g, i in vocab.items():
+        out.setdefault(gene_key(g), i)
+    return out
+
+
+def log_normalized_input(p):
+    return p.get("input") == "log-normalized" or p.get("inputIsLogNormalized", False)
 
 
 def read_gene_list(path):
@@ -185,16 +206,17 @@ def scbert(X, meta, p):
     """duplicateGenes "first" is the published script's rule: each reference gene takes the data column that
     `var_names.tolist().index(gene)` finds, i.e. its first occurrence; "sum" adds every column with the name."""
     reference = read_gene_list(p["referenceGenes"])
-    genes = list(meta["varNames"])
+    genes = [gene_key(g) for g in meta["varNames"]]
+    reference_keys = [gene_key(g) for g in reference]
     rule = p.get("duplicateGenes", "first")
     if rule == "first":
         rows, cols = [], []
-        for i, g in enumerate(reference):
+        for i, g in enumerate(reference_keys):
             if g in genes:
                 rows.append(genes.index(g))
                 cols.append(i)
     else:
-        position = {g: i for i, g in enumerate(reference)}
+        position = {g: i for i, g in enumerate(reference_keys)}
         rows = [c for c, g in enumerate(genes) if g in position]
         cols = [position[genes[c]] for c in rows]
     mapping = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(genes), len(reference)))
@@ -203,14 +225,14 @@ def scbert(X, meta, p):
     n_genes = np.asarray((aligned > 0).sum(axis=1)).ravel()
     keep = n_genes >= p.get("minGenes", 200)
     aligned = aligned[keep]
-    Xn = normalize_log(aligned, p.get("targetSum", 1e4), p.get("logBase", 2))
-    reference_set = set(reference)
+    Xn = aligned if log_normalized_input(p) else normalize_log(aligned, p.get("targetSum", 1e4), p.get("logBase", 2))
+    reference_set = set(reference_keys)
     times = Counter(g for g in genes if g in reference_set)
     found = len(times)
     return finish(Xn, np.flatnonzero(keep), reference,
                   {"referenceGenesFound": found, "duplicateColumns": sum(times.values()) - found,
                    "duplicatedGenes": sum(1 for n in times.values() if n > 1), "duplicateGenesRule": rule,
-                   "present": [bool(g in set(genes)) for g in reference], "nGenes": n_genes[keep].tolist()})
+                   "present": [bool(g in set(genes)) for g in reference_keys], "nGenes": n_genes[keep].tolist()})
 
 
 def duplicates_of(names):
@@ -222,9 +244,9 @@ def duplicates_of(names):
 
 def scgpt(X, meta, p):
     with open(p["vocab"]) as f:
-        vocab = json.load(f)
+        vocab = keyed_vocab(json.load(f))
     genes = np.array(meta["varNames"], dtype=object)
-    in_vocab = np.array([g in vocab for g in genes])
+    in_vocab = np.array([gene_key(g) in vocab for g in genes])
     counts = sp.csr_matrix(X[:, np.flatnonzero(in_vocab)].astype(np.float64))
     gene_idx = np.flatnonzero(in_vocab)
     min_counts_gene, min_cells_gene = p.get("minCountsPerGene", 0), p.get("minCellsPerGene", 0)
@@ -236,7 +258,7 @@ def scgpt(X, meta, p):
     keep_cells = np.asarray(counts.sum(axis=1)).ravel() >= p.get("minCountsPerCell", 0)
     kept = np.flatnonzero(keep_cells)
     counts = counts[keep_cells]
-    log_normalized = p.get("inputIsLogNormalized", False)
+    log_normalized = log_normalized_input(p)
     values = counts if log_normalized else normalize_log(counts, p.get("targetSum", 1e4), None)
     extra = {}
     n_top = p.get("nTopGenes")
@@ -249,7 +271,7 @@ def scgpt(X, meta, p):
         extra = {"hvgRank": [None if np.isnan(r) else float(r) for r in h["rank"][sel]],
                  "hvgNBatches": h["nbatches"][sel].tolist(), "hvgVariancesNorm": h["variances_norm"][sel].tolist(),
                  "hvgSelectedAmongCandidates": int(sel.sum())}
-    extra["idInVocab"] = [int(vocab[g]) for g in genes[gene_idx]]
+    extra["idInVocab"] = [int(vocab[gene_key(g)]) for g in genes[gene_idx]]
     extra.update(duplicates_of(genes[np.flatnonzero(in_vocab)]))
     return finish(values, kept, genes[gene_idx].tolist(), extra, (p.get("nBins", 51), p.get("seed", 0)))
 
@@ -260,16 +282,16 @@ def benchmark(X, meta, p):
     vocab = None
     if p.get("vocab"):
         with open(p["vocab"]) as f:
-            vocab = json.load(f)
-        gene_idx = np.flatnonzero([g in vocab for g in genes])
+            vocab = keyed_vocab(json.load(f))
+        gene_idx = np.flatnonzero([gene_key(g) in vocab for g in genes])
     gene_idx0 = gene_idx  # the genes before the count filter, where duplicates are counted
     counts = sp.csr_matrix(X[:, gene_idx].astype(np.float64))
     min_counts = p.get("minCountsPerGene", 0)
     if min_counts > 0:
         keep = np.asarray(counts.sum(axis=0)).ravel() >= min_counts
         counts, gene_idx = counts[:, keep], gene_idx[keep]
-    values = normalize_log(counts, None, None)
-    extra = {"idInVocab": [int(vocab[g]) for g in genes[gene_idx]]} if vocab else {}
+    values = counts if log_normalized_input(p) else normalize_log(counts, None, None)
+    extra = {"idInVocab": [int(vocab[gene_key(g)]) for g in genes[gene_idx]]} if vocab else {}
     extra.update(duplicates_of(genes[gene_idx0]))
     bins = (p.get("nBins", 51), p.get("seed", 0)) if p.get("mode", "none") == "bin" else None
     return finish(values, np.arange(X.shape[0]), genes[gene_idx].tolist(), extra, bins)

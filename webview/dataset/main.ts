@@ -118,7 +118,7 @@ function renderStats(stats: DatasetStats): void {
     box.style.height = `${Math.max(220, 22 * comp.counts.length + 60)}px`;
     charts.push(themedChart(canvas, {
       type: 'bar',
-      data: { labels: comp.counts.map(c => c.value), datasets: [{ label: 'cells', data: comp.counts.map(c => c.count), backgroundColor: series[2] }] },
+      data: { labels: comp.counts.map(c => `${c.value} (${fmt(c.count)})`), datasets: [{ label: 'cells', data: comp.counts.map(c => c.count), backgroundColor: series[2] }] },
       options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { ticks: { precision: 0 } } } },
     }));
     const what = comp.binned ? `${comp.counts.length} ranges of values` : `${comp.counts.length}${comp.truncated ? '+' : ''} values`;
@@ -134,6 +134,7 @@ function renderStats(stats: DatasetStats): void {
     countTicks: (tickLabels['hist-counts'] ?? []).join('|'),
     geneTicks: (tickLabels['hist-genes'] ?? []).join('|'),
     column: stats.composition?.column ?? '',
+    compositionLabels: (stats.composition?.counts ?? []).map(c => `${c.value} (${fmt(c.count)})`).join('|'),
     duplicateGeneNames: stats.geneIds.duplicates.names,
     duplicateWarnings: duplicateWarnings(stats).length,
     duplicateWarning: document.getElementById('gene-duplicates')?.textContent ?? '',
@@ -164,12 +165,20 @@ function renderOverlap(file: string, o: GeneOverlapResult): void {
   const el = document.getElementById('overlap');
   const parts: (HTMLElement | null)[] = [
     h('h2', {}, `Genes shared with ${file}`),
-    h('p', { id: 'overlap-text' }, `${fmt(o.nOverlap)} of ${fmt(o.nDataGenes)} genes (${pct(share)}) are in ${file} (${fmt(o.nReference)} entries), matched on ${o.matchedOn}.`),
+    h('p', { id: 'overlap-text' }, `${fmt(o.nOverlap)} of ${fmt(o.nDataGenes)} genes (${pct(share)}) are in ${file} (${fmt(o.nReference)} entries), matched on ${matchedOnText(o)}.`),
     o.examplesMissing.length ? h('p', { class: 'muted' }, `Not in the list, e.g. ${o.examplesMissing.slice(0, 10).join(', ')}`) : null,
     o.byColumn.length > 1 ? h('p', { class: 'muted' }, `By column: ${o.byColumn.map(b => `${b.column} ${fmt(b.nOverlap)}`).join(', ')}`) : null,
   ];
   el?.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
-  rendered('dataset', { stage: 'overlap', nOverlap: o.nOverlap, nDataGenes: o.nDataGenes });
+  rendered('dataset', { stage: 'overlap', nOverlap: o.nOverlap, nDataGenes: o.nDataGenes, matchedOn: o.matchedOn, overlapText: document.getElementById('overlap-text')?.textContent ?? '' });
+}
+
+/** The column the headline counts; a var column chosen as the best match says so and what var_names would give. */
+function matchedOnText(o: GeneOverlapResult): string {
+  if (o.matchedOn === 'var_names') return 'var_names';
+  const names = o.byColumn.find(b => b.column === 'var_names');
+  if (!o.bestOfCandidates) return `var column "${o.matchedOn}"`;
+  return `var column "${o.matchedOn}", the best match${names ? ` (var_names: ${fmt(names.nOverlap)}; set "geneColumn": "${o.matchedOn}" in a recipe)` : ''}`;
 }
 
 startApp('dataset', (m: HostMessage) => {

@@ -104,6 +104,7 @@ function renderHeader(r: RunPanelRun): void {
   document.getElementById('run-title')!.textContent = r.name || `${r.model} · fraction ${r.fraction} · seed ${r.seed}`;
   const status = document.getElementById('run-status')!;
   const parts: (Node | string)[] = [h('span', { class: `status status-${r.status}`, id: 'run-status-text' }, STATUS_TEXT[r.status])];
+  if (r.demoWeights) parts.push(h('span', { class: 'problem', id: 'run-demo-weights', title: 'The demo\'s tiny checkpoint holds random weights: these numbers say nothing about the published model' }, 'demo weights (random)'));
   const lastTrain = train.at(-1);
   if (lastTrain) {
     parts.push(h('span', { id: 'run-epoch' }, `epoch ${lastTrain.epoch}${r.epochs ? ` of ${r.epochs}` : ''}, step ${lastTrain.step}`));
@@ -190,5 +191,6 @@ function handle(m: HostMessage): void {
     bestAccuracy: [...validation].reverse().find(v => v.best)?.accuracy ?? -1,
     lossChartPoints: charts ? charts.loss.data.datasets[0].data.length : 0,
     logLines: m.log.length, lastLogLine: m.log.at(-1) ?? '',
+    demoWeights: document.getElementById('run-demo-weights')?.textContent ?? '',
   });
 }

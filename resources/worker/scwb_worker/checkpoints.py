@@ -235,8 +235,9 @@ def _layer_indices(sd, prefix):
     return sorted(found)
 
 
-def infer_scbert_config(sd):
-    """ScBertConfig from the shapes of a (normalised) scBERT state dict."""
+def infer_scbert_config(sd, n_genes=None):
+    """ScBertConfig from the shapes of a (normalised) scBERT state dict. `n_genes`: the gene count when the shapes
+    cannot tell (a language model pre-trained without gene2vec; our pre-training files record it as `nGenes`)."""
     from .models.scbert import ScBertConfig
     try:
         num_tokens, dim = sd["token_emb.weight"].shape
@@ -251,7 +252,7 @@ def infer_scbert_config(sd):
     elif "to_out.fc1.weight" in sd:
         n_genes, g2v = sd["to_out.fc1.weight"].shape[1] - 1, False
     else:
-        n_genes, g2v = ScBertConfig.n_genes, False
+        n_genes, g2v = (int(n_genes) if n_genes else ScBertConfig.n_genes), False
     return ScBertConfig(num_tokens=int(num_tokens), dim=int(dim), depth=depth, heads=int(inner // dim_head),
                         dim_head=int(dim_head), ff_mult=int(ff // dim), n_genes=int(n_genes),
                         nb_features=int(nb_features), g2v_position_emb=g2v)
@@ -376,10 +377,10 @@ def load_pretrained(classifier, path, ignore_keys=()):
     """Load a published/pre-training checkpoint (or one of our own) into a model built by scwb_worker.models.
 
     scBERT classifier: the LM head `to_out.weight/bias` of a pre-training file is skipped and the new head
-    `to_out.*` may be absent (newly initialised); without gene2vec (no pos_emb) the file's `pos_emb.emb.weight` is
-    skipped. scGPT classifier: `decoder.*`, `mvc_decoder.*`, `flag_encoder.weight` are skipped and
-    `cls_decoder.*` may be absent. Any other difference raises PartialLoadError. Performer projection matrices are
-    loaded from the file."""
+    `to_out.*` may be absent (newly initialised) when ALL of it is absent; a gene2vec table is never skipped
+    for the classifier. scGPT classifier: `decoder.*`, `mvc_decoder.*`, `flag_encoder.weight` are skipped and
+    `cls_decoder.*` may be absent, again only as a whole. Any other difference raises PartialLoadError. Performer
+    projection matrices are loaded from the file."""
     from .models.scbert import PerformerLM, ScBertClassifier
     from .models.scgpt import ScGPTModel
     sd, meta = read_checkpoint(path)
@@ -387,10 +388,10 @@ def load_pretrained(classifier, path, ignore_keys=()):
     source = meta.get("file", os.fspath(path))
     skip, allowed_missing = [], ()
     if isinstance(classifier, ScBertClassifier):
+        # a gene2vec table is never dropped silently: the no-gene2vec ablation needs a checkpoint pre-trained
+        # without it (finetune_model.build says so before loading)
         skip = ["to_out.weight", "to_out.bias"]
         allowed_missing = ("to_out.",)
-        if classifier.pos_emb is None:
-            skip.append("pos_emb.emb.weight")
     elif isinstance(classifier, PerformerLM):
         if classifier.pos_emb is None:
             skip.append("pos_emb.emb.weight")
@@ -403,6 +404,11 @@ def load_pretrained(classifier, path, ignore_keys=()):
     target = classifier.state_dict()
     skipped = [k for k in sd if _matches(k, skip) and k not in target]
     sd = collections.OrderedDict((k, v) for k, v in sd.items() if k not in skipped)
+    # only a WHOLLY absent head (a pre-training checkpoint) gets a new one; a head that is partly in the file
+    # (e.g. a fine-tuned file missing to_out.fc3.weight) is a partial load like any other
+    if allowed_missing and any(k.startswith(allowed_missing) and not _matches(k, ignore_keys or ()) for k in sd
+                               if k in target):
+        allowed_missing = ()
     report = load_into(classifier, sd, ignore_keys=ignore_keys, allowed_missing_prefixes=allowed_missing,
                        source=source)
     report.skipped = skipped

@@ -86,6 +86,11 @@ def to_flash_names(sd):
     return out
 
 
+DEMO_NOTE = "scWorkbench tiny demo checkpoint: random weights, not a trained model"
+#: written into each demo checkpoint folder; src/core/checkpoints/demo-weights.ts looks for it
+DEMO_MARKER = "scwb_demo.json"
+
+
 def write_demo_checkpoints(out_dir, genes_from, seed=0):
     """Write both tiny checkpoints; returns {name: path} of what was written."""
     genes = unique_genes(read_var_names(genes_from))
@@ -126,11 +131,16 @@ def write_demo_checkpoints(out_dir, genes_from, seed=0):
         ("d_hid", cfg.d_hid), ("nlayers", cfg.nlayers), ("n_layers_cls", 3), ("dropout", cfg.dropout),
         ("pad_token", "<pad>"), ("pad_value", -2), ("mask_value", -1), ("n_bins", 51),
         ("input_emb_style", "continuous"), ("max_seq_len", 1200), ("fast_transformer", True),
-        ("seed", seed), ("note", "scWorkbench tiny demo checkpoint: random weights, not a trained model"),
+        ("seed", seed), ("note", DEMO_NOTE),
     ])
     p = os.path.join(scgpt_dir, "args.json")
     write_atomic_text(p, json.dumps(args, indent=2) + "\n")
     written["scgpt_args"] = p
+    # The marker the workbench reads to label runs on these weights "demo weights (random)".
+    for name, folder in (("scbert_marker", scbert_dir), ("scgpt_marker", scgpt_dir)):
+        p = os.path.join(folder, DEMO_MARKER)
+        write_atomic_text(p, json.dumps({"demo": True, "weights": "random", "seed": seed, "note": DEMO_NOTE}, indent=1) + "\n")
+        written[name] = p
     return written
 
 

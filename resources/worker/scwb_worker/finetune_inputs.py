@@ -43,6 +43,11 @@ def load_inputs(rec, p, split, seed, model_cfg_hint):
                 raise RunError("split.json: %s row %d is out of range (%s has %d cells)"
                                % (key, bad[0], ds_path, n_obs))
         inp.y_train = _label_indices(labels, split["train"], classes, ds_path, "training")
+        # every cell of the dataset whose label is one of the classes (published scBERT weights the loss by 1/count
+        # over the whole dataset, not over the training rows)
+        pos = {c: i for i, c in enumerate(classes)}
+        inp.dataset_label_counts = np.bincount(
+            np.array([pos[lab] for lab in labels if lab in pos], dtype=np.int64), minlength=len(classes))
         if not val_from_query:
             inp.y_val = _label_indices(labels, split["validation"], classes, ds_path, "validation")
         enc = _encoder(ds, genes, p, seed, model_cfg_hint)

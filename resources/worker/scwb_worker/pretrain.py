@@ -471,6 +471,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     params = (rec.get("parameters") or {}).get("pretrain")
     if not isinstance(params, dict):
         raise RunError("%s: parameters.pretrain is missing" % folder.file("run.json"))
+    from . import pretrain_scbert
+    if pretrain_scbert.wanted(params):  # scBERT from scratch, as published (its own module)
+        return pretrain_scbert.run(folder, rec, resume, device_arg, stop, ctx)
     p = resolve(params)
     seed = int(rec.get("seed", 0))
     device_type, device, amp = rank_device(device_arg, p, ctx)

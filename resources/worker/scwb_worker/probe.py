@@ -74,9 +74,9 @@ def _scbert_embeddings(path, ds, rows, pooling, layer, device):
     """scBERT has no <cls>: `cls` takes the state of the appended token, `mean` the mean over the genes."""
     from . import checkpoints as ck, tokens
     from .models.scbert import PerformerLM
-    sd, _meta = ck.read_checkpoint(path)
+    sd, meta = ck.read_checkpoint(path)
     sd, _ = ck.normalize_state_dict(sd)
-    cfg = ck.infer_scbert_config(sd)
+    cfg = ck.infer_scbert_config(sd, meta.get("nGenes"))  # nGenes: a model pre-trained without gene2vec
     if ds.matrix(layer).shape[1] != cfg.n_genes:
         raise RunError("%s has %d genes but the scBERT checkpoint expects exactly %d: run Preprocess scBERT with the "
                        "checkpoint's gene list first" % (ds.path, ds.matrix(layer).shape[1], cfg.n_genes))

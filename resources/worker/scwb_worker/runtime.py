@@ -114,9 +114,19 @@ def load_resume(path, model, optimizer, scheduler):
 
 
 class _autocast:
+    """Autocast for a forward pass. `amp` is a precision ("fp32", "bf16", "fp16") or, for the callers that still
+    pass a boolean, True = bf16 on CUDA only. bf16 runs on CPU too where torch's CPU autocast has it; fp16 needs
+    CUDA (torch's CPU autocast has no fp16 before 2.x, and the loss scaler is a CUDA one)."""
+
     def __init__(self, device, amp):
-        self.on = amp and device.startswith("cuda")
-        self.ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.on else None
+        cuda = device.startswith("cuda")
+        if isinstance(amp, bool) or amp is None:
+            amp = "bf16" if amp and cuda else "fp32"
+        self.on = amp in ("bf16", "fp16")
+        self.ctx = None
+        if self.on:
+            dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+            self.ctx = torch.autocast("cuda" if cuda else "cpu", dtype=dtype)
 
     def __enter__(self):
         if self.ctx is not None:
@@ -126,6 +136,47 @@ class _autocast:
         if self.ctx is not None:
             return self.ctx.__exit__(*exc)
         return False
+
+
+def usable_precision(precision, device_type):
+    """(the precision a run computes in, a note for run.log or None). fp16 needs CUDA (RunError saying what to
+    choose); bf16 on CPU falls back to fp32 where torch's CPU autocast cannot run the models (torch 1.13: its
+    LayerNorm refuses bf16 inputs with fp32 weights), and the note says so."""
+    if precision == "fp16" and device_type != "cuda":
+        raise RunError("precision fp16 needs a CUDA device (fp16 autocast with a loss scaler); on CPU choose fp32 "
+                       "(the published scGPT protocol without a GPU) or bf16")
+    if precision == "bf16" and device_type == "cpu" and not cpu_bf16_autocast():
+        return "fp32", ("bf16 autocast on CPU is not usable with torch %s: computing in fp32 (recorded as the run's "
+                        "precision)" % torch.__version__)
+    return precision, None
+
+
+_CPU_BF16 = []
+
+
+def cpu_bf16_autocast():
+    """Whether torch's CPU autocast runs a Linear + LayerNorm in bf16 (checked once)."""
+    if not _CPU_BF16:
+        try:
+            lin, norm = torch.nn.Linear(4, 4), torch.nn.LayerNorm(4)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = norm(lin(torch.ones(2, 4)))
+            _CPU_BF16.append(bool(torch.isfinite(out.float()).all()))
+        except (RuntimeError, TypeError, AttributeError):
+            _CPU_BF16.append(False)
+    return _CPU_BF16[0]
+
+
+def make_scaler(precision, device_type):
+    """The loss scaler of a run: a GradScaler for fp16 (as scGPT's published amp=True), None for fp32 and bf16
+    (bf16 has fp32's exponent range and needs no loss scaling). torch.amp.GradScaler where torch has it (2.3+),
+    else torch.cuda.amp.GradScaler (torch 1.13)."""
+    if precision != "fp16":
+        return None
+    amp_mod = getattr(torch, "amp", None)
+    if amp_mod is not None and hasattr(amp_mod, "GradScaler"):
+        return amp_mod.GradScaler(device_type)
+    return torch.cuda.amp.GradScaler(enabled=device_type == "cuda")
 
 
 def _gpu_mib(device):

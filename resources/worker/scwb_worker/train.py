@@ -11,8 +11,8 @@ from . import distributed, protocols
 from .finetune_inputs import load_inputs
 from .finetune_model import build
 from .lifecycle import execute
-from .runtime import (RunError, _autocast, _gpu_mib, _is_oom, _num, epoch_order, load_own, load_resume, rank_device,
-                      rng_state, seed_everything)
+from .runtime import (RunError, _autocast, _gpu_mib, _is_oom, _num, epoch_order, load_own, load_resume,
+                      make_scaler, rank_device, rng_state, seed_everything, usable_precision)
 
 
 def batch_loss(model, enc, cells, labels, weights, denom, world, device, amp):
@@ -26,6 +26,23 @@ def batch_loss(model, enc, cells, labels, weights, denom, world, device, amp):
     per = F.cross_entropy(logits.float(), y, reduction="none")
     w = weights.to(device)[y] if weights is not None else torch.ones_like(per)
     return (per * w).sum() / denom * world, logits
+
+
+def optimizer_step(loss, optimizer, scaler, params, grad_clip):
+    """backward + (clip) + step; with a GradScaler (fp16) as the published scGPT loop: scale the loss, unscale
+    before clipping, step (skipped when the gradients overflowed), update the scale."""
+    if scaler is None:
+        loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    if grad_clip:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
+    scaler.step(optimizer)
+    scaler.update()
 
 
 def global_denominator(labels, weights):
@@ -87,12 +104,24 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     fraction = float(rec.get("fraction", 1.0))
     p = protocols.resolve(params, fraction)
     seed = int(rec.get("seed", 0))
-    device_type, device, amp = rank_device(device_arg, p, ctx)
+    device_type, device, _ = rank_device(device_arg, p, ctx)
+    # the autocast precision: "fp32" | "bf16" | "fp16"
+    amp, precision_note = usable_precision(protocols.effective_precision(p, device_type), device_type)
+    if precision_note and ctx.is_main:
+        folder.log(precision_note)
     split = folder.read_split()
     seed_everything(seed)
     model, cfg, hint, report = build(p, device_type)
     if report is not None and ctx.is_main:
         folder.log("\n".join(report.lines()))
+    if p["model"] == "scbert" and p["ablation"] == "no-pretraining" and ctx.is_main:
+        folder.log("no pre-training: random weights%s" % (
+            ", the gene2vec position table from %s" % p["gene2vecSource"] if p["gene2vecSource"] else
+            ", a random position table (no checkpoint or gene2vec .npy gives the gene2vec table)"))
+    elif p["ablation"] in ("no-pretraining", "frozen-embeddings") and ctx.is_main:
+        folder.log("no pre-training: random weights, gene embedding initialised %s%s" % (
+            "U(-0.1, 0.1)" if p["geneEmbInit"] == "uniform" else "N(0, 1)",
+            ", gene and value embeddings frozen" if p["ablation"] == "frozen-embeddings" else ""))
     folder.log("reading %s" % rec["dataset"]["path"])
     inp = load_inputs(rec, p, split, seed, hint)
     if inp.val_from_query:
@@ -101,9 +130,10 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         return "cancelled", "cancelled before training started"
     model.to(device)
     trainable = [q for q in model.parameters() if q.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=float(p["lr"]))
+    optimizer = torch.optim.Adam(trainable, lr=float(p["lr"]), eps=float(p["adamEps"]))
     scheduler = protocols.make_scheduler(p["model"], optimizer, p)
-    weights = protocols.class_weights(inp.y_train, len(p["classes"])) if p["model"] == "scbert" else None
+    scaler = make_scaler(amp, device_type)
+    weights = protocols.loss_weights(p, inp.y_train, inp.dataset_label_counts)
     ddp_model = model
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -119,6 +149,10 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     if not len(inp.y_val) and p["keep"] != "last":
         p["keep"] = "last"
         folder.log("no validation rows in split.json: the last epoch's model is kept")
+    resolved = protocols.resolved_protocol(p, amp, p.get("gene2vecSource"))
+    if ctx.is_main:
+        folder.log(protocols.protocol_line(resolved))
+        folder.update_record(lambda r: {"resolvedProtocol": resolved})
     total_steps = n_batches * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
@@ -127,6 +161,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     best_path = os.path.join(folder.path, "checkpoints", "best.pt")
     if resume and os.path.exists(last_path):
         state = load_resume(last_path, model, optimizer, scheduler)
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
         folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
@@ -139,7 +175,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
         ck.save_checkpoint(path, {
             "model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
             "scheduler_state_dict": scheduler.state_dict(), "epoch": epoch, "batch": batch, "step": step,
-            "best": dict(best), "rng": rng_state(), "scaler": None,
+            "best": dict(best), "rng": rng_state(), "scaler": scaler.state_dict() if scaler is not None else None,
             "model": p["model"], "classes": list(p["classes"]), "config": dict(vars(cfg)),
         })
 
@@ -152,7 +188,8 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     t_start = time.time()  # of this process (a resumed run counts from its resumption)
     try:
         for epoch in range(start_epoch, epochs + 1):
-            order = epoch_order(seed, epoch, n_train)
+            # published scGPT: DataLoader(shuffle=False), the split's order every epoch
+            order = epoch_order(seed, epoch, n_train) if p["shuffle"] else np.arange(n_train)
             first = start_batch if epoch == start_epoch else 0
             t0, cells_seen, loss_acc, loss_n = time.time(), 0, 0.0, 0
             for bi in range(first, n_batches):
@@ -166,10 +203,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                     raise RunError("the training loss is %s at epoch %d, step %d: training diverged (try a lower "
                                    "learning rate)" % (float(loss), epoch, step + 1))
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if p.get("gradClip"):
-                    torch.nn.utils.clip_grad_norm_(trainable, float(p["gradClip"]))
-                optimizer.step()
+                optimizer_step(loss, optimizer, scaler, trainable, p.get("gradClip"))
                 step += 1
                 cells_seen += len(rows)
                 loss_acc += ctx.all_sum([float(loss) / ctx.world], device)[0] if ctx.active else float(loss)

@@ -277,6 +277,9 @@ def test_demo_checkpoints_are_deterministic_and_load_into_tiny_classifiers(tmp_p
     for key, value in {"embsize": 32, "nheads": 2, "d_hid": 32, "nlayers": 2, "pad_token": "<pad>",
                        "pad_value": -2, "n_bins": 51, "input_emb_style": "continuous"}.items():
         assert args[key] == value
+    for folder in ("scbert_tiny", "scGPT_tiny"):  # the marker the workbench labels "demo weights (random)" by
+        with open(os.path.join(out1, folder, "scwb_demo.json")) as f:
+            assert json.load(f) == {"demo": True, "weights": "random", "seed": 0, "note": args["note"]}
     for rel in ("scbert_tiny/scbert_tiny_pretrain.pth", "scGPT_tiny/best_model.pt"):
         a = read_checkpoint(os.path.join(out1, rel))[0]
         b = read_checkpoint(os.path.join(out2, rel))[0]

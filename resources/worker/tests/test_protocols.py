@@ -63,7 +63,8 @@ def test_class_weights_inverse_counts():
 def test_defaults_and_overrides():
     p = protocols.resolve({"model": "scbert", "classes": ["a", "b"]}, 1.0)
     assert (p["epochs"], p["batchSize"], p["lr"], p["keep"]) == (10, 32, 1e-4, "best-accuracy")
-    assert protocols.resolve({"model": "scbert", "classes": ["a"]}, 0.5)["keep"] == "last"
+    # published few-shot (Figure 2) re-evaluates the best-validation-accuracy checkpoint too
+    assert protocols.resolve({"model": "scbert", "classes": ["a"]}, 0.5)["keep"] == "best-accuracy"
     g = protocols.resolve({"model": "scgpt", "classes": ["a"], "epochs": None}, 1.0)
     assert (g["epochs"], g["gradClip"], g["dropout"], g["keep"]) == (20, 1.0, 0.2, "best-loss")
     assert protocols.resolve({"model": "scgpt", "classes": ["a"], "ablation": "no-pretraining"}, 1.0)["epochs"] == 30

@@ -1,12 +1,14 @@
 /** `scwb annotate MODEL.onnx DATASET.h5ad OUT.h5ad [--label COL]`: apply a worker-exported classifier. */
 import * as path from 'path';
-import { CliCommand, CliIO, UsageError, numberFlag, parseFlags, stringFlag } from '../command';
+import { CliCommand, CliIO, UsageError, numberFlag, onTerminationSignals, parseFlags, stringFlag } from '../command';
 import { AnnotateError, AnnotateResult, readSidecar } from '../../core/annotate/annotate';
 import { recordAnnotation } from '../../core/annotate/record';
 import { openH5ad } from '../../core/h5ad/read';
 import { H5adError } from '../../core/h5ad/types';
+import { removeStaleTemps } from '../../core/h5ad/write';
 import { RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { runTask } from '../../core/workers/run-task';
+import { CancelledError } from '../../core/workers/task';
 
 const USAGE = `usage: scwb annotate MODEL.onnx DATASET.h5ad OUT.h5ad [--label COL] [--batch N] [--threads N]
                      [--store DIR] [--overwrite]
@@ -20,7 +22,8 @@ never modified. scBERT and scGPT models, tokenised exactly as the worker does.
   --batch N      cells per model call (default 32)
   --threads N    onnxruntime threads (default: onnxruntime's choice)
   --store DIR    run store folder (default: ./.scwb/runs)
-  --overwrite    replace OUT when it exists`;
+  --overwrite    replace OUT when it exists
+SIGINT (Ctrl-C) and SIGTERM stop it: no OUT and no temporary file are left, and the exit status is 130.`;
 
 export const command: CliCommand = {
   name: 'annotate',
@@ -38,6 +41,8 @@ export const command: CliCommand = {
     const threads = numberFlag(flags, 'threads', 0);
     if (!Number.isInteger(threads) || threads < 0) throw new UsageError('--threads must be a non-negative integer');
     const store = stringFlag(flags, 'store');
+    const ac = new AbortController();
+    const removeSignals = onTerminationSignals(() => ac.abort());
     try {
       const sidecar = readSidecar(model);
       let label = stringFlag(flags, 'label');
@@ -53,6 +58,7 @@ export const command: CliCommand = {
       const result = await runTask<AnnotateResult>('annotate/annotate', 'annotateTask',
         { model, dataset, out, labelColumn: label, batchSize, overwrite: flags.has('overwrite'), threads: threads || undefined },
         {
+          signal: ac.signal,
           onProgress: f => {
             const pct = Math.floor(f * 10) * 10;
             if (pct > last) { last = pct; io.err(`annotating: ${pct}%\n`); }
@@ -70,6 +76,12 @@ export const command: CliCommand = {
       }
       return 0;
     } catch (e) {
+      if (e instanceof CancelledError) {
+        // The task removes its temp file when it stops; a task ended by force (stuck in the model) cannot.
+        removeStaleTemps(out, { ownPid: true });
+        io.err('scwb annotate: cancelled; no output was written\n');
+        return 130;
+      }
       if (e instanceof AnnotateError || e instanceof H5adError) {
         io.err(`scwb annotate: ${e.message}\n`);
         return 1;
@@ -77,6 +89,8 @@ export const command: CliCommand = {
       // errors from the worker thread arrive as plain Errors with the task's message (file and problem)
       io.err(`scwb annotate: ${e instanceof Error ? e.message : String(e)}\n`);
       return 1;
+    } finally {
+      removeSignals();
     }
   },
 };

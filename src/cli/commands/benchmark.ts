@@ -62,7 +62,8 @@ is the worker's (0 completed, 1 failed, 130 cancelled).
 
   --model benchmark|scbert|scgpt     (default benchmark)
   --structure transformer|cnn|linear (benchmark; default transformer)
-  --checkpoint PATH                  encoder.pt to continue; scBERT .pth / scGPT folder (required for those)
+  --checkpoint PATH                  encoder.pt to continue; scBERT .pth / scGPT folder (required for scGPT;
+                                     scBERT without one: pre-training from scratch without gene2vec, as published)
   --vocab FILE                       gene -> token id (scGPT vocab.json format); default: the dataset's genes
   --value-mode log1p|bins  --n-bins 51  --max-seq-len 512 (511 for cnn/linear)  --mask-ratio 0.4
   --mvc  --weighted-sampling  --pooling cls|mean

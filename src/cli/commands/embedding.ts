@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../../core/fs-atomic';
 import { csvRow } from '../../core/results/csv';
 import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
+import { readTextFileSync } from '../../core/safe-read';
 
 const USAGE = `usage: scwb embedding RUN_DIR [--color COLUMN] [--dataset FILE.h5ad] [--n-neighbors 15] [--min-dist 0.1]
                       [--seed 0] [--max-cells 20000] [--no-cache] [--out umap.csv]
@@ -35,7 +36,7 @@ export function runDataset(runDir: string): string | null {
     ['embeddings.json', (v: Record<string, unknown>) => v.dataset],
   ] as const) {
     try {
-      const value = pick(JSON.parse(fs.readFileSync(path.join(runDir, file), 'utf8')) as Record<string, unknown>);
+      const value = pick(JSON.parse(readTextFileSync(path.join(runDir, file))) as Record<string, unknown>);
       if (typeof value === 'string' && value) return path.resolve(runDir, value);
     } catch {
       // missing or unreadable: try the next

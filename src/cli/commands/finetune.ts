@@ -17,6 +17,8 @@ import { CancelledError } from '../../core/workers/task';
 import { SlurmClient } from '../../core/slurm/client';
 import { submitRunToSlurm, waitForSlurmRun } from '../../core/slurm/runs';
 import type { SlurmJobOptions } from '../../core/slurm/script';
+import { readProblem, readTextFileSync } from '../../core/safe-read';
+import { jsonProblem } from '../../core/safe-text';
 
 const USAGE = `usage: scwb finetune DATASET.h5ad --model scbert|scgpt --checkpoint PATH|none --label COL [options]
        scwb finetune --resume RUN_DIR... [--python PATH] [--device ...] [--nproc N] [--slurm ...]
@@ -134,9 +136,9 @@ export function configFlag(flags: Map<string, string | true>, cwd: string): Reco
   const file = path.resolve(cwd, configFile);
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+    value = JSON.parse(readTextFileSync(file));
   } catch (e) {
-    throw new UsageError(`--config ${file}: ${(e as Error).message}`);
+    throw new UsageError(`--config ${file}: ${e instanceof SyntaxError ? jsonProblem(e) : readProblem(e)}`);
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--config ${file}: expected a JSON object of model hyper-parameters`);
   return value as Record<string, unknown>;

@@ -10,6 +10,7 @@ import {
   stratifiedShuffleSplit,
 } from '../../core/splits';
 import { H5adError } from '../../core/h5ad/types';
+import { readProblem, readTextFileSync } from '../../core/safe-read';
 
 const USAGE = `usage: scwb split --labels FILE [--column NAME] [--test-size 0.2] [--seed 2022]
                   [--group-column NAME] [--fraction F --fraction-seed K [--stratified]] [--out FILE.json]
@@ -123,7 +124,12 @@ export async function readLabels(file: string, column?: string, groupColumn?: st
     }
   }
   if (!fs.existsSync(file)) throw new H5adError(file, 'no such file');
-  const text = fs.readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readTextFileSync(file);
+  } catch (e) {
+    throw new H5adError(file, `cannot read the label list: ${readProblem(e)}`);
+  }
   const delimiter = /\.tsv$/i.test(file) ? '\t' : /\.csv$/i.test(file) ? ',' : undefined;
   if (groupColumn && !(delimiter && column)) {
     throw new H5adError(file, '--group-column needs an .h5ad file or a .csv/.tsv file with a header and --column');

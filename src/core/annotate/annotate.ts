@@ -16,7 +16,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { CheckpointError } from '../checkpoints/errors';
+import { readOnnx, type OnnxSummary } from '../checkpoints/formats';
 import { openH5ad } from '../h5ad/read';
+import { readTextFileSync, TEXT_FILE_LIMIT, UnsafeFileError } from '../safe-read';
+import { jsonProblem } from '../safe-text';
 import { Column, DataFrame, H5adError } from '../h5ad/types';
 import { H5adWriter, DenseMatrix } from '../h5ad/write';
 import { accuracyScore, f1Score } from '../metrics';
@@ -55,18 +59,23 @@ export function readSidecar(modelPath: string): OnnxSidecar {
   const file = `${modelPath}.json`;
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(readTextFileSync(file, { maxBytes: TEXT_FILE_LIMIT }));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new AnnotateError(file, code === 'ENOENT'
       ? `missing: the model needs the model.onnx.json the worker writes next to model.onnx (python -m scwb_worker export-onnx --run-dir RUN)`
-      : `not readable JSON: ${(e as Error).message}`);
+      : e instanceof UnsafeFileError ? e.problem : `not readable JSON: ${e instanceof SyntaxError ? jsonProblem(e) : (e as Error).message}`);
   }
   const s = raw as Partial<OnnxSidecar>;
   const bad = (what: string): never => { throw new AnnotateError(file, what); };
   if (!s || typeof s !== 'object') bad('not a JSON object');
   if (s.model !== 'scbert' && s.model !== 'scgpt') bad(`'model' must be "scbert" or "scgpt", got ${JSON.stringify(s.model)}`);
   if (!Array.isArray(s.classes) || !s.classes.length || !s.classes.every(c => typeof c === 'string')) bad("'classes' must be a non-empty list of names");
+  const seen = new Set<string>();
+  for (const c of s.classes!) {
+    if (seen.has(c)) bad(`'classes' names ${JSON.stringify(c)} twice; each class needs its own name (the annotation's categories must be unique)`);
+    seen.add(c);
+  }
   if (!Array.isArray(s.genes) || !s.genes.every(g => typeof g === 'string')) bad("'genes' must be a list of gene names");
   if (!Array.isArray(s.inputs) || !Array.isArray(s.outputs)) bad("'inputs' and 'outputs' must be lists");
   if (s.model === 'scbert') {
@@ -84,6 +93,35 @@ export function readSidecar(modelPath: string): OnnxSidecar {
   return s as OnnxSidecar;
 }
 
+/**
+ * Checks the sidecar against the model itself (read with the project's protobuf reader, nothing run): the input
+ * and output names it gives must be the model's, and the output's class dimension, when the model states it, must
+ * equal the number of classes listed. A list one short would label cells with the wrong names; one too long would
+ * read past the logits.
+ */
+export function checkModelMatchesSidecar(modelPath: string, side: OnnxSidecar): void {
+  let onnx: OnnxSummary;
+  try {
+    onnx = readOnnx(modelPath);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new AnnotateError(modelPath, e.problem);
+    throw e;
+  }
+  const sideFile = `${modelPath}.json`;
+  const inputs = new Set(onnx.inputs.map(i => i.name));
+  const want = side.model === 'scgpt' ? 3 : 1;
+  if (side.inputs.length < want) throw new AnnotateError(sideFile, `'inputs' lists ${side.inputs.length} names; a ${side.model} model takes ${want}`);
+  for (const name of side.inputs.slice(0, want)) {
+    if (!inputs.has(name)) throw new AnnotateError(sideFile, `'inputs' names ${JSON.stringify(name)}, which is not an input of ${path.basename(modelPath)} (its inputs: ${[...inputs].join(', ') || 'none'})`);
+  }
+  const out = onnx.outputs.find(o => o.name === side.outputs[0]);
+  if (!out) throw new AnnotateError(sideFile, `'outputs' names ${JSON.stringify(side.outputs[0] ?? null)}, which is not an output of ${path.basename(modelPath)} (its outputs: ${onnx.outputs.map(o => o.name).join(', ') || 'none'})`);
+  const dim = out.shape[out.shape.length - 1];
+  if (typeof dim === 'number' && dim > 0 && dim !== side.classes.length) {
+    throw new AnnotateError(sideFile, `lists ${side.classes.length} classes but the model's output '${out.name}' has ${dim} (shape [${out.shape.join(', ')}]): the class list does not belong to this model`);
+  }
+}
+
 export interface AnnotateInput {
   model: string;
   dataset: string;
@@ -95,6 +133,11 @@ export interface AnnotateInput {
   overwrite?: boolean;
   /** intra-op threads of onnxruntime (default: its own choice) */
   threads?: number;
+  /**
+   * rows not scored: the cells the model was trained on, when the dataset is its training file (trained-cells.ts);
+   * they are still annotated
+   */
+  excludeRows?: number[];
 }
 
 export interface AnnotateMetrics {
@@ -105,6 +148,8 @@ export interface AnnotateMetrics {
   macroF1: number;
   /** labelled cells whose label is not among the model's classes (always counted wrong) */
   unknownLabels: number;
+  /** labelled cells left out of the scores because the model was trained on them (input.excludeRows) */
+  excludedTrained: number;
 }
 
 export interface AnnotateResult {
@@ -147,6 +192,7 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
   const modelPath = path.resolve(input.model);
   const side = readSidecar(modelPath);
   if (!fs.existsSync(modelPath)) throw new AnnotateError(modelPath, 'file not found');
+  checkModelMatchesSidecar(modelPath, side); // before anything runs; also refuses a FIFO or device as the model
   const batchSize = input.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   const ort = loadOrt();
@@ -208,6 +254,7 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
       writer.appendRows(x);
       const values = valueMatrix ? reader.readRows(s, e, valueMatrix) : x;
       for (let b = 0; b < e - s; b += batchSize) {
+        if (ctx?.cancelled) throw new CancelledError();
         const t0 = performance.now();
         const nb = Math.min(batchSize, e - s - b);
         let feed: Record<string, import('onnxruntime-node').Tensor>;
@@ -249,6 +296,10 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
         }
         const res = await session.run(feed);
         const logits = res[side.outputs[0]].data as Float32Array;
+        // A model whose output size the file leaves open is checked here, on its first batch.
+        if (logits.length !== nb * nClasses) {
+          throw new AnnotateError(`${modelPath}.json`, `lists ${nClasses} classes but the model gives ${logits.length / nb} values per cell: the class list does not belong to this model`);
+        }
         for (let i = 0; i < nb; i++) {
           const row = s + b + i;
           let best = 0;
@@ -282,14 +333,20 @@ export async function annotateTask(input: AnnotateInput, ctx?: TaskContext): Pro
     };
     if (trueLabels && labelColumn !== undefined) {
       const rows: number[] = [];
-      for (let i = 0; i < nObs; i++) if (trueLabels[i] !== '') rows.push(i);
+      const excluded = new Set(input.excludeRows ?? []);
+      let excludedTrained = 0;
+      for (let i = 0; i < nObs; i++) {
+        if (trueLabels[i] === '') continue;
+        if (excluded.has(i)) excludedTrained++;
+        else rows.push(i);
+      }
       if (rows.length) {
         const yTrue = rows.map(i => trueLabels![i]);
         const yPred = rows.map(i => side.classes[predicted[i]]);
         const known = new Set(side.classes);
         result.metrics = {
           labelColumn, nLabelled: rows.length, accuracy: accuracyScore(yTrue, yPred), macroF1: f1Score(yTrue, yPred, 'macro', { zeroDivision: 0 }),
-          unknownLabels: yTrue.filter(l => !known.has(l)).length,
+          unknownLabels: yTrue.filter(l => !known.has(l)).length, excludedTrained,
         };
         result.labelled = { obsNames: rows.map(i => obs.index[i]), trueLabels: yTrue, predicted: yPred, rows };
       }

@@ -20,6 +20,8 @@ export interface AnnotationRun {
   result: AnnotateResult;
   batchSize: number;
   experiment?: string;
+  /** what the scores cover (trained-cells.ts): training cells left out, or that they may be included */
+  scored?: string;
 }
 
 export async function recordAnnotation(store: RunStore, a: AnnotationRun): Promise<RunRecord> {
@@ -40,13 +42,14 @@ export async function recordAnnotation(store: RunStore, a: AnnotationRun): Promi
         model: path.resolve(a.model), modelSha256: await sha256File(path.resolve(a.model)), sourceRun: sidecar.runId ?? null,
         output: path.resolve(a.out), batchSize: a.batchSize, classes: sidecar.classes,
         unknownLabels: result.metrics.unknownLabels, cellsPerSec: result.cellsPerSec,
+        excludedTrainedCells: result.metrics.excludedTrained, ...(a.scored ? { scored: a.scored } : {}),
       },
     },
     codeVersion: codeVersion(), status: 'running',
   });
   const l = result.labelled;
   await store.writePredictions(rec.id, l.rows.map((row, i) => ({ index: row, obsName: l.obsNames[i], trueLabel: l.trueLabels[i], predictedLabel: l.predicted[i] })));
-  await store.appendLog(rec.id, `annotated ${result.nCells} cells of ${dataset} with ${path.resolve(a.model)} (onnxruntime-node, CPU): ${path.resolve(a.out)}`);
+  await store.appendLog(rec.id, `annotated ${result.nCells} cells of ${dataset} with ${path.resolve(a.model)} (onnxruntime-node, CPU): ${path.resolve(a.out)}${a.scored ? `; ${a.scored}` : ''}`);
   await store.update(rec.id, { status: 'completed', startedAt: started, endedAt: new Date().toISOString() });
   return finalizeFinetuneRun(store, rec.id);
 }

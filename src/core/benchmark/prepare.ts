@@ -32,6 +32,7 @@ import { RUN_FILE, RunStore } from '../runs/store';
 import { randomSplit, stratifiedShuffleSplit, uniqueLabels, SplitError, type SplitIndices } from '../splits';
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
+import { readTextFileSync } from '../safe-read';
 
 /** Published defaults (science notes part B; docs/worker-benchmark.md). */
 export const PRETRAIN_DEFAULTS = {
@@ -40,6 +41,13 @@ export const PRETRAIN_DEFAULTS = {
   /** the transformer's sequence: 511 genes + <cls>; CNN and linear take 511 genes */
   maxSeqLen: { transformer: 512, cnn: 511, linear: 511 } as Record<PretrainStructure, number>,
 };
+/**
+ * scBERT pre-training from scratch (model scbert without a checkpoint; the worker's pretrain_scbert.py): the published
+ * dist_pretrain.py settings that this side sets (batch 3 per step, 100 epochs, lr 1e-4; the worker adds gradient
+ * accumulation over 60 batches, 15% of the non-zero tokens masked, fp32). Without gene2vec, as the checkpoint the
+ * no-gene2vec ablation needs (published panglao_full_without_g2v).
+ */
+export const SCBERT_SCRATCH_DEFAULTS = { epochs: 100, batchSize: 3, lr: 1e-4 };
 export const PROBE_DEFAULTS = { testSize: 0.3, trials: 5, k: 10, epochs: 50, lr: 0.005, batchSize: 64, evalEvery: 5 };
 /** The raw-expression baseline beside the probes: the project's published LR baseline. */
 export const PROBE_BASELINE: BaselineModelSpec = { penalty: 'l1', C: 0.1 };
@@ -104,8 +112,9 @@ function check(ok: boolean, message: string): void {
 const posInt = (x: number | undefined) => x === undefined || (Number.isInteger(x) && x > 0);
 
 /** The results-table identity of a pre-trained encoder. */
-export function pretrainModelRef(model: PretrainModel, structure: PretrainStructure): ModelRef {
+export function pretrainModelRef(model: PretrainModel, structure: PretrainStructure, fromScratch = false): ModelRef {
   if (model === 'benchmark') return { family: FAMILY.benchmark, label: `${STRUCTURE_NAMES[structure]} encoder`, variant: structure };
+  if (model === 'scbert' && fromScratch) return { family: FAMILY.scbert, label: 'scBERT (from scratch, no gene2vec)', variant: 'from scratch, no gene2vec' };
   return { family: FAMILY[model], label: `${FAMILY[model]} (continued pre-training)`, variant: 'continued pre-training' };
 }
 
@@ -135,7 +144,9 @@ export async function preparePretrainRun(input: PretrainInput, ctx: TaskContext)
   check(PRETRAIN_MODELS.includes(model), `model must be one of ${PRETRAIN_MODELS.join(', ')}, got '${String(model)}'`);
   const structure = input.structure ?? 'transformer';
   check(PRETRAIN_STRUCTURES.includes(structure), `structure must be one of ${PRETRAIN_STRUCTURES.join(', ')}, got '${String(structure)}'`);
-  if (model !== 'benchmark') check(input.checkpoint !== undefined && input.checkpoint !== null, `continued pre-training of ${FAMILY[model]} needs its published checkpoint`);
+  // scBERT without a checkpoint: pre-training from scratch without gene2vec, as published (dist_pretrain.py)
+  const scratch = model === 'scbert' && (input.checkpoint === undefined || input.checkpoint === null);
+  if (model === 'scgpt') check(input.checkpoint !== undefined && input.checkpoint !== null, `continued pre-training of ${FAMILY[model]} needs its published checkpoint`);
   const checkpoint = input.checkpoint ? resolvePretrainCheckpoint(model, input.checkpoint) : null;
   const vocab = input.vocab ? path.resolve(input.vocab) : null;
   if (vocab) check(fs.existsSync(vocab), `vocabulary ${vocab}: no such file`);
@@ -171,14 +182,15 @@ export async function preparePretrainRun(input: PretrainInput, ctx: TaskContext)
     model, structure, checkpoint, vocab, valueMode: input.valueMode ?? PRETRAIN_DEFAULTS.valueMode, nBins: input.nBins ?? PRETRAIN_DEFAULTS.nBins,
     maxSeqLen: input.maxSeqLen ?? PRETRAIN_DEFAULTS.maxSeqLen[structure], maskRatio: input.maskRatio ?? PRETRAIN_DEFAULTS.maskRatio,
     mvc: input.mvc ?? false, weightedSampling: input.weightedSampling ?? false, pooling: input.pooling ?? PRETRAIN_DEFAULTS.pooling,
-    epochs: input.epochs ?? PRETRAIN_DEFAULTS.epochs, batchSize: input.batchSize ?? PRETRAIN_DEFAULTS.batchSize,
-    lr: input.lr ?? PRETRAIN_DEFAULTS.lr, warmupSteps: input.warmupSteps ?? PRETRAIN_DEFAULTS.warmupSteps, config: input.config ?? null,
+    epochs: input.epochs ?? (scratch ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS).epochs,
+    batchSize: input.batchSize ?? (scratch ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS).batchSize,
+    lr: input.lr ?? (scratch ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS).lr, warmupSteps: input.warmupSteps ?? PRETRAIN_DEFAULTS.warmupSteps, config: input.config ?? null,
     valueLayer: input.valueLayer ?? null, device: input.device ?? 'auto', nproc: input.nproc ?? 1, amp: input.amp ?? true,
     logEvery: input.logEvery ?? PRETRAIN_DEFAULTS.logEvery,
   });
   const dataset = await datasetRef(input.datasetPath, ctx, 0.05, 0.9, { nObs, nVars });
   if (ctx.cancelled) throw new CancelledError();
-  const ref = pretrainModelRef(model, structure);
+  const ref = pretrainModelRef(model, structure, scratch);
   const store = new RunStore(input.storeRoot);
   const batch = input.batch ?? crypto.randomBytes(6).toString('hex');
   const experiment = input.experiment?.trim() || `${datasetStem(input.datasetPath)} pre-train`;
@@ -188,7 +200,7 @@ export async function preparePretrainRun(input: PretrainInput, ctx: TaskContext)
     model: ref, parameters: { batch, pretrain }, codeVersion: codeVersion(),
   });
   await store.writeSplit(record.id, { train: rows.train, validation: rows.test, test: [] });
-  await store.appendLog(record.id, `prepared ${ref.label} pre-training (${model}${model === 'benchmark' ? `, ${structure}` : ''}, checkpoint ${checkpoint ?? 'none: random initialisation'}) on ${dataset.path} (sha256 ${dataset.sha256})`);
+  await store.appendLog(record.id, `prepared ${ref.label} pre-training (${model}${model === 'benchmark' ? `, ${structure}` : ''}, checkpoint ${checkpoint ?? (scratch ? 'none: from scratch without gene2vec, as published' : 'none: random initialisation')}) on ${dataset.path} (sha256 ${dataset.sha256})`);
   await store.appendLog(record.id, `${rows.train.length} cells to pre-train on, ${rows.test.length} held out for the validation loss (random split ${validationFraction}, seed ${seed})`);
   ctx.progress(1, 'prepared');
   return {
@@ -280,7 +292,7 @@ export function encoderFromPath(file: string): ProbeEncoder {
 export function pretrainRunOf(encoderPath: string): { model: PretrainModel; label: string } | null {
   if (path.basename(encoderPath) !== 'encoder.pt') return null;
   try {
-    const rec = JSON.parse(fs.readFileSync(path.join(path.dirname(encoderPath), RUN_FILE), 'utf8')) as { kind?: string; model?: { label?: string }; parameters?: { pretrain?: { model?: string } } };
+    const rec = JSON.parse(readTextFileSync(path.join(path.dirname(encoderPath), RUN_FILE))) as { kind?: string; model?: { label?: string }; parameters?: { pretrain?: { model?: string } } };
     const model = rec.parameters?.pretrain?.model;
     if (rec.kind !== 'pretrain' || !PRETRAIN_MODELS.includes(model as PretrainModel)) return null;
     return { model: model as PretrainModel, label: rec.model?.label ?? 'encoder' };

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CheckpointError } from './errors';
+import { openRegularSync, readTextFileSync, TEXT_FILE_LIMIT, UnsafeFileError } from '../safe-read';
+import { asCheckpointError, CheckpointError } from './errors';
 import { inspectCheckpoint, readJson } from './inspect';
 import { PickleDict, PickleTuple, readPickle, TensorRef, torchStorageLoader } from './pickle';
 import { looksLikeZip, ZipReader } from './zip';
@@ -55,17 +56,18 @@ export interface DescribeOptions {
 /** A value from the pickle turned into JSON-like data (tensors become the string "<tensor>"). */
 type Plain = null | boolean | number | string | Plain[] | { [k: string]: Plain };
 
-function plain(v: unknown, depth = 0): Plain {
-  if (depth > 6) return null;
+/** `budget` bounds the values visited: a pickle can make a list that holds itself many times (memo references). */
+function plain(v: unknown, depth = 0, budget = { left: 100_000 }): Plain {
+  if (depth > 6 || --budget.left < 0) return null;
   if (v === null || v === undefined) return null;
   if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof TensorRef) return '<tensor>';
-  if (Array.isArray(v)) return v.map(x => plain(x, depth + 1));
-  if (v instanceof PickleTuple) return v.items.map(x => plain(x, depth + 1));
+  if (Array.isArray(v)) return v.map(x => plain(x, depth + 1, budget));
+  if (v instanceof PickleTuple) return v.items.map(x => plain(x, depth + 1, budget));
   if (v instanceof PickleDict) {
     const o: Record<string, Plain> = {};
-    for (const [k, x] of v.entries) if (typeof k === 'string' && !(x instanceof PickleDict && depth === 0 && /state_dict$/.test(k))) o[k] = plain(x, depth + 1);
+    for (const [k, x] of v.entries) if (typeof k === 'string' && !(x instanceof PickleDict && depth === 0 && /state_dict$/.test(k))) o[k] = plain(x, depth + 1, budget);
     return o;
   }
   return null;
@@ -73,7 +75,7 @@ function plain(v: unknown, depth = 0): Plain {
 
 /** The top-level non-tensor entries of a torch.save file (model, classes, genes, format...); {} for a bare state dict. */
 export function readTorchMetadata(file: string): Record<string, Plain> {
-  const fd = fs.openSync(file, 'r');
+  const fd = asCheckpointError(file, () => openRegularSync(file)).fd;
   const head = Buffer.alloc(4);
   try { fs.readSync(fd, head, 0, 4, 0); } finally { fs.closeSync(fd); }
   if (!looksLikeZip(head)) return {};
@@ -84,9 +86,10 @@ export function readTorchMetadata(file: string): Record<string, Plain> {
     const root = readPickle(zip.readEntry(pkl), torchStorageLoader).value;
     if (!(root instanceof PickleDict)) return {};
     const out: Record<string, Plain> = {};
+    const budget = { left: 100_000 };
     for (const [k, v] of root.entries) {
       if (typeof k !== 'string' || /state_dict$/.test(k) || k === 'rng') continue;
-      out[k] = plain(v, 1);
+      out[k] = plain(v, 1, budget);
     }
     return out;
   } finally {
@@ -108,8 +111,9 @@ export function vocabGenes(file: string): string[] {
 export function listGenes(file: string): string[] {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFileSync(file, { maxBytes: TEXT_FILE_LIMIT });
   } catch (e) {
+    if (e instanceof UnsafeFileError) throw new CheckpointError(file, e.problem);
     throw new CheckpointError(file, `cannot read the gene list: ${(e as Error).message}`);
   }
   const t = text.trimStart();
@@ -141,7 +145,7 @@ function scbertGenesBeside(file: string): { genes: string[]; source: string; fil
   try { entries = fs.readdirSync(dir).filter(f => f.endsWith('.json')).sort(); } catch { /* unreadable folder: nothing beside */ }
   for (const f of entries) {
     let v: unknown;
-    try { v = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')); } catch { continue; }
+    try { v = JSON.parse(readTextFileSync(path.join(dir, f), { maxBytes: TEXT_FILE_LIMIT })); } catch { continue; }
     const r = v as { recipe?: unknown; params?: { referenceGenes?: unknown } };
     if (r?.recipe === 'scbert' && typeof r.params?.referenceGenes === 'string') {
       const ref = path.resolve(dir, r.params.referenceGenes);
@@ -160,7 +164,7 @@ function base(target: string, form: ModelForm, family: ModelFamily, label: strin
 }
 
 function useGenesFile(m: ModelFacts, file: string, source: string): void {
-  m.genes = /\.json$/i.test(file) && fs.readFileSync(file, 'utf8').trimStart().startsWith('{') ? vocabGenes(file) : listGenes(file);
+  m.genes = listGenes(file); // listGenes reads a vocab.json ({gene: id}) too
   m.genesSource = source;
   m.genesFile = file;
 }
@@ -199,7 +203,7 @@ function runRecordOf(file: string): { dir: string; record: Record<string, unknow
   const rj = path.join(dir, 'run.json');
   if (path.basename(path.dirname(file)) !== 'checkpoints' || !fs.existsSync(rj)) return null;
   try {
-    return { dir, record: JSON.parse(fs.readFileSync(rj, 'utf8')) as Record<string, unknown> };
+    return { dir, record: JSON.parse(readTextFileSync(rj, { maxBytes: TEXT_FILE_LIMIT })) as Record<string, unknown> };
   } catch {
     return null;
   }

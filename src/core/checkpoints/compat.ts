@@ -6,6 +6,7 @@
  * row blocks, at most `maxRows` rows.
  */
 import * as path from 'path';
+import { geneMatchKey } from '../h5ad/gene-ids';
 import { openH5ad } from '../h5ad/read';
 import { detectGeneNamespace, GeneNamespaceKind, RowStatsAccumulator, ValueScale } from '../h5ad/stats';
 import { AnnDataReader, Column, DataFrame, DatasetSummary, H5adError } from '../h5ad/types';
@@ -128,23 +129,26 @@ function geneColumns(frame: DataFrame): Map<string, string[]> {
 }
 
 export function compareGenes(dataGenes: readonly string[], modelGenes: readonly string[], matchedOn: string, alternatives: Map<string, string[]>): GeneOverlapFacts {
+  // Matched on geneMatchKey: a versioned Ensembl id finds the unversioned one.
   const model = new Set(modelGenes);
+  const modelKeys = new Set(modelGenes.map(geneMatchKey));
   const data = new Set(dataGenes);
+  const dataKeys = new Set(dataGenes.map(geneMatchKey));
   let nOverlap = 0;
   const missingFromModel: string[] = [];
   for (const g of data) {
-    if (model.has(g)) nOverlap++;
+    if (modelKeys.has(geneMatchKey(g))) nOverlap++;
     else if (missingFromModel.length < 20) missingFromModel.push(g);
   }
   const missingFromData: string[] = [];
   for (const g of model) {
     if (missingFromData.length >= 20) break;
-    if (!data.has(g)) missingFromData.push(g);
+    if (!dataKeys.has(geneMatchKey(g))) missingFromData.push(g);
   }
   const byColumn = [...alternatives.entries()].map(([column, names]) => {
     const distinct = new Set(names);
     let n = 0;
-    for (const g of distinct) if (model.has(g)) n++;
+    for (const g of distinct) if (modelKeys.has(geneMatchKey(g))) n++;
     return { column, nOverlap: n, namespace: detectGeneNamespace(names).namespace };
   });
   const aligned = dataGenes.length === modelGenes.length && dataGenes.every((g, i) => g === modelGenes[i]);

@@ -1,6 +1,8 @@
 /** Readers of model files: PyTorch zip (pickle read without executing it), safetensors, and ONNX (protobuf walk). */
 import * as fs from 'fs';
-import { CheckpointError } from './errors';
+import { openRegularSync, readRegularFileSync } from '../safe-read';
+import { jsonProblem } from '../safe-text';
+import { asCheckpointError, CheckpointError } from './errors';
 import { DescribedObject, PickleDict, PickleMalformed, PickleRefused, PickleTuple, readPickle, TensorRef, torchStorageLoader } from './pickle';
 import { ZipReader } from './zip';
 
@@ -120,36 +122,65 @@ const SAFETENSORS_DTYPES: Record<string, string> = {
 
 /** Reads a .safetensors header (8-byte little-endian length, then a JSON header); the data is not read. */
 export function readSafetensors(file: string): { tensors: TensorInfo[]; metadata: Record<string, string>; problems: string[] } {
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = asCheckpointError(file, () => openRegularSync(file));
   try {
-    const size = fs.fstatSync(fd).size;
     const head = Buffer.alloc(8);
     if (size < 8 || fs.readSync(fd, head, 0, 8, 0) < 8) throw new CheckpointError(file, 'too short for a safetensors file (no header length)');
     const n = Number(head.readBigUInt64LE(0));
     if (n > 100_000_000 || 8 + n > size) throw new CheckpointError(file, `safetensors header length ${n} does not fit in the file (${size} bytes)`);
     const hb = Buffer.alloc(n);
-    fs.readSync(fd, hb, 0, n, 8);
+    if (fs.readSync(fd, hb, 0, n, 8) < n) throw new CheckpointError(file, 'the safetensors header ends early');
     let header: Record<string, unknown>;
     try {
       header = JSON.parse(hb.toString('utf8')) as Record<string, unknown>;
     } catch (e) {
-      throw new CheckpointError(file, `safetensors header is not valid JSON: ${(e as Error).message}`);
+      // RangeError: nesting too deep for the parser; SyntaxError: broken JSON. Either way: name the file.
+      throw new CheckpointError(file, `safetensors header is not valid JSON: ${e instanceof RangeError ? 'nested too deeply' : jsonProblem(e)}`);
     }
     if (!header || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(file, 'safetensors header is not a JSON object');
     const tensors: TensorInfo[] = [];
     const problems: string[] = [];
     let metadata: Record<string, string> = {};
     const dataSize = size - 8 - n;
+    const spans: { name: string; start: number; end: number }[] = [];
     for (const [name, v] of Object.entries(header)) {
-      if (name === '__metadata__') { metadata = v as Record<string, string>; continue; }
-      const t = v as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-      if (!t || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) throw new CheckpointError(file, `safetensors entry ${name} lacks dtype, shape or data_offsets`);
-      const numel = t.shape.reduce((a, b) => a * b, 1);
-      tensors.push({ name, shape: t.shape, dtype: SAFETENSORS_DTYPES[t.dtype] ?? t.dtype.toLowerCase(), numel });
+      if (name === '__metadata__') {
+        // The format allows only a flat string -> string map here.
+        if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every(x => typeof x === 'string')) {
+          throw new CheckpointError(file, 'safetensors __metadata__ must be an object of strings');
+        }
+        metadata = v as Record<string, string>;
+        continue;
+      }
+      const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      if (!t || typeof t !== 'object' || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) {
+        throw new CheckpointError(file, `safetensors entry ${JSON.stringify(name)} lacks dtype, shape or data_offsets`);
+      }
+      if (!t.shape.every(d => Number.isSafeInteger(d) && d >= 0)) {
+        throw new CheckpointError(file, `safetensors entry ${JSON.stringify(name)}: shape must be a list of non-negative integers`);
+      }
+      const shape = t.shape as number[];
+      const offsets = t.data_offsets;
+      if (offsets.length !== 2 || !offsets.every(o => Number.isSafeInteger(o) && o >= 0)) {
+        throw new CheckpointError(file, `safetensors entry ${JSON.stringify(name)}: data_offsets must be two non-negative integers`);
+      }
+      const [start, end] = offsets as number[];
+      if (start > end || end > dataSize) {
+        throw new CheckpointError(file, `safetensors entry ${JSON.stringify(name)}: data offsets ${start}..${end} lie outside the data (${dataSize} bytes)`);
+      }
+      const numel = shape.reduce((a, b) => a * b, 1);
+      if (!Number.isSafeInteger(numel)) throw new CheckpointError(file, `safetensors entry ${JSON.stringify(name)}: shape [${shape.join(', ')}] has too many elements`);
+      tensors.push({ name, shape, dtype: SAFETENSORS_DTYPES[t.dtype] ?? t.dtype.toLowerCase(), numel });
+      if (end > start) spans.push({ name, start, end }); // an empty tensor holds no bytes
       const item = ITEM_SIZE[SAFETENSORS_DTYPES[t.dtype]];
-      const [s, e] = t.data_offsets;
-      if (e > dataSize || s > e) problems.push(`${name}: data offsets ${s}..${e} lie outside the data (${dataSize} bytes)`);
-      else if (item && e - s !== numel * item) problems.push(`${name}: ${e - s} bytes for ${numel} ${t.dtype} values`);
+      if (item && end - start !== numel * item) problems.push(`${name}: ${end - start} bytes for ${numel} ${t.dtype} values`);
+    }
+    // Two tensors must not share bytes (checked in one pass over the spans sorted by start).
+    spans.sort((a, b) => a.start - b.start || a.end - b.end);
+    for (let i = 1; i < spans.length; i++) {
+      const a = spans[i - 1];
+      const b = spans[i];
+      if (b.start < a.end) throw new CheckpointError(file, `safetensors entries ${JSON.stringify(a.name)} (${a.start}..${a.end}) and ${JSON.stringify(b.name)} (${b.start}..${b.end}) overlap`);
     }
     return { tensors, metadata, problems };
   } finally {
@@ -159,6 +190,9 @@ export function readSafetensors(file: string): { tensors: TensorInfo[]; metadata
 
 export interface OnnxValueInfo { name: string; elemType: string; shape: (number | string)[] }
 export interface OnnxSummary { irVersion: number; producer: string; opsets: { domain: string; version: number }[]; inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[]; initializers: TensorInfo[]; nodes: number }
+
+/** ONNX models are protobuf messages, which cannot exceed 2 GiB (larger weights live in external data files). */
+const ONNX_FILE_LIMIT = 2 ** 31 - 1;
 
 const ONNX_TYPES: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16' };
 
@@ -220,7 +254,7 @@ function valueInfo(b: Buffer, file: string): OnnxValueInfo {
 
 /** Reads an ONNX ModelProto's opsets, graph inputs/outputs and initializers (names and shapes); nothing is run. */
 export function readOnnx(file: string): OnnxSummary {
-  const buf = fs.readFileSync(file);
+  const buf = asCheckpointError(file, () => readRegularFileSync(file, { maxBytes: ONNX_FILE_LIMIT }));
   const s: OnnxSummary = { irVersion: 0, producer: '', opsets: [], inputs: [], outputs: [], initializers: [], nodes: 0 };
   let graph: Buffer | undefined;
   for (const [f, , v] of fields(buf, file)) {

@@ -1,7 +1,8 @@
 /** Inspects any model file (PyTorch zip, scGPT folder, safetensors, ONNX) without Python and without running it. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CheckpointError } from './errors';
+import { openRegularSync, readTextFileSync, TEXT_FILE_LIMIT, UnsafeFileError } from '../safe-read';
+import { asCheckpointError, CheckpointError } from './errors';
 import { OnnxSummary, readOnnx, readSafetensors, readTorchZip, TensorInfo, TopLevelEntry } from './formats';
 import { recognise, Recognition } from './layouts';
 import { looksLikeZip } from './zip';
@@ -34,8 +35,9 @@ export interface CheckpointSummary {
 export function readJson(file: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFileSync(file, { maxBytes: TEXT_FILE_LIMIT });
   } catch (e) {
+    if (e instanceof UnsafeFileError) throw new CheckpointError(file, e.problem);
     throw new CheckpointError(file, `cannot read: ${(e as Error).message}`);
   }
   try {
@@ -46,7 +48,7 @@ export function readJson(file: string): unknown {
 }
 
 function torchContents(file: string) {
-  const fd = fs.openSync(file, 'r');
+  const fd = asCheckpointError(file, () => openRegularSync(file)).fd;
   const head = Buffer.alloc(4);
   try { fs.readSync(fd, head, 0, 4, 0); } finally { fs.closeSync(fd); }
   if (!looksLikeZip(head)) {

@@ -11,15 +11,17 @@ export class PickleGlobal {
   get qualified(): string { return `${this.module}.${this.name}`; }
 }
 
-/** A dict or OrderedDict, keys in insertion order. */
+/** A dict or OrderedDict, keys in insertion order; set/get/has take constant time (a map from key to entry). */
 export class PickleDict {
   readonly entries: [unknown, unknown][] = [];
+  private readonly index = new Map<unknown, number>();
   set(k: unknown, v: unknown): void {
-    const i = this.entries.findIndex(e => e[0] === k);
-    if (i >= 0) this.entries[i][1] = v; else this.entries.push([k, v]);
+    const i = this.index.get(k);
+    if (i !== undefined) this.entries[i][1] = v;
+    else { this.index.set(k, this.entries.length); this.entries.push([k, v]); }
   }
-  get(k: unknown): unknown { return this.entries.find(e => e[0] === k)?.[1]; }
-  has(k: unknown): boolean { return this.entries.some(e => e[0] === k); }
+  get(k: unknown): unknown { const i = this.index.get(k); return i === undefined ? undefined : this.entries[i][1]; }
+  has(k: unknown): boolean { return this.index.has(k); }
   get size(): number { return this.entries.length; }
 }
 
@@ -47,6 +49,12 @@ export class DescribedObject {
 
 export class PickleRefused extends Error {}
 export class PickleMalformed extends Error {}
+
+/**
+ * Bounds that keep a hostile pickle from costing more than its size: MARKs open at once (nesting), operations
+ * (hence values made), and the bytes of one integer (LONG1/LONG4). torch.save's pickles stay far below each.
+ */
+export const PICKLE_LIMITS = { marks: 10_000, opcodes: 16_000_000, longBytes: 1024 };
 
 const STORAGE_DTYPES: Record<string, string> = {
   FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
@@ -165,10 +173,15 @@ export function readPickle(data: Uint8Array, persistentLoad: (pid: unknown) => u
   };
   const signedLE = (b: Buffer): number | bigint => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b.length > PICKLE_LIMITS.longBytes) throw new PickleMalformed(`an integer of ${b.length} bytes at byte ${p - b.length} (more than ${PICKLE_LIMITS.longBytes}; no checkpoint holds one)`);
+    // One hex parse (linear in the length), not a shift per byte (quadratic).
+    let v = BigInt('0x' + Buffer.from(b).reverse().toString('hex'));
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  let ops = 0;
+  const count = () => {
+    if (++ops > PICKLE_LIMITS.opcodes) throw new PickleMalformed(`more than ${PICKLE_LIMITS.opcodes} operations (at byte ${p}); not a checkpoint's pickle`);
   };
   const setItems = (target: unknown, kvs: unknown[]) => {
     if (!(target instanceof PickleDict)) throw new PickleMalformed('SETITEMS on something that is not a dict');
@@ -176,16 +189,20 @@ export function readPickle(data: Uint8Array, persistentLoad: (pid: unknown) => u
   };
   const appendItems = (target: unknown, vs: unknown[]) => {
     if (!Array.isArray(target)) throw new PickleMalformed('APPENDS on something that is not a list');
-    target.push(...vs);
+    for (const v of vs) target.push(v); // not push(...vs): a long run of items would overflow the call stack
   };
   for (;;) {
     const at = p;
     const op = u8();
+    count();
     switch (op) {
       case 0x80: u8(); break; // PROTO
       case 0x95: bytes(8); break; // FRAME
       case 0x2e: return { value: pop(), end: p }; // STOP
-      case 0x28: marks.push(stack.length); break; // MARK
+      case 0x28: // MARK
+        if (marks.length >= PICKLE_LIMITS.marks) throw new PickleMalformed(`nested more than ${PICKLE_LIMITS.marks} levels deep (at byte ${at})`);
+        marks.push(stack.length);
+        break;
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
       case 0x32: stack.push(top()); break; // DUP

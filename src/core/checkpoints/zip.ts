@@ -4,7 +4,8 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { CheckpointError } from './errors';
+import { openRegularSync } from '../safe-read';
+import { asCheckpointError, CheckpointError } from './errors';
 
 export interface ZipEntry {
   name: string;
@@ -20,15 +21,20 @@ const EOCD64_LOCATOR = 0x07064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 const MAX = 0xffffffff;
+/**
+ * The most bytes one entry may inflate to. Only pickles (data.pkl, a few MB even for large models) are ever read
+ * whole; tensor data is checked by its declared size and never read.
+ */
+export const ZIP_ENTRY_LIMIT = 64 * 1024 * 1024;
 
 export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
   private constructor(private readonly fd: number, readonly file: string, readonly fileSize: number) {}
 
   static open(file: string): ZipReader {
-    const fd = fs.openSync(file, 'r');
+    const { fd, size } = asCheckpointError(file, () => openRegularSync(file));
     try {
-      const z = new ZipReader(fd, file, fs.fstatSync(fd).size);
+      const z = new ZipReader(fd, file, size);
       z.readDirectory();
       return z;
     } catch (e) {
@@ -104,19 +110,34 @@ export class ZipReader {
     }
   }
 
-  /** The bytes of one entry (stored or deflated). */
+  /**
+   * The bytes of one entry (stored or deflated). Inflation stops at the entry's declared size (and at
+   * ZIP_ENTRY_LIMIT), so a small compressed entry cannot expand into gigabytes (a "zip bomb"); an entry that
+   * inflates to more or fewer bytes than it declares is refused.
+   */
   readEntry(entry: ZipEntry): Buffer {
+    if (entry.size > ZIP_ENTRY_LIMIT) this.fail(`zip entry ${entry.name} declares ${entry.size} bytes, more than the ${ZIP_ENTRY_LIMIT} bytes read for a pickle`);
     const h = this.read(entry.localHeaderOffset, 30);
     if (h.readUInt32LE(0) !== LOCAL) this.fail(`broken zip: no local header for ${entry.name}`);
     const start = entry.localHeaderOffset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
     const raw = this.read(start, entry.compressedSize);
-    if (entry.method === 0) return raw;
+    if (entry.method === 0) {
+      if (raw.length !== entry.size) this.fail(`zip entry ${entry.name} is stored with ${raw.length} bytes but declares ${entry.size}`);
+      return raw;
+    }
     if (entry.method === 8) {
+      let out: Buffer;
       try {
-        return zlib.inflateRawSync(raw);
+        // One byte more than declared is allowed to come out, so that an entry that lies about its size is seen.
+        out = zlib.inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
       } catch (err) {
-        this.fail(`cannot inflate ${entry.name}: ${(err as Error).message}`);
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) this.fail(`zip entry ${entry.name} inflates to more than the ${entry.size} bytes it declares (a zip bomb?)`);
+        this.fail(`cannot inflate ${entry.name}: ${e.message}`);
       }
+      if (out.length > entry.size) this.fail(`zip entry ${entry.name} inflates to more than the ${entry.size} bytes it declares (a zip bomb?)`);
+      if (out.length < entry.size) this.fail(`zip entry ${entry.name} inflates to only ${out.length} bytes but declares ${entry.size}`);
+      return out;
     }
     this.fail(`zip entry ${entry.name} uses compression method ${entry.method}, which is not supported`);
   }

@@ -13,6 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readRegularFile } from '../safe-read';
 
 export class NpyError extends Error {
   constructor(readonly file: string, readonly problem: string) {
@@ -193,6 +194,6 @@ export async function checkedFileInFolder(file: string, folder: string): Promise
 /** Reads an .npy matrix from `file`, which must lie (after links are resolved) inside `runDir`. */
 export async function readNpyInFolder(file: string, runDir: string): Promise<NpyMatrix> {
   const real = await checkedFileInFolder(file, runDir);
-  const bytes = await fs.promises.readFile(real);
+  const bytes = await readRegularFile(real, { maxBytes: 2 ** 32 - 1 });
   return parseNpy(bytes, file);
 }

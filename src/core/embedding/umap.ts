@@ -15,6 +15,7 @@ import { sha256File } from '../hash';
 import { MT19937 } from '../random/mt19937';
 import { CancelledError } from '../workers/task';
 import { NpyError, checkedFileInFolder, readNpyInFolder, type NpyMatrix } from './npy';
+import { readTextFile } from '../safe-read';
 
 export const EMBEDDINGS_FILE = 'embeddings.npy';
 export const UMAP_FILE = 'umap.json';
@@ -122,7 +123,7 @@ export async function readCachedLayout(runDir: string, sha256: string, params: U
     return null;
   }
   try {
-    const v = JSON.parse(await fs.promises.readFile(file, 'utf8')) as Partial<UmapLayout>;
+    const v = JSON.parse(await readTextFile(file, { maxBytes: 256 * 1024 * 1024 })) as Partial<UmapLayout>;
     const ok = v.format === UMAP_FORMAT && v.version === UMAP_VERSION && v.embeddingSha256 === sha256
       && v.params !== undefined && sameParams(v.params, params)
       && Array.isArray(v.indices) && Array.isArray(v.x) && Array.isArray(v.y)

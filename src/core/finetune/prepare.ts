@@ -18,6 +18,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { isDemoCheckpoint, withDemoMark } from '../checkpoints/demo-weights';
 import { sha256File } from '../hash';
 import { labelValues } from '../h5ad/labels';
 import { openH5ad } from '../h5ad/read';
@@ -282,24 +283,6 @@ export function scgptValidationSplit(trainRows: readonly number[], labels: reado
   return { train: parts.train.map(k => trainRows[k]), validation: parts.test.map(k => trainRows[k]) };
 }
 
-function sameSplit(a: RunSplit, b: RunSplit): boolean {
-  if (a.kind === 'reference-query' || b.kind === 'reference-query') {
-    return a.kind === b.kind && path.resolve((a as { queryPath: string }).queryPath) === path.resolve((b as { queryPath: string }).queryPath);
-  }
-  if (a.kind !== b.kind || a.testSize !== b.testSize || a.seed !== b.seed) return false;
-  return a.kind !== 'group' || (b.kind === 'group' && a.column === b.column);
-}
-
-/**
- * The experiment of the newest LR baseline on the same dataset file and split, so fine-tuned rows land beside the
- * baseline's in the results table (with p-values against it); null when there is none.
- */
-export async function defaultExperiment(store: RunStore, datasetPath: string, split: RunSplit): Promise<string | null> {
-  const runs = await store.list().catch(() => []);
-  const same = runs.filter(r => r.kind === 'baseline' && r.dataset.path === path.resolve(datasetPath) && sameSplit(r.split, split));
-  return same.at(-1)?.experiment ?? null;
-}
-
 /** Creates the grid's run folders (status queued) and returns where they are. */
 export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskContext): Promise<FinetuneGridPlan> {
   const n = normalise(input);
@@ -349,7 +332,8 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     };
   }
 
-  const model = finetuneModelRef(input.model, n.ablation);
+  const demoWeights = n.checkpoint !== null && isDemoCheckpoint(n.checkpoint);
+  const model = demoWeights ? withDemoMark(finetuneModelRef(input.model, n.ablation)) : finetuneModelRef(input.model, n.ablation);
   const defaults = FINETUNE_DEFAULTS[input.model];
   const epochs = input.epochs ?? (input.model === 'scgpt' && n.ablation !== 'none' ? FINETUNE_DEFAULTS.scgpt.ablationEpochs : defaults.epochs);
   const valueLayer = input.valueLayer !== undefined ? input.valueLayer
@@ -367,7 +351,9 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
 
   const batch = input.batch ?? crypto.randomBytes(6).toString('hex');
   const store = new RunStore(input.storeRoot);
-  const experiment = input.experiment?.trim() || await defaultExperiment(store, dataset.path, n.split) || `${datasetStem(input.datasetPath)} fine-tune`;
+  // An experiment of its own (not the LR baseline's, whose name would then hold fine-tuned rows); the results borrow
+  // the LR baseline runs of the same file, split, fraction and seed (results/baseline-reuse.ts).
+  const experiment = input.experiment?.trim() || `${datasetStem(input.datasetPath)} fine-tune`;
   const version = codeVersion();
   const runs: PreparedFinetuneRun[] = [];
   ctx.progress(0.9, 'creating the runs');
@@ -385,7 +371,7 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     const record = await store.create({
       kind: 'finetune', name: `${model.label} f=${p.fraction} seed=${p.seed}`, experiment, dataset, query,
       publishedDataset: input.publishedDataset, labelColumn: input.labelColumn, split: n.split, seed: p.seed, fraction: p.fraction,
-      stratifiedFewShot: n.stratifiedFewShot, model, parameters: { batch, finetune }, codeVersion: version,
+      stratifiedFewShot: n.stratifiedFewShot, model, parameters: { batch, finetune, ...(demoWeights ? { demoWeights: true } : {}) }, codeVersion: version,
       protocol: { preset: input.preset ?? '', fewShotDraw: p.draw, deviations },
     });
     await store.writeSplit(record.id, { train: p.train, validation: p.validation, test: data.split.test });

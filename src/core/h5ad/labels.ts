@@ -1,13 +1,16 @@
 /**
  * Which obs columns are likely cell-type labels: the views list them first and the Run Baseline flow proposes them.
- * A candidate is categorical (or string) with between 2 and 500 distinct values; a name that says "cell type",
- * "label", "annotation" or "cluster" ranks first.
+ * A candidate is categorical (or string) with between 2 and 500 distinct values. Candidates with few categories (at
+ * most 50: cell types, not a 96-well plate position or a barcode) come before those with many, and within each, a
+ * name that says "cell type", "label", "annotation" or "cluster" ranks first.
  */
 import type { Label } from '../splits';
 import { H5adError, type ColumnSummary, type DataFrame } from './types';
 
 const LABEL_NAME = /cell[ _.-]?type|celltype|label|annotation|cluster|lineage|type$/i;
 const MAX_CATEGORIES = 500;
+/** a candidate with more categories than this ranks after those with fewer (a plate has 96 or 384 wells) */
+const FEW_CATEGORIES = 50;
 
 export function isLabelCandidate(col: ColumnSummary): boolean {
   if (col.kind !== 'categorical' && col.kind !== 'string') return false;
@@ -17,7 +20,8 @@ export function isLabelCandidate(col: ColumnSummary): boolean {
 
 /** Column names, label candidates first (named ones before the rest), then every other column in file order. */
 export function orderColumnsForLabels(columns: readonly ColumnSummary[]): { candidates: string[]; ordered: ColumnSummary[] } {
-  const score = (c: ColumnSummary) => (isLabelCandidate(c) ? (LABEL_NAME.test(c.name) ? 0 : 1) : 2);
+  const many = (c: ColumnSummary) => c.kind === 'categorical' && (c.nCategories ?? 0) > FEW_CATEGORIES;
+  const score = (c: ColumnSummary) => (isLabelCandidate(c) ? (many(c) ? 2 : 0) + (LABEL_NAME.test(c.name) ? 0 : 1) : 4);
   const ordered = columns.map((c, i) => ({ c, i })).sort((a, b) => score(a.c) - score(b.c) || a.i - b.i).map(x => x.c);
   return { candidates: ordered.filter(isLabelCandidate).map(c => c.name), ordered };
 }

@@ -5,6 +5,7 @@
  * genes with a model's vocabulary.
  */
 import type { CsrMatrix } from '../sparse';
+import { geneMatchKey } from './gene-ids';
 import type { Column } from './types';
 
 export interface Histogram {
@@ -163,7 +164,10 @@ export interface Composition {
   kind: Column['kind'];
   /** rows without a value */
   nMissing: number;
-  /** most frequent first (ties in category order) */
+  /**
+   * in category order: a categorical column's own order, numbers ascending, other values sorted as text (numbers
+   * within text compared as numbers: "cluster 2" before "cluster 10")
+   */
   counts: { value: string; count: number }[];
   /** true when there were more distinct values than listed */
   truncated: boolean;
@@ -197,6 +201,8 @@ export function numericBins(values: readonly number[]): { value: string; count: 
   for (const v of values) bins[Math.min(n - 1, Math.floor((v - start) / step))].count++;
   return bins;
 }
+
+const TEXT_ORDER = new Intl.Collator('en', { numeric: true });
 
 /** How many rows carry each value of a column (categories keep their names; numbers are shown as text). */
 export function composition(col: Column): Composition {
@@ -233,13 +239,13 @@ export function composition(col: Column): Composition {
         const bins = numericBins(present).map(({ value, count }) => ({ value, count }));
         return { column: col.name, kind: col.kind, nMissing, counts: bins, truncated: false, binned: true };
       }
-      for (const v of present) bump(String(v));
+      for (const v of [...present].sort((a, b) => a - b)) bump(String(v));
       break;
     }
   }
-  const order = [...counts.keys()];
   const list = [...counts.entries()].map(([value, count]) => ({ value, count }));
-  list.sort((a, b) => b.count - a.count || order.indexOf(a.value) - order.indexOf(b.value));
+  // categories and numbers are already in their order (categories as declared, numbers bumped ascending)
+  if (col.kind === 'string' || col.kind === 'boolean' || col.kind === 'nullable-boolean') list.sort((a, b) => TEXT_ORDER.compare(a.value, b.value));
   return { column: col.name, kind: col.kind, nMissing, counts: list, truncated };
 }
 
@@ -356,14 +362,15 @@ export interface GeneOverlap {
   examplesMissing: string[];
 }
 
+/** Data genes found in the reference; a versioned Ensembl id finds the unversioned one (geneMatchKey). */
 export function geneOverlap(dataGenes: readonly string[], referenceGenes: readonly string[]): GeneOverlap {
-  const ref = new Set(referenceGenes);
+  const ref = new Set(referenceGenes.map(geneMatchKey));
   const distinct = new Set(dataGenes);
   let nOverlap = 0;
   const examplesMissing: string[] = [];
   for (const g of distinct) {
-    if (ref.has(g)) nOverlap++;
+    if (ref.has(geneMatchKey(g))) nOverlap++;
     else if (examplesMissing.length < 20) examplesMissing.push(g);
   }
-  return { nDataGenes: distinct.size, nReference: ref.size, nOverlap, examplesMissing };
+  return { nDataGenes: distinct.size, nReference: new Set(referenceGenes).size, nOverlap, examplesMissing };
 }

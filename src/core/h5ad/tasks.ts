@@ -3,7 +3,6 @@
  * blocks, so their memory stays bounded by the block size and the per-cell arrays.
  */
 import { jsonProblem } from '../safe-text';
-import * as fs from 'fs';
 import { CancelledError, type TaskContext } from '../workers/task';
 import { openH5ad } from './read';
 import {
@@ -11,6 +10,7 @@ import {
   composition, detectGeneNamespace, distribution, geneOverlap as overlapOf, parseGeneReference,
 } from './stats';
 import { AnnDataReader, DataFrame, DatasetSummary, H5adError } from './types';
+import { readTextFileSync, UnsafeFileError } from '../safe-read';
 
 export async function summarize(input: { path: string }): Promise<DatasetSummary> {
   const reader = await openH5ad(input.path);
@@ -140,8 +140,13 @@ export interface GeneOverlapInput {
 }
 
 export interface GeneOverlapResult extends GeneOverlap {
-  /** what was matched: 'var_names' or the column */
+  /**
+   * what was matched: the column asked for, or else the candidate (var_names or a gene-like var column) that
+   * shares the most genes with the list (var_names on a tie)
+   */
   matchedOn: string;
+  /** true when matchedOn was chosen as the best candidate rather than asked for */
+  bestOfCandidates: boolean;
   /** the same overlap for var_names and each gene-like var column, to spot a better choice */
   byColumn: { column: string; nOverlap: number }[];
 }
@@ -149,9 +154,9 @@ export interface GeneOverlapResult extends GeneOverlap {
 export async function geneOverlap(input: GeneOverlapInput, ctx: TaskContext): Promise<GeneOverlapResult> {
   let text: string;
   try {
-    text = fs.readFileSync(input.genesFile, 'utf8');
-  } catch {
-    throw new H5adError(input.genesFile, 'cannot read the gene list (file not found or unreadable)');
+    text = readTextFileSync(input.genesFile);
+  } catch (e) {
+    throw new H5adError(input.genesFile, e instanceof UnsafeFileError ? e.problem : 'cannot read the gene list (file not found or unreadable)');
   }
   let reference: string[];
   try {
@@ -166,7 +171,7 @@ export async function geneOverlap(input: GeneOverlapInput, ctx: TaskContext): Pr
     const frame = input.genesFrom === 'raw' ? reader.rawVar() : reader.var();
     if (!frame) throw new H5adError(input.path, 'the file has no raw/var');
     const candidates = new Map<string, string[]>([['var_names', frame.index], ...geneLikeColumns(frame)]);
-    let genes = frame.index;
+    let genes: string[] | undefined;
     if (input.geneColumn !== undefined) {
       const col = frame.columns.find(c => c.name === input.geneColumn);
       if (!col) throw new H5adError(input.path, `var has no column '${input.geneColumn}'`);
@@ -175,11 +180,14 @@ export async function geneOverlap(input: GeneOverlapInput, ctx: TaskContext): Pr
       else throw new H5adError(input.path, `var column '${input.geneColumn}' holds ${col.kind} values, not gene names`);
       candidates.set(input.geneColumn, genes);
     }
-    const result = overlapOf(genes, reference);
-    const refSet = new Set(reference);
-    const byColumn = [...candidates.entries()].map(([column, names]) => ({ column, nOverlap: new Set(names.filter(g => refSet.has(g))).size }));
+    const overlaps = [...candidates.entries()].map(([column, names]) => ({ column, names, overlap: overlapOf(names, reference) }));
+    const byColumn = overlaps.map(o => ({ column: o.column, nOverlap: o.overlap.nOverlap }));
     ctx.progress(1, 'done');
-    return { ...result, matchedOn: input.geneColumn ?? 'var_names', byColumn };
+    if (genes !== undefined) return { ...overlapOf(genes, reference), matchedOn: input.geneColumn!, bestOfCandidates: false, byColumn };
+    // The headline reports the best candidate: var_names of Ensembl ids share nothing with a vocabulary of symbols
+    // that a var column of symbols matches well.
+    const best = overlaps.reduce((a, b) => (b.overlap.nOverlap > a.overlap.nOverlap ? b : a));
+    return { ...best.overlap, matchedOn: best.column, bestOfCandidates: true, byColumn };
   } finally {
     reader.close();
   }

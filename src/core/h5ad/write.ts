@@ -532,7 +532,7 @@ function fsReason(code: string): string {
  * Temp files of this target left by a writer that was killed (kill -9, power loss): `.<stem>.tmp-<pid>-<hex>.h5ad`
  * whose pid no longer runs. They are removed before a new write of the same target; returns their paths.
  */
-export function removeStaleTemps(target: string): string[] {
+export function removeStaleTemps(target: string, opts: { ownPid?: boolean } = {}): string[] {
   const dir = path.dirname(target);
   const stem = path.basename(target, '.h5ad');
   const removed: string[] = [];
@@ -546,7 +546,9 @@ export function removeStaleTemps(target: string): string[] {
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.h5ad')) continue;
     const m = /^(\d+)-[0-9a-f]{8}\.h5ad$/.exec(name.slice(prefix.length));
-    if (!m || processExists(Number(m[1]))) continue;
+    if (!m) continue;
+    // ownPid: this process's own temps (a worker thread ended before it could remove its file); else dead owners'.
+    if (opts.ownPid ? Number(m[1]) !== process.pid : processExists(Number(m[1]))) continue;
     const file = path.join(dir, name);
     try {
       if (!fs.lstatSync(file).isFile()) continue;

@@ -10,10 +10,10 @@
  *   and scGPT token ids outside the embedding. Without a checkpoint (random initialisation) the value scale is checked
  *   against what the model family reads.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { checkDatasetTask, type CompatReport } from '../checkpoints/compat';
 import { describeModel, type ModelFacts } from '../checkpoints/compat-model';
+import { readJson } from '../checkpoints/inspect';
 import { readSplitLabels, resolveCheckpoint, scgptValidationSplit, type SplitLabels } from '../finetune/prepare';
 import { openH5ad } from '../h5ad/read';
 import type { ValueScale } from '../h5ad/stats';
@@ -192,7 +192,7 @@ async function shapeProblems(model: ModelFacts, datasetPath: string, kind: Finet
         for (const v of values) if (Number.isFinite(v) && v > maxId) maxId = v;
       } else if (model.genesFile && /\.json$/i.test(model.genesFile)) {
         // the worker maps var_names through vocab.json
-        const vocab = JSON.parse(fs.readFileSync(model.genesFile, 'utf8')) as Record<string, unknown>;
+        const vocab = readJson(model.genesFile) as Record<string, unknown>; // guarded: regular file, bounded
         for (const g of reader.var().index) { const id = vocab[g]; if (typeof id === 'number' && id > maxId) maxId = id; }
       }
       if (maxId >= model.weightGenes) {

@@ -323,8 +323,11 @@ export function toFloat64(block: CsrMatrix): CsrBlock {
   return { nRows: block.nRows, nCols: block.nCols, indptr: block.indptr, indices: block.indices, data };
 }
 
-/** What the recipe expects the input values to be. */
-export type InputExpectation = 'counts' | 'log-normalized';
+/**
+ * What the recipe expects the input values to be: integer counts, normalised values (TPM, FPKM, CPM: any finite
+ * non-negative value) or log-normalised values (non-integer).
+ */
+export type InputExpectation = 'counts' | 'normalized' | 'log-normalized';
 
 /**
  * Guards a recipe against input it would process wrongly. Checked per block while streaming (only the columns the
@@ -339,7 +342,7 @@ export class InputCheck {
     private readonly file: string,
     private readonly expectation: InputExpectation,
     private readonly geneNames: readonly string[],
-    /** how to tell the user to switch expectation, e.g. 'set "inputIsLogNormalized": true' */
+    /** how to tell the user to switch expectation, e.g. 'set "input": "normalized"' */
     private readonly hint: string,
   ) {}
 
@@ -366,7 +369,7 @@ export class InputCheck {
         if (!Number.isFinite(v)) this.fail(`holds ${v} at cell ${firstRow + r}, gene ${this.geneNames[c]}; remove or fix non-finite values first`);
         if (v < 0) {
           this.fail(`holds a negative value (${v}) at cell ${firstRow + r}, gene ${this.geneNames[c]}: ` +
-            'the recipe needs raw counts or log-normalised values, not scaled or centred data');
+            'the recipe needs raw counts, normalised (TPM, FPKM, CPM) or log-normalised values, not scaled or centred data');
         }
         if (v > 0) this.positives++;
         if (v > this.maxValue) this.maxValue = v;
@@ -374,7 +377,7 @@ export class InputCheck {
           this.nonInteger = true;
           if (this.expectation === 'counts') {
             this.fail(`expects raw counts, but the input holds non-integer values (e.g. ${v} at cell ${firstRow + r}, ` +
-              `gene ${this.geneNames[c]}); it looks normalised or log-transformed already` + (this.hint ? `; ${this.hint}` : ''));
+              `gene ${this.geneNames[c]}); it looks normalised (TPM, FPKM, CPM) or log-transformed already` + (this.hint ? `; ${this.hint}` : ''));
           }
         }
       }

@@ -1,7 +1,8 @@
 /** Gene lists and vocabularies the recipes align to, and the column maps that do the aligning. */
-import * as fs from 'fs';
+import { geneMatchKey } from '../h5ad/gene-ids';
 import { H5adError } from '../h5ad/types';
 import { geneForMessage, jsonProblem } from '../safe-text';
+import { readProblem, readTextFile } from '../safe-read';
 
 /**
  * Parses a reference gene list: one gene per line, or a table whose first field (tab, comma or space separated)
@@ -42,9 +43,9 @@ export async function loadGeneList(file: string, readVarNames?: (file: string) =
   }
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (e) {
-    throw new H5adError(file, `cannot read the reference gene list: ${(e as Error).message}`);
+    throw new H5adError(file, `cannot read the reference gene list: ${readProblem(e)}`);
   }
   return parseGeneList(text, file);
 }
@@ -76,9 +77,9 @@ export function parseVocab(text: string, file: string): Map<string, number> {
 export async function loadVocab(file: string): Promise<Map<string, number>> {
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (e) {
-    throw new H5adError(file, `cannot read the vocabulary: ${(e as Error).message}`);
+    throw new H5adError(file, `cannot read the vocabulary: ${readProblem(e)}`);
   }
   return parseVocab(text, file);
 }
@@ -106,22 +107,23 @@ export interface ReferenceAlignment {
 }
 
 /**
- * Aligns data genes to a reference order (scBERT). With rule "first" (the published script's) a reference gene
+ * Aligns data genes to a reference order (scBERT); Ensembl ids match with or without their version. With rule "first" (the published script's) a reference gene
  * takes the first data column with its name and later columns are dropped; with "sum" every column with the name
  * maps to the reference position, and remapColumns adds their values.
  */
 export function alignToReference(
   dataGenes: readonly string[], reference: readonly string[], rule: DuplicateGenesRule = 'first',
 ): ReferenceAlignment {
+  // Matched on geneMatchKey: a versioned Ensembl id finds the unversioned one and the other way round.
   const position = new Map<string, number>();
-  reference.forEach((g, i) => position.set(g, i));
+  reference.forEach((g, i) => { const k = geneMatchKey(g); if (!position.has(k)) position.set(k, i); });
   const colMap = new Int32Array(dataGenes.length).fill(-1);
   const present = new Uint8Array(reference.length);
   const repeats = new Set<number>();
   let found = 0;
   let duplicateColumns = 0;
   dataGenes.forEach((g, c) => {
-    const p = position.get(g);
+    const p = position.get(geneMatchKey(g));
     if (p === undefined) return;
     if (present[p]) {
       duplicateColumns++;

@@ -12,6 +12,7 @@
 import { genesForMessage } from '../safe-text';
 import { MT19937 } from '../random/mt19937';
 import type { CsrMatrix } from '../sparse';
+import { geneMatchKey, keyedLookup } from '../h5ad/gene-ids';
 import { H5adError, type Column, type DataFrame } from '../h5ad/types';
 import { CancelledError } from '../workers/task';
 import { binRows } from './binning';
@@ -23,7 +24,7 @@ import {
 } from './genes';
 import { ClippedMoments, GeneMoments, HvgInputError, fitBatches, selectHvg, selectSameNames, type HvgResult } from './hvg';
 import { provenanceUns } from './provenance';
-import type { BenchmarkParams, Recipe, ScbertParams, ScgptParams } from './recipe';
+import type { BenchmarkParams, InputKind, Recipe, ScbertParams, ScgptParams } from './recipe';
 
 /** Where rows come from: the AnnData reader, or an in-memory fake in tests. */
 export interface RowSource {
@@ -101,6 +102,8 @@ export interface PreprocessReport {
   highlyVariableGenes?: number;
   /** whether normalize_total + log were applied (false for log-normalised input) */
   normalized: boolean;
+  /** what the recipe took the input values to be (the recipe's "input") */
+  input: InputKind;
 }
 
 const DEFAULT_BLOCK_ROWS = 4096;
@@ -209,13 +212,14 @@ class PipelineRun {
     this.passIndex++;
   }
 
+  /** The vocabulary keyed by geneMatchKey: look genes up with `geneMatchKey(gene)`. */
   private vocabOrFail(): ReadonlyMap<string, number> {
     if (!this.opts.vocab) throw new Error('the recipe needs a vocabulary: pass opts.vocab');
-    return this.opts.vocab;
+    return keyedLookup(this.opts.vocab);
   }
 
   private vocabSelection(genes: string[], vocab: ReadonlyMap<string, number>): Selection {
-    const sel = selectionFromFlags(genes.map(g => vocab.has(g)));
+    const sel = selectionFromFlags(genes.map(g => vocab.has(geneMatchKey(g))));
     if (sel.kept.length === 0) {
       const where = this.opts.vocabFile ? ` ${this.opts.vocabFile}` : '';
       this.fail(`no gene is in the vocabulary${where} (first genes: ${genesForMessage(genes)}); ` +
@@ -259,9 +263,11 @@ class PipelineRun {
     if (align.found === 0) {
       const where = this.opts.referenceFile ? ` ${this.opts.referenceFile}` : '';
       this.fail(`no gene matches the reference list${where} (first genes here: ${genesForMessage(genes)}; ` +
-        `in the reference: ${genesForMessage(reference)}); set "geneColumn" if symbols are in a var column`);
+        `in the reference: ${genesForMessage(reference)}); set "geneColumn" if symbols are in a var column` +
+        (p.geneColumn === null ? varColumnsNote(this.source) : ''));
     }
-    const check = new InputCheck(this.source.path, 'counts', genes, '');
+    const check = new InputCheck(this.source.path, p.input, genes, inputHint(p.input));
+    const logNormalized = p.input === 'log-normalized';
     const nRef = reference.length;
     await this.sink.begin({
       varNames: [...reference],
@@ -285,27 +291,28 @@ class PipelineRun {
         nGenes.push(positives[r]);
         nCounts.push(totals[r]);
       }
-      await this.sink.append({ X: keptRowsFloat32(aligned, keep, { targetSum: p.targetSum, logBase: p.logBase }), layers: {} });
+      const transform = logNormalized ? null : { targetSum: p.targetSum, logBase: p.logBase };
+      await this.sink.append({ X: keptRowsFloat32(aligned, keep, transform), layers: {} });
     });
     check.finish();
-    return this.finish(recipe, kept, cellCountColumns(nGenes, nCounts), {
+    return this.finish(recipe, kept, cellCountColumns(nGenes, logNormalized ? null : nCounts), {
       recipe: 'scbert', cellsIn: this.source.nObs, cellsOut: kept.length, genesIn: genes.length, genesOut: nRef,
       passes: this.passIndex, referenceGenes: nRef, referenceGenesFound: align.found,
       duplicateColumns: align.duplicateColumns, duplicatedGenes: align.duplicatedGenes, duplicateGenesRule: align.rule,
-      cellsFiltered: this.source.nObs - kept.length, normalized: true,
+      cellsFiltered: this.source.nObs - kept.length, normalized: !logNormalized, input: p.input,
     });
   }
 
   async scgpt(recipe: Recipe, p: ScgptParams): Promise<PreprocessReport> {
     const vocab = this.vocabOrFail();
     const genes = geneNamesOf(this.source, p.geneColumn);
-    if (p.nTopGenes !== null && p.inputIsLogNormalized) {
-      this.fail('highly variable genes (Seurat v3 flavour) need raw counts, but "inputIsLogNormalized" is true; ' +
+    const logNormalized = p.input === 'log-normalized';
+    if (p.nTopGenes !== null && logNormalized) {
+      this.fail('highly variable genes (Seurat v3 flavour) need raw counts, but "input" is "log-normalized"; ' +
         'set "nTopGenes": null (the published scGPT datasets already hold 3,000 highly variable genes)');
     }
     const inVocab = this.vocabSelection(genes, vocab);
-    const check = new InputCheck(this.source.path, p.inputIsLogNormalized ? 'log-normalized' : 'counts', genes,
-      p.inputIsLogNormalized ? 'set "inputIsLogNormalized": false for raw counts' : 'set "inputIsLogNormalized": true if it is log-normalised');
+    const check = new InputCheck(this.source.path, p.input, genes, inputHint(p.input));
     const geneFilter = p.minCountsPerGene > 0 || p.minCellsPerGene > 0;
     const batches = p.nTopGenes !== null && p.hvgBatchKey !== null ? batchesOf(this.source, p.hvgBatchKey) : null;
     this.nPasses = 1 + (geneFilter ? 1 : 0) + (p.nTopGenes !== null ? 2 : 0);
@@ -376,16 +383,16 @@ class PipelineRun {
         nGenesPerCell.push(positives[r]);
         nCounts.push(totals[r]);
       }
-      const X = keptRowsFloat32(b, keep, p.inputIsLogNormalized ? null : { targetSum: p.targetSum }, hvgSelect);
+      const X = keptRowsFloat32(b, keep, logNormalized ? null : { targetSum: p.targetSum }, hvgSelect);
       await this.sink.append({ X, layers: { [p.binnedLayer]: binnedLayer(X, p.nBins, rand) } });
     });
     check.finish();
-    return this.finish(recipe, kept, cellCountColumns(nGenesPerCell, p.inputIsLogNormalized ? null : nCounts), {
+    return this.finish(recipe, kept, cellCountColumns(nGenesPerCell, logNormalized ? null : nCounts), {
       recipe: 'scgpt', cellsIn: this.source.nObs, cellsOut: kept.length, genesIn: genes.length,
       genesOut: finalSel.kept.length, passes: this.passIndex, genesInVocab: inVocab.kept.length,
       genesFiltered: inVocab.kept.length - nGenes2, cellsFiltered: this.source.nObs - kept.length,
       ...countDuplicateColumns(genes, inVocab.kept), duplicateGenesRule: 'keep',
-      ...(hvg ? { highlyVariableGenes: outSel.kept.length } : {}), normalized: !p.inputIsLogNormalized,
+      ...(hvg ? { highlyVariableGenes: outSel.kept.length } : {}), normalized: !logNormalized, input: p.input,
     });
   }
 
@@ -393,7 +400,8 @@ class PipelineRun {
     const genes = geneNamesOf(this.source, p.geneColumn);
     const vocab = p.vocab === null ? null : this.vocabOrFail();
     const stage1 = vocab ? this.vocabSelection(genes, vocab) : selectionFromFlags(new Uint8Array(genes.length).fill(1));
-    const check = new InputCheck(this.source.path, 'counts', genes, 'the benchmark recipe takes log1p of raw counts');
+    const check = new InputCheck(this.source.path, p.input, genes, inputHint(p.input));
+    const logNormalized = p.input === 'log-normalized';
     const geneFilter = p.minCountsPerGene > 0;
     this.nPasses = geneFilter ? 2 : 1;
     let sel = stage1;
@@ -416,16 +424,16 @@ class PipelineRun {
       const b = remapColumns(block, sel.colMap, nOut, scratch);
       rowPositives(b).forEach(n => nGenesPerCell.push(n));
       rowSums(b).forEach(n => nCounts.push(n));
-      const X = keptRowsFloat32(b, new Uint8Array(b.nRows).fill(1), { targetSum: null });
+      const X = keptRowsFloat32(b, new Uint8Array(b.nRows).fill(1), logNormalized ? null : { targetSum: null });
       await this.sink.append({ X, layers: binning ? { [p.binnedLayer]: binnedLayer(X, p.nBins, rand) } : {} });
     });
     check.finish();
     const kept = Array.from({ length: this.source.nObs }, (_, i) => i);
-    return this.finish(recipe, kept, cellCountColumns(nGenesPerCell, nCounts), {
+    return this.finish(recipe, kept, cellCountColumns(nGenesPerCell, logNormalized ? null : nCounts), {
       recipe: 'benchmark', cellsIn: this.source.nObs, cellsOut: kept.length, genesIn: genes.length, genesOut: nOut,
       passes: this.passIndex, ...(vocab ? { genesInVocab: stage1.kept.length } : {}),
       ...countDuplicateColumns(genes, stage1.kept), duplicateGenesRule: 'keep',
-      genesFiltered: stage1.kept.length - nOut, cellsFiltered: 0, normalized: false,
+      genesFiltered: stage1.kept.length - nOut, cellsFiltered: 0, normalized: false, input: p.input,
     });
   }
 }
@@ -436,8 +444,24 @@ function binnedLayer(X: CsrMatrix, nBins: number, rand: () => number): CsrMatrix
   return { nRows: X.nRows, nCols: X.nCols, indptr: X.indptr, indices: X.indices, data: Float32Array.from(bins) };
 }
 
+/** `vocab` keyed by geneMatchKey (vocabOrFail). */
 function vocabIdColumn(genes: readonly string[], kept: Int32Array, vocab: ReadonlyMap<string, number>): Column {
-  return { kind: 'numeric', name: 'id_in_vocab', dtype: 'int64', values: Float64Array.from(kept, c => vocab.get(genes[c])!) };
+  return { kind: 'numeric', name: 'id_in_vocab', dtype: 'int64', values: Float64Array.from(kept, c => vocab.get(geneMatchKey(genes[c]))!) };
+}
+
+/** " (var columns: a, b)" for a message that suggests "geneColumn"; empty when var has no columns. */
+function varColumnsNote(source: RowSource): string {
+  const names = source.var().columns.filter(c => c.kind === 'string' || c.kind === 'categorical').map(c => `"${c.name}"`);
+  return names.length ? ` (var columns: ${names.join(', ')})` : '';
+}
+
+/** How to tell the user that the input is of another kind than the recipe's "input" says. */
+function inputHint(input: InputKind): string {
+  switch (input) {
+    case 'counts': return 'set "input": "normalized" for TPM, FPKM or CPM values, or "log-normalized" for log-transformed values';
+    case 'normalized': return 'set "input": "log-normalized" for log-transformed values';
+    case 'log-normalized': return 'set "input": "counts" for raw counts';
+  }
 }
 
 function hvgColumns(h: HvgResult, kept: Int32Array): Column[] {

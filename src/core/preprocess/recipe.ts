@@ -5,10 +5,10 @@
  * vocabulary). docs/recipes.md documents each one; keep the two in step.
  */
 import { jsonProblem } from '../safe-text';
-import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { H5adError } from '../h5ad/types';
+import { readProblem, readTextFileSync } from '../safe-read';
 
 /** Which matrix holds the input values: `X`, `raw/X` (with raw/var's names) or `layers/<name>`. */
 const InputMatrix = z
@@ -17,6 +17,13 @@ const InputMatrix = z
   .default('X');
 /** A var column holding gene symbols, when var_names are something else (e.g. Ensembl ids); null = var_names. */
 const GeneColumn = z.string().min(1).nullable().default(null);
+/**
+ * What the input matrix holds: raw integer counts; values normalised for depth but not log-transformed (TPM, FPKM,
+ * CPM); or log-normalised values. "counts" and "normalized" both go through the recipe's normalise + log steps
+ * ("normalized" skips the integer check); "log-normalized" skips those steps.
+ */
+export const InputKindSchema = z.enum(['counts', 'normalized', 'log-normalized']);
+export type InputKind = z.output<typeof InputKindSchema>;
 const NonNegativeInt = z.number().int().min(0);
 const Seed = z.number().int().min(0).max(0xffffffff);
 const LayerName = z.string().regex(/^[^/]+$/, 'a layer name without "/"');
@@ -25,6 +32,7 @@ export const ScbertParamsSchema = z.strictObject({
   /** text list (one gene a line), a gene2vec-style table (gene first on each line) or an .h5ad (its var_names) */
   referenceGenes: z.string().min(1),
   inputMatrix: InputMatrix,
+  input: InputKindSchema.default('counts'),
   geneColumn: GeneColumn,
   /** cells with fewer expressed reference genes are dropped (scanpy filter_cells(min_genes)) */
   minGenes: NonNegativeInt.default(200),
@@ -42,8 +50,10 @@ export const ScgptParamsSchema = z.strictObject({
   vocab: z.string().min(1),
   inputMatrix: InputMatrix,
   geneColumn: GeneColumn,
-  /** the published scGPT fine-tuning sets are already log-normalised: then normalisation and log1p are skipped */
-  inputIsLogNormalized: z.boolean().default(false),
+  /** the published scGPT fine-tuning sets are already log-normalised ("log-normalized"): then normalisation and log1p are skipped */
+  input: InputKindSchema.optional(),
+  /** the older name of `"input": "log-normalized"` (true) or `"input": "counts"` (false) */
+  inputIsLogNormalized: z.boolean().optional(),
   minCountsPerGene: NonNegativeInt.default(0),
   minCellsPerGene: NonNegativeInt.default(0),
   minCountsPerCell: NonNegativeInt.default(0),
@@ -55,11 +65,23 @@ export const ScgptParamsSchema = z.strictObject({
   nBins: z.number().int().min(3).max(100000).default(51),
   seed: Seed.default(0),
   binnedLayer: LayerName.default('X_binned'),
+}).transform(({ input, inputIsLogNormalized, ...rest }, ctx) => {
+  const alias: InputKind | undefined = inputIsLogNormalized === undefined ? undefined : inputIsLogNormalized ? 'log-normalized' : 'counts';
+  if (input !== undefined && alias !== undefined && input !== alias) {
+    ctx.addIssue({
+      code: 'custom', path: ['inputIsLogNormalized'],
+      message: `${inputIsLogNormalized} contradicts "input": "${input}" (it is the older name of "input": "${alias}"); keep only "input"`,
+    });
+    return z.NEVER;
+  }
+  return { ...rest, input: input ?? alias ?? 'counts' };
 });
 
 export const BenchmarkParamsSchema = z.strictObject({
   /** "none": log1p(counts); "bin": log1p(counts) plus per-cell quantile bins in a layer */
   mode: z.enum(['none', 'bin']).default('none'),
+  /** "counts" and "normalized": log1p of the stored values; "log-normalized": the values as they are */
+  input: InputKindSchema.default('counts'),
   /** optional scGPT vocab.json: keep vocabulary genes only and record their ids */
   vocab: z.string().min(1).nullable().default(null),
   inputMatrix: InputMatrix,
@@ -85,14 +107,14 @@ export type RecipeInput = z.input<typeof RecipeSchema>;
 
 /** Defaults of every parameter that has one, per recipe (for UIs and docs). */
 export const RECIPE_DEFAULTS = {
-  scbert: { inputMatrix: 'X', geneColumn: null, minGenes: 200, targetSum: 1e4, logBase: 2, duplicateGenes: 'first' },
+  scbert: { inputMatrix: 'X', input: 'counts', geneColumn: null, minGenes: 200, targetSum: 1e4, logBase: 2, duplicateGenes: 'first' },
   scgpt: {
-    inputMatrix: 'X', geneColumn: null, inputIsLogNormalized: false, minCountsPerGene: 0, minCellsPerGene: 0,
+    inputMatrix: 'X', geneColumn: null, input: 'counts', minCountsPerGene: 0, minCellsPerGene: 0,
     minCountsPerCell: 0, targetSum: 1e4, nTopGenes: null, hvgBatchKey: null, hvgSpan: 0.3, nBins: 51, seed: 0,
     binnedLayer: 'X_binned',
   },
   benchmark: {
-    mode: 'none', vocab: null, inputMatrix: 'X', geneColumn: null, minCountsPerGene: 0, nBins: 51, seed: 0,
+    mode: 'none', input: 'counts', vocab: null, inputMatrix: 'X', geneColumn: null, minCountsPerGene: 0, nBins: 51, seed: 0,
     binnedLayer: 'X_binned',
   },
 } as const;
@@ -112,9 +134,9 @@ export function parseRecipe(value: unknown, source = 'recipe'): Recipe {
 export function readRecipeFile(file: string): Recipe {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFileSync(file);
   } catch (e) {
-    throw new H5adError(file, `cannot read the recipe: ${(e as Error).message}`);
+    throw new H5adError(file, `cannot read the recipe: ${readProblem(e)}`);
   }
   let value: unknown;
   try {

@@ -16,6 +16,8 @@ export const CSV_COLUMNS = [
   'reference_model', 'p_accuracy', 'p_macro_f1', 'published_accuracy', 'published_macro_f1',
   // paper-style additions (after the original columns, so readers by position keep working)
   'accuracy_mark', 'macro_f1_mark', 'accuracy_minus_published', 'macro_f1_minus_published', 'accuracy_ci_half', 'macro_f1_ci_half',
+  // why published values are left out (the file is not the paper's dataset)
+  'published_note',
 ] as const;
 
 /** digits: decimals of metrics in Markdown/LaTeX (default 3); level: of the intervals (default 0.95) */
@@ -44,7 +46,7 @@ export function tableToCsv(table: ExperimentResults): string {
       r.published.accuracy[0]?.value ?? '', r.published.macroF1[0]?.value ?? '',
       significanceMark(r.vsReference?.pAccuracy), significanceMark(r.vsReference?.pMacroF1),
       diff(r.accuracy.mean, r.published.accuracy[0]?.value), diff(r.macroF1.mean, r.published.macroF1[0]?.value),
-      r.accuracy.ciHalfWidth, r.macroF1.ciHalfWidth,
+      r.accuracy.ciHalfWidth, r.macroF1.ciHalfWidth, r.publishedNote ?? '',
     ]));
   }
   return out.join('');

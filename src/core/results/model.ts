@@ -8,6 +8,9 @@ import type { RunMetrics, RunRecord } from '../runs/schema';
 import { datasetName } from '../runs/store';
 import { compareCodePoints } from '../splits';
 import { publishedCiHalfWidth, studentTTest, summarizeSeeds, welchTTest } from '../stats';
+import { ranOnDemoWeights } from '../checkpoints/demo-weights';
+import { borrowedBaselines, splitKey, splitLabel } from './baseline-reuse';
+import { paperDatasetMismatch } from './paper-identity';
 import { matchPublished, normalizeVariant, type PublishedNumber } from './published';
 
 export interface MetricSummary {
@@ -36,9 +39,11 @@ export interface PublishedCell {
 }
 
 export interface ResultRow {
-  /** stable key for views: dataset|model|fraction */
+  /** stable key for views: dataset|model|fraction, and |split when the experiment has several splits */
   key: string;
   dataset: string;
+  /** the split, as text ("stratified 0.2 (seed 2022)") */
+  split: string;
   /** the name used for published matching (alias or stem) */
   publishedDataset: string;
   model: string;
@@ -51,12 +56,14 @@ export interface ResultRow {
   accuracy: MetricSummary;
   macroF1: MetricSummary;
   isReference: boolean;
-  /** Welch's t-test against the reference model's row at the same dataset and fraction (both n >= 2) */
+  /** Welch's t-test against the reference model's row at the same dataset, split and fraction (both n >= 2) */
   vsReference: { model: string; pAccuracy: number; pMacroF1: number } | null;
   /** all matching published numbers, file order; the first is the one to show */
   published: { accuracy: PublishedCell[]; macroF1: PublishedCell[] };
   /** per-class-pair ("hard cells") metrics when asked for (class-pair.ts) */
   classPair?: { pair: [string, string]; accuracy: MetricSummary; f1: MetricSummary };
+  /** why published numbers are withheld: the file is not the paper's dataset (paper-identity.ts); null otherwise */
+  publishedNote: string | null;
 }
 
 export interface CurvePoint {
@@ -100,6 +107,12 @@ export interface ExperimentResults {
    * many runs; null when no counted run records a protocol (LR baselines, runs made before protocols were recorded)
    */
   protocolDeviations: { element: string; runs: number }[] | null;
+  /** the rows' distinct publishedNote texts */
+  publishedNotes: string[];
+  /** LR baseline rows borrowed from other experiments (same file, split, fraction, seed): one note per source */
+  borrowedNotes: string[];
+  /** the experiment mixes splits: rows carry the split and are compared only within one */
+  splits: string[];
 }
 
 /**
@@ -137,7 +150,12 @@ export function buildResultsModel(runs: readonly RunRecord[], published: readonl
   }
   const experiments = Array.from(byExperiment.entries())
     .sort(([a], [b]) => compareCodePoints(a, b))
-    .map(([name, list]) => buildExperiment(name, list, published, options.referenceModel, level, options.statistics?.(name) ?? 'welch'));
+    .map(([name, list]) => {
+      const borrowed = borrowedBaselines(name, list, runs);
+      const exp = buildExperiment(name, [...list, ...borrowed], published, options.referenceModel, level, options.statistics?.(name) ?? 'welch');
+      exp.borrowedNotes = Array.from(new Set(borrowed.map(r => r.note)));
+      return exp;
+    });
   return { experiments, level };
 }
 
@@ -157,12 +175,14 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
   referenceOption: string | undefined, level: number, statistics: ResultsStatistics): ExperimentResults {
   const excludedRuns: ExperimentResults['excludedRuns'] = [];
   const groups = new Map<string, RunRecord[]>();
+  const splits = Array.from(new Set(runs.filter(r => r.status === 'completed' && r.summary).map(r => splitKey(r.split))));
+  const withSplit = (r: RunRecord) => (splits.length > 1 ? `|${splitKey(r.split)}` : '');
   for (const r of runs) {
     if (r.status !== 'completed' || !r.summary) {
       excludedRuns.push({ id: r.id, status: r.status });
       continue;
     }
-    const key = groupKey(datasetName(r), r.model.label, r.fraction);
+    const key = groupKey(datasetName(r), r.model.label, r.fraction) + withSplit(r);
     const list = groups.get(key) ?? [];
     list.push(r);
     groups.set(key, list);
@@ -174,29 +194,32 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     const dataset = datasetName(first);
     const publishedDataset = first.publishedDataset ?? dataset;
     const matchKey = { dataset: publishedDataset, family: first.model.family, variant: first.model.variant, fraction: first.fraction };
+    const publishedNote = list.some(r => ranOnDemoWeights(r.parameters))
+      ? `published values are for the published weights; ${first.model.label} ran on the demo's random weights, so they are not shown beside it`
+      : paperDatasetMismatch(first, publishedDataset);
+    const matches = (metric: 'accuracy' | 'macro_f1') => (publishedNote ? [] : publishedCells(matchPublished(published, matchKey, metric)));
     rows.push({
-      key, dataset, publishedDataset, model: first.model.label, family: first.model.family,
+      key, dataset, split: splitLabel(first.split), publishedDataset, model: first.model.label, family: first.model.family,
       variant: normalizeVariant(first.model.variant), fraction: first.fraction, n: list.length,
       runIds: list.map(r => r.id), seeds: list.map(r => r.seed),
       accuracy: summarize(list.map(r => r.summary!.accuracy), level, statistics),
       macroF1: summarize(list.map(r => r.summary!.macroF1), level, statistics),
       isReference: false, vsReference: null,
-      published: {
-        accuracy: publishedCells(matchPublished(published, matchKey, 'accuracy')),
-        macroF1: publishedCells(matchPublished(published, matchKey, 'macro_f1')),
-      },
+      published: { accuracy: matches('accuracy'), macroF1: matches('macro_f1') },
+      publishedNote: publishedNote && matchPublished(published, matchKey, 'accuracy').concat(matchPublished(published, matchKey, 'macro_f1')).length ? publishedNote : null,
     });
   }
-  rows.sort((a, b) => compareCodePoints(a.dataset, b.dataset) || compareCodePoints(a.model, b.model) || a.fraction - b.fraction);
+  rows.sort((a, b) => compareCodePoints(a.dataset, b.dataset) || compareCodePoints(a.split, b.split) || compareCodePoints(a.model, b.model) || a.fraction - b.fraction);
   const models = Array.from(new Set(rows.map(r => r.model))).sort(compareCodePoints);
   const referenceModel = referenceOption !== undefined
     ? (models.includes(referenceOption) ? referenceOption : null)
     : rows.find(r => r.family === 'LR')?.model ?? null;
   if (referenceModel !== null) {
-    const refRows = new Map(rows.filter(r => r.model === referenceModel).map(r => [groupKey(r.dataset, '', r.fraction), r]));
+    // compared only at the same dataset, split and fraction
+    const refRows = new Map(rows.filter(r => r.model === referenceModel).map(r => [groupKey(r.dataset, r.split, r.fraction), r]));
     for (const row of rows) {
       if (row.model === referenceModel) { row.isReference = true; continue; }
-      const ref = refRows.get(groupKey(row.dataset, '', row.fraction));
+      const ref = refRows.get(groupKey(row.dataset, row.split, row.fraction));
       if (!ref || ref.n < 2 || row.n < 2) continue;
       const test = statistics === 'published' ? studentTTest : welchTTest;
       row.vsReference = {
@@ -211,6 +234,8 @@ function buildExperiment(name: string, runs: RunRecord[], published: readonly Pu
     datasets: Array.from(new Set(rows.map(r => r.dataset))).sort(compareCodePoints), models,
     fractions: Array.from(new Set(rows.map(r => r.fraction))).sort((a, b) => a - b), excludedRuns,
     probe: runs.some(r => r.kind === 'probe'), statistics, protocolDeviations: countDeviations(groups),
+    publishedNotes: Array.from(new Set(rows.map(r => r.publishedNote).filter((n): n is string => n !== null))),
+    borrowedNotes: [], splits: splits.length > 1 ? Array.from(new Set(rows.map(r => r.split))).sort(compareCodePoints) : [],
   };
 }
 

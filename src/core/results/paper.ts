@@ -92,6 +92,8 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
   const align: ('l' | 'r')[] = [];
   const col = (name: string, a: 'l' | 'r') => { headings.push(name); align.push(a); };
   if (showDataset) col('Dataset', 'l');
+  const showSplit = table.splits.length > 1;
+  if (showSplit) col('Split', 'l');
   col('Model', 'l');
   if (showFraction) col('Fraction', 'r');
   col('n', 'r');
@@ -111,6 +113,7 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
   const rows = table.rows.map((r: ResultRow): PaperRow => {
     const cells: PaperCell[] = [];
     if (showDataset) cells.push({ kind: 'text', text: r.dataset });
+    if (showSplit) cells.push({ kind: 'text', text: r.split });
     cells.push({ kind: 'text', text: r.isReference ? `${r.model} (reference)` : r.model });
     if (showFraction) cells.push({ kind: 'num', text: fractionText(r.fraction) });
     cells.push({ kind: 'num', text: String(r.n) });
@@ -158,5 +161,8 @@ export function paperTable(table: ExperimentResults, options: PaperOptions = {})
       ? `Deviations from the published protocol: ${deviations.map(d => `${d.element} (${d.runs} run${d.runs === 1 ? '' : 's'})`).join(', ')}.`
       : 'Fine-tunes: published protocol (no run deviates).');
   }
+  parts.push(...table.publishedNotes.map(n => `${n[0].toUpperCase()}${n.slice(1)}.`));
+  parts.push(...table.borrowedNotes.map(n => `${n}: same file, split, fraction and seed.`));
+  if (table.splits.length > 1) parts.push(`Several splits (${table.splits.join('; ')}): rows are compared only within one split.`);
   return { experiment: table.experiment, headings, align, rows, caption, footnote: parts.join(' '), showDataset, showFraction, showPublished };
 }

@@ -41,7 +41,7 @@ export class EventsTail {
     const identity = `${st.dev}:${st.ino}`;
     const start = this.restartIfNeeded(identity, st.size);
     if (st.size <= this.offset) return start;
-    const handle = await fs.promises.open(this.file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    const handle = await fs.promises.open(this.file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (fs.constants.O_NOFOLLOW ?? 0));
     let chunk: Buffer;
     try {
       chunk = Buffer.alloc(st.size - this.offset);

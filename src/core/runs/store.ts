@@ -13,15 +13,19 @@
  * A run found 'queued' or 'running' whose owner process is gone is marked 'interrupted' when read; its log and
  * events stay.
  *
- * A run store may come from an untrusted repository, so the store never writes through a symbolic link: appends
- * open the file with O_NOFOLLOW, run folders that are links are not listed, and a store opened read-only (the
- * extension does so in an untrusted workspace) writes nothing at all — an interrupted run is reported as such
- * without being saved.
+ * A run store may come from an untrusted repository, so the store never reads or writes through a symbolic link:
+ * every folder from the anchor (the workspace) down to the run folder must be a real folder (src/core/safe-dirs.ts,
+ * checked before each operation; a link is refused by name), appends open the file with O_NOFOLLOW, run.json and
+ * the other files are read with the guarded reader (regular files only, bounded size: src/core/safe-read.ts), run
+ * folders that are links are not listed, and a store opened read-only (the extension does so in an untrusted
+ * workspace) writes nothing at all — an interrupted run is reported as such without being saved.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../fs-atomic';
+import { checkRealFolders, mkdirReal } from '../safe-dirs';
+import { readTextFile, readTextFileIfExists } from '../safe-read';
 import { csvRow, parseCsv } from '../results/csv';
 import { isOwnerAlive } from './owner';
 import {
@@ -40,6 +44,16 @@ export const SPLIT_FILE = 'split.json';
 /** The default store folder inside a workspace. */
 export function defaultStoreRoot(workspace: string): string {
   return path.join(workspace, '.scwb', 'runs');
+}
+
+/**
+ * The folder the store's folder chain is checked from: the workspace for `<workspace>/.scwb/runs`, else the
+ * folder that holds the store (a store the user named elsewhere: the store folder itself must be real).
+ */
+export function storeAnchor(root: string): string {
+  const abs = path.resolve(root);
+  const parent = path.dirname(abs);
+  return path.basename(abs) === 'runs' && path.basename(parent) === '.scwb' ? path.dirname(parent) : parent;
 }
 
 /** What a caller gives to create a run; the store fills in id, times, status and schema version. */
@@ -72,6 +86,10 @@ export interface ExperimentGroup {
 }
 
 const LOCK_DIR = '.lock';
+/** Most bytes read from run.json or metrics.json. */
+const RUN_FILE_LIMIT = 16 * 1024 * 1024;
+/** Most bytes read from events.jsonl, run.log, predictions.csv or split.json. */
+const EVENTS_LIMIT = 256 * 1024 * 1024;
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
 
@@ -107,6 +125,8 @@ export interface RunStoreOptions {
    * asked at each call, so a store follows a workspace that becomes trusted.
    */
   readOnly?: boolean | (() => boolean);
+  /** the folder from which every level down to a run folder must be a real folder (default: storeAnchor(root)) */
+  anchor?: string;
 }
 
 /** Thrown by the write methods of a read-only store. */
@@ -116,9 +136,16 @@ export class RunStore {
   /** Updates of one run are applied one after another within this process. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly readOnlyOption: boolean | (() => boolean);
+  readonly anchor: string;
 
   constructor(readonly root: string, options: RunStoreOptions = {}) {
     this.readOnlyOption = options.readOnly ?? false;
+    this.anchor = options.anchor ?? storeAnchor(root);
+  }
+
+  /** Refuses a store or run folder reached through a symbolic link (any level below the anchor). */
+  private async checkFolders(id?: string): Promise<void> {
+    await checkRealFolders(this.anchor, id === undefined ? this.root : this.runDir(id));
   }
 
   get readOnly(): boolean {
@@ -140,12 +167,13 @@ export class RunStore {
 
   async create(init: NewRun): Promise<RunRecord> {
     this.assertWritable('create a run');
-    await fs.promises.mkdir(this.root, { recursive: true });
+    await mkdirReal(this.anchor, this.root);
     let id = newRunId();
     // mkdir without recursive fails when the folder exists, so two creators never share an id.
     for (;;) {
       try {
         await fs.promises.mkdir(this.runDir(id));
+        await this.checkFolders(id);
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -175,6 +203,7 @@ export class RunStore {
   }
 
   async scan(): Promise<{ runs: RunRecord[]; problems: Error[] }> {
+    await this.checkFolders();
     let entries: fs.Dirent[];
     try {
       entries = await fs.promises.readdir(this.root, { withFileTypes: true });
@@ -221,6 +250,7 @@ export class RunStore {
   /** Removes the run's folder and everything in it. */
   async delete(id: string): Promise<void> {
     this.assertWritable(`delete run ${id}`);
+    await this.checkFolders(id);
     await fs.promises.rm(this.runDir(id), { recursive: true, force: true });
   }
 
@@ -229,6 +259,7 @@ export class RunStore {
     const checked = RunEventSchema.safeParse(full);
     if (!checked.success) throw new Error(`run ${id}: invalid event: ${checked.error.issues[0]?.message}`);
     this.assertWritable(`append to the events of run ${id}`);
+    await this.checkFolders(id);
     await appendNoFollow(this.file(id, EVENTS_FILE), JSON.stringify(checked.data) + '\n');
   }
 
@@ -238,7 +269,8 @@ export class RunStore {
    */
   async readEvents(id: string): Promise<RunEvent[]> {
     const file = this.file(id, EVENTS_FILE);
-    const text = await readIfExists(file);
+    await this.checkFolders(id);
+    const text = await readIfExists(file, EVENTS_LIMIT);
     if (text === null) return [];
     const lines = text.split('\n');
     const complete = text.endsWith('\n');
@@ -265,11 +297,13 @@ export class RunStore {
     const stamp = new Date().toISOString();
     const lines = text.replace(/\n$/, '').split('\n').map(l => `${stamp} ${l}`).join('\n') + '\n';
     this.assertWritable(`append to the log of run ${id}`);
+    await this.checkFolders(id);
     await appendNoFollow(this.file(id, LOG_FILE), lines);
   }
 
   async readLog(id: string): Promise<string> {
-    return (await readIfExists(this.file(id, LOG_FILE))) ?? '';
+    await this.checkFolders(id);
+    return (await readIfExists(this.file(id, LOG_FILE), EVENTS_LIMIT)) ?? '';
   }
 
   async writeMetrics(id: string, metrics: Omit<RunMetrics, 'schemaVersion'>): Promise<RunMetrics> {
@@ -277,6 +311,7 @@ export class RunStore {
     const file = this.file(id, METRICS_FILE);
     const res = RunMetricsSchema.safeParse({ ...metrics, schemaVersion: RUN_SCHEMA_VERSION });
     if (!res.success) throw new RunFileError(file, `refusing to write invalid metrics: ${res.error.issues[0]?.message}`);
+    await this.checkFolders(id);
     await writeFileAtomic(file, JSON.stringify(res.data, null, 2) + '\n');
     return res.data;
   }
@@ -284,6 +319,7 @@ export class RunStore {
   /** The run's metrics, or null before it completed. */
   async readMetrics(id: string): Promise<RunMetrics | null> {
     const file = this.file(id, METRICS_FILE);
+    await this.checkFolders(id);
     const text = await readIfExists(file);
     return text === null ? null : parseRunFile(file, text, RunMetricsSchema);
   }
@@ -292,12 +328,14 @@ export class RunStore {
     this.assertWritable(`write the predictions of run ${id}`);
     const parts = [csvRow(['index', 'obs_name', 'true_label', 'predicted_label'])];
     for (const r of rows) parts.push(csvRow([r.index, r.obsName, r.trueLabel, r.predictedLabel]));
+    await this.checkFolders(id);
     await writeFileAtomic(this.file(id, PREDICTIONS_FILE), parts.join(''));
   }
 
   async readPredictions(id: string): Promise<PredictionRow[] | null> {
     const file = this.file(id, PREDICTIONS_FILE);
-    const text = await readIfExists(file);
+    await this.checkFolders(id);
+    const text = await readIfExists(file, EVENTS_LIMIT);
     if (text === null) return null;
     const rows = parseCsv(text, file);
     const header = rows.shift()?.join(',');
@@ -312,12 +350,14 @@ export class RunStore {
   async writeSplit(id: string, split: RunSplitRows): Promise<void> {
     this.assertWritable(`write the split of run ${id}`);
     const value = RunSplitRowsSchema.parse({ ...split, schemaVersion: RUN_SCHEMA_VERSION });
+    await this.checkFolders(id);
     await writeFileAtomic(this.file(id, SPLIT_FILE), JSON.stringify(value) + '\n');
   }
 
   async readSplit(id: string): Promise<RunSplitRows | null> {
     const file = this.file(id, SPLIT_FILE);
-    const text = await readIfExists(file);
+    await this.checkFolders(id);
+    const text = await readIfExists(file, EVENTS_LIMIT);
     return text === null ? null : parseRunFile(file, text, RunSplitRowsSchema);
   }
 
@@ -325,6 +365,7 @@ export class RunStore {
   async heartbeat(id: string): Promise<void> {
     this.assertWritable(`touch the heartbeat of run ${id}`);
     const file = this.file(id, HEARTBEAT_FILE);
+    await this.checkFolders(id);
     const now = new Date();
     try {
       // lutimes: a heartbeat that is a link changes the link's own times, never its target's.
@@ -341,7 +382,8 @@ export class RunStore {
 
   private async readRecord(id: string): Promise<RunRecord> {
     const file = this.file(id, RUN_FILE);
-    const text = await fs.promises.readFile(file, 'utf8');
+    await this.checkFolders(id);
+    const text = await readTextFile(file, { noFollow: true, maxBytes: RUN_FILE_LIMIT });
     const record = parseRunFile(file, text, RunRecordSchema);
     if (record.id !== id) throw new RunFileError(file, `id '${record.id}' does not match its folder '${id}'`);
     return record;
@@ -385,6 +427,7 @@ export class RunStore {
    */
   private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const lock = this.file(id, LOCK_DIR);
+    await this.checkFolders(id);
     const deadline = Date.now() + LOCK_WAIT_MS;
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
       try {
@@ -476,11 +519,7 @@ export async function appendNoFollow(file: string, data: string): Promise<void> 
   }
 }
 
-async function readIfExists(file: string): Promise<string | null> {
-  try {
-    return await fs.promises.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
+/** A run's own file: regular, not a link, bounded (run.json and metrics.json are small; events and logs may grow). */
+function readIfExists(file: string, maxBytes = RUN_FILE_LIMIT): Promise<string | null> {
+  return readTextFileIfExists(file, { noFollow: true, maxBytes });
 }

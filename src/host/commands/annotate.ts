@@ -10,6 +10,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { readSidecar, type AnnotateInput, type AnnotateResult } from '../../core/annotate/annotate';
 import { recordAnnotation } from '../../core/annotate/record';
+import { trainedCells, trainedCellsText } from '../../core/annotate/trained-cells';
 import type { CheckpointInfo } from '../../core/checkpoints';
 import type { ListedCheckpoint } from '../../core/checkpoints/by-run';
 import type { DatasetSummary } from '../../core/h5ad/types';
@@ -81,21 +82,27 @@ export async function annotateCommand(target: Target, deps: AnnotateDeps): Promi
     validateInput: v => (!v.trim().endsWith('.h5ad') ? 'an .h5ad path' : fs.existsSync(v.trim()) ? 'this file exists: choose another name' : undefined),
   });
   if (!out) return undefined;
+  const labelColumn = label.label === NO_LABELS ? undefined : label.label;
+  // Scores only the cells the model was not trained on, when it was trained on this file.
+  const trained = labelColumn === undefined ? null : await trainedCells(deps.runs.store, sidecar.runId, dataset);
   const input: AnnotateInput = {
-    model, dataset, out: path.resolve(path.dirname(dataset), out.trim()), labelColumn: label.label === NO_LABELS ? undefined : label.label, batchSize: 32,
+    model, dataset, out: path.resolve(path.dirname(dataset), out.trim()), labelColumn, batchSize: 32,
+    ...(trained?.kind === 'excluded' ? { excludeRows: trained.rows } : {}),
   };
   try {
     const result = await withCancellableProgress(`Annotating ${path.basename(dataset)} with ${path.basename(path.dirname(model))}/${path.basename(model)}`,
       progress => runTask<AnnotateResult>('annotate/annotate', 'annotateTask', input, progress));
     let run: RunRecord | null = null;
     if (result.metrics && deps.runs.store) {
-      run = await recordAnnotation(deps.runs.store, { model, dataset, out: input.out, sidecar, result, batchSize: input.batchSize! });
+      run = await recordAnnotation(deps.runs.store, {
+        model, dataset, out: input.out, sidecar, result, batchSize: input.batchSize!, ...(trained ? { scored: trainedCellsText(trained, result.metrics.excludedTrained) } : {}),
+      });
       deps.runs.refresh();
     }
     const m = result.metrics;
     const missing = result.genesMissing ? ` ${result.genesMissing} of the model's genes are missing from the dataset (read as 0).` : '';
     void vscode.window.showInformationMessage(
-      `Annotated ${result.nCells} cells into ${path.basename(result.out)}${m ? `: accuracy ${m.accuracy.toFixed(3)}, macro F1 ${m.macroF1.toFixed(3)} on '${m.labelColumn}'` : ''}.${missing}`,
+      `Annotated ${result.nCells} cells into ${path.basename(result.out)}${m ? `: accuracy ${m.accuracy.toFixed(3)}, macro F1 ${m.macroF1.toFixed(3)} on '${m.labelColumn}'${trained ? `, ${trainedCellsText(trained, m.excludedTrained)}` : ''}` : ''}.${missing}`,
       'Open Dataset View',
     ).then(choice => { if (choice) void vscode.commands.executeCommand('scwb.dataset.open', vscode.Uri.file(result.out)); });
     return { result, run };

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { pickLabel, type ListedCheckpoint } from '../../core/checkpoints/by-run';
 import {
-  PRETRAIN_DEFAULTS, PROBE_DEFAULTS, encoderFromPath, preparePretrainInWorker, prepareProbeInWorker,
+  PRETRAIN_DEFAULTS, PROBE_DEFAULTS, SCBERT_SCRATCH_DEFAULTS, encoderFromPath, preparePretrainInWorker, prepareProbeInWorker,
   type PretrainInput, type ProbeEncoder, type ProbeInput, type ProbeProtocol,
 } from '../../core/benchmark/prepare';
 import { ENCODER_FILE } from '../../core/finetune/finalize';
@@ -146,7 +146,7 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
     { label: 'Transformer encoder', model: 'benchmark', structure: 'transformer', detail: 'gene embedding + value MLP, 512 tokens with <cls> (the benchmark)' },
     { label: 'CNN encoder', model: 'benchmark', structure: 'cnn', detail: '511 genes' },
     { label: 'Linear encoder', model: 'benchmark', structure: 'linear', detail: '511 genes' },
-    { label: 'scBERT: continue pre-training', model: 'scbert', structure: 'transformer', detail: 'masked expression bins on this (unlabelled) dataset' },
+    { label: 'scBERT: pre-train from scratch or continue', model: 'scbert', structure: 'transformer', detail: 'masked expression bins on this (unlabelled) dataset' },
     { label: 'scGPT: continue pre-training', model: 'scgpt', structure: 'transformer', detail: 'masked value prediction (GEP) on this dataset' },
   ], { title, placeHolder: 'Encoder' });
   if (!modelChoice) return undefined;
@@ -157,6 +157,7 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
       : path.basename(c.path) === ENCODER_FILE));
   const items: (vscode.QuickPickItem & { value: string | null | 'browse' })[] = [
     ...(modelChoice.model === 'benchmark' ? [{ label: 'Random initialisation', value: null }] : []),
+    ...(modelChoice.model === 'scbert' ? [{ label: 'From scratch, no gene2vec', detail: 'as published (for the no-gene2vec ablation)', value: null }] : []),
     ...matching.map(c => ({ label: pickLabel(c), description: vscode.workspace.asRelativePath(c.path), value: c.path })),
     { label: 'Browse…', value: 'browse' },
   ];
@@ -177,9 +178,10 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
     ], { title, placeHolder: 'Expression values' }))?.id
     : 'log1p';
   if (!valueMode) return undefined;
-  const epochs = await askNumber(ui, title, 'Epochs', String(PRETRAIN_DEFAULTS.epochs), v => Number.isInteger(v) && v > 0);
+  const defaults = modelChoice.model === 'scbert' && checkpoint === null ? SCBERT_SCRATCH_DEFAULTS : PRETRAIN_DEFAULTS;
+  const epochs = await askNumber(ui, title, 'Epochs', String(defaults.epochs), v => Number.isInteger(v) && v > 0);
   if (epochs === undefined) return undefined;
-  const batchSize = await askNumber(ui, title, 'Global batch size', String(PRETRAIN_DEFAULTS.batchSize), v => Number.isInteger(v) && v > 0);
+  const batchSize = await askNumber(ui, title, 'Global batch size', String(defaults.batchSize), v => Number.isInteger(v) && v > 0);
   if (batchSize === undefined) return undefined;
   const device = await askDevice(ui, title);
   if (!device) return undefined;

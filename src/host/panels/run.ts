@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as vscode from 'vscode';
+import { ranOnDemoWeights } from '../../core/checkpoints/demo-weights';
 import { EventsTail, configuredEpochs } from '../../core/runs/live';
 import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, LOG_FILE, datasetName } from '../../core/runs/store';
@@ -189,7 +190,8 @@ export class RunPanel extends WebviewApp {
 export function panelRun(r: RunRecord, progress: RunPanelRun['progress']): RunPanelRun {
   return {
     id: r.id, name: r.name, kind: r.kind, experiment: r.experiment, status: r.status, error: r.error,
-    model: r.model.label + (r.model.variant ? ` (${r.model.variant})` : ''), dataset: datasetName(r), labelColumn: r.labelColumn,
+    model: r.model.label + (r.model.variant ? ` (${r.model.variant})` : ''), demoWeights: ranOnDemoWeights(r.parameters),
+    dataset: datasetName(r), labelColumn: r.labelColumn,
     fraction: r.fraction, seed: r.seed, createdAt: r.createdAt, startedAt: r.startedAt, endedAt: r.endedAt,
     epochs: r.kind !== 'baseline' ? configuredEpochs(r.parameters) : null,
     parameters: [...(r.slurm ? [['Slurm job', `${r.slurm.jobId} (${r.slurm.state ?? 'state unknown'}${r.slurm.exitCode ? `, exit code ${r.slurm.exitCode}` : ''})`] as [string, string]] : []),
@@ -214,7 +216,7 @@ export function flattenParameters(parameters: Record<string, unknown>): [string,
 async function readLogTail(file: string): Promise<string[]> {
   const st = await fs.promises.lstat(file);
   if (!st.isFile() || st.size === 0) return [];
-  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (fs.constants.O_NOFOLLOW ?? 0));
   try {
     const length = Math.min(st.size, LOG_TAIL_BYTES);
     const buf = Buffer.alloc(length);

@@ -143,6 +143,12 @@ describe('benchmark: prepare, finalize and results', function () {
     const transformer = await preparePretrainRun({ datasetPath: PBMC, storeRoot: root }, ctx());
     assert.strictEqual((transformer.run && readJson<RunRecord>(path.join(transformer.run.runDir, 'run.json')).parameters.pretrain as { maxSeqLen: number }).maxSeqLen, 512);
     await assert.rejects(preparePretrainRun({ datasetPath: PBMC, model: 'scgpt', storeRoot: root }, ctx()), /needs its published checkpoint/);
+    // scBERT without a checkpoint: pre-training from scratch without gene2vec with dist_pretrain.py's settings
+    const scratch = await preparePretrainRun({ datasetPath: PBMC, model: 'scbert', storeRoot: root }, ctx());
+    const scratchRec = readJson<RunRecord>(path.join(scratch.run.runDir, 'run.json'));
+    assert.deepStrictEqual(scratchRec.model, { family: 'scBERT', label: 'scBERT (from scratch, no gene2vec)', variant: 'from scratch, no gene2vec' });
+    const sp = scratchRec.parameters.pretrain as { checkpoint: unknown; epochs: number; batchSize: number; lr: number };
+    assert.deepStrictEqual([sp.checkpoint, sp.epochs, sp.batchSize, sp.lr], [null, 100, 3, 1e-4]);
     await assert.rejects(preparePretrainRun({ datasetPath: PBMC, validationFraction: 0, storeRoot: root }, ctx()), /validation fraction/);
   });
 

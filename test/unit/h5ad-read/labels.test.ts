@@ -21,6 +21,16 @@ describe('label candidates', () => {
     assert.strictEqual(isLabelCandidate({ name: 'huge', kind: 'categorical', nCategories: 5000 }), false);
   });
 
+  it('puts candidates with few categories before a 96-value plate well column, named or not', () => {
+    const cols: ColumnSummary[] = [
+      { name: 'plate_well', kind: 'categorical', nCategories: 96 },
+      { name: 'cluster_fine', kind: 'categorical', nCategories: 120 },
+      { name: 'cell_class', kind: 'categorical', nCategories: 4 },
+      { name: 'donor', kind: 'categorical', nCategories: 2 },
+    ];
+    assert.deepStrictEqual(orderColumnsForLabels(cols).candidates, ['cell_class', 'donor', 'cluster_fine', 'plate_well']);
+  });
+
   it('proposes bulk_labels first for the real pbmc68k_reduced file', async () => {
     const reader = await openH5ad(h5adPath('scanpy_pbmc68k_reduced_2025.h5ad'));
     try {

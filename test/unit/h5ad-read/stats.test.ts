@@ -95,13 +95,23 @@ describe('h5ad statistics', () => {
     assert.strictEqual(vocab.length, vocabRef.overlap!.nReference);
   });
 
+  it('lists string values in text order (numbers inside compared as numbers) and numbers ascending', () => {
+    const text = composition({ kind: 'string', name: 'cluster', values: ['c10', 'c2', 'c2', 'b', 'c10', 'c10'] });
+    assert.deepStrictEqual(text.counts, [{ value: 'b', count: 1 }, { value: 'c2', count: 2 }, { value: 'c10', count: 3 }]);
+    const numbers = composition({ kind: 'numeric', name: 'plate', dtype: 'int64', values: Float64Array.from([3, 1, 3, 2, 3]) });
+    assert.deepStrictEqual(numbers.counts.map(c => c.value), ['1', '2', '3']);
+  });
+
   it('counts a categorical column with missing values like pandas value_counts', async () => {
     const reader = await openH5ad(modern);
-    const comp = composition(reader.obs().columns.find(c => c.name === 'cell_type')!);
+    const col = reader.obs().columns.find(c => c.name === 'cell_type')!;
+    const comp = composition(col);
     reader.close();
     assert.deepStrictEqual(Object.fromEntries(comp.counts.map(c => [c.value, c.count])), modernRef.composition);
     assert.strictEqual(comp.nMissing, modernRef.missing);
-    assert.deepStrictEqual(comp.counts.map(c => c.count), [...comp.counts.map(c => c.count)].sort((a, b) => b - a));
+    // bars in the column's category order, not by frequency
+    assert.ok(col.kind === 'categorical');
+    assert.deepStrictEqual(comp.counts.map(c => c.value), col.categories);
   });
 
   it('geneOverlap (worker) counts data genes in scGPT\'s vocabulary and in a text list as Python does', async () => {

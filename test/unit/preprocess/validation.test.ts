@@ -55,7 +55,7 @@ describe('preprocessing refusals and recipe files', () => {
     const vocab = new Map(data.pbmcRaw.meta.varNames.map((g, i) => [g, i]));
     const { error, aborted } = await refusal(parseRecipe({ recipe: 'scgpt', params: { vocab: 'v.json' } }), dumpSource(data.pbmcRaw, '/data/pbmc.h5ad'), { vocab });
     assert.strictEqual(error.file, '/data/pbmc.h5ad');
-    assert.match(error.problem, /expects raw counts.*non-integer.*inputIsLogNormalized": true/);
+    assert.match(error.problem, /expects raw counts.*non-integer.*"log-normalized" for log-transformed values/);
     assert.ok(aborted);
   });
 

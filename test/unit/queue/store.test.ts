@@ -121,4 +121,43 @@ describe('queue store (.scwb/queue.json)', () => {
     await assert.rejects(store.read(), /queue\.json: items\.0\.spec: .*fix or delete the file/);
     await assert.rejects(new QueueStore(dir, { readOnly: true }).update(() => undefined), /read-only \(untrusted workspace\)/);
   });
+
+  it('refuses two items with one id (which would stop the executor at every start) and never writes such a queue', async () => {
+    const dir = path.join(tempDir(), '.scwb');
+    const store = new QueueStore(dir);
+    await store.update(q => { addItems(q, [{ label: 'one', spec: LR }, { label: 'two', spec: LR }]); });
+    const file = path.join(dir, 'queue.json');
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    saved.items[1].id = saved.items[0].id;
+    const text = JSON.stringify(saved);
+    fs.writeFileSync(file, text);
+    await assert.rejects(store.read(), (e: Error) => e instanceof QueueFileError && e.message.startsWith(`${file}: items 0 and 1 share the id '${saved.items[0].id}'`));
+    await assert.rejects(store.update(() => undefined), /share the id/);
+    assert.strictEqual(fs.readFileSync(file, 'utf8'), text, 'left as it was');
+    fs.rmSync(file);
+    await store.update(q => { addItems(q, [{ label: 'a', spec: LR }]); });
+    await assert.rejects(store.update(q => { q.items.push({ ...q.items[0], label: 'copy' }); }), /refusing to write items 0 and 1 with the same id/);
+    assert.deepStrictEqual((await store.read()).items.map(x => x.label), ['a']);
+  });
+
+  it('refuses a file with fields it does not know (they would be lost on the next write), naming the field', async () => {
+    const dir = path.join(tempDir(), '.scwb');
+    const store = new QueueStore(dir);
+    await store.update(q => { addItems(q, [{ label: 'one', spec: LR }]); });
+    const file = path.join(dir, 'queue.json');
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const [where, edit] of [
+      ['priority', (q: typeof saved) => { q.priority = 'high'; }],
+      ['items.0.owner', (q: typeof saved) => { q.items[0].owner = 'me'; }],
+      ['items.0.spec.gpuType', (q: typeof saved) => { q.items[0].spec.gpuType = 'a100'; }],
+    ] as const) {
+      const copy = JSON.parse(JSON.stringify(saved));
+      edit(copy);
+      const text = JSON.stringify(copy);
+      fs.writeFileSync(file, text);
+      await assert.rejects(store.read(), (e: Error) => e.message.startsWith(`${file}: ${where}: unknown field`), where);
+      await assert.rejects(store.update(q => { q.paused = true; }), /unknown field/);
+      assert.strictEqual(fs.readFileSync(file, 'utf8'), text, `${where}: the file is not rewritten`);
+    }
+  });
 });

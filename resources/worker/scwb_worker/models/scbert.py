@@ -29,7 +29,7 @@ class ScBertConfig:
     ff_dropout: float = 0.0
     attn_dropout: float = 0.0
     feature_redraw_interval: int = 1000
-    head_dropout: float = 0.1
+    head_dropout: float = 0.0  # published: Identity(dropout=0.)
     head_hidden: int = 512
     head_hidden2: int = 128
 
@@ -130,7 +130,16 @@ class _NullCtx:
 def _autocast_off(t):
     if hasattr(torch, "autocast") and t.is_cuda:
         return torch.autocast(device_type="cuda", enabled=False)
+    if hasattr(torch, "autocast") and _cpu_autocast_on():
+        return torch.autocast(device_type="cpu", enabled=False)
     return _NullCtx()
+
+
+def _cpu_autocast_on():
+    try:
+        return bool(torch.is_autocast_enabled("cpu"))  # torch 2.4+
+    except TypeError:
+        return bool(getattr(torch, "is_autocast_cpu_enabled", lambda: False)())
 
 
 class SelfAttention(nn.Module):

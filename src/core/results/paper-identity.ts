@@ -1,0 +1,55 @@
+/**
+ * Whether a run's dataset file is the dataset a published number was measured on, before the number is put beside
+ * the run's: a preset or `--published-dataset` alias names the paper's dataset ("Zheng68K") even when it is bound
+ * to another file, and a published 0.718 next to a user's own data with "Δ −0.390" is not a comparison.
+ *
+ * The evidence, strongest first: the file's sha256 (when the published file's hash is known), then its number of
+ * cells (scBERT's Zheng68K: 68,450 cells; the scGPT reference/query sets: their published reference and query
+ * sizes, from the papers and science notes). A run whose recorded file contradicts the paper's gets no published
+ * numbers, and a note instead. A run without a recorded cell count (older records) or a dataset whose size is not
+ * known here is not checked. The label set is not in run.json, so it is not compared.
+ */
+import * as path from 'path';
+import type { RunRecord } from '../runs/schema';
+
+export interface PaperDataset {
+  /** the published `dataset` name, compared ignoring case */
+  name: string;
+  /** cells of the published file (for a reference/query set: the reference file) */
+  nObs: number;
+  /** cells of the published query file, for reference/query sets */
+  queryObs?: number;
+  /** sha256 of published files known to be this dataset */
+  sha256: string[];
+}
+
+export const PAPER_DATASETS: readonly PaperDataset[] = [
+  { name: 'Zheng68K', nObs: 68_450, sha256: [] },
+  { name: 'MS', nObs: 7_844, queryObs: 13_468, sha256: [] },
+  { name: 'myeloid', nObs: 9_748, queryObs: 3_430, sha256: [] },
+  { name: 'pancreas', nObs: 10_600, queryObs: 4_218, sha256: [] },
+];
+
+export function paperDataset(name: string): PaperDataset | undefined {
+  const key = name.toLowerCase();
+  return PAPER_DATASETS.find(d => d.name.toLowerCase() === key);
+}
+
+/**
+ * null when the published numbers of `publishedName` may stand beside the run (the file is the paper's, or cannot
+ * be checked); otherwise the note shown instead: "published values are for Zheng68K; this is mine.h5ad (2,400 cells)".
+ */
+export function paperDatasetMismatch(run: Pick<RunRecord, 'dataset' | 'query'>, publishedName: string, known: readonly PaperDataset[] = PAPER_DATASETS): string | null {
+  const paper = known.find(d => d.name.toLowerCase() === publishedName.toLowerCase());
+  if (!paper) return null;
+  if (paper.sha256.includes(run.dataset.sha256)) return null;
+  const nObs = run.dataset.nObs;
+  if (nObs === undefined) return null;
+  const queryObs = run.query?.nObs;
+  const sameCells = nObs === paper.nObs && (paper.queryObs === undefined || queryObs === undefined || queryObs === paper.queryObs);
+  if (sameCells) return null;
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const theirs = paper.queryObs === undefined ? `${fmt(paper.nObs)} cells` : `${fmt(paper.nObs)} reference / ${fmt(paper.queryObs)} query cells`;
+  const ours = queryObs === undefined ? `${fmt(nObs)} cells` : `${fmt(nObs)} / ${fmt(queryObs)} cells`;
+  return `published values are for ${paper.name} (${theirs}); this is ${path.basename(run.dataset.path)} (${ours}), so they are not shown beside it`;
+}
