@@ -16,8 +16,11 @@ const { useWorkbench, runCommand, shot, frameWith } = require('./workbench');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCWB = path.join(ROOT, 'bin', 'scwb.js');
-/** Run Fine-tune names its experiment '<dataset stem> scBERT'; the baseline joins it under that name. */
-const EXPERIMENT = 'pbmc_demo_scbert scBERT';
+/**
+ * The experiment of both runs: Run Fine-tune joins the newest LR baseline of the same data and split, else names
+ * its experiment '<dataset stem> fine-tune'; the baseline takes that name, so both rules give one table.
+ */
+const EXPERIMENT = 'pbmc_demo_scbert fine-tune';
 const LONG = 1800000;
 
 /** Brings the walkthrough to the front (a step's editor may cover it) as a user does: from the palette. */
@@ -133,11 +136,11 @@ describe('e2e: the walkthrough from the demo to a paper table', function () {
     await type(page, 'Batch size', '8');
     await type(page, 'Epochs', '1');
     // The Runs view follows the run: its row shows the epoch while it trains, its accuracy once done.
-    const runRow = page.locator('.monaco-list-row', { hasText: /scBERT f=0\.1 seed=0.*(epoch \d|accuracy)/ }).first();
+    const runRow = page.locator('.monaco-list-row', { hasText: /scBERT.* f=0\.1 seed=0.*(epoch \d|accuracy)/ }).first();
     await runRow.waitFor({ timeout: LONG });
     await shot(page, 'walkthrough-03-finetune');
     await stepDone(page, 'runFinetune');
-    await page.locator('.monaco-list-row', { hasText: /scBERT f=0\.1 seed=0.*accuracy \d\.\d{3}/ }).first().waitFor({ timeout: LONG });
+    await page.locator('.monaco-list-row', { hasText: /scBERT.* f=0\.1 seed=0.*accuracy \d\.\d{3}/ }).first().waitFor({ timeout: LONG });
 
     // 4. Results beside the code: the demo README on the left, the fine-tuned row beside the LR row on the right.
     await page.keyboard.press('Control+P');
