@@ -19,7 +19,7 @@ bash scripts/setup.sh
 # The same installable package users get (npm run package), installed into a private extensions folder.
 mkdir -p "$STATE"/{user,ext,xdg-config,xdg-data,xdg-cache,tmp,home}
 VSIX="$STATE/scworkbench.vsix"
-node_modules/.bin/vsce package --allow-missing-repository --skip-license -o "$VSIX" >/dev/null
+node_modules/.bin/vsce package --allow-missing-repository --no-rewrite-relative-links --skip-license -o "$VSIX" >/dev/null
 export HOME="$STATE/home" TMPDIR="$STATE/tmp" XDG_CONFIG_HOME="$STATE/xdg-config" XDG_DATA_HOME="$STATE/xdg-data" XDG_CACHE_HOME="$STATE/xdg-cache"
 CS="$ROOT/.tools/node_modules/.bin/code-server"
 CSARGS=(--config "$STATE/config.yaml" --user-data-dir "$STATE/user" --extensions-dir "$STATE/ext"

@@ -39,6 +39,7 @@ stage "lint and type checks"
 count_check "eslint" node_modules/.bin/eslint --no-error-on-unmatched-pattern src test webview scripts bin bench
 count_check "tsc --noEmit (extension, core, tests)" node_modules/.bin/tsc -p . --noEmit
 count_check "tsc --noEmit (webviews)" node_modules/.bin/tsc -p tsconfig.webview.json
+count_check "no import circles (src, webview)" node scripts/check-import-cycles.js
 
 stage "local Slurm (scripts/slurm-local.sh) for the Slurm run target tests"
 # A real single-node Slurm in a network namespace (root needed). When it cannot start, SCWB_SLURM_BIN stays unset

@@ -23,6 +23,7 @@ import { finalizeFinetuneRuns } from './core/finetune/finalize';
 // --- presets, grid and queue (issue 13) ---
 import { GridPanel } from './host/panels/grid';
 import { QueueService } from './host/queue/service';
+import { registerWalkthrough } from './host/walkthrough';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface ScwbApi {
@@ -48,9 +49,9 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   const summaries = new SummaryCache();
   const datasets = new DatasetsTree(summaries);
   const datasetsView = vscode.window.createTreeView<DatasetTreeNode>('scwb.datasets', { treeDataProvider: datasets, showCollapseAll: true });
-  const checkpoints = new CheckpointsTree();
-  context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const runs = RunsTree.forWorkspace();
+  const checkpoints = new CheckpointsTree(runs.store);
+  context.subscriptions.push(checkpoints, vscode.window.registerTreeDataProvider('scwb.checkpoints', checkpoints));
   const showResults = (experiment?: string) => ResultsPanel.show(context, runs, experiment);
   context.subscriptions.push(runs, vscode.window.createTreeView('scwb.runs', { treeDataProvider: runs, showCollapseAll: true }), ...registerRunCommands(runs, runId => RunPanel.show(context, runs, runId)));
   const finetune = new FinetuneTasks(runs, showResults);
@@ -70,9 +71,10 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     vscode.commands.registerCommand('scwb.datasets.refresh', () => datasets.refresh()),
     vscode.commands.registerCommand('scwb.checkpoints.refresh', () => checkpoints.refresh()),
     vscode.commands.registerCommand('scwb.dataset.open', (target?: vscode.Uri | { uri: vscode.Uri }) => {
-      const uri = target instanceof vscode.Uri ? target : target?.uri ?? vscode.window.activeTextEditor?.document.uri;
+      const uri = target instanceof vscode.Uri ? target : target?.uri ?? activeDataset();
       if (uri) return vscode.commands.executeCommand('vscode.openWith', uri, DatasetView.viewType);
-      return undefined;
+      // from the palette or the walkthrough: a pick over the workspace's datasets
+      return pickDataset(datasets).then(file => file ? vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), DatasetView.viewType) : undefined);
     }),
     vscode.commands.registerCommand('scwb.preprocess', async (target?: Parameters<typeof preprocessCommand>[0]) => {
       const outcome = await preprocessCommand(target, f => datasets.summaryOf(f), () => pickDataset(datasets));
@@ -83,22 +85,22 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       runBaselineCommand(target, { summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), runs, showResults })),
     vscode.commands.registerCommand('scwb.runFinetune', (target?: Parameters<typeof runFinetuneCommand>[0]) =>
       runFinetuneCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(),
         runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.annotate', (target?: Parameters<typeof annotateCommand>[0]) =>
       annotateCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(), runs,
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(), runs,
       })),
     // the AAAI 2025 benchmark (issue 12): pre-training and probing encoders
     vscode.commands.registerCommand('scwb.pretrainEncoder', (target?: Parameters<typeof pretrainEncoderCommand>[0]) =>
       pretrainEncoderCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(),
         runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.probeEncoder', (target?: Parameters<typeof probeEncoderCommand>[0]) =>
       probeEncoderCommand(target, {
-        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.getChildren(),
+        summaryOf: f => datasets.summaryOf(f), pickDataset: () => pickDataset(datasets), checkpoints: () => checkpoints.all(),
         runs, tasks: finetune,
       })),
     vscode.commands.registerCommand('scwb.runs.resumeFinetune', (target?: Parameters<typeof resumeFinetuneCommand>[0]) =>
@@ -148,6 +150,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
     }
     return GridPanel.show(context, queue, presetId);
   }));
+  context.subscriptions.push(...registerWalkthrough(context));
   const activationMs = performance.now() - moduleLoadStart;
   return {
     activationMs,
@@ -162,6 +165,12 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
   };
 }
 
+/** The .h5ad file of the active text editor, if it shows one. */
+function activeDataset(): vscode.Uri | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  return uri && uri.path.endsWith('.h5ad') ? uri : undefined;
+}
+
 /** Quick pick over the datasets of the Datasets view, for commands run from the palette. */
 async function pickDataset(datasets: DatasetsTree): Promise<string | undefined> {
   const items = (await datasets.list()).map(d => ({ label: vscode.workspace.asRelativePath(d.uri), file: d.uri.fsPath }));
@@ -169,7 +178,8 @@ async function pickDataset(datasets: DatasetsTree): Promise<string | undefined> 
     void vscode.window.showInformationMessage('No .h5ad datasets in this workspace.');
     return undefined;
   }
-  return (await vscode.window.showQuickPick(items, { title: 'Dataset' }))?.file;
+  // stays open when the focus moves (a walkthrough step that started this flow takes it)
+  return (await vscode.window.showQuickPick(items, { title: 'Dataset', ignoreFocusOut: true }))?.file;
 }
 
 export function deactivate(): void {

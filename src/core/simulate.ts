@@ -82,6 +82,11 @@ export interface SimulateOptions {
   /** number of cell types (2-14, default 11 as in Zheng68K) */
   nTypes?: number;
   seed?: number;
+  /**
+   * median counts per cell; default: Zheng68K's ~1,500 over 16,906 genes scaled to the number of genes (at least
+   * 300). The demo sets it so that the published scBERT filter (200 genes per cell) keeps most cells.
+   */
+  medianCounts?: number;
 }
 
 export interface SimulationDesign {
@@ -114,6 +119,9 @@ export function designSimulation(opts: SimulateOptions): SimulationDesign {
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(nCells) || nCells < 1) throw new Error(`cells must be a positive integer, got ${nCells}`);
   if (!Number.isInteger(nGenes) || nGenes < 100) throw new Error(`genes must be an integer of at least 100, got ${nGenes}`);
+  if (opts.medianCounts !== undefined && !(Number.isInteger(opts.medianCounts) && opts.medianCounts >= 1)) {
+    throw new Error(`median counts must be a positive integer, got ${opts.medianCounts}`);
+  }
   if (!Number.isInteger(nTypes) || nTypes < 2 || nTypes > CELL_TYPES.length) {
     throw new Error(`types must be an integer from 2 to ${CELL_TYPES.length}, got ${nTypes}`);
   }
@@ -227,7 +235,7 @@ export function designSimulation(opts: SimulateOptions): SimulationDesign {
     nCells, nGenes, seed, typeNames: types.map(t => t.name), genes, geneIds, cellTypes, donors, profiles, relatives,
     nbGenes, tails, tailMass,
     // Zheng68K has a median of ~1,500 counts per cell over 16,906 genes; narrower simulations get fewer.
-    medianLibrary: Math.max(300, Math.round((1500 * nGenes) / 16906)),
+    medianLibrary: opts.medianCounts ?? Math.max(300, Math.round((1500 * nGenes) / 16906)),
   };
 }
 

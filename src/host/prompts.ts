@@ -10,9 +10,14 @@ export interface Prompts {
   open(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined>;
 }
 
+/**
+ * A flow's questions stay open when the focus moves (ignoreFocusOut): a walkthrough that marks its step done as
+ * the flow starts takes the focus, and a click elsewhere must not throw away the answers given so far (Escape
+ * still cancels).
+ */
 export const windowPrompts: Prompts = {
-  pick: (items, options) => vscode.window.showQuickPick(items, options),
-  input: options => vscode.window.showInputBox(options),
+  pick: (items, options) => vscode.window.showQuickPick(items, { ignoreFocusOut: true, ...options }),
+  input: options => vscode.window.showInputBox({ ignoreFocusOut: true, ...options }),
   open: options => vscode.window.showOpenDialog(options),
 };
 

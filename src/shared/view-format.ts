@@ -29,9 +29,44 @@ export function axisFormatter(values: readonly number[]): (v: number) => string 
   return v => (Number.isFinite(v) ? nf.format(v) : '—');
 }
 
+/**
+ * Tick labels for an axis of whole numbers (cells, genes, UMI counts): no decimals, thousands separated, and from
+ * a million up in compact form ("1.25M", as many digits as keep the given ticks apart) so that seven-digit values do
+ * not crowd the axis. A value between two whole numbers is shown as the next one up (the smallest whole number of a
+ * histogram bin that starts there).
+ */
+export function countFormatter(values: readonly number[]): (v: number) => string {
+  const ticks = values.filter(Number.isFinite).map(Math.ceil);
+  const max = Math.max(0, ...ticks.map(Math.abs));
+  let nf = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+  if (max >= 1e6) {
+    for (let digits = 3; digits <= 7; digits++) {
+      nf = new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: digits });
+      const labels = ticks.map(v => nf.format(v));
+      if (new Set(labels).size === new Set(ticks).size) break;
+    }
+  }
+  return v => (Number.isFinite(v) ? nf.format(Math.ceil(v)) : '—');
+}
+
+/**
+ * The labels of a histogram's bin edges: countFormatter when the binned values are whole numbers and every bin is
+ * at least 1 wide (so no two bins start at the same whole number), else axisFormatter.
+ */
+export function edgeFormatter(edges: readonly number[], wholeNumbers: boolean): (v: number) => string {
+  const finite = edges.filter(Number.isFinite);
+  const wide = finite.every((v, i) => i === 0 || v - finite[i - 1] >= 1);
+  return wholeNumbers && wide ? countFormatter(edges) : axisFormatter(edges);
+}
+
 function roundTo(v: number, decimals: number): number {
   const f = 10 ** decimals;
   return Math.round(v * f) / f;
+}
+
+/** "1 run", "3 runs", "1,200 runs": a count with its noun in the right number. */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
 }
 
 /** A share between 0 and 1 as shown in a confusion-matrix cell: always two decimals ("0.00", "0.25", "1.00"). */

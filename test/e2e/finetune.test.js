@@ -13,7 +13,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { useWorkbench, openScwbContainer, runCommand, shot } = require('./workbench');
+const { useWorkbench, openScwbContainer, runCommand, shot, frameWith } = require('./workbench');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCWB = path.join(ROOT, 'bin', 'scwb.js');
@@ -45,21 +45,6 @@ async function answer(page, { row, prompt, value }) {
   await page.locator('.quick-input-widget', { hasText: prompt }).first().waitFor();
   await widget.locator('input').fill(value);
   await page.keyboard.press('Enter');
-}
-
-/**
- * The content frame of the webview that shows `selector` (the run panel and the results panel are open at once, so
- * "the last webview" is not enough): the page's frames are polled for up to `ms`.
- */
-async function frameWith(page, selector, ms = 120000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    for (const frame of page.frames()) {
-      if (await frame.$(selector).catch(() => null)) return frame;
-    }
-    if (Date.now() > until) throw new Error(`no webview shows ${selector} after ${ms / 1000} s`);
-    await new Promise(r => setTimeout(r, 500));
-  }
 }
 
 /** What `npm start` put in the demo workspace for fine-tuning: the tiny checkpoints and recipe files that use them. */

@@ -10,8 +10,12 @@ const ARTIFACTS = path.join(ROOT, '.test-artifacts', 'e2e');
 /** Screenshots of every step, kept as test artifacts (scripts/test.sh lists them): <flow>-<nn>-<step>.png */
 const SCREENSHOTS = path.join(ROOT, '.test-artifacts', 'screenshots');
 
-/** Runs `npm start` (scripts/start.sh) exactly as a user does, in its own process group, on a free port. */
-async function startWorkbench({ trust = true, insideGitRepository = false } = {}) {
+/**
+ * Runs `npm start` (scripts/start.sh) exactly as a user does, in its own process group, on a free port.
+ * `walkthrough`: whether the first start opens the walkthrough, as `npm start` does for a user; the tests of other
+ * flows start without it (SCWB_DEMO_WALKTHROUGH=0 for scripts/demo-workspace.js).
+ */
+async function startWorkbench({ trust = true, insideGitRepository = false, walkthrough = false } = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scwb-e2e-'));
   // as the default demo folder (.demo/ in the project) is: inside a git repository
@@ -21,7 +25,7 @@ async function startWorkbench({ trust = true, insideGitRepository = false } = {}
   const out = fs.openSync(log, 'w');
   const child = spawn('npm', ['start'], {
     cwd: ROOT, detached: true, stdio: ['ignore', out, out],
-    env: { ...process.env, SCWB_PORT: String(port), SCWB_DEMO_DIR: demoDir },
+    env: { ...process.env, SCWB_PORT: String(port), SCWB_DEMO_DIR: demoDir, SCWB_DEMO_WALKTHROUGH: walkthrough ? '1' : '0' },
   });
   fs.closeSync(out);
   let exited = false;
@@ -116,6 +120,21 @@ async function answerSaveDialog(page, file) {
   return fs.readFileSync(file, 'utf8');
 }
 
+/**
+ * The content frame of the webview that shows `selector` (the run panel and the results panel are open at once, so
+ * "the last webview" is not enough): the page's frames are polled for up to `ms`.
+ */
+async function frameWith(page, selector, ms = 120000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) return frame;
+    }
+    if (Date.now() > until) throw new Error(`no webview shows ${selector} after ${ms / 1000} s`);
+    await new Promise(r => setTimeout(r, 500));
+  }
+}
+
 /** Number of non-transparent pixels on a canvas inside a frame. */
 async function paintedPixels(locator) {
   return locator.evaluate(c => {
@@ -141,4 +160,4 @@ function useWorkbench(options) {
   return holder;
 }
 
-module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, shot, answerSaveDialog, paintedPixels, ARTIFACTS, SCREENSHOTS };
+module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, frameWith, shot, answerSaveDialog, paintedPixels, ARTIFACTS, SCREENSHOTS };

@@ -36,7 +36,7 @@ describe('Annotate Dataset with Model… (in the real extension host, onnxruntim
 
   it('picks the exported model from the Checkpoints view, writes the annotated copy and records the metrics as a run', async () => {
     const api = await activeApi();
-    await until(async () => (await api.checkpoints.getChildren()).some(c => c.path === model));
+    await until(async () => (await api.checkpoints.all()).some(c => c.path === model));
     const asked: string[] = [];
     const ui: Prompts = {
       pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
@@ -50,7 +50,7 @@ describe('Annotate Dataset with Model… (in the real extension host, onnxruntim
     };
     const before = fs.readFileSync(query);
     const outcome = await annotateCommand(vscode.Uri.file(query), {
-      summaryOf: f => api.datasets.summaryOf(f), pickDataset: async () => undefined, checkpoints: () => api.checkpoints.getChildren(), runs: api.runs, prompts: ui,
+      summaryOf: f => api.datasets.summaryOf(f), pickDataset: async () => undefined, checkpoints: () => api.checkpoints.all(), runs: api.runs, prompts: ui,
     });
     assert.ok(outcome, 'annotated');
     assert.deepStrictEqual(asked.map(a => a.split(' ')[0]), ['Model', 'Labels', 'Annotated']);

@@ -55,9 +55,9 @@ describe('Run Baseline, Runs view and results panel (in the real extension host)
       return node ? String(api.runs.getTreeItem(node).description) : undefined;
     };
     await store.appendEvent(run.id, { type: 'progress', fraction: 0.42, message: 'fitting' });
-    assert.strictEqual(await until(async () => { const d = await describe(); return d?.includes('42%') ? d : undefined; }), 'running · 42% fitting');
+    assert.strictEqual(await until(async () => { const d = await describe(); return d?.includes('42%') ? d : undefined; }), '42% · running');
     await store.appendEvent(run.id, { type: 'progress', fraction: 0.8, message: 'predicting' });
-    assert.strictEqual(await until(async () => { const d = await describe(); return d?.includes('80%') ? d : undefined; }), 'running · 80% predicting');
+    assert.strictEqual(await until(async () => { const d = await describe(); return d?.includes('80%') ? d : undefined; }), '80% · running');
     await store.update(run.id, { status: 'cancelled', endedAt: new Date().toISOString() });
     assert.strictEqual(await until(async () => { const d = await describe(); return d === 'cancelled' ? d : undefined; }), 'cancelled');
     await store.delete(run.id);

@@ -77,7 +77,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
       input: async options => { asked.push(String(options.prompt)); return '2'; },
       open: async () => undefined,
     };
-    const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
+    const options = await askForProbe(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.all(), runs: api.runs }, ui);
     assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Downstream task', 'Label column (cell types)', 'Probes', 'Split protocol', 'Cell embedding', 'Trials', 'Where to run']);
     assert.deepStrictEqual(options, {
       datasetPath: dataset, labelColumn: 'cell_type', encoder: { model: 'benchmark', path: encoder }, methods: ['linear', 'knn'],
@@ -118,7 +118,7 @@ describe('Pre-train Encoder and Probe Encoder (in the real extension host, real 
       open: async () => undefined,
     };
     const summary = await api.datasets.summaryOf(dataset);
-    const options = await askForProbe(dataset, summary, { checkpoints: () => api.checkpoints.getChildren(), runs: api.runs }, ui);
+    const options = await askForProbe(dataset, summary, { checkpoints: () => api.checkpoints.all(), runs: api.runs }, ui);
     assert.deepStrictEqual(asked, ['Encoder to probe (frozen)', 'Downstream task', 'Perturbation column (the perturbed gene of each cell)',
       'Label of the control (unperturbed) cells', 'Split', 'Trials', 'Where to run']);
     const first = summary.obs.find(c => c.name === 'cell_type')!.categories![0];

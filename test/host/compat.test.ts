@@ -39,7 +39,7 @@ describe('Check Dataset Against Model (in the real extension host)', () => {
 
   it('from a checkpoint item of the Checkpoints view: the panel shows each verdict; the fix button runs Preprocess and re-checks the output', async () => {
     const api = await activeApi();
-    const item = await until(async () => (await api.checkpoints.getChildren()).find(c => c.path === scbert));
+    const item = await until(async () => (await api.checkpoints.all()).find(c => c.path === scbert));
     const panel = await vscode.commands.executeCommand<CompatPanel>('scwb.checkpoints.checkDataset', item, { dataset: sim });
     assert.strictEqual(api.panels.compat(), panel);
     const shown = await renderedFor(panel, sim);
@@ -48,13 +48,16 @@ describe('Check Dataset Against Model (in the real extension host)', () => {
     assert.strictEqual(shown.verdict, 'fail');
     const values = panel.report!.checks.find(c => c.id === 'values')!;
     assert.match(values.summary, /raw counts/);
-    assert.deepStrictEqual(values.actions[0], {
+    const { note, ...fix } = values.actions[0] as Extract<typeof values.actions[0], { kind: 'preprocess' }>;
+    assert.deepStrictEqual(fix, {
       kind: 'preprocess', label: 'Preprocess scBERT with genes.txt',
       recipe: { recipe: 'scbert', params: { referenceGenes: path.join(dir, 'ckpt', 'scbert_tiny', 'genes.txt'), inputMatrix: 'X' } },
     });
+    // the fix says before it runs how many cells the published 200-gene filter keeps (the tiny file: hardly any)
+    assert.match(note ?? '', /^keeps \d+ of 80 cells \(at least 200 of the model's genes expressed\)/);
 
     // the same panel, from the scGPT folder; its fix (Preprocess scGPT with vocab.json) runs, and the output fits
-    const folder = await until(async () => (await api.checkpoints.getChildren()).find(c => c.path === scgpt));
+    const folder = await until(async () => (await api.checkpoints.all()).find(c => c.path === scgpt));
     assert.strictEqual(await vscode.commands.executeCommand<CompatPanel>('scwb.checkpoints.checkDataset', folder, { dataset: sim }), panel);
     await until(() => panel.lastRenderedDetail?.model === scgpt && panel.lastRenderedDetail.state === 'report');
     assert.strictEqual(panel.lastRenderedDetail!.checks, 'genes:ok,namespace:ok,values:warn,labels:skip');

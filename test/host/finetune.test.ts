@@ -128,8 +128,8 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
       open: async () => undefined,
     };
     // The Checkpoints view sees the demo checkpoint written into the workspace.
-    await until(async () => (await api.checkpoints.getChildren()).some(c => c.path === checkpoint));
-    const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.getChildren() },
+    await until(async () => (await api.checkpoints.all()).some(c => c.path === checkpoint));
+    const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: () => api.checkpoints.all() },
       checkWorkerEnvironment(PYTHON), ui);
     assert.deepStrictEqual(asked.slice(0, 5), ['Label column (cell types)', 'Split', 'Model', 'scBERT checkpoint', 'Ablation']);
     assert.deepStrictEqual(inputs, ['1', '0,2021,4042', '32', '10'], 'fraction 1, the published scBERT seeds, batch 32, 10 epochs');

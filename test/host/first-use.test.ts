@@ -25,7 +25,7 @@ describe('First use (issue 10, in the real extension host)', () => {
     fs.mkdirSync(folder, { recursive: true });
     fs.writeFileSync(path.join(folder, 'best_model.pt'), Buffer.alloc(64));
     fs.writeFileSync(path.join(folder, 'vocab.json'), '{"<pad>": 0, "CD3E": 1}');
-    const listed = async () => (await api.checkpoints.getChildren()).map(c => c.path);
+    const listed = async () => (await api.checkpoints.all()).map(c => c.path);
     await until(async () => (await listed()).includes(folder));
     // Let the creation events settle, then delete the folder as a user does (rm -r / Delete in the explorer):
     // the watcher reports only the folder, never best_model.pt inside it.

@@ -80,7 +80,7 @@ describe('Checkpoints view (in the real extension host)', () => {
     fs.mkdirSync(folder, { recursive: true });
     for (const f of ['best_model.pt', 'vocab.json', 'args.json']) fs.writeFileSync(path.join(folder, f), '{}');
     try {
-      const found = await until(async () => (await api.checkpoints.getChildren()).find(c => c.path === folder));
+      const found = await until(async () => (await api.checkpoints.all()).find(c => c.path === folder));
       assert.strictEqual(found.kind, 'scgpt-folder');
       assert.match(String(api.checkpoints.getTreeItem(found).label), /scGPT model folder/);
     } finally {

@@ -14,7 +14,7 @@ const SHARED_H5AD = vscode.workspace.getConfiguration('scwb').get<string[]>('dat
 
 /** What the view would show of one experiment after each change event: run statuses and descriptions. */
 function followExperiment(runs: RunsTree, experiment: string) {
-  const snapshots: { at: number; statuses: string[]; descriptions: string[] }[] = [];
+  const snapshots: { at: number; statuses: string[]; descriptions: string[]; tooltips: string[] }[] = [];
   let chain = Promise.resolve();
   const sub = runs.onDidChangeTreeData(() => {
     chain = chain.then(async () => {
@@ -24,6 +24,7 @@ function followExperiment(runs: RunsTree, experiment: string) {
       snapshots.push({
         at: Date.now(), statuses: nodes.map(n => n.run.status),
         descriptions: nodes.map(n => String(runs.getTreeItem(n).description ?? '')),
+        tooltips: nodes.map(n => String(runs.getTreeItem(n).tooltip ?? '')),
       });
     }).catch(() => undefined);
   });
@@ -87,12 +88,14 @@ describe('Runs view of a running experiment (in the real extension host)', () =>
     const follow = followExperiment(api.runs, experiment);
     try {
       await store.appendEvent(run.id, { type: 'train', epoch: 1, step: 10, loss: 2.3456, lr: 1e-4, cellsPerSec: 123.4, gpuMemoryMiB: null });
-      const first = await until(() => follow.snapshots.find(s => s.descriptions[0]?.includes('loss 2.346')));
-      assert.strictEqual(first.descriptions[0], 'running · epoch 1/3 · loss 2.346 · 123 cells/s');
+      // The row shows the epoch first (a narrow side bar cuts the end), the loss and speed in the tooltip.
+      const first = await until(() => follow.snapshots.find(s => s.descriptions[0]?.startsWith('epoch 1/3')));
+      assert.strictEqual(first.descriptions[0], 'epoch 1/3 · running');
+      assert.ok(first.tooltips[0].includes('loss 2.346, lr 1.0e-4, 123 cells/s'), first.tooltips[0]);
       await store.appendEvent(run.id, { type: 'validation', epoch: 1, step: 12, loss: 1.9, accuracy: 0.625, best: true });
       await store.appendEvent(run.id, { type: 'train', epoch: 2, step: 20, loss: 1.5, lr: 1e-4, cellsPerSec: 150, gpuMemoryMiB: 812 });
-      const second = await until(() => follow.snapshots.find(s => s.descriptions[0]?.includes('epoch 2/3')));
-      assert.strictEqual(second.descriptions[0], 'running · epoch 2/3 · loss 1.500 · 150 cells/s · val acc 0.625');
+      const second = await until(() => follow.snapshots.find(s => s.descriptions[0]?.startsWith('epoch 2/3')));
+      assert.strictEqual(second.descriptions[0], 'epoch 2/3 · running');
       const exp = (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === experiment)!;
       const node = (await api.runs.getChildren(exp))[0];
       const tooltip = String(api.runs.getTreeItem(node).tooltip);
@@ -101,6 +104,53 @@ describe('Runs view of a running experiment (in the real extension host)', () =>
       assert.ok(tooltip.includes('validation accuracy 0.625 (epoch 1, best)'), tooltip);
     } finally {
       follow.dispose();
+      await store.update(run.id, { status: 'cancelled', endedAt: new Date().toISOString() });
+      await store.delete(run.id);
+    }
+  });
+  it('refreshes only a running run\'s row as it reports progress, so the experiment row keeps its command', async () => {
+    // VS Code registers a row's click command (one with arguments, as Open Results on an experiment row) under an
+    // id it drops when the row is refreshed; refreshing the whole view at every progress event made a click during
+    // a live run fail with "command not found: scwb.results.open /<n>". Progress now refreshes the running row only.
+    const api = await activeApi();
+    const store = api.runs.store!;
+    const experiment = 'host test live rows';
+    const run = await store.create({
+      kind: 'finetune', name: '', experiment,
+      dataset: { path: path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad'), sha256: '0'.repeat(64) }, labelColumn: 'bulk_labels',
+      split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, seed: 0, fraction: 1,
+      model: { family: 'scBERT', label: 'scBERT', variant: '' }, parameters: { finetune: { model: 'scbert', epochs: 3, batchSize: 8 } },
+      codeVersion: '0.1.0', status: 'running', owner: currentOwner(),
+    });
+    try {
+      // the view lists the tree (as after the change event of the new run), then follows what changes
+      const listed = async () => {
+        const exp = (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === experiment);
+        const node = exp ? (await api.runs.getChildren(exp)).find(n => n.kind === 'run' && n.run.id === run.id) : undefined;
+        if (node) api.runs.getTreeItem(node);
+        return exp && node ? { exp, node } : undefined;
+      };
+      const { exp, node } = await until(listed);
+      const item = api.runs.getTreeItem(exp);
+      assert.strictEqual(item.command?.command, 'scwb.results.open');
+      const events: (RunsTreeNode | RunsTreeNode[] | undefined)[] = [];
+      const sub = api.runs.onDidChangeTreeData(e => { events.push(e); });
+      try {
+        await store.appendEvent(run.id, { type: 'train', epoch: 1, step: 10, loss: 2.3456, lr: 1e-4, cellsPerSec: 123.4, gpuMemoryMiB: null });
+        const tooltip = () => String(api.runs.getTreeItem(node).tooltip);
+        await until(() => events.length > 0 && tooltip().includes('epoch 1 of 3, step 10') ? true : undefined);
+        await store.appendEvent(run.id, { type: 'train', epoch: 2, step: 20, loss: 1.5, lr: 1e-4, cellsPerSec: 150, gpuMemoryMiB: null });
+        await until(() => events.length > 1 && tooltip().includes('epoch 2 of 3, step 20') ? true : undefined);
+        assert.strictEqual(api.runs.getTreeItem(node).description, 'epoch 2/3 · running');
+        // every change event named the run's row only: none refreshed the whole tree or the experiment row
+        assert.ok(events.every(e => Array.isArray(e) && e.includes(node) && !e.includes(exp)), `change events: ${JSON.stringify(events.map(e => Array.isArray(e) ? e.map(n => n.kind) : e ?? 'whole tree'))}`);
+        // the same node objects as before, with the new progress
+        const again = await listed();
+        assert.ok(again && again.exp === exp && again.node === node, 'the listing hands out the same node objects');
+      } finally {
+        sub.dispose();
+      }
+    } finally {
       await store.update(run.id, { status: 'cancelled', endedAt: new Date().toISOString() });
       await store.delete(run.id);
     }

@@ -1,7 +1,10 @@
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CheckDatasetInput, CompatAction, CompatCheck, CompatReport } from '../../src/core/checkpoints/compat';
+import { cellsKeptByScbert, cellsKeptText } from '../../src/core/checkpoints/compat-cells';
+import { openH5ad } from '../../src/core/h5ad/read';
 import type { PreprocessReport } from '../../src/core/preprocess/pipeline';
 import { runTask } from '../../src/core/workers/run-task';
 import { main } from '../../src/cli/main';
@@ -42,6 +45,33 @@ describe('Check dataset against model (model files by Debian torch, datasets by 
       { recipe: 'scbert', params: { referenceGenes: path.join(dir, 'ckpt', 'scbert_tiny', 'genes.txt'), inputMatrix: 'X' } }]);
     assert.strictEqual(byId(r, 'labels').verdict, 'skip');
     assert.strictEqual(r.verdict, 'fail');
+  });
+
+  it('the scBERT fix says before it runs how many cells the published filter (200 genes) keeps, as anndata counts them', async () => {
+    const genesFile = path.join(dir, 'ckpt', 'scbert_tiny', 'genes.txt');
+    const r = await check({ model: path.join(dir, 'ckpt', 'scbert_tiny', 'scbert_tiny_pretrain.pth'), dataset: sim });
+    const ref = runPythonJson<{ kept: number; total: number }>('compat_cells_kept.py', [sim, genesFile, '200']);
+    const fix = preprocessActions(byId(r, 'values'))[0];
+    assert.strictEqual(fix.note, cellsKeptText({ kept: ref.kept, scanned: ref.total, total: ref.total, minGenes: 200 }));
+    // 200 genes: hardly a cell has all 200, and the note says so
+    assert.match(fix.note!, /^keeps \d+ of 300 cells \(at least 200 of the model's genes expressed\): the published filter drops most cells here/);
+    // a demo-like file (2,000 genes at PBMC depth, as npm start makes it) keeps most cells
+    const deep = path.join(dir, 'deep.h5ad');
+    execFileSync(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'scwb.js'), 'simulate', '--cells', '300', '--genes', '2000', '--seed', '7', '--median-counts', '1500', '--out', deep]);
+    const reader = await openH5ad(deep);
+    const names = reader.var().index;
+    fs.writeFileSync(path.join(dir, 'deep-genes.txt'), names.join('\n') + '\n');
+    try {
+      const kept = await cellsKeptByScbert(reader, 'X', names, names, 200, 2000, { cancelled: false, progress: () => undefined } as never);
+      const deepRef = runPythonJson<{ kept: number; total: number }>('compat_cells_kept.py', [deep, path.join(dir, 'deep-genes.txt'), '200']);
+      assert.deepStrictEqual([kept.kept, kept.total], [deepRef.kept, deepRef.total]);
+      assert.ok(kept.kept > 0.9 * kept.total, `kept ${kept.kept} of ${kept.total}`);
+      // counted on the first rows only: an estimate, said as such
+      const part = await cellsKeptByScbert(reader, 'X', names, names, 200, 100, { cancelled: false, progress: () => undefined } as never);
+      assert.match(cellsKeptText(part), /^keeps about [\d,]+ of 300 cells \(.*; counted on the first 100\)$/);
+    } finally {
+      reader.close();
+    }
   });
 
   it('after Preprocess scBERT / scGPT with the offered recipe, the value scale is ok (log2 tokens; X_binned bins)', async () => {

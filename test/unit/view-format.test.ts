@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { axisFormatter, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
+import { axisFormatter, countFormatter, countOf, edgeFormatter, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
 import { histogram } from '../../src/core/h5ad/stats';
 
 /** number of decimals of a formatted number */
@@ -25,6 +25,32 @@ describe('webview number formats (issue 10: one format per axis and per matrix)'
     assert.deepStrictEqual([0, 0.25, 0.5, 0.75, 1].map(f), ['0.00', '0.25', '0.50', '0.75', '1.00']);
     const g = axisFormatter([1, 1.5, 2, 2.5]);
     assert.deepStrictEqual([1, 1.5, 2, 2.5].map(g), ['1.0', '1.5', '2.0', '2.5']);
+  });
+
+  it('labels the bins of whole-number values without decimals: the smallest whole number in each bin', () => {
+    // genes per cell from 39 to 7,823 in 50 bins: the edges are fractional ("39.0, 194.6, 1,128.2" before)
+    const edges = histogram([39, 400, 1200, 7823], 50).edges;
+    const f = edgeFormatter(edges, true);
+    assert.deepStrictEqual([0, 1, 7].map(i => f(edges[i])), ['39', '195', '1,129']);
+    assert.strictEqual(f(edges[50]), '7,823');
+    // bins narrower than 1 cannot all start at a different whole number: decimals then
+    const narrow = histogram([0, 3], 10).edges;
+    assert.deepStrictEqual(edgeFormatter(narrow, true)(narrow[1]), axisFormatter(narrow)(narrow[1]));
+    // values that are not whole (log-normalised sums) keep their decimals
+    assert.strictEqual(edgeFormatter(edges, false)(edges[1]), axisFormatter(edges)(edges[1]));
+  });
+
+  it('writes seven-digit counts compactly, with as many digits as keep the ticks apart', () => {
+    const f = countFormatter([0, 1_000_000, 2_000_000, 3_000_000]);
+    assert.deepStrictEqual([0, 1_000_000, 2_500_000].map(f), ['0', '1M', '2.5M']);
+    const g = countFormatter([1_234_100, 1_234_400]);
+    assert.deepStrictEqual([1_234_100, 1_234_400].map(g), ['1.2341M', '1.2344M']);
+    assert.deepStrictEqual([0, 250, 12_345].map(countFormatter([0, 12_345])), ['0', '250', '12,345']);
+  });
+
+  it('counts with the noun in the right number ("1 run", not "1 runs")', () => {
+    assert.deepStrictEqual([0, 1, 2, 1200].map(n => countOf(n, 'run')), ['0 runs', '1 run', '2 runs', '1,200 runs']);
+    assert.strictEqual(countOf(1, 'match', 'matches'), '1 match');
   });
 
   it('writes every confusion-matrix share with two decimals, zero included', () => {

@@ -43,7 +43,9 @@ function render(r: CompatReport, trusted: boolean): void {
       h('p', {}, c.summary),
       c.details.length ? h('ul', {}, ...c.details.map(d => h('li', {}, d))) : null,
       c.fix ? h('p', { class: 'fix' }, h('strong', {}, 'Fix: '), c.fix) : null,
-      buttons.length ? h('div', { class: 'row actions' }, ...buttons) : null);
+      buttons.length ? h('div', { class: 'row actions' }, ...buttons) : null,
+      // what a fix will do, before it runs (e.g. how many cells the scBERT recipe keeps)
+      ...c.actions.map((a, index) => (a.kind === 'preprocess' && a.note ? h('p', { class: 'muted', id: `note-${c.id}-${index}` }, `${a.label}: ${a.note}`) : null)));
   });
   const overall = h('p', { class: 'overall', id: 'compat-verdict', role: 'status' },
     r.verdict === 'ok' ? 'The dataset fits the model.' : r.verdict === 'fail' ? 'The dataset does not fit the model as it is: see the fixes below.' : 'The dataset can be used, with the warnings below.');

@@ -7,7 +7,7 @@ import '../shared/base.css';
 import type { DatasetStats, DatasetSummary, GeneOverlapResult, HostMessage } from '../../src/shared/protocol';
 import { duplicateNamesWarning } from '../../src/core/h5ad/stats';
 import { Chart, chartBox, themeColors, themedChart } from '../shared/charts';
-import { axisFormatter, perCellTotalLabel } from '../../src/shared/view-format';
+import { countFormatter, edgeFormatter, perCellTotalLabel } from '../../src/shared/view-format';
 import { h, post, rendered, startApp } from '../shared/host';
 
 const root = document.getElementById('app') as HTMLElement;
@@ -64,13 +64,14 @@ function setBusy(message: string, fraction?: number): void {
   el.replaceChildren(h('p', { class: 'muted' }, message), bar);
 }
 
-function histogramChart(id: string, title: string, hist: DatasetStats['totalCounts']['histogram'], color: string): HTMLElement {
+/** `wholeNumbers`: the binned values are counts (genes per cell; UMIs of raw counts), so the edges print as such. */
+function histogramChart(id: string, title: string, hist: DatasetStats['totalCounts']['histogram'], color: string, wholeNumbers: boolean): HTMLElement {
   const { box, canvas } = chartBox(id);
   // one format for every tick of the axis (the bin edges), thousands separated
-  const edge = axisFormatter(hist.edges);
+  const edge = edgeFormatter(hist.edges, wholeNumbers);
   const labels = hist.counts.map((_, i) => edge(hist.edges[i]));
   tickLabels[id] = labels;
-  const cellTicks = axisFormatter([0, Math.max(0, ...hist.counts)]);
+  const cellTicks = countFormatter([0, Math.max(0, ...hist.counts)]);
   charts.push(themedChart(canvas, {
     type: 'bar',
     data: { labels, datasets: [{ label: title, data: hist.counts, backgroundColor: color, barPercentage: 1, categoryPercentage: 1 }] },
@@ -79,7 +80,8 @@ function histogramChart(id: string, title: string, hist: DatasetStats['totalCoun
         legend: { display: false },
         tooltip: { enabled: true, callbacks: { title: items => items.map(it => `${edge(hist.edges[it.dataIndex])} – ${edge(hist.edges[it.dataIndex + 1])}`) } },
       },
-      scales: { y: { title: { display: true, text: 'cells' }, ticks: { callback: v => cellTicks(Number(v)) } } },
+      // cells are whole: no tick between two whole numbers (precision 0)
+      scales: { y: { title: { display: true, text: 'cells' }, ticks: { precision: 0, callback: v => cellTicks(Number(v)) } } },
     },
   }));
   return h('figure', {}, h('figcaption', {}, title), box);
@@ -107,8 +109,8 @@ function renderStats(stats: DatasetStats): void {
   // Only raw counts sum to counts: after a log recipe the same histogram is of summed log values.
   const totalsTitle = perCellTotalLabel(stats.values.kind);
   const figures = [
-    histogramChart('hist-counts', `${totalsTitle} (median ${formatEdge(stats.totalCounts.median)})`, stats.totalCounts.histogram, series[0]),
-    histogramChart('hist-genes', `Genes per cell (median ${formatEdge(stats.genesPerCell.median)})`, stats.genesPerCell.histogram, series[1]),
+    histogramChart('hist-counts', `${totalsTitle} (median ${formatEdge(stats.totalCounts.median)})`, stats.totalCounts.histogram, series[0], stats.values.kind === 'raw-counts'),
+    histogramChart('hist-genes', `Genes per cell (median ${formatEdge(stats.genesPerCell.median)})`, stats.genesPerCell.histogram, series[1], true),
   ];
   if (stats.composition) {
     const comp = stats.composition;
@@ -117,7 +119,7 @@ function renderStats(stats: DatasetStats): void {
     charts.push(themedChart(canvas, {
       type: 'bar',
       data: { labels: comp.counts.map(c => `${c.value} (${fmt(c.count)})`), datasets: [{ label: 'cells', data: comp.counts.map(c => c.count), backgroundColor: series[2] }] },
-      options: { indexAxis: 'y', plugins: { legend: { display: false } } },
+      options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { ticks: { precision: 0 } } } },
     }));
     const what = comp.binned ? `${comp.counts.length} ranges of values` : `${comp.counts.length}${comp.truncated ? '+' : ''} values`;
     figures.push(h('figure', { class: 'wide' }, h('figcaption', {}, `${comp.column}: ${what}${comp.nMissing ? `, ${fmt(comp.nMissing)} missing` : ''}`), box));

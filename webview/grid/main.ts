@@ -4,6 +4,7 @@ import '../shared/base.css';
 import './grid.css';
 import type { GridPickTarget, GridPresetDoc, GridSummaryView, HostMessage } from '../../src/shared/protocol';
 import { h, post, rendered, setState, startApp } from '../shared/host';
+import { countOf } from '../../src/shared/view-format';
 
 type Grid = GridPresetDoc['grids'][number];
 type Model = Grid['models'][number];
@@ -183,7 +184,7 @@ function gridBlock(g: Grid, gi: number): HTMLElement {
   const per = summary?.perGrid[gi];
   return h('section', { class: 'block', id: `grid-${gi}` },
     h('h2', {}, textInput(`g${gi}-title`, g.title, v => { g.title = v; }),
-      per ? h('span', { class: 'muted' }, `${per.runs} runs · ${per.gpuHours.toFixed(1)} GPU h`) : null,
+      per ? h('span', { class: 'muted' }, `${countOf(per.runs, 'run')} · ${per.gpuHours.toFixed(1)} GPU h`) : null,
       doc && doc.grids.length > 1 ? removeLink('remove grid', () => doc!.grids.splice(gi, 1)) : null),
     h('div', { class: 'axis' }, h('label', {}, 'Datasets'), addDataset), ...g.datasets.map((d, di) => datasetRow(g, gi, d, di)),
     h('div', { class: 'axis' }, h('label', {}, 'Models'), addModel), ...g.models.map((m, mi) => modelRow(g, gi, m, mi)),
@@ -205,7 +206,7 @@ function summaryPane(): HTMLElement {
   now.addEventListener('click', () => { if (doc) post({ type: 'grid/submit', preset: doc, mode: 'now' }); });
   return h('div', { class: 'summary', id: 'summary' },
     h('div', { class: 'row' },
-      h('span', { class: 'big', id: 'run-count' }, `${s.runs} runs`),
+      h('span', { class: 'big', id: 'run-count' }, countOf(s.runs, 'run')),
       h('span', { id: 'run-split' }, `(${s.gpuRuns} on GPU, ${s.cpuRuns} LR on CPU)`),
       h('span', { class: 'big', id: 'gpu-hours' }, `≈ ${s.gpuHours.toFixed(1)} GPU hours`),
       queue, now),

@@ -83,6 +83,7 @@ export function formatCompat(r: CompatReport): string {
     if (c.fix) lines.push(`    fix: ${c.fix}`);
     for (const a of c.actions) {
       if (a.kind === 'preprocess' && a.recipe) lines.push(`    recipe: ${JSON.stringify(a.recipe)}`);
+      if (a.kind === 'preprocess' && a.note) lines.push(`    ${a.note}`);
       if (a.kind === 'geneColumn') lines.push(`    try: --gene-column ${a.column}`);
       if (a.kind === 'labelColumn') lines.push(`    try: --label ${a.column}`);
     }

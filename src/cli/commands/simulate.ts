@@ -3,7 +3,7 @@ import * as path from 'path';
 import { CliCommand, numberFlag, parseFlags, UsageError } from '../command';
 import { simulateToH5ad, CELL_TYPES } from '../../core/simulate';
 
-const USAGE = `usage: scwb simulate --cells N --genes G [--types K] [--seed S] [--out FILE] [--overwrite] [--gzip]
+const USAGE = `usage: scwb simulate --cells N --genes G [--types K] [--seed S] [--median-counts C] [--out FILE] [--overwrite] [--gzip]
 
 Simulates a PBMC-like raw count matrix (negative-binomial counts, cell types of Zheng68K-like unequal sizes,
 marker genes, 4 donors in 2 batches) and writes it as an .h5ad, streamed in row blocks.
@@ -11,6 +11,7 @@ marker genes, 4 donors in 2 batches) and writes it as an .h5ad, streamed in row 
   --genes G      number of genes, at least 100 (e.g. 16906)
   --types K      number of cell types, 2-${CELL_TYPES.length} (default 11)
   --seed S       integer seed (default 0); the same seed and shape give the same file contents
+  --median-counts C  median counts per cell (default: Zheng68K's 1,500 per 16,906 genes, scaled to G, at least 300)
   --out FILE     output path (default simulated-pbmc-<N>x<G>-seed<S>.h5ad in the current folder)
   --overwrite    replace an existing output file
   --gzip         gzip-compress X`;
@@ -23,7 +24,7 @@ export const command: CliCommand = {
     const { flags, positionals } = parseFlags(args, ['overwrite', 'gzip']);
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     for (const name of flags.keys()) {
-      if (!['cells', 'genes', 'types', 'seed', 'out', 'overwrite', 'gzip'].includes(name)) throw new UsageError(`unknown option --${name}`);
+      if (!['cells', 'genes', 'types', 'seed', 'median-counts', 'out', 'overwrite', 'gzip'].includes(name)) throw new UsageError(`unknown option --${name}`);
     }
     if (!flags.has('cells') || !flags.has('genes')) throw new UsageError('--cells and --genes are required');
     const nCells = numberFlag(flags, 'cells', 0);
@@ -36,13 +37,15 @@ export const command: CliCommand = {
       throw new UsageError(`--types must be an integer from 2 to ${CELL_TYPES.length}, got ${nTypes}`);
     }
     if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
+    const medianCounts = flags.has('median-counts') ? numberFlag(flags, 'median-counts', 0) : undefined;
+    if (medianCounts !== undefined && !(Number.isInteger(medianCounts) && medianCounts >= 1)) throw new UsageError(`--median-counts must be a positive integer, got ${medianCounts}`);
     const outFlag = flags.get('out');
     if (outFlag === true) throw new UsageError('--out needs a file name');
     const out = path.resolve(outFlag ?? `simulated-pbmc-${nCells}x${nGenes}-seed${seed}.h5ad`);
     const started = Date.now();
     let lastReport = 0;
     const summary = await simulateToH5ad(out, {
-      nCells, nGenes, nTypes, seed, overwrite: flags.get('overwrite') === true,
+      nCells, nGenes, nTypes, seed, medianCounts, overwrite: flags.get('overwrite') === true,
       compression: flags.get('gzip') === true ? 'gzip' : undefined,
     }, (done, total) => {
       if (Date.now() - lastReport > 2000 && done < total) {

@@ -10,8 +10,9 @@ import { geneMatchKey } from '../h5ad/gene-ids';
 import { openH5ad } from '../h5ad/read';
 import { detectGeneNamespace, GeneNamespaceKind, RowStatsAccumulator, ValueScale } from '../h5ad/stats';
 import { AnnDataReader, Column, DataFrame, DatasetSummary, H5adError } from '../h5ad/types';
-import type { RecipeInput } from '../preprocess/recipe';
+import { RECIPE_DEFAULTS, type RecipeInput } from '../preprocess/recipe';
 import { CancelledError, type TaskContext } from '../workers/task';
+import { cellsKeptByScbert, cellsKeptText } from './compat-cells';
 import { describeModel, missingGenesAdvice, type ModelFacts } from './compat-model';
 import { CheckpointError } from './errors';
 
@@ -20,8 +21,11 @@ export type CheckId = 'genes' | 'namespace' | 'values' | 'labels';
 
 /** Something the panel (or the user) can do about a check. */
 export type CompatAction =
-  /** run Preprocess on the dataset with this recipe (recipe undefined: open the Preprocess flow) */
-  | { kind: 'preprocess'; label: string; recipe?: RecipeInput }
+  /**
+   * run Preprocess on the dataset with this recipe (recipe undefined: open the Preprocess flow); `note` says what it
+   * will do before it runs (scBERT: how many cells the published cell filter keeps)
+   */
+  | { kind: 'preprocess'; label: string; recipe?: RecipeInput; note?: string }
   /** check again, matching genes on this var column */
   | { kind: 'geneColumn'; label: string; column: string }
   /** check again with a gene list the user picks */
@@ -254,6 +258,12 @@ async function check(model: ModelFacts, reader: AnnDataReader, input: CheckDatas
   }
   const logX = logMatrix !== null;
 
+  // how many cells the scBERT fix keeps (its published cell filter), said on the fix before it runs
+  const fixGenes = geneColumnParam ? candidates.get(geneColumnParam) ?? dataGenes : dataGenes;
+  const scbertKeeps = model.family === 'scbert' && model.genes && countsMatrix
+    ? cellsKeptText(await cellsKeptByScbert(reader, countsMatrix, fixGenes, model.genes, RECIPE_DEFAULTS.scbert.minGenes, input.maxRows ?? DEFAULT_ROWS, ctx))
+    : undefined;
+
   // the fix: the model's own preprocessing recipe, with its gene list when we have it as a file
   const preprocessAction = (): Extract<CompatAction, { kind: 'preprocess' }> | null => {
     const gc = geneColumnParam ? { geneColumn: geneColumnParam } : {};
@@ -263,7 +273,10 @@ async function check(model: ModelFacts, reader: AnnDataReader, input: CheckDatas
     const open = { kind: 'preprocess' as const, label: `Preprocess ${name}…` };
     if (family === 'scbert') {
       if (!model.genesFile || /\.json$/i.test(model.genesFile) || !countsMatrix) return open;
-      return { kind: 'preprocess', label: `Preprocess scBERT with ${path.basename(model.genesFile)}${countsMatrix !== 'X' ? ` (from ${countsMatrix})` : ''}`, recipe: { recipe: 'scbert', params: { referenceGenes: model.genesFile, inputMatrix: countsMatrix, ...gc } } };
+      return {
+        kind: 'preprocess', label: `Preprocess scBERT with ${path.basename(model.genesFile)}${countsMatrix !== 'X' ? ` (from ${countsMatrix})` : ''}`,
+        recipe: { recipe: 'scbert', params: { referenceGenes: model.genesFile, inputMatrix: countsMatrix, ...gc } }, ...(scbertKeeps ? { note: scbertKeeps } : {}),
+      };
     }
     if (family === 'scgpt') {
       if (!model.genesFile || !/\.json$/i.test(model.genesFile) || (!countsMatrix && !logX)) return open;

@@ -7,6 +7,7 @@
  * The layout is cached as `umap.json` in the run folder (written atomically), keyed by the sha256 of the embedding
  * file and the parameters: opening the plot again costs one hash of the file.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { UMAP } from 'umap-js';
 import { writeFileAtomic } from '../fs-atomic';
@@ -20,6 +21,16 @@ export const EMBEDDINGS_FILE = 'embeddings.npy';
 export const UMAP_FILE = 'umap.json';
 export const UMAP_FORMAT = 'scwb-umap';
 export const UMAP_VERSION = 1;
+
+/** Whether the run's folder has an embeddings.npy (a regular file or a link; the reader checks where it leads). */
+export function hasEmbeddings(runDir: string): boolean {
+  try {
+    const st = fs.lstatSync(path.join(runDir, EMBEDDINGS_FILE));
+    return st.isFile() || st.isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
 
 export interface UmapParams {
   /** neighbours of each point in the fuzzy graph (umap-learn's n_neighbors); default 15 */

@@ -141,6 +141,16 @@ export function liveText(live: LiveSummary, epochs: number | null): string | und
   return parts.length ? parts.join(' · ') : undefined;
 }
 
+/**
+ * The short text of a running run's row in the Runs view, most telling part first so that a narrow side bar cuts
+ * only the end: "epoch 2/10 · running", or "42% · running" before training (the rest is in liveTooltip).
+ */
+export function liveLabel(live: LiveSummary, epochs: number | null): string {
+  if (live.train) return `epoch ${live.train.epoch}${epochs ? `/${epochs}` : ''} · running`;
+  if (live.progress) return `${Math.round(100 * live.progress.fraction)}% · running`;
+  return 'running';
+}
+
 /** Tooltip lines with the detail of the last training and validation events. */
 export function liveTooltip(live: LiveSummary, epochs: number | null): string[] {
   const lines: string[] = [];

@@ -5,11 +5,12 @@
  * offered fix (Preprocess with the recipe preselected) or check again with another gene column, gene list or label
  * column. Only actions of the report the host holds are run: the webview sends an index, never a recipe.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { CheckpointInfo } from '../../core/checkpoints';
+import { pickLabel } from '../../core/checkpoints/by-run';
 import type { CheckDatasetInput, CompatAction, CompatReport } from '../../core/checkpoints/compat';
+import { proposedOutput } from '../../core/preprocess/output-name';
 import { runTask } from '../../core/workers/run-task';
 import type { CheckId, WebviewMessage } from '../../shared/protocol';
 import { WebviewApp } from '../panels/webview-app';
@@ -20,8 +21,8 @@ export type CheckTarget = CheckpointInfo | vscode.Uri | { uri: vscode.Uri } | un
 export interface CheckOptions { model?: string; dataset?: string; labelColumn?: string; geneColumn?: string; genesFile?: string }
 
 async function pickModel(tree: CheckpointsTree): Promise<string | undefined> {
-  const models = await tree.getChildren();
-  const items = models.map(m => ({ label: m.label, description: vscode.workspace.asRelativePath(m.path), file: m.path as string | undefined }));
+  const models = await tree.all();
+  const items = models.map(m => ({ label: pickLabel(m), description: vscode.workspace.asRelativePath(m.path), file: m.path as string | undefined }));
   items.push({ label: 'Browse…', description: 'a .pth/.pt, model.onnx or an scGPT model folder', file: undefined });
   const pick = await vscode.window.showQuickPick(items, { title: 'Check dataset against model: the model', placeHolder: 'A checkpoint of the Checkpoints view' });
   if (!pick) return undefined;
@@ -58,13 +59,6 @@ export async function checkDatasetCommand(extension: vscode.ExtensionContext, de
 }
 
 /** A free output name beside the dataset for the offered preprocessing: <name>.<recipe>.h5ad, else .2, .3… */
-function freeOutput(dataset: string, recipe: string): string {
-  const stem = path.join(path.dirname(dataset), `${path.basename(dataset, '.h5ad')}.${recipe}`);
-  let out = `${stem}.h5ad`;
-  for (let i = 2; fs.existsSync(out); i++) out = `${stem}.${i}.h5ad`;
-  return out;
-}
-
 export class CompatPanel extends WebviewApp {
   static readonly viewType = 'scwb.compat';
   private static current: CompatPanel | undefined;
@@ -176,7 +170,7 @@ export class CompatPanel extends WebviewApp {
       {
         let outcome: { outPath: string } | undefined;
         try {
-          outcome = await vscode.commands.executeCommand<{ outPath: string } | undefined>('scwb.preprocess', { dataset: input.dataset, recipe: action.recipe, outPath: freeOutput(input.dataset, action.recipe.recipe) });
+          outcome = await vscode.commands.executeCommand<{ outPath: string } | undefined>('scwb.preprocess', { dataset: input.dataset, recipe: action.recipe, outPath: proposedOutput(input.dataset, action.recipe.recipe) });
         } catch {
           return undefined; // Preprocess has shown its error, naming the file
         }

@@ -1,14 +1,18 @@
 /**
  * The Checkpoints view: model files in the workspace (scBERT .pth, scGPT folders, other PyTorch files, safetensors,
  * ONNX). Expanding one inspects it in a worker thread (the pickle is read, never run) and shows its architecture,
- * parameter count and layout problems, with the tensors listed on demand.
+ * parameter count and layout problems, with the tensors listed on demand. The user's own files come first; what
+ * runs wrote (last.pt, best.pt, model.onnx in the run store) is grouped under each run's name in a node of its own.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { classifyCheckpoint, type CheckpointInfo } from '../../core/checkpoints';
+import { groupByRun, type ListedCheckpoint, type RunCheckpoints } from '../../core/checkpoints/by-run';
+import { runDisplayName } from '../../core/runs/display-name';
 import type { CheckpointSummary } from '../../core/checkpoints/inspect';
 import { formatBytes } from '../../core/format';
+import type { RunStore } from '../../core/runs/store';
 import { runTask } from '../../core/workers/run-task';
 import { Disposable } from '../disposable';
 
@@ -21,7 +25,10 @@ export interface CheckpointDetail {
   tooltip?: string;
   children?: CheckpointDetail[];
 }
-export type CheckpointNode = CheckpointInfo | CheckpointDetail;
+/** The node that holds the model files runs wrote, and one run's files under it. */
+export interface RunsCheckpointsNode { group: 'runs'; runs: RunCheckpoints[] }
+export interface RunCheckpointsNode { group: 'run'; run: RunCheckpoints }
+export type CheckpointNode = ListedCheckpoint | CheckpointDetail | RunsCheckpointsNode | RunCheckpointsNode;
 
 export interface Inspection { summary?: CheckpointSummary; error?: string }
 
@@ -40,7 +47,8 @@ export class CheckpointsTree extends Disposable implements vscode.TreeDataProvid
   /** inspections by path, valid while the model file's size and mtime stay the same */
   private readonly inspections = new Map<string, { stamp: string; result: Promise<Inspection> }>();
 
-  constructor() {
+  /** `store`: the workspace's run store, whose runs' model files are grouped by run */
+  constructor(private readonly store?: RunStore) {
     super();
     const files = this.track(vscode.workspace.createFileSystemWatcher(PATTERN));
     const companions = this.track(vscode.workspace.createFileSystemWatcher(COMPANIONS));
@@ -85,6 +93,22 @@ export class CheckpointsTree extends Disposable implements vscode.TreeDataProvid
   }
 
   getTreeItem(node: CheckpointNode): vscode.TreeItem {
+    if ('group' in node) {
+      if (node.group === 'runs') {
+        const item = new vscode.TreeItem('From runs', vscode.TreeItemCollapsibleState.Collapsed);
+        item.description = `${node.runs.length} run${node.runs.length === 1 ? '' : 's'}`;
+        item.tooltip = 'Model files that fine-tune and pre-training runs wrote (last.pt, best.pt, model.onnx), by run';
+        item.iconPath = new vscode.ThemeIcon('history');
+        item.contextValue = 'scwb.checkpointRuns';
+        return item;
+      }
+      const item = new vscode.TreeItem(node.run.name, vscode.TreeItemCollapsibleState.Collapsed);
+      item.description = node.run.files.map(f => path.basename(f.path)).join(', ');
+      item.tooltip = `run ${node.run.id}\n${node.run.files.map(f => vscode.workspace.asRelativePath(f.path)).join('\n')}`;
+      item.iconPath = new vscode.ThemeIcon('beaker');
+      item.contextValue = 'scwb.checkpointRun';
+      return item;
+    }
     if ('detail' in node) {
       const open = node.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None;
       const item = new vscode.TreeItem(node.label, open);
@@ -95,8 +119,9 @@ export class CheckpointsTree extends Disposable implements vscode.TreeDataProvid
       return item;
     }
     const c = node;
-    const item = new vscode.TreeItem(c.label, vscode.TreeItemCollapsibleState.Collapsed);
-    item.description = `${formatBytes(c.size)} · ${path.dirname(vscode.workspace.asRelativePath(c.path))}`;
+    // a run's file under its run: the file name is enough (the run node says whose it is)
+    const item = new vscode.TreeItem(c.run ? path.basename(c.path) : c.label, vscode.TreeItemCollapsibleState.Collapsed);
+    item.description = c.run ? formatBytes(c.size) : `${formatBytes(c.size)} · ${path.dirname(vscode.workspace.asRelativePath(c.path))}`;
     item.tooltip = c.path;
     item.iconPath = new vscode.ThemeIcon(ICONS[c.kind]);
     item.resourceUri = vscode.Uri.file(c.path);
@@ -104,11 +129,26 @@ export class CheckpointsTree extends Disposable implements vscode.TreeDataProvid
     return item;
   }
 
-  getChildren(): Promise<CheckpointInfo[]>;
-  getChildren(element?: CheckpointNode): Promise<CheckpointNode[]>;
   async getChildren(element?: CheckpointNode): Promise<CheckpointNode[]> {
-    if (element) return 'detail' in element ? element.children ?? [] : this.detailsOf(element.path);
-    return this.list();
+    if (element) {
+      if ('group' in element) return element.group === 'runs' ? element.runs.map(run => ({ group: 'run', run })) : element.run.files;
+      return 'detail' in element ? element.children ?? [] : this.detailsOf(element.path);
+    }
+    const { own, runs } = await this.grouped();
+    return runs.length ? [...own, { group: 'runs', runs }] : own;
+  }
+
+  /** Every model file of the view, the user's and the runs' (these with their run), for the model pickers. */
+  async all(): Promise<ListedCheckpoint[]> {
+    const { own, runs } = await this.grouped();
+    return [...own, ...runs.flatMap(r => r.files)];
+  }
+
+  private async grouped(): Promise<{ own: ListedCheckpoint[]; runs: RunCheckpoints[] }> {
+    const files = await this.list();
+    const names = new Map<string, string>();
+    if (this.store) for (const r of await this.store.list().catch(() => [])) names.set(r.id, runDisplayName(r));
+    return groupByRun(files, this.store?.root, names);
   }
 
   /** The summary lines shown when a checkpoint is expanded. */

@@ -12,6 +12,7 @@ import { readSidecar, type AnnotateInput, type AnnotateResult } from '../../core
 import { recordAnnotation } from '../../core/annotate/record';
 import { trainedCells, trainedCellsText } from '../../core/annotate/trained-cells';
 import type { CheckpointInfo } from '../../core/checkpoints';
+import type { ListedCheckpoint } from '../../core/checkpoints/by-run';
 import type { DatasetSummary } from '../../core/h5ad/types';
 import type { RunRecord } from '../../core/runs/schema';
 import { runTask } from '../../core/workers/run-task';
@@ -24,7 +25,7 @@ import type { RunsTree } from '../runs/tree';
 export interface AnnotateDeps {
   summaryOf: (file: string) => Promise<DatasetSummary>;
   pickDataset: () => Promise<string | undefined>;
-  checkpoints: () => Promise<CheckpointInfo[]>;
+  checkpoints: () => Promise<ListedCheckpoint[]>;
   runs: RunsTree;
   prompts?: Prompts;
 }
@@ -116,7 +117,7 @@ async function pickModel(prompts: Prompts, deps: AnnotateDeps): Promise<string |
   const models = (await deps.checkpoints()).filter(c => c.kind === 'onnx' && fs.existsSync(`${c.path}.json`));
   const browse = { label: '$(folder-opened) Choose an .onnx file…', detail: undefined as string | undefined, file: '' };
   const items = [
-    ...models.map(c => ({ label: path.basename(path.dirname(c.path)), description: vscode.workspace.asRelativePath(c.path), detail: describeModel(c.path), file: c.path })),
+    ...models.map(c => ({ label: c.run ? c.run.name : path.basename(path.dirname(c.path)), description: vscode.workspace.asRelativePath(c.path), detail: describeModel(c.path), file: c.path })),
     browse,
   ];
   const picked = await prompts.pick(items, { title: 'Model (exported by a fine-tune run: model.onnx)', matchOnDescription: true });

@@ -15,6 +15,7 @@ import { runTask } from '../../core/workers/run-task';
 import { CancelledError } from '../../core/workers/task';
 import { withCancellableProgress } from '../progress';
 import { askList, askNumber, windowPrompts, type Prompts } from '../prompts';
+import { countOf } from '../../shared/view-format';
 import { requireTrust } from '../trust';
 import type { RunsTree } from '../runs/tree';
 
@@ -71,7 +72,7 @@ export async function runBaselineCommand(
     const done = result.runs.filter(r => r.status === 'completed');
     const failed = result.runs.filter(r => r.status === 'failed');
     const mean = done.length ? done.reduce((a, r) => a + (r.metrics?.accuracy ?? 0), 0) / done.length : NaN;
-    const text = `${result.experiment}: ${done.length} of ${result.runs.length} runs completed${done.length ? `, mean accuracy ${mean.toFixed(3)}` : ''}.`;
+    const text = `${result.experiment}: ${done.length} of ${countOf(result.runs.length, 'run')} completed${done.length ? `, mean accuracy ${mean.toFixed(3)}` : ''}.`;
     if (failed.length) void vscode.window.showWarningMessage(`${text} ${failed.length} failed: ${failed[0].error ?? ''}`);
     else void vscode.window.showInformationMessage(text);
     deps.showResults(result.experiment);

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { CheckpointInfo } from '../../core/checkpoints';
+import { pickLabel, type ListedCheckpoint } from '../../core/checkpoints/by-run';
 import {
   PRETRAIN_DEFAULTS, PROBE_DEFAULTS, SCBERT_SCRATCH_DEFAULTS, encoderFromPath, preparePretrainInWorker, prepareProbeInWorker,
   type PretrainInput, type ProbeEncoder, type ProbeInput, type ProbeProtocol,
@@ -27,7 +27,7 @@ import { requireTrust } from '../trust';
 export interface BenchmarkDeps {
   summaryOf: (file: string) => Promise<DatasetSummary>;
   pickDataset: () => Promise<string | undefined>;
-  checkpoints: () => Promise<CheckpointInfo[]>;
+  checkpoints: () => Promise<ListedCheckpoint[]>;
   runs: RunsTree;
   tasks: FinetuneTasks;
 }
@@ -161,7 +161,7 @@ export async function askForPretrain(dataset: string, deps: Pick<BenchmarkDeps, 
   const items: (vscode.QuickPickItem & { value: string | null | 'browse' })[] = [
     ...(modelChoice.model === 'benchmark' ? [{ label: 'Random initialisation', value: null }] : []),
     ...(modelChoice.model === 'scbert' ? [{ label: 'From scratch, no gene2vec', detail: 'as published (for the no-gene2vec ablation)', value: null }] : []),
-    ...matching.map(c => ({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: c.path })),
+    ...matching.map(c => ({ label: pickLabel(c), description: vscode.workspace.asRelativePath(c.path), value: c.path })),
     { label: 'Browse…', value: 'browse' },
   ];
   const ck = await ui.pick(items, { title, placeHolder: modelChoice.model === 'benchmark' ? 'Start from (an earlier encoder.pt continues its pre-training)' : 'Published checkpoint' });
@@ -245,8 +245,8 @@ export async function askForProbe(dataset: string, summary: DatasetSummary, deps
     }
   }
   for (const c of await deps.checkpoints()) {
-    if (c.kind === 'scgpt-folder') encoders.push({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: { model: 'scgpt', path: c.path } });
-    else if (c.kind === 'scbert-pth') encoders.push({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: { model: 'scbert', path: c.path } });
+    if (c.kind === 'scgpt-folder') encoders.push({ label: pickLabel(c), description: vscode.workspace.asRelativePath(c.path), value: { model: 'scgpt', path: c.path } });
+    else if (c.kind === 'scbert-pth') encoders.push({ label: pickLabel(c), description: vscode.workspace.asRelativePath(c.path), value: { model: 'scbert', path: c.path } });
   }
   encoders.push({ label: 'Browse…', value: 'browse' });
   const enc = await ui.pick(encoders, { title, placeHolder: 'Encoder to probe (frozen)' });

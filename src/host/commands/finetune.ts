@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { CheckpointInfo } from '../../core/checkpoints';
+import { pickLabel, type ListedCheckpoint } from '../../core/checkpoints/by-run';
 import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type MemoryEstimate, type WorkerEnvCheck } from '../../core/finetune/env';
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
@@ -66,7 +66,7 @@ export interface FinetuneLaunch {
 export interface FinetuneDeps {
   summaryOf: (file: string) => Promise<DatasetSummary>;
   pickDataset: () => Promise<string | undefined>;
-  checkpoints: () => Promise<CheckpointInfo[]>;
+  checkpoints: () => Promise<ListedCheckpoint[]>;
   runs: RunsTree;
   tasks: FinetuneTasks;
 }
@@ -277,7 +277,7 @@ export async function askForFinetune(
   const all = await deps.checkpoints();
   const matching = all.filter(c => (model === 'scgpt' ? c.kind === 'scgpt-folder' : c.kind === 'scbert-pth' || (c.kind === 'torch' && c.path.endsWith('.pth'))));
   const ckptChoice = await ui.pick<vscode.QuickPickItem & { value: string | null | 'browse' }>([
-    ...matching.map(c => ({ label: c.label, description: vscode.workspace.asRelativePath(c.path), value: c.path })),
+    ...matching.map(c => ({ label: pickLabel(c), description: vscode.workspace.asRelativePath(c.path), value: c.path })),
     { label: 'No pre-training (random initialisation)', value: null },
     { label: 'Browse…', value: 'browse' },
   ], { title, placeHolder: `${modelChoice.label} checkpoint` });

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
 import { describeDuplicates, type PreprocessReport } from '../../core/preprocess/pipeline';
+import { proposedOutput } from '../../core/preprocess/output-name';
 import { RECIPE_DEFAULTS, parseRecipe, readRecipeFile, type RecipeInput } from '../../core/preprocess/recipe';
 import { writeFileAtomic } from '../../core/fs-atomic';
 import { runTask } from '../../core/workers/run-task';
@@ -73,11 +74,12 @@ export async function askForRecipe(
   if (!choice) return undefined;
   let recipe: RecipeInput | undefined;
   let recipeFile: string | undefined;
+  let recipeKind: string | undefined;
   if (choice.id === 'file') {
     const picked = await prompts.open({ title: 'Recipe file', filters: { 'Recipe (JSON)': ['json'] }, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
     if (!picked) return undefined;
     recipeFile = picked[0].fsPath;
-    readRecipeFile(recipeFile); // refuse a bad file now, with its problems, before any work starts
+    recipeKind = readRecipeFile(recipeFile).recipe; // refuse a bad file now, with its problems, before any work starts
   } else {
     const inputMatrix = await pickInputMatrix(summary, prompts);
     if (inputMatrix === undefined) return undefined;
@@ -126,8 +128,7 @@ export async function askForRecipe(
     }
     parseRecipe(recipe); // the schema has the last word on every value
   }
-  const recipeName = recipe?.recipe ?? path.basename(recipeFile ?? 'recipe', '.json');
-  const outPath = await askOutput(dataset, recipeName, prompts);
+  const outPath = await askOutput(dataset, recipe?.recipe ?? recipeKind ?? 'preprocessed', prompts);
   if (!outPath) return undefined;
   if (recipe) {
     const save = await prompts.pick([{ label: 'Run', save: false }, { label: 'Run and save the recipe file beside the output', save: true }], { title: 'Ready', placeHolder: 'Ready' });
@@ -160,7 +161,7 @@ async function askNumber(prompts: Prompts, title: string, value: number, integer
 
 async function askOutput(dataset: string, recipeName: string, prompts: Prompts): Promise<string | undefined> {
   const dir = path.dirname(dataset);
-  const proposed = `${path.basename(dataset, '.h5ad')}.${recipeName}.h5ad`;
+  const proposed = path.basename(proposedOutput(dataset, recipeName));
   const name = await prompts.input({
     title: 'Output file (beside the input)', prompt: 'Output file (beside the input)', value: proposed,
     validateInput: v => {

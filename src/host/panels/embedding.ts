@@ -6,11 +6,10 @@
  * run folder as umap.json (only in a trusted workspace: an untrusted one gets the plot, nothing is written).
  * Closing the panel cancels a computation in progress. Also: the command `scwb.runs.showEmbedding`.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { EmbeddingColorsInput, EmbeddingPlotData, EmbeddingPlotInput } from '../../core/embedding/tasks';
-import { EMBEDDINGS_FILE } from '../../core/embedding/umap';
+import { EMBEDDINGS_FILE, hasEmbeddings } from '../../core/embedding/umap';
 import type { PointColors } from '../../core/embedding/colors';
 import type { RunRecord } from '../../core/runs/schema';
 import { datasetName } from '../../core/runs/store';
@@ -161,16 +160,6 @@ function plotView(record: RunRecord, data: EmbeddingPlotData): EmbeddingPlotView
     subsampled: l.indices.length < l.rows, params: l.params, nNeighborsUsed: l.nNeighborsUsed, fromCache: data.fromCache,
     columns: data.columns, colors: data.colors, datasetProblem: data.datasetProblem,
   };
-}
-
-/** Whether the run's folder has an embeddings.npy (a regular file or a link; the reader checks where it leads). */
-export function hasEmbeddings(runDir: string): boolean {
-  try {
-    const st = fs.lstatSync(path.join(runDir, EMBEDDINGS_FILE));
-    return st.isFile() || st.isSymbolicLink();
-  } catch {
-    return false;
-  }
 }
 
 /** `scwb.runs.showEmbedding`: from a run node, `{runId}`, or the palette (a pick over runs with embeddings). */

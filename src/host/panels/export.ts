@@ -1,23 +1,16 @@
 /** Saves what a webview exports (tables and SVG figures as text, PNG figures as data URLs) where the user chooses. */
 import * as vscode from 'vscode';
+import { exportDialog } from '../../shared/export-dialog';
 import type { ExportFormat } from '../../shared/protocol';
 import { writeFileAtomic } from '../../core/fs-atomic';
-
-const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
-  csv: { CSV: ['csv'] },
-  md: { Markdown: ['md'] },
-  tex: { LaTeX: ['tex'] },
-  png: { 'PNG image': ['png'] },
-  svg: { 'SVG image': ['svg'] },
-};
 
 export async function saveExport(format: ExportFormat, suggestedName: string, content: string): Promise<vscode.Uri | undefined> {
   const base = vscode.workspace.workspaceFolders?.[0]?.uri;
   const safeName = suggestedName.replace(/[^\w.+-]+/g, '_');
+  // the dialog's title says what is saved (code-server's dialog shows nothing else about it)
   const target = await vscode.window.showSaveDialog({
     defaultUri: base ? vscode.Uri.joinPath(base, safeName) : undefined,
-    filters: FILTERS[format],
-    saveLabel: 'Export',
+    ...exportDialog(format),
   });
   if (!target) return undefined;
   const bytes = exportBytes(format, content);

@@ -6,13 +6,22 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { EventsTail, configuredEpochs, emptyLive, foldLive, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
+import { hasEmbeddings } from '../../core/embedding/umap';
+import { EventsTail, configuredEpochs, emptyLive, foldLive, liveLabel, liveText, liveTooltip, type LiveSummary } from '../../core/runs/live';
+import { runDisplayName } from '../../core/runs/display-name';
 import { FINAL_STATUSES, type RunRecord } from '../../core/runs/schema';
 import { EVENTS_FILE, RunStore, datasetName, defaultStoreRoot, groupExperiments, type ExperimentGroup } from '../../core/runs/store';
 import { Disposable } from '../disposable';
-import { hasEmbeddings } from '../panels/embedding';
 
 export type RunsTreeNode = { kind: 'experiment'; group: ExperimentGroup } | { kind: 'run'; run: RunRecord };
+
+/**
+ * What the rows show apart from live progress: the run records themselves (run.json changes with status, name,
+ * note, summary, Slurm state; progress goes to events.jsonl).
+ */
+function structureOf(runs: RunRecord[]): string {
+  return JSON.stringify([...runs].sort((a, b) => a.id.localeCompare(b.id)));
+}
 
 const STATUS_ICONS: Record<RunRecord['status'], [string, string?]> = {
   queued: ['clock'],
@@ -24,7 +33,7 @@ const STATUS_ICONS: Record<RunRecord['status'], [string, string?]> = {
 };
 
 export class RunsTree extends Disposable implements vscode.TreeDataProvider<RunsTreeNode> {
-  private readonly changed = this.track(new vscode.EventEmitter<RunsTreeNode | undefined>());
+  private readonly changed = this.track(new vscode.EventEmitter<RunsTreeNode | RunsTreeNode[] | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
   private readonly changedRuns = this.track(new vscode.EventEmitter<void>());
   /** fires (debounced) whenever something in the run store changed */
@@ -39,6 +48,18 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
   /** the run folders' names at the last tick */
   private lastNames: string | undefined;
   private cachedAt = 0;
+  /**
+   * The nodes handed to the view, one object per experiment and run, kept across listings: a change event can then
+   * name the rows that changed. VS Code re-creates the tree item of every row a change event covers, and with it
+   * the id under which the row's click command (one with arguments) is registered; a click that lands between the
+   * two fails with "command not found: <command> /<n>". Live progress therefore refreshes only the running runs'
+   * rows, never the whole tree, and the experiment rows keep their command.
+   */
+  private readonly nodes = new Map<string, RunsTreeNode>();
+  /** the structure (structureOf) of the last full listing */
+  private shownStructure: string | undefined;
+  /** the live text of each running run at the last refresh */
+  private readonly shownLive = new Map<string, string>();
 
   constructor(readonly store: RunStore | undefined) {
     super();
@@ -70,13 +91,59 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     const names = await fs.promises.readdir(this.store.root).then(n => n.sort().join('\n'), () => '');
     const changed = this.lastNames !== undefined && names !== this.lastNames;
     this.lastNames = names;
-    if (changed || this.hasLive) this.refresh();
+    if (changed || this.hasLive) await this.refreshChanged();
   }
 
   /** At most one refresh per 250 ms: a training run appends events many times a second, which must not starve it. */
   private scheduleRefresh(): void {
     if (this.debounce) return;
-    this.debounce = setTimeout(() => { this.debounce = undefined; this.refresh(); }, 250);
+    this.debounce = setTimeout(() => { this.debounce = undefined; void this.refreshChanged(); }, 250);
+  }
+
+  /**
+   * After a change in the store: reads the runs again and refreshes the whole view when runs were added, removed
+   * or changed, else only the rows of running runs whose live progress changed (see `nodes`).
+   */
+  private async refreshChanged(): Promise<void> {
+    this.cached = undefined;
+    this.changedRuns.fire();
+    let runs: RunRecord[];
+    try {
+      runs = await this.runs();
+    } catch {
+      this.changed.fire(undefined);
+      return;
+    }
+    if (this.shownStructure === undefined || structureOf(runs) !== this.shownStructure) {
+      this.changed.fire(undefined);
+      return;
+    }
+    const rows: RunsTreeNode[] = [];
+    for (const r of runs) {
+      if (r.status !== 'running') continue;
+      const node = this.nodes.get(`run:${r.id}`);
+      const text = this.liveKey(r.id);
+      if (node?.kind !== 'run' || this.shownLive.get(r.id) === text) continue;
+      node.run = r;
+      rows.push(node);
+    }
+    if (rows.length) this.changed.fire(rows);
+  }
+
+  /** Everything a running run's row shows of its live progress (description and tooltip). */
+  private liveKey(runId: string): string {
+    const entry = this.live.get(runId);
+    return entry ? JSON.stringify([liveText(entry.summary, entry.epochs), liveTooltip(entry.summary, entry.epochs)]) : '';
+  }
+
+  /** The node object of an experiment or run: the same object as in earlier listings, with the new data. */
+  private node(next: RunsTreeNode): RunsTreeNode {
+    const key = next.kind === 'experiment' ? `experiment:${next.group.name}` : `run:${next.run.id}`;
+    const node = this.nodes.get(key);
+    if (node?.kind === 'experiment' && next.kind === 'experiment') node.group = next.group;
+    else if (node?.kind === 'run' && next.kind === 'run') node.run = next.run;
+    else this.nodes.set(key, next);
+    return this.nodes.get(key)!;
   }
 
   runs(): Promise<RunRecord[]> {
@@ -115,18 +182,17 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
     return runs;
   }
 
-  /** The live progress text of a running run, if it reported any. */
-  progressOf(runId: string): string | undefined {
-    const entry = this.live.get(runId);
-    if (!entry) return undefined;
-    return liveText(entry.summary, entry.epochs);
-  }
-
   async getChildren(node?: RunsTreeNode): Promise<RunsTreeNode[]> {
-    if (!node) return groupExperiments(await this.runs()).map(group => ({ kind: 'experiment', group }));
+    if (!node) {
+      const all = await this.runs();
+      this.shownStructure = structureOf(all);
+      const keep = new Set([...groupExperiments(all).map(g => `experiment:${g.name}`), ...all.map(r => `run:${r.id}`)]);
+      for (const key of this.nodes.keys()) if (!keep.has(key)) this.nodes.delete(key);
+      return groupExperiments(all).map(group => this.node({ kind: 'experiment', group }));
+    }
     if (node.kind === 'run') return [];
     const runs = [...node.group.runs].sort((a, b) => datasetName(a).localeCompare(datasetName(b)) || a.model.label.localeCompare(b.model.label) || a.fraction - b.fraction || a.seed - b.seed);
-    return runs.map(run => ({ kind: 'run', run }));
+    return runs.map(run => this.node({ kind: 'run', run }));
   }
 
   getTreeItem(node: RunsTreeNode): vscode.TreeItem {
@@ -143,21 +209,22 @@ export class RunsTree extends Disposable implements vscode.TreeDataProvider<Runs
       return item;
     }
     const r = node.run;
-    const label = r.name || `${r.model.label} · fraction ${r.fraction} · seed ${r.seed}`;
+    const label = runDisplayName(r);
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
     item.id = `run:${r.id}`;
     const [icon, color] = STATUS_ICONS[r.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    const live = r.status === 'running' ? this.progressOf(r.id) : undefined;
+    const entry = r.status === 'running' ? this.live.get(r.id) : undefined;
+    if (entry) this.shownLive.set(r.id, this.liveKey(r.id));
+    // a running run: the epoch first (a narrow side bar cuts the end), the loss, speed and validation in the tooltip
     item.description = r.status === 'completed' && r.summary
       ? `accuracy ${r.summary.accuracy.toFixed(3)} · macro-F1 ${r.summary.macroF1.toFixed(3)}`
-      : r.status === 'running' && live ? `running · ${live}` : r.status + (r.error ? `: ${r.error}` : '');
+      : entry ? liveLabel(entry.summary, entry.epochs) : r.status + (r.error ? `: ${r.error}` : '');
     if (r.slurm && !FINAL_STATUSES.includes(r.status)) item.description = `Slurm ${r.slurm.jobId} ${r.slurm.state ?? ''} · ${item.description}`;
     const lines = [
       `${r.id} (${r.kind})`, `dataset: ${r.dataset.path}`, `label: ${r.labelColumn}`, `split: ${splitText(r)}`,
       `model: ${r.model.label}`, `fraction ${r.fraction}, seed ${r.seed}`, `status: ${r.status}`,
     ];
-    const entry = r.status === 'running' ? this.live.get(r.id) : undefined;
     if (entry) lines.push(...liveTooltip(entry.summary, entry.epochs));
     if (r.slurm) lines.push(`Slurm job ${r.slurm.jobId}${r.slurm.cluster ? ` on ${r.slurm.cluster}` : ''}: ${r.slurm.state ?? 'state unknown'}${r.slurm.exitCode ? `, exit code ${r.slurm.exitCode}` : ''}`);
     if (r.note) lines.push(`note: ${r.note}`);

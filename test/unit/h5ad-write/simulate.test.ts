@@ -92,6 +92,16 @@ describe('simulated PBMC-like data (read back by anndata 0.8)', () => {
   before(() => { dir = tempDir('scwb-simulate-'); });
   after(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
+  it('takes the median counts per cell when given (the demo simulates PBMC depth), else scales Zheng68K\'s', () => {
+    assert.strictEqual(designSimulation({ nCells: 10, nGenes: 2000, seed: 7 }).medianLibrary, 300);
+    assert.strictEqual(designSimulation({ nCells: 10, nGenes: 16906, seed: 7 }).medianLibrary, 1500);
+    assert.strictEqual(designSimulation({ nCells: 10, nGenes: 2000, seed: 7, medianCounts: 1500 }).medianLibrary, 1500);
+    assert.throws(() => designSimulation({ nCells: 10, nGenes: 2000, medianCounts: 0 }), /median counts must be a positive integer, got 0/);
+    // deeper cells express more genes: more non-zeros per row
+    const nnz = (medianCounts?: number) => simulateRows(designSimulation({ nCells: 200, nGenes: 2000, seed: 7, medianCounts }), 0, 200).block.indptr[200];
+    assert.ok(nnz(1500) > 2 * nnz(), `${nnz(1500)} vs ${nnz()}`);
+  });
+
   it('gene symbols are unique, symbol-like and include the real markers', () => {
     const genes = geneSymbols(16906);
     assert.strictEqual(new Set(genes).size, 16906);
