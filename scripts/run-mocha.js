@@ -36,4 +36,7 @@ const runner = mocha.run(failures => {
   fs.writeFileSync(path.join(artifacts, `${layer}.json`), JSON.stringify({ passes: st.passes, failures: st.failures, pending: st.pending }));
   console.log(`${layer}: ${st.passes} passed, ${st.failures} failed`);
   process.exitCode = failures ? 1 : 0;
+  // A failed test may leave a timer or a child behind (its clean-up never ran): end the layer anyway, as mocha's
+  // --exit does, once stdout has drained, so that a failure is reported instead of hanging the whole test run.
+  process.stdout.write('', () => process.exit(process.exitCode));
 });
