@@ -148,7 +148,7 @@ export function activate(context: vscode.ExtensionContext): ScwbApi {
       void vscode.window.showWarningMessage('This workspace is not trusted: scWorkbench runs nothing here.');
       return undefined;
     }
-    return GridPanel.show(context, queue, presetId);
+    return GridPanel.show(context, queue, presetId, { summaryOf: f => datasets.summaryOf(f), store: runs.store });
   }));
   context.subscriptions.push(...registerWalkthrough(context));
   const activationMs = performance.now() - moduleLoadStart;

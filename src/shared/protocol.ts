@@ -159,7 +159,12 @@ export interface GridSummaryView {
   runs: number;
   gpuRuns: number;
   cpuRuns: number;
+  /** hours of the non-baseline runs on `device` */
   gpuHours: number;
+  /** the device the estimate assumes: 'CPU' or the GPU's name ('' without a valid document) */
+  device: string;
+  /** what each model's estimate is based on (cells, device, throughput) */
+  basis: string[];
   perGrid: { title: string; runs: number; gpuHours: number }[];
   skipped: { grid: number; reason: string; count: number }[];
   assumptions: string[];

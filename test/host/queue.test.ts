@@ -47,6 +47,10 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
     assert.deepStrictEqual([summary.runs, summary.gpuRuns, summary.cpuRuns], [4, 3, 1]);
     assert.ok(summary.gpuHours > 0);
     assert.deepStrictEqual(summary.problems, []);
+    // The estimate counts the bound file's cells on the device the environment check found, and says so.
+    await panel.refreshEstimate();
+    const estimated = panel.update(doc);
+    assert.ok(estimated.basis.some(b => new RegExp(`^scBERT: based on [0-9,]+ cells of sim_scbert\\.h5ad, ${estimated.device.replace(/[.()]/g, '\\$&')}, 1 epoch, `).test(b)), estimated.basis.join('\n'));
     // one epoch instead of the published ten is shown as a deviation before anything runs
     assert.deepStrictEqual(summary.protocol?.deviations.map(d => `${d.element}: ${d.ours} vs ${d.published}`), ['epochs: 1 vs 10', 'batchSize: 16 vs 32']);
     const added = await panel.submit('queue');
@@ -94,6 +98,13 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
         assert.deepStrictEqual([run.protocol?.preset, run.protocol?.fewShotDraw, run.protocol?.deviations], ['custom', 'all', ['epochs', 'batchSize']]);
         assert.deepStrictEqual(runProtocol(run).deviations, ['epochs', 'batchSize']);
       }
+    }
+    // Their measured cells/s now feed the grid's estimate (same model, checkpoint and device kind: the CPU here).
+    if (estimated.device === 'CPU') {
+      await panel.refreshEstimate();
+      const names = await Promise.all([seed0.id, seed1.id].map(async id => (await store.get(byId.get(id)!.runIds[0])).name));
+      const measured = panel.update(doc).basis.find(b => b.startsWith('scBERT: '))!;
+      assert.ok(names.some(n => measured.endsWith(` cells/s measured in run ${n}`)), `${measured} (runs ${names.join(', ')})`);
     }
     // The Queue view lists them with their status.
     const children = await queue.getChildren();

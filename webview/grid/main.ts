@@ -98,7 +98,7 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
       h('option', { value: 'fp32' }, 'fp32'), h('option', { value: 'bf16' }, 'bf16'), h('option', { value: 'fp16' }, 'fp16'));
     prec.value = m.precision;
     prec.addEventListener('change', () => { m.precision = prec.value as typeof m.precision; changed(); });
-    parts.push(' ', prec, protocolOptions(gi, mi, m));
+    parts.push(' ', prec, ' ', ...trainingFields(gi, mi, m), protocolOptions(gi, mi, m));
   } else if (m.kind === 'baseline') {
     parts.push(h('strong', {}, `LR ${m.penalty.toUpperCase()} ${m.C !== undefined ? `C=${m.C}` : `CV over ${m.cvGrid?.length ?? 0} C values`}`), h('span', { class: 'muted' }, ' (CPU)'));
   } else {
@@ -116,6 +116,27 @@ function modelRow(g: Grid, gi: number, m: Model, mi: number): HTMLElement {
 
 type FinetuneModel = Extract<Model, { kind: 'finetune' }>;
 type Choices = NonNullable<FinetuneModel['protocol']>;
+
+/** Epochs (empty: the published number) and batch size of a fine-tune: the runs use them and the estimate counts them. */
+function trainingFields(gi: number, mi: number, m: FinetuneModel): (HTMLElement | string)[] {
+  const positiveInt = (v: string) => /^[1-9][0-9]*$/.test(v.trim());
+  const epochs = h('input', { type: 'text', class: 'num-field', id: `g${gi}-m${mi}-epochs`, 'aria-label': 'epochs', placeholder: 'published', value: m.epochs === undefined ? '' : String(m.epochs) });
+  epochs.addEventListener('change', () => {
+    const v = epochs.value.trim();
+    const ok = v === '' || positiveInt(v);
+    epochs.classList.toggle('invalid', !ok);
+    if (!ok) return;
+    if (v === '') delete m.epochs; else m.epochs = Number(v);
+    changed();
+  });
+  const batch = h('input', { type: 'text', class: 'num-field', id: `g${gi}-m${mi}-batch`, 'aria-label': 'batch size', value: String(m.batchSize) });
+  batch.addEventListener('change', () => {
+    const ok = positiveInt(batch.value);
+    batch.classList.toggle('invalid', !ok);
+    if (ok) { m.batchSize = Number(batch.value.trim()); changed(); }
+  });
+  return [h('label', { for: `g${gi}-m${mi}-epochs` }, 'epochs '), epochs, ' ', h('label', { for: `g${gi}-m${mi}-batch` }, 'batch '), batch, ' '];
+}
 
 /** The other protocol elements of a fine-tune (docs/protocols.md); an empty choice is the published value. */
 function protocolOptions(gi: number, mi: number, m: FinetuneModel): HTMLElement {
@@ -184,7 +205,7 @@ function gridBlock(g: Grid, gi: number): HTMLElement {
   const per = summary?.perGrid[gi];
   return h('section', { class: 'block', id: `grid-${gi}` },
     h('h2', {}, textInput(`g${gi}-title`, g.title, v => { g.title = v; }),
-      per ? h('span', { class: 'muted' }, `${countOf(per.runs, 'run')} · ${per.gpuHours.toFixed(1)} GPU h`) : null,
+      per ? h('span', { class: 'muted' }, `${countOf(per.runs, 'run')} · ${per.gpuHours.toFixed(1)} ${summary?.device === 'CPU' ? 'h on CPU' : 'GPU h'}`) : null,
       doc && doc.grids.length > 1 ? removeLink('remove grid', () => doc!.grids.splice(gi, 1)) : null),
     h('div', { class: 'axis' }, h('label', {}, 'Datasets'), addDataset), ...g.datasets.map((d, di) => datasetRow(g, gi, d, di)),
     h('div', { class: 'axis' }, h('label', {}, 'Models'), addModel), ...g.models.map((m, mi) => modelRow(g, gi, m, mi)),
@@ -208,8 +229,9 @@ function summaryPane(): HTMLElement {
     h('div', { class: 'row' },
       h('span', { class: 'big', id: 'run-count' }, countOf(s.runs, 'run')),
       h('span', { id: 'run-split' }, `(${s.gpuRuns} on GPU, ${s.cpuRuns} LR on CPU)`),
-      h('span', { class: 'big', id: 'gpu-hours' }, `≈ ${s.gpuHours.toFixed(1)} GPU hours`),
+      h('span', { class: 'big', id: 'gpu-hours' }, `≈ ${s.gpuHours.toFixed(1)} ${s.device === 'CPU' ? 'hours on the CPU' : 'GPU hours'}`),
       queue, now),
+    s.basis.length ? h('ul', { class: 'muted', id: 'estimate-basis' }, ...s.basis.map(b => h('li', {}, b))) : null,
     h('div', { class: 'muted', id: 'slots' }, `Queue slots here: ${s.slots}`),
     s.error ? h('div', { class: 'error', id: 'doc-error', role: 'alert' }, s.error) : null,
     s.problems.length ? h('div', { class: 'problem', id: 'problems' }, h('strong', {}, 'Before queueing: '), h('ul', {}, ...s.problems.map(p => h('li', {}, p)))) : null,
@@ -250,7 +272,7 @@ function render(): void {
   select.addEventListener('change', () => { notice = ''; post({ type: 'grid/select', presetId: select.value || null }); });
   const addGrid = h('vscode-button', { id: 'add-grid', secondary: '' }, 'Add grid');
   addGrid.addEventListener('click', () => { doc!.grids.push(structuredClone(doc!.grids[doc!.grids.length - 1])); changed(); render(); });
-  const assumptions = h('details', { id: 'assumptions' }, h('summary', {}, 'How GPU hours are estimated'),
+  const assumptions = h('details', { id: 'assumptions' }, h('summary', {}, 'How the hours are estimated'),
     h('ul', {}, ...(summary?.assumptions ?? []).map(a => h('li', {}, a))));
   root.replaceChildren(
     h('h1', {}, 'New experiment'),
@@ -267,6 +289,7 @@ function render(): void {
   rendered('grid', {
     preset: presetId ?? '', grids: doc.grids.length, runs: summary?.runs ?? 0, gpuHours: Number((summary?.gpuHours ?? 0).toFixed(3)),
     problems: summary?.problems.length ?? 0, error: summary?.error ?? '', targets: summary?.targets.length ?? 0,
+    device: summary?.device ?? '', basis: summary?.basis.join('\n') ?? '',
     deviations: summary?.protocol?.deviations.map(d => d.element).join(',') ?? '',
   });
 }

@@ -6,8 +6,12 @@
  * validation cells / (3 x throughput)) + test cells / (3 x throughput), i.e. a forward pass costs a third of a
  * training step. Throughputs are one H100's, per model and precision; scGPT's depends on the padded sequence
  * length (linear in tokens between the two anchors). Baselines run on the CPU and count no GPU hours.
+ * With an `EstimateContext` (./estimate.ts) the bound files' cells, the device the environment check found and
+ * the throughput completed runs measured replace the published figures, and each estimate says what it is based on.
  */
+import * as path from 'path';
 import { finetuneModelRef, FINETUNE_DEFAULTS } from '../finetune/prepare';
+import { CPU_REFERENCE, deviceLabel, pickMeasured, type EstimateContext } from './estimate';
 import { protocolChoicesOf } from '../protocols/choices';
 import { matchPublished, type PublishedNumber } from '../results/published';
 import { baselineModelRef } from '../runs/baseline';
@@ -33,7 +37,10 @@ export const ESTIMATE_ASSUMPTIONS = [
   'scGPT: 475 cells/s padded to 1,201 tokens and 159 cells/s at 3,001 (bf16, SDPA), linear in the sequence length between; fp32 assumed 19% slower as for scBERT.',
   'An evaluation pass costs a third of a training step per cell; validation after every epoch, the test set once.',
   'Probes: one forward pass of the frozen encoder over every cell (the benchmark encoder counted as scGPT-size at 1,201 tokens); the linear/kNN probe itself is negligible.',
-  'Baselines (LR) run on the CPU and add no GPU hours. Cell counts are the published ones; your dataset may differ.',
+  'Baselines (LR) run on the CPU and add no GPU hours.',
+  'Cells: those of the bound files (n_obs); a file not chosen or not readable counts the published cells.',
+  'Device: the first GPU the worker\'s environment check finds, else the CPU. Fine-tune throughput: the latest completed run of the same model, device kind and checkpoint in this workspace (median of its epochs\' cells/s); without one, the figures above (any GPU counted as an H100).',
+  'CPU without a measurement: the H100 figures scaled by the CPU reference (one full-size scBERT training step at batch 4 takes ~76 s on 2 cores, 0.053 cells/s, fp32).',
 ];
 
 export interface GridCombination {
@@ -77,11 +84,30 @@ function unique<T>(xs: readonly T[]): T[] {
   return Array.from(new Set(xs));
 }
 
+/** Cells of a bound file (n_obs) when the context knows it, else the preset's published count. */
+function fileCells(file: string, published: number, ctx: EstimateContext | undefined): { cells: number; measured: boolean } {
+  const n = file ? ctx?.cells[file] : undefined;
+  return n !== undefined ? { cells: n, measured: true } : { cells: published, measured: false };
+}
+
 /** Training-side cells (before the few-shot fraction) and test cells of a dataset. */
-function cellsOf(d: GridDataset): { train: number; test: number } {
-  if (d.split.kind === 'reference-query') return { train: d.cells, test: d.queryCells };
-  const test = Math.ceil(d.cells * d.split.testSize);
-  return { train: d.cells - test, test };
+function cellsOf(d: GridDataset, ctx?: EstimateContext): { train: number; test: number } {
+  const main = fileCells(d.path, d.cells, ctx).cells;
+  if (d.split.kind === 'reference-query') return { train: main, test: fileCells(d.queryPath, d.queryCells, ctx).cells };
+  const test = Math.ceil(main * d.split.testSize);
+  return { train: main - test, test };
+}
+
+/** "3,000 cells of demo.h5ad" or "68,450 cells (published count of Zheng68K)". */
+function cellsText(d: GridDataset, ctx?: EstimateContext): string {
+  const main = fileCells(d.path, d.cells, ctx);
+  const n = (x: number) => x.toLocaleString('en-US');
+  let text = main.measured ? `${n(main.cells)} cells of ${path.basename(d.path)}` : `${n(main.cells)} cells (published count of ${d.name})`;
+  if (d.split.kind === 'reference-query') {
+    const q = fileCells(d.queryPath, d.queryCells, ctx);
+    text += q.measured ? ` + ${n(q.cells)} of ${path.basename(d.queryPath)}` : ` + ${n(q.cells)} query cells (published)`;
+  }
+  return text;
 }
 
 function scgptCellsPerSec(tokens: number): number {
@@ -99,21 +125,45 @@ export function combinationEpochs(model: Extract<GridModel, { kind: 'finetune' }
   return FINETUNE_DEFAULTS.scbert.epochs;
 }
 
-/** Estimated GPU hours of one combination (0 for a baseline). */
-export function estimateHours(c: GridCombination): number {
-  const { train, test } = cellsOf(c.dataset);
+/** One combination's estimated hours on the device, and what the estimate is based on ('' for a baseline). */
+export interface ComboEstimate {
+  hours: number;
+  basis: string;
+}
+
+/** The CPU reference relative to the H100 scBERT fp32 anchor: what an H100 figure becomes on the CPU. */
+const CPU_SCALE = CPU_REFERENCE.scbertCellsPerSec / THROUGHPUT.scbert.fp32;
+
+/**
+ * Estimated hours of one combination on the context's device (0 for a baseline). Without a context: one H100 at
+ * the published throughput over the published cell counts.
+ */
+export function estimateCombination(c: GridCombination, ctx?: EstimateContext): ComboEstimate {
+  const { train, test } = cellsOf(c.dataset, ctx);
   const m = c.model;
-  if (m.kind === 'baseline') return 0;
+  if (m.kind === 'baseline') return { hours: 0, basis: '' };
+  const cpu = ctx?.device.kind === 'cpu';
+  const where = ctx ? deviceLabel(ctx.device) : 'one H100';
+  const reference = cpu ? 'CPU reference throughput (H100 figures scaled to ~76 s per full-size scBERT step at batch 4)' : 'published H100 throughput';
+  const based = (what: string) => `based on ${cellsText(c.dataset, ctx)}, ${where}, ${what}`;
   if (m.kind === 'probe') {
-    const tput = m.encoder === 'scbert' ? THROUGHPUT.scbert.bf16 : scgptCellsPerSec(m.encoder === 'scgpt' ? 3001 : THROUGHPUT.benchmarkTokens);
-    return (train + test) / (tput / THROUGHPUT.forwardCost) / 3600;
+    const h100 = m.encoder === 'scbert' ? THROUGHPUT.scbert.bf16 : scgptCellsPerSec(m.encoder === 'scgpt' ? 3001 : THROUGHPUT.benchmarkTokens);
+    const tput = cpu ? h100 * CPU_SCALE : h100;
+    return { hours: (train + test) / (tput / THROUGHPUT.forwardCost) / 3600, basis: based(reference) };
   }
   const epochs = combinationEpochs(m, c.ablation);
-  // fp16 runs as fast as the bf16 anchors; 'published' is scBERT fp32 and scGPT fp16
-  const fp32 = m.precision === 'fp32' || (m.model === 'scbert' && m.precision === 'published');
+  // fp16 runs as fast as the bf16 anchors; 'published' is scBERT fp32 and scGPT fp16; a CPU computes in fp32
+  const fp32 = cpu || m.precision === 'fp32' || (m.model === 'scbert' && m.precision === 'published');
   let tput: number;
   if (m.model === 'scbert') tput = fp32 ? THROUGHPUT.scbert.fp32 : THROUGHPUT.scbert.bf16;
   else tput = scgptCellsPerSec(m.maxSeqLen ?? 3001) * (fp32 ? THROUGHPUT.fp32Factor : 1);
+  if (cpu) tput *= CPU_SCALE;
+  let source = reference;
+  const measured = ctx ? pickMeasured(ctx.measured, m.model, ctx.device.kind, m.checkpoint || null) : null;
+  if (measured) {
+    tput = measured.cellsPerSec;
+    source = `${measured.cellsPerSec.toFixed(1)} cells/s measured in run ${measured.runName}`;
+  }
   const subset = Math.max(1, Math.round(train * c.fraction));
   const forward = tput / THROUGHPUT.forwardCost;
   let trainCells: number;
@@ -126,36 +176,54 @@ export function estimateHours(c: GridCombination): number {
     validation = test; // the scBERT protocol validates on the test set
   }
   const seconds = epochs * (trainCells / tput + validation / forward) + test / forward;
-  return seconds / 3600;
+  return { hours: seconds / 3600, basis: based(`${epochs} epoch${epochs === 1 ? '' : 's'}, ${source}`) };
+}
+
+/** Estimated hours of one combination (0 for a baseline); see `estimateCombination`. */
+export function estimateHours(c: GridCombination, ctx?: EstimateContext): number {
+  return estimateCombination(c, ctx).hours;
 }
 
 export interface GridSummary {
   runs: number;
   gpuRuns: number;
   cpuRuns: number;
+  /** hours of the non-baseline runs on `device` (GPU hours on a GPU) */
   gpuHours: number;
+  /** where the estimate assumes the runs go: 'one H100' (no context), 'CPU' or the GPU's name */
+  device: string;
+  /** what each model's estimate is based on, e.g. 'scBERT: based on 3,000 cells of demo.h5ad, CPU, 1 epoch, ...' */
+  basis: string[];
   perGrid: { title: string; runs: number; gpuHours: number }[];
   skipped: GridSkip[];
   assumptions: string[];
 }
 
-export function summarizePreset(preset: Preset): GridSummary {
+export function summarizePreset(preset: Preset, ctx?: EstimateContext): GridSummary {
   const perGrid: GridSummary['perGrid'] = [];
   const skipped: GridSkip[] = [];
+  const basis = new Set<string>();
   let runs = 0;
   let gpuRuns = 0;
   let gpuHours = 0;
   preset.grids.forEach((g, i) => {
     const { combos, skipped: s } = gridCombinations(g, i);
     skipped.push(...s);
-    const hours = combos.reduce((acc, c) => acc + estimateHours(c), 0);
+    let hours = 0;
+    for (const c of combos) {
+      const e = estimateCombination(c, ctx);
+      hours += e.hours;
+      if (e.basis) basis.add(`${modelLabel(c.model, c.ablation)}: ${e.basis}`);
+    }
     const gpu = combos.filter(c => c.model.kind !== 'baseline').length;
     perGrid.push({ title: g.title || `grid ${i + 1}`, runs: combos.length, gpuHours: hours });
     runs += combos.length;
     gpuRuns += gpu;
     gpuHours += hours;
   });
-  return { runs, gpuRuns, cpuRuns: runs - gpuRuns, gpuHours, perGrid, skipped, assumptions: ESTIMATE_ASSUMPTIONS };
+  return {
+    runs, gpuRuns, cpuRuns: runs - gpuRuns, gpuHours, device: ctx ? deviceLabel(ctx.device) : 'one H100', basis: [...basis], perGrid, skipped, assumptions: ESTIMATE_ASSUMPTIONS,
+  };
 }
 
 /** The label of a model value in tables and the editor. */
@@ -208,12 +276,12 @@ export interface ExpandedItem {
  * The queue items of an experiment. Throws one error listing everything the user still has to choose (dataset
  * files, checkpoints, encoders), so nothing is queued half-bound.
  */
-export function expandPreset(preset: Preset): ExpandedItem[] {
+export function expandPreset(preset: Preset, ctx?: EstimateContext): ExpandedItem[] {
   const problems = bindingProblems(preset);
   if (problems.length) throw new Error(`the experiment is not ready to queue: ${problems.join('; ')}`);
   const items: ExpandedItem[] = [];
   preset.grids.forEach((g, i) => {
-    for (const c of gridCombinations(g, i).combos) items.push({ label: comboLabel(c, g), spec: comboSpec(c, g, preset.experiment), estimateHours: estimateHours(c) });
+    for (const c of gridCombinations(g, i).combos) items.push({ label: comboLabel(c, g), spec: comboSpec(c, g, preset.experiment), estimateHours: estimateHours(c, ctx) });
   });
   return items;
 }

@@ -155,7 +155,7 @@ export class QueueService extends Disposable implements vscode.TreeDataProvider<
     t.description = `${it.status}${it.cancelRequested && it.status === 'running' ? ' (cancelling)' : ''}${where}`;
     t.tooltip = new vscode.MarkdownString([
       `**${it.label}**`, `${it.spec.kind} · ${it.status}${where}`, `experiment: ${it.spec.experiment}`,
-      it.estimateHours ? `estimate: ${it.estimateHours.toFixed(2)} GPU h` : '', it.error ? `error: ${it.error}` : '',
+      it.estimateHours ? `estimate: ${it.estimateHours.toFixed(2)} h` : '', it.error ? `error: ${it.error}` : '',
       it.runIds.length ? `runs: ${it.runIds.join(', ')}` : '',
     ].filter(Boolean).join('\n\n'));
     t.contextValue = `scwb.queueItem.${it.status}`;
