@@ -9,6 +9,7 @@ import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, 
 import { PROTOCOL_BOOLEANS, PROTOCOL_FLAGS, PROTOCOL_USAGE, protocolFromFlags } from '../protocol-flags';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/invocation';
+import { ensureLrBaselines, lrBaselineSummary } from '../../core/finetune/lr-baseline';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
 import { checkFinetuneInput } from '../../core/preflight/finetune';
 import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
@@ -65,14 +66,19 @@ other:
   --experiment NAME             experiment the runs belong to (default: '<dataset stem> <model>')
   --store DIR                   run store folder (default: ./.scwb/runs)
   --published-dataset NAME      dataset name to match published numbers (e.g. Zheng68K)
-  --prepare-only                create the runs and print them, start nothing
+  --prepare-only                create the runs and print them, start nothing (no LR baseline either)
+  --no-baseline                 do not run the LR baseline (below)
+LR baseline: before the worker starts, the published LR baseline (L1, C=0.1) runs in the same experiment on the
+same file, split, fractions, seeds and few-shot draw, for each (fraction, seed) without an LR run yet (existing LR
+runs with those keys, in any experiment, are reused); values that are not log-normalised get the log transform the
+published baseline expects, computed on the fly and recorded in run.json. One line on stderr says what ran.
   --progress                    print preparation progress to stderr`;
 
 const SLURM_FLAGS = ['slurm', 'wait', 'partition', 'account', 'time', 'mem', 'gpus', 'gpu-flag', 'nodes', 'tasks-per-node', 'cpus-per-task', 'sbatch-args'];
 const KNOWN = new Set(['model', 'checkpoint', 'label', 'ablation', 'query', 'test-size', 'seed', 'group', 'fractions', 'seeds',
   'stratified-few-shot', 'random-few-shot', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
-  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
-const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
+  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'no-baseline', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
+const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'no-baseline', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
 
 function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
   const v = stringFlag(flags, name);
@@ -103,6 +109,8 @@ export interface FinetuneCliRequest {
   device: FinetuneGridInput['device'];
   nproc: number | undefined;
   prepareOnly: boolean;
+  /** run the missing LR baselines of the grid before the worker (not with --no-baseline, --prepare-only or --resume) */
+  baseline: boolean;
   progress: boolean;
   /** --slurm: the job options; null runs the worker in this terminal */
   slurm: SlurmJobOptions | null;
@@ -155,7 +163,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     const allowed = new Set(['resume', 'python', 'device', 'nproc', 'progress', ...SLURM_FLAGS]);
     for (const name of flags.keys()) if (!allowed.has(name)) throw new UsageError(`--${name} does not apply to --resume (the run folders hold the settings)`);
     if (!positionals.length) throw new UsageError('--resume needs one or more RUN_DIR (folders of the run store)');
-    return { input: null, resumeDirs: positionals.map(p => path.resolve(cwd, p)), prepareOnly: false, ...common };
+    return { input: null, resumeDirs: positionals.map(p => path.resolve(cwd, p)), prepareOnly: false, baseline: false, ...common };
   }
   if (positionals.length !== 1) throw new UsageError('give exactly one DATASET.h5ad');
   const model = stringFlag(flags, 'model');
@@ -183,7 +191,8 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     experiment: stringFlag(flags, 'experiment'), storeRoot: store ? path.resolve(cwd, store) : defaultStoreRoot(cwd),
     publishedDataset: stringFlag(flags, 'published-dataset'), ...protocolFromFlags(flags, cwd),
   };
-  return { input, resumeDirs: [], prepareOnly: flags.get('prepare-only') === true, ...common };
+  const prepareOnly = flags.get('prepare-only') === true;
+  return { input, resumeDirs: [], prepareOnly, baseline: !prepareOnly && flags.get('no-baseline') !== true, ...common };
 }
 
 /** The store and id of each run folder given to --resume, checked to be fine-tune runs. */
@@ -276,6 +285,15 @@ export const command: CliCommand = {
         store = new RunStore(plan.storeRoot);
         ids = plan.runs.map(r => r.id);
         experiment = plan.experiment;
+        if (req.baseline) {
+          try {
+            const lr = await ensureLrBaselines(plan, { signal: abort.signal });
+            io.err(`scwb finetune: ${lrBaselineSummary(lr, req.input.datasetPath)}\n`);
+          } catch (e) {
+            if (e instanceof CancelledError) throw e;
+            io.err(`scwb finetune: no LR baseline run: ${e instanceof Error ? e.message : String(e)}\n`);
+          }
+        }
       } catch (e) {
         if (e instanceof CancelledError) {
           io.err('scwb finetune: cancelled before the worker started\n');
