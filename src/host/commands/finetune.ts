@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { pickLabel, type ListedCheckpoint } from '../../core/checkpoints/by-run';
 import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type MemoryEstimate, type WorkerEnvCheck } from '../../core/finetune/env';
+import { ensureLrBaselines, lrBaselineSummary, type LrBaselineOutcome } from '../../core/finetune/lr-baseline';
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
@@ -51,6 +52,8 @@ export interface FinetuneCommandOptions {
   protocol?: ProtocolChoices;
   /** scBERT: runs of the published few-shot script (fraction 1.0 drawn from its stream too) */
   fewShotRun?: boolean;
+  /** run the missing LR baselines of the grid beside it (default true; see core/finetune/lr-baseline.ts) */
+  baseline?: boolean;
 }
 
 export interface FinetuneLaunch {
@@ -61,6 +64,8 @@ export interface FinetuneLaunch {
   storeRoot: string;
   /** Slurm job ids, one per run, when the runs went to Slurm */
   slurmJobs?: string[];
+  /** the LR baselines running beside the fine-tune (absent with `baseline: false`); null when they failed */
+  baseline?: Promise<LrBaselineOutcome | null>;
 }
 
 export interface FinetuneDeps {
@@ -133,13 +138,14 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
   }
   deps.runs.refresh();
   void announceDeviations(store, plan);
+  const baseline = options.baseline === false ? undefined : runLrBaselines(plan, input.datasetPath, deps);
   if (runOn === 'slurm') {
     const runIds = plan.runs.map(r => r.id);
     try {
       const slurmJobs = await submitRunsToSlurm(store, runIds, python, options.device);
       deps.runs.refresh();
       void vscode.window.showInformationMessage(`Submitted ${slurmJobs.length} run${slurmJobs.length === 1 ? '' : 's'} to Slurm (job${slurmJobs.length === 1 ? '' : 's'} ${slurmJobs.join(', ')}).`);
-      return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs };
+      return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs, ...(baseline ? { baseline } : {}) };
     } catch (e) {
       for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
       deps.runs.refresh();
@@ -160,7 +166,25 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     type: FINETUNE_TASK_TYPE, runDirs,
     ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
   }, folder, taskName);
-  return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
+  return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot, ...(baseline ? { baseline } : {}) };
+}
+
+/**
+ * The fine-tune's LR baseline, beside it in its experiment: the published LR on the same file, split, fractions
+ * and seeds for each (fraction, seed) without an LR run yet (existing ones are reused), in a worker thread with a
+ * cancellable notification; says what ran when it ends.
+ */
+async function runLrBaselines(plan: FinetuneGridPlan, datasetPath: string, deps: Pick<FinetuneDeps, 'runs'>): Promise<LrBaselineOutcome | null> {
+  try {
+    const outcome = await withCancellableProgress(`LR baseline for ${plan.experiment}`, progress => ensureLrBaselines(plan, progress));
+    deps.runs.refresh();
+    if (outcome.ran || outcome.skipped) void vscode.window.showInformationMessage(`Fine-tune ${plan.experiment}: ${lrBaselineSummary(outcome, datasetPath)}.`);
+    return outcome;
+  } catch (e) {
+    deps.runs.refresh();
+    if (!(e instanceof CancelledError)) void vscode.window.showWarningMessage(`The LR baseline beside the fine-tune failed: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 /**
