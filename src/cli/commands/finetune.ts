@@ -12,7 +12,7 @@ import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/inv
 import { ensureLrBaselines, lrBaselineSummary } from '../../core/finetune/lr-baseline';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
 import { checkFinetuneInput } from '../../core/preflight/finetune';
-import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, VALIDATION_SPLITS, type FinetuneAblation, type ValidationSplit } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 import { SlurmClient } from '../../core/slurm/client';
@@ -45,6 +45,8 @@ grid:
   --fractions 0.1,0.5,1         few-shot fractions of the training split (default 1)
   --seeds 0,1,2                 few-shot seeds (default 0)
   --stratified-few-shot / --random-few-shot   stratified subsets (default for scGPT) or np.random.choice (scBERT)
+  --validation-split stratified|random   scGPT's 10% validation hold-out: stratified on the label (default) or
+                                random, the published script's non-stratified split (seeded by the run seed here)
 training (defaults: the published protocol of the model):
   --epochs N  --batch-size N  --lr X  --max-seq-len N  --value-layer NAME
   --device auto|cpu|cuda        (default auto)
@@ -76,7 +78,7 @@ published baseline expects, computed on the fly and recorded in run.json. One li
 
 const SLURM_FLAGS = ['slurm', 'wait', 'partition', 'account', 'time', 'mem', 'gpus', 'gpu-flag', 'nodes', 'tasks-per-node', 'cpus-per-task', 'sbatch-args'];
 const KNOWN = new Set(['model', 'checkpoint', 'label', 'ablation', 'query', 'test-size', 'seed', 'group', 'fractions', 'seeds',
-  'stratified-few-shot', 'random-few-shot', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
+  'stratified-few-shot', 'random-few-shot', 'validation-split', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
   'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'no-baseline', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
 const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'no-baseline', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
 
@@ -177,6 +179,9 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
   const split = splitFromFlags(flags, cwd);
   if (flags.has('stratified-few-shot') && flags.has('random-few-shot')) throw new UsageError('give --stratified-few-shot or --random-few-shot, not both');
   const stratifiedFewShot = flags.has('stratified-few-shot') ? true : flags.has('random-few-shot') ? false : undefined;
+  const validationSplit = stringFlag(flags, 'validation-split');
+  if (validationSplit !== undefined && !(VALIDATION_SPLITS as readonly string[]).includes(validationSplit)) throw new UsageError(`--validation-split must be ${VALIDATION_SPLITS.join(' or ')}, got '${validationSplit}'`);
+  if (validationSplit === 'random' && model !== 'scgpt') throw new UsageError('--validation-split is scGPT\'s (scBERT validates on the test set, as published)');
   const config = configFlag(flags, cwd);
   const lr = flags.has('lr') ? numberFlag(flags, 'lr', 0) : undefined;
   const store = stringFlag(flags, 'store');
@@ -190,6 +195,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     ignoreKeys: ignoreKeys ? ignoreKeys.split(',').map(s => s.trim()).filter(Boolean) : undefined, config,
     experiment: stringFlag(flags, 'experiment'), storeRoot: store ? path.resolve(cwd, store) : defaultStoreRoot(cwd),
     publishedDataset: stringFlag(flags, 'published-dataset'), ...protocolFromFlags(flags, cwd),
+    ...(validationSplit ? { validationSplit: validationSplit as ValidationSplit } : {}),
   };
   const prepareOnly = flags.get('prepare-only') === true;
   return { input, resumeDirs: [], prepareOnly, baseline: !prepareOnly && flags.get('no-baseline') !== true, ...common };
@@ -264,7 +270,7 @@ export const command: CliCommand = {
       const problems = await checkFinetuneInput({
         datasetPath: req.input.datasetPath, labelColumn: req.input.labelColumn, split: req.input.split, model: req.input.model,
         checkpoint: req.input.checkpoint, valueLayer: req.input.valueLayer, fractions: req.input.fractions, seeds: req.input.seeds,
-        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys,
+        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys, validationSplit: req.input.validationSplit,
       });
       if (problems.length) {
         io.err(`scwb finetune: cannot start (nothing was prepared):\n${problems.map(p => `  ${p.message}\n    fix: ${p.fix}`).join('\n')}\n`);
