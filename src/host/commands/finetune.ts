@@ -12,7 +12,7 @@ import { ensureLrBaselines, lrBaselineSummary, type LrBaselineOutcome } from '..
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord, ValidationSplit } from '../../core/runs/schema';
 import { settle } from '../../core/runs/baseline';
 import type { RunStore } from '../../core/runs/store';
 import { describeProblems, type FinetuneCheckInput, type PreflightProblem } from '../../core/preflight/finetune';
@@ -54,6 +54,8 @@ export interface FinetuneCommandOptions {
   fewShotRun?: boolean;
   /** run the missing LR baselines of the grid beside it (default true; see core/finetune/lr-baseline.ts) */
   baseline?: boolean;
+  /** scGPT's validation hold-out: stratified (default) or random, the published non-stratified split */
+  validationSplit?: ValidationSplit;
 }
 
 export interface FinetuneLaunch {
@@ -123,7 +125,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     checkpoint: options.checkpoint, ablation: options.ablation, fractions: options.fractions, seeds: options.seeds,
     epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, device: options.device, nproc: options.nproc,
     experiment: options.experiment, config: options.config ?? null, storeRoot: store.root,
-    protocol: options.protocol, fewShotRun: options.fewShotRun,
+    protocol: options.protocol, fewShotRun: options.fewShotRun, ...(options.validationSplit ? { validationSplit: options.validationSplit } : {}),
   };
   let plan: FinetuneGridPlan;
   try {
@@ -196,7 +198,7 @@ async function passesPreflight(options: FinetuneCommandOptions, programmatic: bo
   try {
     problems = await withCancellableProgress(`Checking ${path.basename(options.datasetPath)} against the model`, progress => runTask<PreflightProblem[]>('preflight/tasks', 'finetuneChecks', {
       datasetPath: options.datasetPath, queryPath: options.queryPath, labelColumn: options.labelColumn, model: options.model,
-      checkpoint: options.checkpoint, fractions: options.fractions, seeds: options.seeds,
+      checkpoint: options.checkpoint, fractions: options.fractions, seeds: options.seeds, validationSplit: options.validationSplit,
     } satisfies FinetuneCheckInput, { onProgress: progress.onProgress, signal: progress.signal }));
   } catch (e) {
     if (e instanceof CancelledError) return false;
@@ -325,8 +327,9 @@ export async function askForFinetune(
   const ablation = ablations.length === 1 ? ablations[0] : await ui.pick(ablations, { title, placeHolder: 'Ablation' });
   if (!ablation) return undefined;
 
-  const fractions = await askFractions(ui, title, { datasetPath: dataset, queryPath, labelColumn: label.label, model, seeds: [...FINETUNE_DEFAULTS[model].seeds] });
-  if (!fractions) return undefined;
+  const drawn = await askFractions(ui, title, { datasetPath: dataset, queryPath, labelColumn: label.label, model, seeds: [...FINETUNE_DEFAULTS[model].seeds] });
+  if (!drawn) return undefined;
+  const { fractions, validationSplit } = drawn;
   const seeds = await askList(ui, title, `Seeds (as published for ${modelChoice.label})`, FINETUNE_DEFAULTS[model].seeds.join(','), v => Number.isInteger(v) && v >= 0);
   if (!seeds) return undefined;
 
@@ -352,16 +355,17 @@ export async function askForFinetune(
   if (epochs === undefined) return undefined;
   return {
     datasetPath: dataset, queryPath, labelColumn: label.label, model, checkpoint, ablation: ablation.id, fractions, seeds,
-    device: device.device, nproc: device.nproc, batchSize: Number(batch), epochs,
+    device: device.device, nproc: device.nproc, batchSize: Number(batch), epochs, ...(validationSplit ? { validationSplit } : {}),
   };
 }
 
 /**
  * The few-shot fractions, checked right away against the dataset's classes with the published seeds: a fraction
  * that leaves a class too small for the split (scGPT: the stratified 10% validation hold-out) is named with the
- * classes and the fractions that work, and the user takes those or types others.
+ * classes and the fractions that work, and the user takes those, types others or (scGPT) keeps them with the
+ * published non-stratified validation split, which needs no class size.
  */
-async function askFractions(ui: FinetunePrompts, title: string, check: Omit<FinetuneCheckInput, 'checkpoint' | 'fractions'>): Promise<number[] | undefined> {
+async function askFractions(ui: FinetunePrompts, title: string, check: Omit<FinetuneCheckInput, 'checkpoint' | 'fractions'>): Promise<{ fractions: number[]; validationSplit?: ValidationSplit } | undefined> {
   let value = '1';
   for (;;) {
     const fractions = await askList(ui, title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', value, v => v > 0 && v <= 1);
@@ -370,18 +374,21 @@ async function askFractions(ui: FinetunePrompts, title: string, check: Omit<Fine
     try {
       problems = await runTask<PreflightProblem[]>('preflight/tasks', 'fewShotChecks', { ...check, fractions });
     } catch {
-      return fractions; // the launch's own check reports a file it cannot read
+      return { fractions }; // the launch's own check reports a file it cannot read
     }
-    if (!problems.length) return fractions;
+    if (!problems.length) return { fractions };
     const bad = new Set(problems.map(p => p.fraction));
     const working = fractions.filter(f => !bad.has(f));
-    const items: (vscode.QuickPickItem & { use?: number[] })[] = [
+    // the published scGPT script's validation split is not stratified: offered when it lets every fraction be drawn
+    const random = check.model === 'scgpt' && (await runTask<PreflightProblem[]>('preflight/tasks', 'fewShotChecks', { ...check, fractions, validationSplit: 'random' }).catch(() => [null])).length === 0;
+    const items: (vscode.QuickPickItem & { use?: number[]; validationSplit?: ValidationSplit })[] = [
       ...(working.length ? [{ label: `Continue with fraction${working.length === 1 ? '' : 's'} ${working.join(', ')}`, detail: 'leave out the fractions that cannot be drawn', use: working }] : []),
+      ...(random ? [{ label: `Keep fractions ${fractions.join(', ')} with the published validation split`, detail: 'hold out 10% without stratifying, as the published scGPT script does (recorded in run.json)', use: fractions, validationSplit: 'random' as const }] : []),
       { label: 'Enter other fractions…', detail: problems.map(p => p.fix).join('; ') },
     ];
     const choice = await ui.pick(items, { title, placeHolder: problems.map(p => p.message).join(' · '), ignoreFocusOut: true });
     if (!choice) return undefined;
-    if (choice.use) return choice.use;
+    if (choice.use) return { fractions: choice.use, ...(choice.validationSplit ? { validationSplit: choice.validationSplit } : {}) };
     value = fractions.filter(f => !bad.has(f)).join(',') || '1';
   }
 }
