@@ -200,7 +200,7 @@ export class QueueExecutor {
   }
 
   private async finish(id: string, outcome: ItemOutcome): Promise<void> {
-    this.active.delete(id);
+    // The item stays active until its end is recorded, so idle() cannot see a queue that still says "running".
     try {
       await this.store.update(q => {
         const it = q.items.find(x => x.id === id);
@@ -210,6 +210,8 @@ export class QueueExecutor {
       });
     } catch (e) {
       this.options.onError?.(`could not record the end of queue item ${id}: ${errorText(e)}`);
+    } finally {
+      this.active.delete(id);
     }
     this.options.onChange?.();
     if (!this.disposed) await this.pump();
