@@ -77,8 +77,16 @@ describe('Run Fine-tune (in the real extension host, real worker on CPU)', () =>
 
     // The Runs view lists it under its experiment with its accuracy.
     const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host test fine-tune'));
-    const nodes = await api.runs.getChildren(exp);
-    assert.strictEqual(nodes.length, 1);
+    // The LR baseline ran beside it in the same experiment, on the same split, fraction and seed (or an existing one was reused).
+    const lr = await launch.baseline;
+    assert.ok(lr, 'the LR baseline ran beside the fine-tune');
+    assert.strictEqual(lr.skipped, null);
+    assert.strictEqual(lr.ran + lr.reused, 1);
+    const lrRuns = (await store.list()).filter(r => r.kind === 'baseline' && r.experiment === 'host test fine-tune');
+    assert.deepStrictEqual(lrRuns.map(r => [r.model.label, r.fraction, r.seed, r.split, r.status]),
+      lr.ran ? [['LR L1 C=0.1', 1, 0, record.split, 'completed']] : []);
+    const nodes = await until(async () => { const n = await api.runs.getChildren(exp); return n.length === 1 + lr.ran ? n : undefined; });
+    assert.strictEqual(nodes.length, 1 + lr.ran);
   });
 
   it('resumes a cancelled fine-tune run from the Runs view as a new task', async () => {

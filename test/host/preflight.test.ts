@@ -73,6 +73,34 @@ describe('Pre-flight before runs (in the real extension host)', () => {
     assert.deepStrictEqual(options?.fractions, [0.5]);
   });
 
+  it('Run Fine-tune (scGPT) offers to keep the fractions with the published non-stratified validation split', async () => {
+    const asked: string[] = [];
+    const ui: FinetunePrompts = {
+      pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
+        const ph = String(options.placeHolder);
+        asked.push(ph);
+        if (ph === 'Label column (cell types)') return items.find(i => i.label === 'cell_type');
+        if (ph === 'Model') return items.find(i => i.label === 'scGPT');
+        if (ph === 'scGPT checkpoint') return items.find(i => /No pre-training/.test(i.label));
+        if (/too few cells/.test(ph)) return items.find(i => i.label === 'Keep fractions 0.1 with the published validation split');
+        if (ph === 'Where to train') return items.find(i => i.label === 'CPU');
+        return items[0];
+      },
+      input: async options => {
+        const p = String(options.prompt);
+        asked.push(p);
+        if (/fractions/.test(p)) return '0.1';
+        return options.value;
+      },
+      open: async () => undefined,
+    };
+    const dataset = path.join(dir, 'rare.h5ad');
+    const api = await activeApi();
+    const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: async () => [] }, checkWorkerEnvironment(PYTHON), ui);
+    assert.ok(asked.some(a => /too few cells of C/.test(a)), asked.join('\n'));
+    assert.deepStrictEqual([options?.fractions, options?.validationSplit], [[0.1], 'random']);
+  });
+
   it('the grid editor checks every item against its file: a missing label column queues nothing and says why', async () => {
     const api = await activeApi();
     const queue = api.queue!;

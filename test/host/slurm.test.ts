@@ -38,7 +38,7 @@ describe('Slurm run target (in the real extension host, real local Slurm)', () =
   async function launch(experiment: string, epochs: number): Promise<FinetuneLaunch> {
     const l = await vscode.commands.executeCommand<FinetuneLaunch>('scwb.runFinetune', {
       datasetPath: dataset, labelColumn: 'cell_type', model: 'scbert', checkpoint, epochs, batchSize: 16, device: 'cpu',
-      fractions: [1], seeds: [0], experiment, runOn: 'slurm',
+      fractions: [1], seeds: [0], experiment, runOn: 'slurm', baseline: false,
     });
     assert.ok(l?.slurmJobs?.length === 1, 'one Slurm job for the one run');
     return l;

@@ -9,9 +9,10 @@ import { CliCommand, CliIO, UsageError, numberFlag, splitFromFlags, parseFlags, 
 import { PROTOCOL_BOOLEANS, PROTOCOL_FLAGS, PROTOCOL_USAGE, protocolFromFlags } from '../protocol-flags';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
 import { workerInvocation, type WorkerRunCommand } from '../../core/finetune/invocation';
+import { ensureLrBaselines, lrBaselineSummary } from '../../core/finetune/lr-baseline';
 import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
 import { checkFinetuneInput } from '../../core/preflight/finetune';
-import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, type FinetuneAblation } from '../../core/runs/schema';
+import { FINETUNE_ABLATIONS, FINETUNE_DEVICES, RUN_SCHEMA_VERSION, VALIDATION_SPLITS, type FinetuneAblation, type ValidationSplit } from '../../core/runs/schema';
 import { RUN_FILE, RunStore, defaultStoreRoot } from '../../core/runs/store';
 import { CancelledError } from '../../core/workers/task';
 import { SlurmClient } from '../../core/slurm/client';
@@ -44,6 +45,8 @@ grid:
   --fractions 0.1,0.5,1         few-shot fractions of the training split (default 1)
   --seeds 0,1,2                 few-shot seeds (default 0)
   --stratified-few-shot / --random-few-shot   stratified subsets (default for scGPT) or np.random.choice (scBERT)
+  --validation-split stratified|random   scGPT's 10% validation hold-out: stratified on the label (default) or
+                                random, the published script's non-stratified split (seeded by the run seed here)
 training (defaults: the published protocol of the model):
   --epochs N  --batch-size N  --lr X  --max-seq-len N  --value-layer NAME
   --device auto|cpu|cuda        (default auto)
@@ -65,14 +68,19 @@ other:
   --experiment NAME             experiment the runs belong to (default: '<dataset stem> <model>')
   --store DIR                   run store folder (default: ./.scwb/runs)
   --published-dataset NAME      dataset name to match published numbers (e.g. Zheng68K)
-  --prepare-only                create the runs and print them, start nothing
+  --prepare-only                create the runs and print them, start nothing (no LR baseline either)
+  --no-baseline                 do not run the LR baseline (below)
+LR baseline: before the worker starts, the published LR baseline (L1, C=0.1) runs in the same experiment on the
+same file, split, fractions, seeds and few-shot draw, for each (fraction, seed) without an LR run yet (existing LR
+runs with those keys, in any experiment, are reused); values that are not log-normalised get the log transform the
+published baseline expects, computed on the fly and recorded in run.json. One line on stderr says what ran.
   --progress                    print preparation progress to stderr`;
 
 const SLURM_FLAGS = ['slurm', 'wait', 'partition', 'account', 'time', 'mem', 'gpus', 'gpu-flag', 'nodes', 'tasks-per-node', 'cpus-per-task', 'sbatch-args'];
 const KNOWN = new Set(['model', 'checkpoint', 'label', 'ablation', 'query', 'test-size', 'seed', 'group', 'fractions', 'seeds',
-  'stratified-few-shot', 'random-few-shot', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
-  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
-const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
+  'stratified-few-shot', 'random-few-shot', 'validation-split', 'epochs', 'batch-size', 'lr', 'max-seq-len', 'value-layer', 'device', 'nproc',
+  'ignore-keys', 'config', 'python', 'experiment', 'store', 'published-dataset', 'prepare-only', 'no-baseline', 'progress', 'resume', ...SLURM_FLAGS, ...PROTOCOL_FLAGS]);
+const BOOLEANS = ['stratified-few-shot', 'random-few-shot', 'prepare-only', 'no-baseline', 'progress', 'resume', 'slurm', 'wait', ...PROTOCOL_BOOLEANS];
 
 function numberList(flags: Map<string, string | true>, name: string): number[] | undefined {
   const v = stringFlag(flags, name);
@@ -103,6 +111,8 @@ export interface FinetuneCliRequest {
   device: FinetuneGridInput['device'];
   nproc: number | undefined;
   prepareOnly: boolean;
+  /** run the missing LR baselines of the grid before the worker (not with --no-baseline, --prepare-only or --resume) */
+  baseline: boolean;
   progress: boolean;
   /** --slurm: the job options; null runs the worker in this terminal */
   slurm: SlurmJobOptions | null;
@@ -155,7 +165,7 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     const allowed = new Set(['resume', 'python', 'device', 'nproc', 'progress', ...SLURM_FLAGS]);
     for (const name of flags.keys()) if (!allowed.has(name)) throw new UsageError(`--${name} does not apply to --resume (the run folders hold the settings)`);
     if (!positionals.length) throw new UsageError('--resume needs one or more RUN_DIR (folders of the run store)');
-    return { input: null, resumeDirs: positionals.map(p => path.resolve(cwd, p)), prepareOnly: false, ...common };
+    return { input: null, resumeDirs: positionals.map(p => path.resolve(cwd, p)), prepareOnly: false, baseline: false, ...common };
   }
   if (positionals.length !== 1) throw new UsageError('give exactly one DATASET.h5ad');
   const model = stringFlag(flags, 'model');
@@ -169,6 +179,9 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
   const split = splitFromFlags(flags, cwd);
   if (flags.has('stratified-few-shot') && flags.has('random-few-shot')) throw new UsageError('give --stratified-few-shot or --random-few-shot, not both');
   const stratifiedFewShot = flags.has('stratified-few-shot') ? true : flags.has('random-few-shot') ? false : undefined;
+  const validationSplit = stringFlag(flags, 'validation-split');
+  if (validationSplit !== undefined && !(VALIDATION_SPLITS as readonly string[]).includes(validationSplit)) throw new UsageError(`--validation-split must be ${VALIDATION_SPLITS.join(' or ')}, got '${validationSplit}'`);
+  if (validationSplit === 'random' && model !== 'scgpt') throw new UsageError('--validation-split is scGPT\'s (scBERT validates on the test set, as published)');
   const config = configFlag(flags, cwd);
   const lr = flags.has('lr') ? numberFlag(flags, 'lr', 0) : undefined;
   const store = stringFlag(flags, 'store');
@@ -182,8 +195,10 @@ export function finetuneRequestFromArgs(args: string[], cwd = process.cwd()): Fi
     ignoreKeys: ignoreKeys ? ignoreKeys.split(',').map(s => s.trim()).filter(Boolean) : undefined, config,
     experiment: stringFlag(flags, 'experiment'), storeRoot: store ? path.resolve(cwd, store) : defaultStoreRoot(cwd),
     publishedDataset: stringFlag(flags, 'published-dataset'), ...protocolFromFlags(flags, cwd),
+    ...(validationSplit ? { validationSplit: validationSplit as ValidationSplit } : {}),
   };
-  return { input, resumeDirs: [], prepareOnly: flags.get('prepare-only') === true, ...common };
+  const prepareOnly = flags.get('prepare-only') === true;
+  return { input, resumeDirs: [], prepareOnly, baseline: !prepareOnly && flags.get('no-baseline') !== true, ...common };
 }
 
 /** The store and id of each run folder given to --resume, checked to be fine-tune runs. */
@@ -255,7 +270,7 @@ export const command: CliCommand = {
       const problems = await checkFinetuneInput({
         datasetPath: req.input.datasetPath, labelColumn: req.input.labelColumn, split: req.input.split, model: req.input.model,
         checkpoint: req.input.checkpoint, valueLayer: req.input.valueLayer, fractions: req.input.fractions, seeds: req.input.seeds,
-        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys,
+        stratifiedFewShot: req.input.stratifiedFewShot, ignoreKeys: req.input.ignoreKeys, validationSplit: req.input.validationSplit,
       });
       if (problems.length) {
         io.err(`scwb finetune: cannot start (nothing was prepared):\n${problems.map(p => `  ${p.message}\n    fix: ${p.fix}`).join('\n')}\n`);
@@ -276,6 +291,15 @@ export const command: CliCommand = {
         store = new RunStore(plan.storeRoot);
         ids = plan.runs.map(r => r.id);
         experiment = plan.experiment;
+        if (req.baseline) {
+          try {
+            const lr = await ensureLrBaselines(plan, { signal: abort.signal });
+            io.err(`scwb finetune: ${lrBaselineSummary(lr, req.input.datasetPath)}\n`);
+          } catch (e) {
+            if (e instanceof CancelledError) throw e;
+            io.err(`scwb finetune: no LR baseline run: ${e instanceof Error ? e.message : String(e)}\n`);
+          }
+        }
       } catch (e) {
         if (e instanceof CancelledError) {
           io.err('scwb finetune: cancelled before the worker started\n');

@@ -29,6 +29,7 @@ import {
   FINETUNE_ABLATIONS, FINETUNE_DEVICES, FinetuneParametersSchema, PROTOCOL_CHOICE_KEYS, ProtocolChoicesSchema,
   type DatasetRef, type FewShotDraw, type FinetuneAblation, type FinetuneModel, type FinetuneParameters, type ModelRef,
   type ProtocolChoices, type RunSplit,
+  VALIDATION_SPLITS, type ValidationSplit,
 } from '../runs/schema';
 import { deviationNames, protocolElements } from '../protocols/protocol';
 import { SCBERT_FEW_SHOT_ORDER } from '../protocols/published';
@@ -80,6 +81,8 @@ export interface FinetuneGridInput {
   fewShotRun?: boolean;
   /** the preset the runs come from (run.json protocol.preset) */
   preset?: string;
+  /** scGPT's validation hold-out: stratified (default) or random, the published non-stratified split (run.json protocol.validation) */
+  validationSplit?: ValidationSplit;
 }
 
 export interface PreparedFinetuneRun {
@@ -271,14 +274,17 @@ export async function readSplitLabels(datasetPath: string, labelColumn: string, 
   }
 }
 
-/** The scGPT protocol's validation hold-out: 10% of the training rows, stratified, seeded by the run's seed. */
-export function scgptValidationSplit(trainRows: readonly number[], labels: readonly Label[], seed: number): { train: number[]; validation: number[] } {
+/**
+ * The scGPT protocol's validation hold-out: 10% of the training rows, seeded by the run's seed; stratified on the
+ * label unless `split` is 'random' (the published script's train_test_split(test_size=0.1) without stratify).
+ */
+export function scgptValidationSplit(trainRows: readonly number[], labels: readonly Label[], seed: number, split: ValidationSplit = 'stratified'): { train: number[]; validation: number[] } {
   const y = trainRows.map(i => labels[i]);
   let parts: SplitIndices;
   try {
-    parts = trainTestSplit(trainRows.length, { testSize: 0.1, seed, stratify: y });
+    parts = trainTestSplit(trainRows.length, split === 'random' ? { testSize: 0.1, seed } : { testSize: 0.1, seed, stratify: y });
   } catch (e) {
-    throw new SplitError(`cannot hold out a stratified 10% validation set from ${trainRows.length} training cells: ${(e as Error).message}`);
+    throw new SplitError(`cannot hold out a ${split} 10% validation set from ${trainRows.length} training cells: ${(e as Error).message}`);
   }
   return { train: parts.train.map(k => trainRows[k]), validation: parts.test.map(k => trainRows[k]) };
 }
@@ -291,6 +297,11 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
   const classes = splitClasses(data.split, data.trainLabels, data.testLabels).map(String);
   if (classes.length < 2) throw new H5adError(input.datasetPath, `the label column '${input.labelColumn}' has ${classes.length} class; fine-tuning needs at least 2`);
 
+  if (input.validationSplit !== undefined && !(VALIDATION_SPLITS as readonly string[]).includes(input.validationSplit)) {
+    throw new Error(`validation split must be one of ${VALIDATION_SPLITS.join(', ')}, got '${String(input.validationSplit)}'`);
+  }
+  if (input.validationSplit === 'random' && input.model !== 'scgpt') throw new Error('the validation split is scGPT\'s setting (scBERT validates on the test set, as published)');
+  const validationSplit: ValidationSplit = input.validationSplit ?? 'stratified';
   // Every run's rows, before any folder exists.
   const plans: { fraction: number; seed: number; draw: FewShotDraw; train: number[]; validation: number[] }[] = [];
   for (const fraction of n.fractions) {
@@ -307,7 +318,7 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
       if (input.model === 'scgpt') {
         const v = (() => {
           try {
-            return scgptValidationSplit(train, data.trainLabels, seed);
+            return scgptValidationSplit(train, data.trainLabels, seed, validationSplit);
           } catch (e) {
             throw new SplitError(`fraction ${fraction}, seed ${seed}: ${(e as Error).message}`);
           }
@@ -365,18 +376,18 @@ export async function prepareFinetuneGrid(input: FinetuneGridInput, ctx: TaskCon
     const elements = protocolElements({
       model: input.model, ablation: n.ablation, fraction: p.fraction, choices: finetune, amp: finetune.amp,
       epochs: finetune.epochs, batchSize: finetune.batchSize, lr: finetune.lr, hasCheckpoint: n.checkpoint !== null,
-      fewShotDraw: p.draw, fewShotRun: !!input.fewShotRun, split: n.split, device: finetune.device,
+      fewShotDraw: p.draw, fewShotRun: !!input.fewShotRun, split: n.split, device: finetune.device, validation: validationSplit,
     });
     const deviations = deviationNames(elements);
     const record = await store.create({
       kind: 'finetune', name: `${model.label} f=${p.fraction} seed=${p.seed}`, experiment, dataset, query,
       publishedDataset: input.publishedDataset, labelColumn: input.labelColumn, split: n.split, seed: p.seed, fraction: p.fraction,
       stratifiedFewShot: n.stratifiedFewShot, model, parameters: { batch, finetune, ...(demoWeights ? { demoWeights: true } : {}) }, codeVersion: version,
-      protocol: { preset: input.preset ?? '', fewShotDraw: p.draw, deviations },
+      protocol: { preset: input.preset ?? '', fewShotDraw: p.draw, deviations, ...(input.model === 'scgpt' ? { validation: validationSplit } : {}) },
     });
     await store.writeSplit(record.id, { train: p.train, validation: p.validation, test: data.split.test });
     await store.appendLog(record.id, `prepared ${model.label} (${input.model}, ablation ${n.ablation}, checkpoint ${n.checkpoint ?? 'none: random initialisation'}) on ${dataset.path} (sha256 ${dataset.sha256}), label '${input.labelColumn}'`);
-    await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot draw ${p.draw} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' ? '10% stratified hold-out of the training cells' : 'the test set, as published'})`);
+    await store.appendLog(record.id, `split ${JSON.stringify(n.split)}: ${data.split.train.length} train, ${data.split.test.length} test; few-shot draw ${p.draw} fraction ${p.fraction} seed ${p.seed}: ${p.train.length} training cells, ${p.validation.length} validation cells (${input.model === 'scgpt' ? `10% ${validationSplit} hold-out of the training cells` : 'the test set, as published'})`);
     await store.appendLog(record.id, deviations.length
       ? `protocol as prepared: deviates from the published one in ${elements.filter(e => e.deviation).map(e => `${e.element} (ours ${JSON.stringify(e.ours)}, published ${JSON.stringify(e.published)})`).join(', ')}`
       : 'protocol as prepared: the published one (scwb protocol RUN lists every element)');

@@ -17,7 +17,7 @@ import { readJson } from '../checkpoints/inspect';
 import { readSplitLabels, resolveCheckpoint, scgptValidationSplit, type SplitLabels } from '../finetune/prepare';
 import { openH5ad } from '../h5ad/read';
 import type { ValueScale } from '../h5ad/stats';
-import type { FinetuneModel, RunSplit } from '../runs/schema';
+import type { FinetuneModel, RunSplit, ValidationSplit } from '../runs/schema';
 import { fewShotTrainRows, splitClasses } from '../runs/split-rows';
 import { SplitError, type Label } from '../splits';
 import { CancelledError, type TaskContext } from '../workers/task';
@@ -47,6 +47,8 @@ export interface FinetuneCheckInput {
   fractions?: number[];
   seeds?: number[];
   stratifiedFewShot?: boolean;
+  /** scGPT's validation hold-out (default stratified; 'random': the published non-stratified split) */
+  validationSplit?: ValidationSplit;
   /** checkpoint keys allowed to stay unloaded (the worker's ignoreKeys, glob patterns) */
   ignoreKeys?: string[];
 }
@@ -84,7 +86,7 @@ function classCounts(rows: readonly number[], labels: readonly Label[]): Map<str
 }
 
 /** Why one (fraction, seed) cannot be drawn, or null when it can. */
-function drawProblem(data: SplitLabels, holdOut: boolean, fraction: number, seed: number, stratified: boolean): { message: string; small: string[] } | null {
+function drawProblem(data: SplitLabels, holdOut: boolean, fraction: number, seed: number, stratified: boolean, validation: ValidationSplit): { message: string; small: string[] } | null {
   let train: number[];
   try {
     train = fewShotTrainRows(data.split.train, data.trainLabels, fraction, seed, stratified);
@@ -94,7 +96,7 @@ function drawProblem(data: SplitLabels, holdOut: boolean, fraction: number, seed
   if (train.length === 0) return { message: `fraction ${fraction} of ${data.split.train.length} training cells leaves no cell to train on`, small: [] };
   if (!holdOut) return null; // scBERT validates on the test set (published protocol); the baseline has no validation set
   try {
-    scgptValidationSplit(train, data.trainLabels, seed);
+    scgptValidationSplit(train, data.trainLabels, seed, validation);
     return null;
   } catch (e) {
     const small = [...classCounts(train, data.trainLabels)].filter(([, n]) => n < 2).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))
@@ -111,23 +113,26 @@ function drawProblem(data: SplitLabels, holdOut: boolean, fraction: number, seed
  * same seeds. `holdOut`: the scGPT protocol's stratified 10% validation set is held out of each subset. Empty when
  * every (fraction, seed) can be drawn.
  */
-export function fewShotProblems(data: SplitLabels, holdOut: boolean, fractions: readonly number[], seeds: readonly number[], stratified: boolean): PreflightProblem[] {
+export function fewShotProblems(data: SplitLabels, holdOut: boolean, fractions: readonly number[], seeds: readonly number[], stratified: boolean, validation: ValidationSplit = 'stratified'): PreflightProblem[] {
   const problems: PreflightProblem[] = [];
-  const works = (f: number) => seeds.every(s => drawProblem(data, holdOut, f, s, stratified) === null);
+  const works = (f: number) => seeds.every(s => drawProblem(data, holdOut, f, s, stratified, validation) === null);
+  // the published scGPT script holds out an unstratified 10% (train_test_split without stratify): it needs no class sizes
+  const offerRandom = holdOut && validation === 'stratified';
+  const random = offerRandom ? 'the published non-stratified validation split (scwb finetune --validation-split random)' : '';
   let working: number[] | null = null;
   for (const fraction of fractions) {
-    const failed = seeds.map(seed => ({ seed, p: drawProblem(data, holdOut, fraction, seed, stratified) })).filter(x => x.p !== null);
+    const failed = seeds.map(seed => ({ seed, p: drawProblem(data, holdOut, fraction, seed, stratified, validation) })).filter(x => x.p !== null);
     if (!failed.length) continue;
     working ??= Array.from(new Set([...CANDIDATE_FRACTIONS, ...fractions])).sort((a, b) => a - b).filter(works);
     const small = Array.from(new Set(failed.flatMap(x => x.p!.small)));
     const seedsText = failed.length === seeds.length ? (seeds.length === 1 ? `seed ${seeds[0]}` : 'every seed') : `seed${failed.length === 1 ? '' : 's'} ${failed.map(x => x.seed).join(', ')}`;
-    const why = holdOut ? `the scGPT protocol holds out a stratified 10% validation set of the ${stratified ? 'stratified ' : ''}few-shot subset, which needs at least 2 cells of every class` : failed[0].p!.message;
+    const why = holdOut && validation === 'stratified' ? `the scGPT protocol holds out a stratified 10% validation set of the ${stratified ? 'stratified ' : ''}few-shot subset, which needs at least 2 cells of every class` : failed[0].p!.message;
     problems.push({
       check: 'few-shot', fraction,
       message: `fraction ${fraction} (${seedsText}): ${small.length ? `too few cells of ${small.join(', ')}; ` : ''}${why}${small.length || !holdOut ? '' : ` (${failed[0].p!.message})`}`,
       fix: working.length
-        ? `use fraction${working.length === 1 ? '' : 's'} ${working.join(', ')} (every seed can be drawn there)${stratified ? '' : ', or stratified few-shot subsets'}`
-        : 'no few-shot fraction leaves 2 cells of every class: leave out the smallest classes, or use a label column with fewer, larger classes',
+        ? `use fraction${working.length === 1 ? '' : 's'} ${working.join(', ')} (every seed can be drawn there)${stratified ? '' : ', or stratified few-shot subsets'}${random ? `, or ${random}` : ''}`
+        : `no few-shot fraction leaves 2 cells of every class: leave out the smallest classes, or use a label column with fewer, larger classes${random ? `, or ${random}` : ''}`,
     });
   }
   return problems;
@@ -235,7 +240,7 @@ export async function checkFinetuneInput(input: FinetuneCheckInput, ctx: TaskCon
   } else {
     const fractions = input.fractions?.length ? input.fractions : [1];
     const seeds = input.seeds?.length ? input.seeds : [0];
-    problems.push(...fewShotProblems(data, input.model === 'scgpt', fractions, seeds, input.stratifiedFewShot ?? input.model === 'scgpt'));
+    problems.push(...fewShotProblems(data, input.model === 'scgpt', fractions, seeds, input.stratifiedFewShot ?? input.model === 'scgpt', input.validationSplit ?? 'stratified'));
   }
   ctx.progress(0.2, 'checking the model against the data');
   if (input.checkpoint === null) {

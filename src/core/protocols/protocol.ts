@@ -40,6 +40,8 @@ export interface ProtocolSubject {
   fewShotRun?: boolean;
   split?: { kind: string; testSize?: number; seed?: number };
   device?: string;
+  /** scGPT's validation hold-out (run.json protocol.validation); undefined: stratified */
+  validation?: 'stratified' | 'random';
   /** the worker's resolvedProtocol */
   resolved?: Record<string, unknown> | null;
 }
@@ -110,8 +112,13 @@ export function protocolElements(s: ProtocolSubject): ProtocolElement[] {
     if (s.ablation !== 'none') add('geneEmbInit', pick('geneEmbInit', P.geneEmbInit), P.geneEmbInit, SOURCES.scgptModel);
     if (s.split) add('split', splitText(s.split), P.split, SOURCES.scgptFewShot);
     if (s.fewShotDraw) add('fewShotDraw', s.fewShotDraw, 'stratified', SOURCES.scgptFewShot);
-    add('validation', 'stratified 10% hold-out, seeded by the run seed', P.validation, SOURCES.scgptFewShot,
-      'the published split is unseeded and so not reproducible; ours is seeded and stratified');
+    if (s.validation === 'random') {
+      add('validation', 'random 10% hold-out (not stratified), seeded by the run seed', P.validation, SOURCES.scgptFewShot,
+        'the published split: train_test_split(test_size=0.1) without stratify; it is unseeded there and so not reproducible, ours is seeded');
+    } else {
+      add('validation', 'stratified 10% hold-out, seeded by the run seed', P.validation, SOURCES.scgptFewShot,
+        'the published split is unseeded and so not reproducible; ours is seeded and stratified');
+    }
     if (s.choices.headDropout != null) add('headDropout', s.choices.headDropout, null, SOURCES.scgptFewShot);
   }
   return out;

@@ -108,7 +108,7 @@ export function runProtocol(run: RunRecord): ProtocolReport {
     model: p.model, ablation: p.ablation, fraction: run.fraction, choices: p, amp: p.amp, epochs: p.epochs,
     batchSize: p.batchSize, lr: p.lr, hasCheckpoint: p.checkpoint !== null, fewShotDraw,
     // a stream draw at fraction 1 is a few-shot script run
-    fewShotRun: fewShotDraw === 'stream', split: run.split, device: p.device, resolved: resolvedOf(run),
+    fewShotRun: fewShotDraw === 'stream', split: run.split, device: p.device, resolved: resolvedOf(run), validation: run.protocol?.validation,
   });
   return finish(run.protocol?.preset ?? '', elements, run.id);
 }

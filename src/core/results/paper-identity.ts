@@ -7,7 +7,10 @@
  * cells (scBERT's Zheng68K: 68,450 cells; the scGPT reference/query sets: their published reference and query
  * sizes, from the papers and science notes). A run whose recorded file contradicts the paper's gets no published
  * numbers, and a note instead. A run without a recorded cell count (older records) or a dataset whose size is not
- * known here is not checked. The label set is not in run.json, so it is not compared.
+ * known here is not checked. The label set is compared where it is known: the number of classes of the published
+ * labels (scBERT's Zheng68K: 11 cell types) against the classes the run recorded (a fine-tune's
+ * parameters.finetune.classes, a baseline's parameters.classes); the class names of the published files are not
+ * known here, so they are not compared, and a run that recorded no classes (older records) is not checked.
  */
 import * as path from 'path';
 import type { RunRecord } from '../runs/schema';
@@ -21,10 +24,12 @@ export interface PaperDataset {
   queryObs?: number;
   /** sha256 of published files known to be this dataset */
   sha256: string[];
+  /** number of classes of the published labels, where known (science notes) */
+  nClasses?: number;
 }
 
 export const PAPER_DATASETS: readonly PaperDataset[] = [
-  { name: 'Zheng68K', nObs: 68_450, sha256: [] },
+  { name: 'Zheng68K', nObs: 68_450, sha256: [], nClasses: 11 },
   { name: 'MS', nObs: 7_844, queryObs: 13_468, sha256: [] },
   { name: 'myeloid', nObs: 9_748, queryObs: 3_430, sha256: [] },
   { name: 'pancreas', nObs: 10_600, queryObs: 4_218, sha256: [] },
@@ -35,21 +40,33 @@ export function paperDataset(name: string): PaperDataset | undefined {
   return PAPER_DATASETS.find(d => d.name.toLowerCase() === key);
 }
 
+/** The classes a run recorded: a fine-tune's parameters.finetune.classes, a baseline's parameters.classes. */
+export function runClasses(run: Pick<RunRecord, 'parameters'>): string[] | undefined {
+  const p = run.parameters as Record<string, unknown>;
+  const ft = p.finetune as Record<string, unknown> | undefined;
+  const list = ft && Array.isArray(ft.classes) ? ft.classes : p.classes;
+  return Array.isArray(list) && list.every(c => typeof c === 'string') ? list as string[] : undefined;
+}
+
 /**
  * null when the published numbers of `publishedName` may stand beside the run (the file is the paper's, or cannot
  * be checked); otherwise the note shown instead: "published values are for Zheng68K; this is mine.h5ad (2,400 cells)".
  */
-export function paperDatasetMismatch(run: Pick<RunRecord, 'dataset' | 'query'>, publishedName: string, known: readonly PaperDataset[] = PAPER_DATASETS): string | null {
+export function paperDatasetMismatch(run: Pick<RunRecord, 'dataset' | 'query'> & Partial<Pick<RunRecord, 'parameters'>>, publishedName: string, known: readonly PaperDataset[] = PAPER_DATASETS): string | null {
   const paper = known.find(d => d.name.toLowerCase() === publishedName.toLowerCase());
   if (!paper) return null;
   if (paper.sha256.includes(run.dataset.sha256)) return null;
-  const nObs = run.dataset.nObs;
-  if (nObs === undefined) return null;
-  const queryObs = run.query?.nObs;
-  const sameCells = nObs === paper.nObs && (paper.queryObs === undefined || queryObs === undefined || queryObs === paper.queryObs);
-  if (sameCells) return null;
   const fmt = (n: number) => n.toLocaleString('en-US');
+  const nObs = run.dataset.nObs;
+  const queryObs = run.query?.nObs;
+  const sameCells = nObs === undefined || (nObs === paper.nObs && (paper.queryObs === undefined || queryObs === undefined || queryObs === paper.queryObs));
+  if (sameCells) {
+    const classes = run.parameters ? runClasses({ parameters: run.parameters }) : undefined;
+    if (paper.nClasses === undefined || classes === undefined || classes.length === paper.nClasses) return null;
+    return `published values are for ${paper.name} (${paper.nClasses} classes); this is ${path.basename(run.dataset.path)} with ${classes.length} classes, so they are not shown beside it`;
+  }
   const theirs = paper.queryObs === undefined ? `${fmt(paper.nObs)} cells` : `${fmt(paper.nObs)} reference / ${fmt(paper.queryObs)} query cells`;
-  const ours = queryObs === undefined ? `${fmt(nObs)} cells` : `${fmt(nObs)} / ${fmt(queryObs)} cells`;
+  const n = nObs as number;
+  const ours = queryObs === undefined ? `${fmt(n)} cells` : `${fmt(n)} / ${fmt(queryObs)} cells`;
   return `published values are for ${paper.name} (${theirs}); this is ${path.basename(run.dataset.path)} (${ours}), so they are not shown beside it`;
 }

@@ -410,7 +410,7 @@ export async function runBaselineGrid(input: BaselineGridInput, ctx: TaskContext
       await store.heartbeat(id);
       await store.update(id, {
         status: 'running', startedAt: new Date().toISOString(), owner, dataset, query,
-        parameters: { ...baseParameters, ...(data.geneAlignment ? { geneAlignment: data.geneAlignment } : {}) },
+        parameters: { ...baseParameters, classes: classes.map(String), ...(data.geneAlignment ? { geneAlignment: data.geneAlignment } : {}) },
       });
       await store.appendEvent(id, { type: 'status', status: 'running' });
       await store.appendLog(id, `dataset ${dataset.path} (sha256 ${dataset.sha256}), ${data.nObs} cells x ${data.nVars} genes, label '${input.labelColumn}'`);

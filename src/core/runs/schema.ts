@@ -98,10 +98,20 @@ export const FEW_SHOT_DRAWS = ['all', 'stream', 'reseed', 'stratified'] as const
  */
 export type FewShotDraw = (typeof FEW_SHOT_DRAWS)[number];
 
+/**
+ * scGPT's validation hold-out of the training rows: `stratified` (train_test_split stratified on the label, seeded by
+ * the run seed; the default) or `random` (not stratified, as the published script's train_test_split(test_size=0.1),
+ * but seeded by the run seed).
+ */
+export const VALIDATION_SPLITS = ['stratified', 'random'] as const;
+export type ValidationSplit = (typeof VALIDATION_SPLITS)[number];
+
 export const RunProtocolSchema = z.object({
   /** the preset the run came from ('' = none) */
   preset: z.string().default(''),
   fewShotDraw: z.enum(FEW_SHOT_DRAWS).optional(),
+  /** scGPT: how the validation rows were held out of the training rows; absent: stratified */
+  validation: z.enum(VALIDATION_SPLITS).optional(),
   /** element names whose value differs from the published one, as prepared */
   deviations: z.array(z.string()).default([]),
 });

@@ -8,10 +8,11 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { pickLabel, type ListedCheckpoint } from '../../core/checkpoints/by-run';
 import { checkWorkerEnvironment, estimateRunMemory, judgeEnvironment, type MemoryEstimate, type WorkerEnvCheck } from '../../core/finetune/env';
+import { ensureLrBaselines, lrBaselineSummary, type LrBaselineOutcome } from '../../core/finetune/lr-baseline';
 import { FINETUNE_DEFAULTS, prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { orderColumnsForLabels } from '../../core/h5ad/labels';
 import type { DatasetSummary } from '../../core/h5ad/types';
-import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord } from '../../core/runs/schema';
+import type { FinetuneAblation, FinetuneModel, ProtocolChoices, RunRecord, ValidationSplit } from '../../core/runs/schema';
 import { settle } from '../../core/runs/baseline';
 import type { RunStore } from '../../core/runs/store';
 import { describeProblems, type FinetuneCheckInput, type PreflightProblem } from '../../core/preflight/finetune';
@@ -51,6 +52,10 @@ export interface FinetuneCommandOptions {
   protocol?: ProtocolChoices;
   /** scBERT: runs of the published few-shot script (fraction 1.0 drawn from its stream too) */
   fewShotRun?: boolean;
+  /** run the missing LR baselines of the grid beside it (default true; see core/finetune/lr-baseline.ts) */
+  baseline?: boolean;
+  /** scGPT's validation hold-out: stratified (default) or random, the published non-stratified split */
+  validationSplit?: ValidationSplit;
 }
 
 export interface FinetuneLaunch {
@@ -61,6 +66,8 @@ export interface FinetuneLaunch {
   storeRoot: string;
   /** Slurm job ids, one per run, when the runs went to Slurm */
   slurmJobs?: string[];
+  /** the LR baselines running beside the fine-tune (absent with `baseline: false`); null when they failed */
+  baseline?: Promise<LrBaselineOutcome | null>;
 }
 
 export interface FinetuneDeps {
@@ -118,7 +125,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     checkpoint: options.checkpoint, ablation: options.ablation, fractions: options.fractions, seeds: options.seeds,
     epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, device: options.device, nproc: options.nproc,
     experiment: options.experiment, config: options.config ?? null, storeRoot: store.root,
-    protocol: options.protocol, fewShotRun: options.fewShotRun,
+    protocol: options.protocol, fewShotRun: options.fewShotRun, ...(options.validationSplit ? { validationSplit: options.validationSplit } : {}),
   };
   let plan: FinetuneGridPlan;
   try {
@@ -133,13 +140,14 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
   }
   deps.runs.refresh();
   void announceDeviations(store, plan);
+  const baseline = options.baseline === false ? undefined : runLrBaselines(plan, input.datasetPath, deps);
   if (runOn === 'slurm') {
     const runIds = plan.runs.map(r => r.id);
     try {
       const slurmJobs = await submitRunsToSlurm(store, runIds, python, options.device);
       deps.runs.refresh();
       void vscode.window.showInformationMessage(`Submitted ${slurmJobs.length} run${slurmJobs.length === 1 ? '' : 's'} to Slurm (job${slurmJobs.length === 1 ? '' : 's'} ${slurmJobs.join(', ')}).`);
-      return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs };
+      return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs, ...(baseline ? { baseline } : {}) };
     } catch (e) {
       for (const r of plan.runs) await settle(store, r.id, 'cancelled', null);
       deps.runs.refresh();
@@ -160,7 +168,25 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     type: FINETUNE_TASK_TYPE, runDirs,
     ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
   }, folder, taskName);
-  return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot };
+  return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot, ...(baseline ? { baseline } : {}) };
+}
+
+/**
+ * The fine-tune's LR baseline, beside it in its experiment: the published LR on the same file, split, fractions
+ * and seeds for each (fraction, seed) without an LR run yet (existing ones are reused), in a worker thread with a
+ * cancellable notification; says what ran when it ends.
+ */
+async function runLrBaselines(plan: FinetuneGridPlan, datasetPath: string, deps: Pick<FinetuneDeps, 'runs'>): Promise<LrBaselineOutcome | null> {
+  try {
+    const outcome = await withCancellableProgress(`LR baseline for ${plan.experiment}`, progress => ensureLrBaselines(plan, progress));
+    deps.runs.refresh();
+    if (outcome.ran || outcome.skipped) void vscode.window.showInformationMessage(`Fine-tune ${plan.experiment}: ${lrBaselineSummary(outcome, datasetPath)}.`);
+    return outcome;
+  } catch (e) {
+    deps.runs.refresh();
+    if (!(e instanceof CancelledError)) void vscode.window.showWarningMessage(`The LR baseline beside the fine-tune failed: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 /**
@@ -172,7 +198,7 @@ async function passesPreflight(options: FinetuneCommandOptions, programmatic: bo
   try {
     problems = await withCancellableProgress(`Checking ${path.basename(options.datasetPath)} against the model`, progress => runTask<PreflightProblem[]>('preflight/tasks', 'finetuneChecks', {
       datasetPath: options.datasetPath, queryPath: options.queryPath, labelColumn: options.labelColumn, model: options.model,
-      checkpoint: options.checkpoint, fractions: options.fractions, seeds: options.seeds,
+      checkpoint: options.checkpoint, fractions: options.fractions, seeds: options.seeds, validationSplit: options.validationSplit,
     } satisfies FinetuneCheckInput, { onProgress: progress.onProgress, signal: progress.signal }));
   } catch (e) {
     if (e instanceof CancelledError) return false;
@@ -301,8 +327,9 @@ export async function askForFinetune(
   const ablation = ablations.length === 1 ? ablations[0] : await ui.pick(ablations, { title, placeHolder: 'Ablation' });
   if (!ablation) return undefined;
 
-  const fractions = await askFractions(ui, title, { datasetPath: dataset, queryPath, labelColumn: label.label, model, seeds: [...FINETUNE_DEFAULTS[model].seeds] });
-  if (!fractions) return undefined;
+  const drawn = await askFractions(ui, title, { datasetPath: dataset, queryPath, labelColumn: label.label, model, seeds: [...FINETUNE_DEFAULTS[model].seeds] });
+  if (!drawn) return undefined;
+  const { fractions, validationSplit } = drawn;
   const seeds = await askList(ui, title, `Seeds (as published for ${modelChoice.label})`, FINETUNE_DEFAULTS[model].seeds.join(','), v => Number.isInteger(v) && v >= 0);
   if (!seeds) return undefined;
 
@@ -328,16 +355,17 @@ export async function askForFinetune(
   if (epochs === undefined) return undefined;
   return {
     datasetPath: dataset, queryPath, labelColumn: label.label, model, checkpoint, ablation: ablation.id, fractions, seeds,
-    device: device.device, nproc: device.nproc, batchSize: Number(batch), epochs,
+    device: device.device, nproc: device.nproc, batchSize: Number(batch), epochs, ...(validationSplit ? { validationSplit } : {}),
   };
 }
 
 /**
  * The few-shot fractions, checked right away against the dataset's classes with the published seeds: a fraction
  * that leaves a class too small for the split (scGPT: the stratified 10% validation hold-out) is named with the
- * classes and the fractions that work, and the user takes those or types others.
+ * classes and the fractions that work, and the user takes those, types others or (scGPT) keeps them with the
+ * published non-stratified validation split, which needs no class size.
  */
-async function askFractions(ui: FinetunePrompts, title: string, check: Omit<FinetuneCheckInput, 'checkpoint' | 'fractions'>): Promise<number[] | undefined> {
+async function askFractions(ui: FinetunePrompts, title: string, check: Omit<FinetuneCheckInput, 'checkpoint' | 'fractions'>): Promise<{ fractions: number[]; validationSplit?: ValidationSplit } | undefined> {
   let value = '1';
   for (;;) {
     const fractions = await askList(ui, title, 'Few-shot fractions of the training split (comma-separated; 1 = all)', value, v => v > 0 && v <= 1);
@@ -346,18 +374,21 @@ async function askFractions(ui: FinetunePrompts, title: string, check: Omit<Fine
     try {
       problems = await runTask<PreflightProblem[]>('preflight/tasks', 'fewShotChecks', { ...check, fractions });
     } catch {
-      return fractions; // the launch's own check reports a file it cannot read
+      return { fractions }; // the launch's own check reports a file it cannot read
     }
-    if (!problems.length) return fractions;
+    if (!problems.length) return { fractions };
     const bad = new Set(problems.map(p => p.fraction));
     const working = fractions.filter(f => !bad.has(f));
-    const items: (vscode.QuickPickItem & { use?: number[] })[] = [
+    // the published scGPT script's validation split is not stratified: offered when it lets every fraction be drawn
+    const random = check.model === 'scgpt' && (await runTask<PreflightProblem[]>('preflight/tasks', 'fewShotChecks', { ...check, fractions, validationSplit: 'random' }).catch(() => [null])).length === 0;
+    const items: (vscode.QuickPickItem & { use?: number[]; validationSplit?: ValidationSplit })[] = [
       ...(working.length ? [{ label: `Continue with fraction${working.length === 1 ? '' : 's'} ${working.join(', ')}`, detail: 'leave out the fractions that cannot be drawn', use: working }] : []),
+      ...(random ? [{ label: `Keep fractions ${fractions.join(', ')} with the published validation split`, detail: 'hold out 10% without stratifying, as the published scGPT script does (recorded in run.json)', use: fractions, validationSplit: 'random' as const }] : []),
       { label: 'Enter other fractions…', detail: problems.map(p => p.fix).join('; ') },
     ];
     const choice = await ui.pick(items, { title, placeHolder: problems.map(p => p.message).join(' · '), ignoreFocusOut: true });
     if (!choice) return undefined;
-    if (choice.use) return choice.use;
+    if (choice.use) return { fractions: choice.use, ...(choice.validationSplit ? { validationSplit: choice.validationSplit } : {}) };
     value = fractions.filter(f => !bad.has(f)).join(',') || '1';
   }
 }

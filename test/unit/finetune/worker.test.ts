@@ -109,7 +109,7 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
   it('passes Ctrl-C (SIGINT) on to the worker: the run is cancelled with status 130, and --resume completes it', async () => {
     const child = spawn(process.execPath, [SCWB, 'finetune', path.join(dir, 'sim_scbert.h5ad'), '--model', 'scbert',
       '--checkpoint', path.join(dir, 'ckpt', 'scbert_tiny', 'scbert_tiny_pretrain.pth'), '--label', 'cell_type', '--epochs', '6',
-      '--python', PYTHON, '--store', store.root, '--device', 'cpu', '--experiment', 'interrupted'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--python', PYTHON, '--store', store.root, '--device', 'cpu', '--experiment', 'interrupted', '--no-baseline'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
     const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)));
@@ -138,7 +138,7 @@ describe('scwb finetune with the real worker (tiny demo checkpoints, CPU)', () =
 
   it('reports a missing Python interpreter by name and leaves no run queued', async () => {
     const r = scwb(['finetune', path.join(dir, 'sim_scbert.h5ad'), '--model', 'scbert', '--checkpoint', 'none', '--label', 'cell_type',
-      '--python', path.join(dir, 'no-such-python'), '--store', store.root, '--experiment', 'no python']);
+      '--python', path.join(dir, 'no-such-python'), '--store', store.root, '--experiment', 'no python', '--no-baseline']);
     assert.strictEqual(r.code, 1);
     assert.match(r.stderr, /no-such-python' was not found/);
     const runs = (await store.list()).filter(x => x.experiment === 'no python');

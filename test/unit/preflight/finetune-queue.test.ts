@@ -80,7 +80,7 @@ describe('fine-tune and queue pre-flight (tiny demo checkpoints)', () => {
     assert.strictEqual(problems.length, 1);
     assert.strictEqual(problems[0].fraction, 0.1);
     assert.match(problems[0].message, /^fraction 0\.1 \(every seed\): too few cells of C \(1 cell\); the scGPT protocol holds out a stratified 10% validation set/);
-    assert.strictEqual(problems[0].fix, 'use fractions 0.25, 0.5, 0.75, 1 (every seed can be drawn there)');
+    assert.strictEqual(problems[0].fix, 'use fractions 0.25, 0.5, 0.75, 1 (every seed can be drawn there), or the published non-stratified validation split (scwb finetune --validation-split random)');
     // scBERT validates on the test set: the same fraction can be drawn
     assert.deepStrictEqual(fewShotProblems(data, false, [0.1], seeds, false), []);
   });

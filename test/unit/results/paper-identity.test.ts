@@ -63,4 +63,22 @@ describe('published numbers only for the paper\'s dataset', () => {
     assert.strictEqual(paperDatasetMismatch(lrRun('x.h5ad', 10, 0, 0.5), 'Zheng68K', [{ name: 'Zheng68K', nObs: 68450, sha256: ['b'.repeat(64)] }]), null);
     assert.strictEqual(paperDatasetMismatch(lrRun('x.h5ad', 10, 0, 0.5), 'Panglao val5%'), null, 'a dataset whose size is not known here is not checked');
   });
+
+  it('the label set where known: a 68,450-cell file with 5 recorded classes is not Zheng68K (11 types); unrecorded classes are not checked', () => {
+    const classes = (n: number) => Array.from({ length: n }, (_, k) => `type ${k}`);
+    const lr = (n: number | undefined) => ({ ...lrRun('zheng_like.h5ad', 68450, 0, 0.8), parameters: n === undefined ? {} : { classes: classes(n) } });
+    assert.strictEqual(paperDatasetMismatch(lr(5), 'Zheng68K'),
+      'published values are for Zheng68K (11 classes); this is zheng_like.h5ad with 5 classes, so they are not shown beside it');
+    assert.strictEqual(paperDatasetMismatch(lr(11), 'Zheng68K'), null);
+    assert.strictEqual(paperDatasetMismatch(lr(undefined), 'Zheng68K'), null, 'older records without classes are not checked');
+    const ft = { ...lr(undefined), kind: 'finetune' as const, parameters: { finetune: { classes: classes(4) } } };
+    assert.match(paperDatasetMismatch(ft, 'Zheng68K') ?? '', /with 4 classes/);
+    assert.strictEqual(paperDatasetMismatch({ ...ft, dataset: { ...ft.dataset, nObs: undefined } }, 'Zheng68K')?.includes('with 4 classes'), true,
+      'a run without a recorded size is still checked on its classes');
+    assert.strictEqual(paperDatasetMismatch({ ...lrRun('ms_ref.h5ad', 7844, 0, 0.8), parameters: { classes: classes(3) } }, 'MS'), null,
+      'MS: the published class count is not known here, so it is not checked');
+    const exp = buildResultsModel([lr(5), { ...lr(5), id: 'other', seed: 1 }], published).experiments[0];
+    assert.deepStrictEqual(exp.rows[0].published, { accuracy: [], macroF1: [] });
+    assert.match(exp.rows[0].publishedNote ?? '', /11 classes/);
+  });
 });

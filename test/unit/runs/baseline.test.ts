@@ -153,6 +153,7 @@ describe('LR baseline runner on a reference/query pair', () => {
     assert.strictEqual(run.publishedDataset, 'pbmc');
     assert.deepStrictEqual((run.parameters.geneAlignment as Record<string, number>).matched, a.matched);
     const m = (await s.readMetrics(run.id))!;
+    for (const c of m.classes) assert.ok((run.parameters.classes as string[]).includes(c), `run.json's parameters.classes holds '${c}'`);
     close(m.accuracy, py.runs[0].ours.accuracy, 'accuracy');
     close(m.macroF1, py.runs[0].ours.macroF1, 'macro F1');
     assert.deepStrictEqual(m.confusion, py.runs[0].ours.confusion);
