@@ -26,6 +26,7 @@ def main(run, out, n_rows):
     loss.backward()
     if ctx.is_main:
         torch.save({n: q.grad.clone() for n, q in model.named_parameters() if q.grad is not None}, out)
+    ctx.barrier()  # rank 0 may still be saving: a peer that tears down first aborts it (gloo, torch 2)
     ctx.close()
 
 

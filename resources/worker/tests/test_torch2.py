@@ -55,7 +55,8 @@ def test_sdpa_equals_the_fallback_forward_and_gradients(masked):
 @pytest.mark.parametrize("model_kind", ["scbert", "scgpt"])
 def test_run_json_and_run_log_state_torch_device_dtype_and_attention(tmp_path, model_kind):
     import platform
-    run = make_run(str(tmp_path), model=model_kind, n_cells=24, epochs=1)
+    # fp32 named: the tests' runs send the legacy amp flag, which means bf16 (and CPU bf16 runs on torch 2)
+    run = make_run(str(tmp_path), model=model_kind, n_cells=24, epochs=1, extra={"precision": "fp32"})
     assert run_cli(["finetune", "--run-dir", run]) == 0
     worker = read_json(os.path.join(run, "run.json"))["worker"]
     attention = "performer" if model_kind == "scbert" else ("sdpa" if TORCH2 else "softmax")

@@ -58,8 +58,9 @@ describe('demo weights (random)', () => {
     assert.match(exp.rows[0].publishedNote ?? '', /^published values are for the published weights; scBERT · demo weights \(random\) ran on the demo's random weights/);
     assert.match(paperTable(exp).footnote, /demo's random weights/);
     assert.ok(tableToCsv(exp).includes('scBERT · demo weights (random)'));
-    // without the mark the same record would get them
-    const plain = { ...done, parameters: { ...done.parameters, demoWeights: false }, model: { ...done.model, label: 'scBERT' } };
+    // without the mark the same record would get them (with Zheng68K's 11 classes: the identity check counts them)
+    const finetune = { ...(done.parameters.finetune as Record<string, unknown>), classes: Array.from({ length: 11 }, (_, i) => `type ${i}`) };
+    const plain = { ...done, parameters: { ...done.parameters, finetune, demoWeights: false }, model: { ...done.model, label: 'scBERT' } };
     assert.ok(buildResultsModel([plain], loadPublishedNumbers()).experiments[0].rows[0].published.accuracy.length > 0);
   });
 });
