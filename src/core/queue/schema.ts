@@ -105,6 +105,8 @@ export const QueueFileSchema = z.object({
   /** the window (extension host) that executes the queue; others only show it */
   executor: OwnerSchema.nullable().default(null),
   items: z.array(QueueItemSchema),
+  /** a new random value on every whole write, so the journal names the very snapshot it extends (see store.ts) */
+  generation: z.string().optional(),
 });
 export type QueueFile = z.infer<typeof QueueFileSchema>;
 

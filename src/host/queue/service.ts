@@ -59,7 +59,7 @@ export class QueueService extends Disposable implements vscode.TreeDataProvider<
       onError: m => void vscode.window.showErrorMessage(`Run queue: ${m}`),
     });
     this.view = this.track(vscode.window.createTreeView('scwb.queue', { treeDataProvider: this }));
-    const watcher = this.track(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(scwbDir), 'queue.json')));
+    const watcher = this.track(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(scwbDir), '{queue.json,queue.journal}')));
     for (const ev of [watcher.onDidCreate, watcher.onDidChange, watcher.onDidDelete]) this.track(ev(() => this.refresh()));
     this.track(vscode.workspace.onDidChangeConfiguration(e => { if (e.affectsConfiguration('scwb.queue')) void this.detectSlots(); }));
     this.track({ dispose: () => { void this.executor.dispose(); } });

@@ -16,13 +16,13 @@ const LR: QueueSpec = {
 };
 
 /** A separate Node process that adds `n` items labelled `<tag> <i>`, one update each. */
-function writerProcess(dir: string, tag: string, n: number, extra = ''): ReturnType<typeof spawn> {
+function writerProcess(dir: string, tag: string, n: number, extra = '', options = '{ staleMs: 300 }'): ReturnType<typeof spawn> {
   const code = `
     const { QueueStore } = require(${JSON.stringify(STORE_JS)});
     const { addItems } = require(${JSON.stringify(SCHED_JS)});
     const spec = ${JSON.stringify(LR)};
     (async () => {
-      const store = new QueueStore(${JSON.stringify(dir)}, { staleMs: 300 });
+      const store = new QueueStore(${JSON.stringify(dir)}, ${options});
       for (let i = 0; i < ${n}; i++) {
         await store.update(q => { addItems(q, [{ label: ${JSON.stringify(tag)} + ' ' + i, spec }]); ${extra} });
         if (process.send) process.send(i);
@@ -53,7 +53,8 @@ describe('queue store (.scwb/queue.json)', () => {
     const dir = path.join(tempDir(), '.scwb');
     const a = new QueueStore(dir);
     const b = new QueueStore(dir);
-    const procs = [writerProcess(dir, 'p1', 15), writerProcess(dir, 'p2', 15)];
+    // p2 compacts the journal after ~2 kB, so appends by the others interleave with its snapshot rewrites
+    const procs = [writerProcess(dir, 'p1', 15), writerProcess(dir, 'p2', 15, '', '{ staleMs: 300, compactBytes: 2048 }')];
     const local: Promise<unknown>[] = [];
     for (let i = 0; i < 15; i++) {
       local.push(a.update(q => { addItems(q, [{ label: `a ${i}`, spec: LR }]); }));
@@ -69,6 +70,7 @@ describe('queue store (.scwb/queue.json)', () => {
       assert.deepStrictEqual(mine, Array.from({ length: 15 }, (_, i) => i), `${tag}: all its items, in its order`);
     }
     assert.strictEqual(new Set(q.items.map(x => x.id)).size, 60, 'unique ids');
+    assert.deepStrictEqual(await new QueueStore(dir).read(), q, 'a fresh reader applies snapshot + journal the same way');
   });
 
   it('survives a writer killed mid-write: the file stays whole and its lock is taken over', async () => {
@@ -93,7 +95,8 @@ describe('queue store (.scwb/queue.json)', () => {
     const dir = path.join(tempDir(), '.scwb');
     const store = new QueueStore(dir, { staleMs: 300 });
     for (let round = 0; round < 5; round++) {
-      const p = writerProcess(dir, `r${round}`, 100000);
+      // odd rounds compact every ~1 kB of journal: kills land in appends and in snapshot rewrites
+      const p = writerProcess(dir, `r${round}`, 100000, '', round % 2 ? '{ staleMs: 300, compactBytes: 1024 }' : '{ staleMs: 300 }');
       let acked = 0;
       p.on('message', m => { acked = Number(m) + 1; });
       await new Promise<void>(resolve => { const t = setInterval(() => { if (acked >= 3) { clearInterval(t); resolve(); } }, 2); });
@@ -103,6 +106,7 @@ describe('queue store (.scwb/queue.json)', () => {
       const mine = (await store.read()).items.filter(x => x.label.startsWith(`r${round} `)).map(x => Number(x.label.split(' ')[1]));
       assert.ok(mine.length >= acked, `round ${round}: every acknowledged write is there (${mine.length} >= ${acked})`);
       assert.deepStrictEqual(mine, Array.from({ length: mine.length }, (_, i) => i), 'a prefix of the writes, nothing torn');
+      assert.deepStrictEqual(await new QueueStore(dir).read(), await store.read(), 'a fresh reader sees the same queue');
     }
     await store.update(x => { x.paused = true; });
     assert.strictEqual((await store.read()).paused, true);
