@@ -111,7 +111,7 @@ describe('e2e: Run Fine-tune from the command palette', function () {
 
     // The task's terminal appears and stays.
     await page.locator('.terminal-wrapper .xterm, .integrated-terminal .xterm').first().waitFor({ timeout: 120000 });
-    await page.locator('.panel, .part.panel', { hasText: /Fine-tune scBERT on pbmc_small_scbert\.h5ad/ }).first().waitFor({ timeout: 120000 });
+    await page.locator('.panel, .part.panel', { hasText: /Fine-tune scBERT( · demo weights \(random\))? on pbmc_small_scbert\.h5ad/ }).first().waitFor({ timeout: 120000 });
     await shot(page, 'finetune-02-task-terminal');
 
     // The Runs view follows the run; once it trains, its row shows the epoch and loss (best effort: a fast
