@@ -57,9 +57,18 @@ describe('e2e: datasets', function () {
     await step(/Preprocess pbmc_demo\.h5ad/, { row: 'scBERT' });
     // Only asked when the file holds more than one matrix (X, raw/X, layers).
     const matrix = widget.locator('.quick-input-title', { hasText: 'Which matrix holds the input values?' });
-    const reference = widget.locator('.quick-input-title', { hasText: /Reference gene list|Open File|Open/ });
-    await matrix.or(reference).first().waitFor();
+    const genes = widget.locator('.quick-input-title', { hasText: 'Gene names: which names match' });
+    const values = widget.locator('.quick-input-title', { hasText: 'What does the input matrix hold?' });
+    await matrix.or(genes).or(values).first().waitFor();
     if (await matrix.isVisible()) await step('Which matrix holds the input values?', { row: 'X' });
+    // Gene names are asked when var has a column of other gene identifiers (the demo's gene_ids: Ensembl ids);
+    // the demo's var_names are the symbols the gene list holds.
+    await genes.or(values).first().waitFor();
+    if (await genes.isVisible()) await step('Gene names: which names match', { row: 'var_names' });
+    // What the values are is always asked, the file's verdict first: the demo holds raw counts.
+    await step('What does the input matrix hold?', { row: 'Raw counts' });
+    const reference = widget.locator('.quick-input-title', { hasText: /Reference gene list|Open File|Open/ });
+    await reference.first().waitFor();
     // The reference gene list through the file dialog (code-server's: a path in the quick input).
     await widget.locator('input').waitFor();
     await widget.locator('input').fill(path.join(ws, 'models', 'scbert_tiny', 'genes.txt'));

@@ -153,7 +153,11 @@ describe('e2e: the walkthrough from the demo to a paper table', function () {
     await table.locator('tbody tr', { hasText: 'scBERT' }).first().waitFor({ timeout: LONG });
     const text = await table.innerText();
     assert.match(text, /LR L1 C=0\.1/);
-    assert.strictEqual(await table.locator('tbody tr').count(), 2, text);
+    // The fine-tune ran its LR baseline at its own fraction (0.1) beside the user's full-data one (1): three rows,
+    // and the scBERT row has an LR row at the same fraction to be compared with.
+    assert.strictEqual(await table.locator('tbody tr').count(), 3, text);
+    assert.match(text, /LR L1 C=0\.1[^\n]*\t0\.1\t/);
+    assert.match(text, /LR L1 C=0\.1[^\n]*\t1\t/);
     assert.ok(await page.locator('.editor-group-container').count() >= 2, 'the results open beside the editor');
     await shot(page, 'walkthrough-04-results');
     await stepDone(page, 'results');
