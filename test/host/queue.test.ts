@@ -88,9 +88,20 @@ describe('Presets, grid and queue (real extension host, real worker on CPU)', ()
     }
     // The runs are real: completed with metrics in the run store, filed under the experiment.
     const store = new RunStore(path.join(WORKSPACE, '.scwb', 'runs'));
+    // A queued fine-tune carries its LR baseline: seed 0 leaves it to the queued LR item (no second LR run), seed 1
+    // has none in the queue and runs the published LR (L1, C=0.1) beside it, on the same file, split and seed.
+    assert.strictEqual(byId.get(lr.id)!.runIds.length, 1);
+    assert.strictEqual(byId.get(seed0.id)!.runIds.length, 1);
+    assert.strictEqual(byId.get(seed1.id)!.runIds.length, 2);
+    const beside = await store.get(byId.get(seed1.id)!.runIds[1]);
+    const tuned1 = await store.get(byId.get(seed1.id)!.runIds[0]);
+    assert.deepStrictEqual([beside.kind, beside.model.family, beside.status, beside.experiment, beside.seed, beside.fraction, beside.dataset.sha256],
+      ['baseline', 'LR', 'completed', 'queue host test', 1, 1, tuned1.dataset.sha256]);
+    assert.deepStrictEqual(beside.split, tuned1.split);
+    const lrRuns = (await store.list()).filter(r => r.experiment === 'queue host test' && r.kind === 'baseline');
+    assert.deepStrictEqual(lrRuns.map(r => r.seed).sort(), [0, 1], 'one LR run per seed, none twice');
     for (const id of [lr.id, seed0.id, seed1.id]) {
       const it = byId.get(id)!;
-      assert.strictEqual(it.runIds.length, 1);
       const run = await store.get(it.runIds[0]);
       assert.deepStrictEqual([run.status, run.experiment, run.seed], ['completed', 'queue host test', it.spec.seed]);
       assert.ok(run.summary && run.summary.accuracy >= 0);

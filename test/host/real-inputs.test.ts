@@ -4,13 +4,15 @@
  * the Preprocess quick-pick flow, as a new user meets it.
  */
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { prepareFinetuneGrid } from '../../src/core/finetune/prepare';
 import { openH5ad } from '../../src/core/h5ad/read';
 import { askForRecipe, runPreprocess } from '../../src/host/commands/preprocess';
 import type { Prompts } from '../../src/host/prompts';
-import { REFERENCE_DIR, runPythonJson } from '../helpers/shared';
+import { PROJECT_ROOT, PYTHON, REFERENCE_DIR, runPythonJson } from '../helpers/shared';
 import { activeApi, until } from './helpers';
 
 const WORKSPACE = vscode.workspace.workspaceFolders![0].uri.fsPath;
@@ -76,5 +78,27 @@ describe('Real-world inputs: FPKM, Ensembl ids, plate columns (in the real exten
     assert.strictEqual(outcome.report.input, 'normalized');
     assert.strictEqual(outcome.report.genesInVocab, made.nVars - 40);
     assert.strictEqual(outcome.outPath, path.join(dir, 'smartseq_like.scgpt.h5ad'));
+  });
+
+  it('a run on the demo\'s random-weight checkpoint is marked "demo weights (random)" in the run panel', async () => {
+    const api = await activeApi();
+    const ckpt = path.join(dir, 'ckpt');
+    execFileSync(PYTHON, ['-m', 'scwb_worker', 'demo-checkpoints', ckpt, '--genes-from', file], {
+      env: { ...process.env, PYTHONPATH: path.join(PROJECT_ROOT, 'resources', 'worker') },
+    });
+    const plan = await prepareFinetuneGrid({
+      datasetPath: file, labelColumn: 'cell_class', model: 'scbert', checkpoint: path.join(ckpt, 'scbert_tiny', 'scbert_tiny_pretrain.pth'),
+      storeRoot: api.runs.store!.root, fractions: [1], seeds: [0], experiment: 'host demo weights',
+    }, { progress: () => undefined, cancelled: false });
+    const id = plan.runs[0].id;
+    const exp = await until(async () => (await api.runs.getChildren()).find(e => e.kind === 'experiment' && e.group.name === 'host demo weights'));
+    const item = api.runs.getTreeItem((await api.runs.getChildren(exp))[0]);
+    assert.match(String(item.label), /demo weights \(random\)/);
+    await vscode.commands.executeCommand(item.command!.command, ...(item.command!.arguments ?? []));
+    const panel = await until(() => api.panels.run(id));
+    const shown = await until(() => (panel.lastRenderedDetail?.runId === id ? panel.lastRenderedDetail : undefined));
+    assert.strictEqual(shown.demoWeights, 'demo weights (random)');
+    assert.strictEqual(panel.state.run?.model, 'scBERT · demo weights (random)');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });

@@ -39,12 +39,18 @@ describe('Results panel: paper-style tables and figures (in the real extension h
       });
       return run;
     };
+    // Another experiment is listed, and the panel is asked for this one before its runs exist (as when a run's
+    // experiment is opened while its files are written): the panel shows the other one meanwhile and this one as
+    // soon as the store lists it, never settling on the other.
+    const decoy = await make('LR', 'LR L1 C=0.1', 1, 0, 0.5, false);
+    await store.update(decoy.id, { experiment: `${EXPERIMENT} (another)` });
+    await until(async () => (await api.runs.runs()).some(r => r.id === decoy.id && r.experiment === `${EXPERIMENT} (another)`));
+    await vscode.commands.executeCommand('scwb.results.open', { experiment: EXPERIMENT });
+    const panel = await until(() => api.panels.results());
     for (const [s, f] of [[0, 0.5], [1, 0.5], [2, 0.5], [0, 1], [1, 1], [2, 1]] as const) {
       await make('LR', 'LR L1 C=0.1', f, s, 0.81 + 0.001 * s - (f < 1 ? 0.05 : 0), false);
       await make('scBERT', 'scBERT', f, s, 0.7552 + 0.002 * s - (f < 1 ? 0.06 : 0), true);
     }
-    await vscode.commands.executeCommand('scwb.results.open', { experiment: EXPERIMENT });
-    const panel = await until(() => api.panels.results());
     const shown = await until(() => {
       const d = panel.lastRenderedDetail;
       return d?.experiment === EXPERIMENT && d.rows === 4 && Number(d.confusionClasses) === 2 ? d : undefined;
@@ -68,6 +74,6 @@ describe('Results panel: paper-style tables and figures (in the real extension h
     assert.deepStrictEqual(learning.map(c => c.seed), [0, 1, 2]);
     assert.deepStrictEqual(learning[1].train.map(p => p.epoch), [1, 2, 3]);
     assert.ok(Math.abs(learning[1].validation[2].loss - (2.2 / 3 + 0.01)) < 1e-12);
-    for (const r of await store.list()) if (r.experiment === EXPERIMENT) await store.delete(r.id);
+    for (const r of await store.list()) if (r.experiment === EXPERIMENT || r.id === decoy.id) await store.delete(r.id);
   });
 });

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { baselineValuePreflight, decideBaselineValues } from '../preflight/baseline';
 import { splitKey } from '../results/baseline-reuse';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult, type BaselineModelSpec } from '../runs/baseline';
-import type { RunRecord } from '../runs/schema';
+import type { RunRecord, RunSplit } from '../runs/schema';
 import { RunStore } from '../runs/store';
 import type { FinetuneGridPlan } from './prepare';
 
@@ -32,17 +32,30 @@ export interface LrBaselineOutcome {
 
 const DEAD = new Set(['failed', 'cancelled']);
 
-/** The (fraction, seed) pairs of `finetunes` without an LR run (not failed or cancelled) on the same file and split. */
-export function missingLrPairs(finetunes: readonly RunRecord[], all: readonly RunRecord[]): { fraction: number; seed: number }[] {
+/** An LR run that will run but has no record yet (a queued baseline item): its file path, split, fraction and seed. */
+export interface PendingLr {
+  datasetPath: string;
+  split: RunSplit;
+  fraction: number;
+  seed: number;
+}
+
+/**
+ * The (fraction, seed) pairs of `finetunes` without an LR run (not failed or cancelled) on the same file and split,
+ * and without a `pending` one (same file path, split, fraction and seed).
+ */
+export function missingLrPairs(finetunes: readonly RunRecord[], all: readonly RunRecord[], pending: readonly PendingLr[] = []): { fraction: number; seed: number }[] {
   const have = new Set<string>();
   for (const r of all) {
     if (r.kind !== 'baseline' || r.model.family !== 'LR' || DEAD.has(r.status)) continue;
     have.add(`${r.dataset.sha256}|${splitKey(r.split)}|${r.fraction}|${r.seed}`);
   }
+  const queued = new Set(pending.map(p => `${path.resolve(p.datasetPath)}|${splitKey(p.split)}|${p.fraction}|${p.seed}`));
   const out = new Map<string, { fraction: number; seed: number }>();
   for (const f of finetunes) {
     const key = `${f.dataset.sha256}|${splitKey(f.split)}|${f.fraction}|${f.seed}`;
-    if (!have.has(key)) out.set(key, { fraction: f.fraction, seed: f.seed });
+    if (have.has(key) || queued.has(`${path.resolve(f.dataset.path)}|${splitKey(f.split)}|${f.fraction}|${f.seed}`)) continue;
+    out.set(key, { fraction: f.fraction, seed: f.seed });
   }
   return [...out.values()];
 }
@@ -66,6 +79,8 @@ export interface LrBaselineOptions {
   run?: (input: BaselineGridInput) => Promise<BaselineGridResult>;
   onProgress?: (fraction: number, message?: string) => void;
   signal?: AbortSignal;
+  /** LR runs queued but not started (the queue's baseline items): not run again here */
+  pending?: readonly PendingLr[];
 }
 
 /** Runs the missing LR baselines of a prepared fine-tune grid (see the file comment). */
@@ -74,7 +89,7 @@ export async function ensureLrBaselines(plan: FinetuneGridPlan, opts: LrBaseline
   const all = await store.list();
   const ids = new Set(plan.runs.map(r => r.id));
   const finetunes = all.filter(r => ids.has(r.id));
-  const missing = missingLrPairs(finetunes, all);
+  const missing = missingLrPairs(finetunes, all, opts.pending);
   const outcome: LrBaselineOutcome = { reused: new Set(finetunes.map(f => `${f.fraction}|${f.seed}`)).size - missing.length, ran: 0, skipped: null, transform: null, results: [] };
   if (missing.length === 0 || finetunes.length === 0) return outcome;
   const first = finetunes[0];

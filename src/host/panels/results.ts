@@ -27,6 +27,8 @@ export class ResultsPanel extends WebviewApp {
   private model: ResultsModel | undefined;
   private experiment: string | undefined;
   private rowKey: string | null = null;
+  /** send() calls so far: an older call that ends after a newer one posts nothing */
+  private sends = 0;
 
   static show(extension: vscode.ExtensionContext, runs: RunsTree, experiment?: string): ResultsPanel {
     const existing = ResultsPanel.current;
@@ -79,8 +81,13 @@ export class ResultsPanel extends WebviewApp {
     return this.send();
   }
 
-  /** Rebuilds the model from the run store and sends it with the confusion matrix of the selected row. */
+  /**
+   * Rebuilds the model from the run store and sends it with the confusion matrix of the selected row. The experiment
+   * asked for stays asked for while the store does not list it yet (its runs are being written): the first
+   * experiment is shown meanwhile, and the asked one as soon as it appears. Only the newest of overlapping calls posts.
+   */
   async send(): Promise<void> {
+    const call = ++this.sends;
     try {
       published ??= loadPublishedNumbers();
       const choice = vscode.workspace.getConfiguration('scwb').get<string>('results.statistics', 'auto');
@@ -89,16 +96,18 @@ export class ResultsPanel extends WebviewApp {
       const model = buildResultsModel(runs, published, { statistics });
       await this.addClassPair(model);
       const perturbation = perturbationRows(runs);
+      if (call !== this.sends) return;
       this.model = model;
       const names = model.experiments.map(e => e.experiment);
-      if (!this.experiment || !names.includes(this.experiment)) this.experiment = names[0];
-      const table = model.experiments.find(e => e.experiment === this.experiment);
+      const shown = this.experiment && names.includes(this.experiment) ? this.experiment : names[0];
+      const table = model.experiments.find(e => e.experiment === shown);
       if (!table || !table.rows.some(r => r.key === this.rowKey)) this.rowKey = table?.rows[0]?.key ?? null;
       const confusion = table && this.rowKey ? await this.confusionOf(table.experiment, this.rowKey) : null;
       const learning = table && this.rowKey ? await this.learningOf(table.experiment, this.rowKey) : [];
-      this.post({ type: 'results/model', model, experiment: this.experiment ?? '', confusionRowKey: this.rowKey, confusion, learning, perturbation });
+      if (call !== this.sends) return;
+      this.post({ type: 'results/model', model, experiment: shown ?? '', confusionRowKey: this.rowKey, confusion, learning, perturbation });
     } catch (e) {
-      this.post({ type: 'error', message: `Cannot build the results: ${(e as Error).message}` });
+      if (call === this.sends) this.post({ type: 'error', message: `Cannot build the results: ${(e as Error).message}` });
     }
   }
 

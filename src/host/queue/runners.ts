@@ -9,7 +9,8 @@
 import * as vscode from 'vscode';
 import { prepareProbeInWorker, type ProbeInput } from '../../core/benchmark/prepare';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
-import { prepareFinetuneInWorker, type FinetuneGridInput } from '../../core/finetune/prepare';
+import { ensureLrBaselines, type PendingLr } from '../../core/finetune/lr-baseline';
+import { prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { protocolChoicesOf } from '../../core/protocols/choices';
 import { outcomeOfRuns, type ItemOutcome, type QueueRunner, type RunHandle } from '../../core/queue/executor';
 import type { QueueItem } from '../../core/queue/schema';
@@ -24,11 +25,19 @@ type Device = 'cpu' | 'cuda';
 /** What a GPU item needs: its worker sub-command and how to prepare its run folders (in a worker thread). */
 interface GpuItemPlan {
   command: WorkerRunCommand;
-  /** the runs the worker runs, and runs made beside them (a probe's raw-expression LR, already finished) */
-  prepare(signal: AbortSignal): Promise<{ runs: { id: string; runDir: string }[]; beside?: string[] }>;
+  /**
+   * the runs the worker runs, runs made beside them (a probe's raw-expression LR, already finished), and runs that
+   * run alongside in a worker thread (a fine-tune's LR baseline): their ids once they end, never a rejection
+   */
+  prepare(signal: AbortSignal): Promise<{ runs: { id: string; runDir: string }[]; beside?: string[]; alongside?: Promise<string[]> }>;
 }
 
-export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueRunner {
+export interface FinetuneRunnerOptions {
+  /** LR baselines queued but not started: the fine-tune's own LR baseline does not run them again */
+  pendingLr?: () => Promise<PendingLr[]>;
+}
+
+export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks, opts: FinetuneRunnerOptions = {}): QueueRunner {
   return gpuRunner(runStore, tasks, (item, device) => {
     const spec = item.spec;
     if (spec.kind !== 'finetune') throw new Error(`not a fine-tune item: ${spec.kind}`);
@@ -42,8 +51,31 @@ export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks): QueueR
       experiment: spec.experiment, storeRoot: runStore.root, publishedDataset: spec.publishedDataset,
       protocol: protocolChoicesOf(spec), fewShotRun: spec.fewShotRun, preset: item.preset,
     };
-    return { command: 'finetune', prepare: async signal => ({ runs: (await prepareFinetuneInWorker(input, { signal })).runs }) };
+    return {
+      command: 'finetune',
+      prepare: async signal => {
+        const plan = await prepareFinetuneInWorker(input, { signal });
+        return { runs: plan.runs, alongside: lrBeside(plan, item, signal, opts) };
+      },
+    };
   });
+}
+
+/**
+ * A queued fine-tune carries its LR baseline as Run Fine-tune does (core/finetune/lr-baseline.ts): the published LR
+ * on the same file, split, fraction and seed unless one exists or is queued. It runs in a worker thread beside the
+ * fine-tune; a failure is reported and never fails the fine-tune's item.
+ */
+async function lrBeside(plan: FinetuneGridPlan, item: QueueItem, signal: AbortSignal, opts: FinetuneRunnerOptions): Promise<string[]> {
+  try {
+    const pending = opts.pendingLr ? await opts.pendingLr() : [];
+    const outcome = await ensureLrBaselines(plan, { signal, pending });
+    if (outcome.skipped) void vscode.window.showWarningMessage(`${item.label}: ${outcome.skipped}`);
+    return outcome.results.flatMap(r => r.runs.map(x => x.id));
+  } catch (e) {
+    if (!(e instanceof CancelledError)) void vscode.window.showWarningMessage(`${item.label}: the LR baseline beside the fine-tune failed: ${(e as Error).message}`);
+    return [];
+  }
 }
 
 /** Probe items: one trial (the item's seed) of one method; the linear probe's item also fits the trial's raw-expression LR. */
@@ -92,10 +124,14 @@ function gpuRunner(runStore: RunStore, tasks: FinetuneTasks, planOf: (item: Queu
       };
       void (async () => {
         let runDirs: string[];
+        let ids: string[];
+        let alongside: Promise<string[]> | undefined;
         try {
           const prepared = await plan.prepare(abort.signal);
           runDirs = prepared.runs.map(r => r.runDir);
-          await ctx.setRunIds([...prepared.runs.map(r => r.id), ...prepared.beside ?? []]);
+          ids = [...prepared.runs.map(r => r.id), ...prepared.beside ?? []];
+          alongside = prepared.alongside;
+          await ctx.setRunIds(ids);
         } catch (e) {
           resolveDone(e instanceof CancelledError || cancelled ? { status: 'cancelled', error: null } : { status: 'failed', error: (e as Error).message });
           return;
@@ -114,6 +150,10 @@ function gpuRunner(runStore: RunStore, tasks: FinetuneTasks, planOf: (item: Queu
           return;
         }
         const outcome = await ended;
+        if (alongside) {
+          const more = await alongside;
+          if (more.length) await ctx.setRunIds([...ids, ...more]);
+        }
         resolveDone(outcomeOfRuns(outcome.runs));
       })();
       return handle;

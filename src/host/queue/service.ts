@@ -18,6 +18,7 @@ import { Disposable } from '../disposable';
 import { chooseInterpreter } from '../python';
 import type { RunsTree } from '../runs/tree';
 import type { FinetuneTasks } from '../tasks';
+import type { PendingLr } from '../../core/finetune/lr-baseline';
 import { finetuneRunner, probeRunner } from './runners';
 
 const ICONS: Record<QueueItem['status'], [string, string | undefined]> = {
@@ -51,7 +52,7 @@ export class QueueService extends Disposable implements vscode.TreeDataProvider<
     const cfg = slotConfigFromSettings();
     this.slotsNow = makeSlots({ gpus: cfg.gpus ?? [], perGpu: cfg.perGpu, baselines: cfg.baselines });
     this.executor = new QueueExecutor(this.store, runStore, this.slotsNow, {
-      finetune: finetuneRunner(runStore, tasks),
+      finetune: finetuneRunner(runStore, tasks, { pendingLr: () => this.pendingLr() }),
       probe: probeRunner(runStore, tasks),
       baseline: baselineRunner(runStore),
     }, {
@@ -75,6 +76,18 @@ export class QueueService extends Disposable implements vscode.TreeDataProvider<
   }
 
   /** The slots: from the settings, else from the worker's environment check (GPUs it sees), else one cpu slot. */
+  /** LR baseline items not finished yet (a fine-tune's own LR baseline leaves them to the queue). */
+  private async pendingLr(): Promise<PendingLr[]> {
+    const q = await this.store.read();
+    const out: PendingLr[] = [];
+    for (const it of q.items) {
+      const spec = it.spec;
+      if (spec.kind !== 'baseline' || (it.status !== 'pending' && it.status !== 'running') || spec.split.kind === 'random') continue;
+      out.push({ datasetPath: spec.datasetPath, split: spec.split, fraction: spec.fraction, seed: spec.seed });
+    }
+    return out;
+  }
+
   async detectSlots(): Promise<Slot[]> {
     const cfg = slotConfigFromSettings();
     let gpus = cfg.gpus;

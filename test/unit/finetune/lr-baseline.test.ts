@@ -63,6 +63,26 @@ describe('fine-tune: its LR baseline on the same split, fractions and seeds', ()
     assert.deepStrictEqual([again.ran, again.reused, calls.length], [0, 4, 2]);
   });
 
+  it('leaves (fraction, seed) pairs to LR runs queued but not started: same file, split, fraction and seed only', async () => {
+    const dataset = path.join(dir, 'counts.h5ad');
+    const store = path.join(dir, 'pending-runs');
+    const split = { kind: 'stratified' as const, testSize: 0.2, seed: 2022 };
+    const plan = await prepareFinetuneGrid({
+      datasetPath: dataset, labelColumn: 'cell_type', model: 'scbert', checkpoint: ckpt, storeRoot: store,
+      fractions: [1], seeds: [0, 1, 2], experiment: 'queued',
+    }, ctx());
+    const calls: BaselineGridInput[] = [];
+    const run = (input: BaselineGridInput) => { calls.push(input); return runBaselineGrid(input, ctx()); };
+    const pending = [
+      { datasetPath: dataset, split, fraction: 1, seed: 0 }, // covers seed 0
+      { datasetPath: dataset, split: { ...split, seed: 7 }, fraction: 1, seed: 1 }, // another split: does not cover seed 1
+      { datasetPath: path.join(dir, 'other.h5ad'), split, fraction: 1, seed: 2 }, // another file: does not cover seed 2
+    ];
+    const out = await ensureLrBaselines(plan, { run, pending });
+    assert.deepStrictEqual([out.ran, out.reused], [2, 1]);
+    assert.deepStrictEqual(calls.map(c => c.seeds), [[1, 2]]);
+  });
+
   it('fractions that miss the same seeds run as one grid', () => {
     assert.deepStrictEqual(lrGrids([{ fraction: 1, seed: 0 }, { fraction: 0.1, seed: 0 }, { fraction: 0.5, seed: 2 }]),
       [{ fractions: [1, 0.1], seeds: [0] }, { fractions: [0.5], seeds: [2] }]);
