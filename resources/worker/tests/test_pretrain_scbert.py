@@ -166,6 +166,40 @@ def test_scbert_pretraining_resumes_to_the_same_result(tmp_path):
         assert torch.equal(sa[k], sb[k]), k
 
 
+class _StopAfter:
+    """A Stop whose `requested` turns true at its n-th reading (the loop reads it after each optimizer step)."""
+
+    def __init__(self, n):
+        self.n, self.reads, self.signal = n, 0, 15
+
+    @property
+    def requested(self):
+        self.reads += 1
+        return self.reads > self.n
+
+
+def test_scbert_pretraining_cancelled_inside_an_epoch_resumes_to_the_same_result(tmp_path):
+    from scwb_worker import pretrain
+    whole = _scbert_run(str(tmp_path / "whole"), epochs=2)
+    assert run_cli(["pretrain", "--run-dir", whole]) == 0
+    cut = _scbert_run(str(tmp_path / "cut"), epochs=2)
+    # the flag is read twice before training; 8 batches an epoch, a step every 2: epoch 1 reads it after 3 steps and
+    # at its end, so the 8th reading is after the second step of epoch 2 (batch 4)
+    assert pretrain.pretrain(cut, stop=_StopAfter(7)) == 130
+    assert read_json(os.path.join(cut, "run.json"))["status"] == "cancelled"
+    state = torch.load(os.path.join(cut, "checkpoints", "last.pt"))
+    assert (state["epoch"], state["batch"], state["step"]) == (2, 4, 6)
+    assert not os.path.exists(os.path.join(cut, "encoder.pt"))
+    assert "stopped by signal 15 at epoch 2, batch 4" in open(os.path.join(cut, "run.log")).read()
+    assert run_cli(["pretrain", "--run-dir", cut, "--resume"]) == 0
+    sa = torch.load(os.path.join(whole, "encoder.pt"))["model_state_dict"]
+    sb = torch.load(os.path.join(cut, "encoder.pt"))["model_state_dict"]
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    events = read_events(cut)
+    assert [e["status"] for e in events if e["type"] == "status"] == ["running", "cancelled", "running", "completed"]
+
+
 def test_two_processes_train_as_one_on_the_same_global_batches(tmp_path):
     common = dict(epochs=1, batchSize=8, gradAcc=2, schedule={"warmup": 0})  # the first epoch at the full lr
     one = _scbert_run(str(tmp_path / "one"), **common)
