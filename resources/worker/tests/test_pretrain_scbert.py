@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 
 from conftest import CLASSES, read_events, read_json, run_cli
-from pretrain_helpers import make_pretrain_run
+from pretrain_helpers import StopAfter, make_pretrain_run
 from scwb_worker import protocols, pretrain_scbert as ps, train
 from scwb_worker.runtime import RunError
 
@@ -166,18 +166,6 @@ def test_scbert_pretraining_resumes_to_the_same_result(tmp_path):
         assert torch.equal(sa[k], sb[k]), k
 
 
-class _StopAfter:
-    """A Stop whose `requested` turns true at its n-th reading (the loop reads it after each optimizer step)."""
-
-    def __init__(self, n):
-        self.n, self.reads, self.signal = n, 0, 15
-
-    @property
-    def requested(self):
-        self.reads += 1
-        return self.reads > self.n
-
-
 def test_scbert_pretraining_cancelled_inside_an_epoch_resumes_to_the_same_result(tmp_path):
     from scwb_worker import pretrain
     whole = _scbert_run(str(tmp_path / "whole"), epochs=2)
@@ -185,7 +173,7 @@ def test_scbert_pretraining_cancelled_inside_an_epoch_resumes_to_the_same_result
     cut = _scbert_run(str(tmp_path / "cut"), epochs=2)
     # the flag is read twice before training; 8 batches an epoch, a step every 2: epoch 1 reads it after 3 steps and
     # at its end, so the 8th reading is after the second step of epoch 2 (batch 4)
-    assert pretrain.pretrain(cut, stop=_StopAfter(7)) == 130
+    assert pretrain.pretrain(cut, stop=StopAfter(7)) == 130
     assert read_json(os.path.join(cut, "run.json"))["status"] == "cancelled"
     state = torch.load(os.path.join(cut, "checkpoints", "last.pt"))
     assert (state["epoch"], state["batch"], state["step"]) == (2, 4, 6)
