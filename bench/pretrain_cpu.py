@@ -19,36 +19,20 @@ import json
 import math
 import os
 import resource
-import statistics
 import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "resources", "worker"))
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from scwb_worker import distributed, pretrain  # noqa: E402
-from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig  # noqa: E402
-
-N_GENES = 2000
+from pretrain_common import N_GENES, WeightCopy, medians, synthetic_cells, timed_steps  # puts the worker on sys.path
+from scwb_worker import pretrain
+from scwb_worker.models.encoder import BenchmarkEncoder, EncoderConfig
 
 
-class RefEncoder(nn.Module):
+class RefEncoder(WeightCopy):
     """The transformer benchmark encoder as plain tensor code over a copy of `model`'s weights."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.cfg = model.cfg
-        self.w = nn.ParameterDict({k.replace(".", "__"): nn.Parameter(v.detach().clone())
-                                   for k, v in model.state_dict().items()})
-
-    def p(self, name):
-        return self.w[name.replace(".", "__")]
 
     def ln(self, x, name):
         return F.layer_norm(x, (x.shape[-1],), self.p(name + ".weight"), self.p(name + ".bias"))
@@ -85,18 +69,18 @@ class RefEncoder(nn.Module):
 
 def make_objective(args):
     """A synthetic dataset in memory, read as the worker reads cells (log1p values, token ids 0..n-1)."""
-    rng = np.random.RandomState(0)
-    cells = pretrain.SparseCells()
-    for r in range(max(4 * args.batch, 64)):
-        n = rng.randint(150, 600)
-        cols = np.sort(rng.choice(N_GENES, n, replace=False))
-        raw = rng.poisson(3.0, n).astype(np.float32) + 1
-        cells.ids[r], cells.values[r], cells.raw[r] = cols, np.log1p(raw), raw
+    cells = synthetic_cells(max(4 * args.batch, 64), 600)
     tok = pretrain.Tokens(np.arange(N_GENES), N_GENES + 2, N_GENES, N_GENES + 1, None, None)
     cfg = EncoderConfig(n_tokens=tok.n_tokens, pad_id=tok.pad_id, cls_id=tok.cls_id, dim=args.dim, depth=args.depth,
                         heads=args.heads, dropout=0.0, max_seq_len=args.seq)
     obj = pretrain.BenchmarkObjective(cells, tok, cfg, {"maskRatio": 0.4, "weightedSampling": True}, 0)
     return cfg, obj
+
+
+def mlm_loss(out, batch, device):
+    """The masked-value MSE of the reference's gene outputs."""
+    m = batch.masked.to(device)
+    return ((out[0] - batch.target.to(device)) ** 2)[m].sum() / max(batch.n_masked, 1)
 
 
 def child(impl, args):
@@ -112,33 +96,11 @@ def child(impl, args):
     diff = float((a - b).abs().max())
     model = ours if impl == "ours" else ref
     del ours, ref
-    model.to(args.device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    ctx = distributed.Context()
-    times, cpu, tokens = [], [], []
-    for r in range(args.repeats + 1):
-        if args.device == "cuda":
-            torch.cuda.synchronize()
-        t0, c0 = time.perf_counter(), time.process_time()
-        if impl == "ours":  # the worker's whole step: the batch is prepared (sampling, masking) every time
-            loss, bt, _ = pretrain.step_loss(model, obj, rows, r + 1, ctx, args.device, False)
-        else:
-            bt = batch
-            out = model(*[t.to(args.device) for t in batch.inputs])
-            m = batch.masked.to(args.device)
-            loss = ((out[0] - batch.target.to(args.device)) ** 2)[m].sum() / max(batch.n_masked, 1)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if args.device == "cuda":
-            torch.cuda.synchronize()
-        if r:  # the first round warms up
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-            tokens.append(bt.n_tokens)
+    model.to(args.device)
+    med = medians(timed_steps({impl: model}, obj, batch, rows, 1e-4, mlm_loss, args.device, args.repeats))[impl]
     peak_gpu = torch.cuda.max_memory_allocated() / 2 ** 20 if args.device == "cuda" else None
-    return {"diff": diff, "step_s": statistics.median(times), "cpu_s": statistics.median(cpu),
-            "tokens": statistics.median(tokens), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"diff": diff, "step_s": med["wall"], "cpu_s": med["cpu"],
+            "tokens": med["tokens"], "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             / 1024.0, "peak_gpu_mib": peak_gpu}
 
 
@@ -151,34 +113,8 @@ def interleaved(args):
     ref = RefEncoder(ours).to(args.device)
     rows = list(range(args.batch))
     batch = obj.prepare(rows, 1)
-    opts = {"ours": torch.optim.Adam(ours.parameters(), lr=1e-4), "reference": torch.optim.Adam(ref.parameters(),
-                                                                                               lr=1e-4)}
-    ctx = distributed.Context()
-    res = {k: {"wall": [], "cpu": [], "tokens": []} for k in opts}
-    for r in range(args.repeats + 1):
-        for impl in ("ours", "reference"):
-            model = ours if impl == "ours" else ref
-            model.train()
-            if args.device == "cuda":
-                torch.cuda.synchronize()
-            t0, c0 = time.perf_counter(), time.process_time()
-            if impl == "ours":
-                loss, bt, _ = pretrain.step_loss(model, obj, rows, r + 1, ctx, args.device, False)
-            else:
-                bt = batch
-                out = model(*[t.to(args.device) for t in batch.inputs])
-                m = batch.masked.to(args.device)
-                loss = ((out[0] - batch.target.to(args.device)) ** 2)[m].sum() / max(batch.n_masked, 1)
-            opts[impl].zero_grad()
-            loss.backward()
-            opts[impl].step()
-            if args.device == "cuda":
-                torch.cuda.synchronize()
-            if r:
-                res[impl]["wall"].append(time.perf_counter() - t0)
-                res[impl]["cpu"].append(time.process_time() - c0)
-                res[impl]["tokens"].append(bt.n_tokens)
-    return {k: {m: statistics.median(v) for m, v in d.items()} for k, d in res.items()}
+    return medians(timed_steps({"ours": ours, "reference": ref}, obj, batch, rows, 1e-4, mlm_loss, args.device,
+                               args.repeats))
 
 
 def main():

@@ -17,34 +17,22 @@ before timing; both sides step in turn in one process so that the machine's load
 import argparse
 import json
 import math
-import os
-import statistics
-import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "resources", "worker"))
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from scwb_worker import distributed, pretrain  # noqa: E402
-from scwb_worker.models.published import STRUCTURES, PublishedConfig, PublishedEncoder, default_max_seq_len  # noqa: E402
-from scwb_worker.published_data import PublishedObjective  # noqa: E402
-
-N_GENES = 2000
+from pretrain_common import N_GENES, WeightCopy, medians, synthetic_cells, timed_steps  # puts the worker on sys.path
+from scwb_worker import pretrain
+from scwb_worker.models.published import STRUCTURES, PublishedConfig, PublishedEncoder, default_max_seq_len
+from scwb_worker.published_data import PublishedObjective
 
 
-class Reference(nn.Module):
+class Reference(WeightCopy):
     """A published encoder as plain tensor code over a copy of `model`'s weights (training mode: batch statistics)."""
 
     def __init__(self, model):
-        super().__init__()
-        self.cfg = model.cfg
-        self.w = nn.ParameterDict({k.replace(".", "__"): nn.Parameter(v.detach().clone())
-                                   for k, v in model.state_dict().items() if v.is_floating_point()})
+        super().__init__(model)
         self.stats = {k: v.detach().clone() for k, v in model.state_dict().items()
                       if k.endswith("running_mean") or k.endswith("running_var")}
 
@@ -52,9 +40,6 @@ class Reference(nn.Module):
         super().to(*a, **kw)
         self.stats = {k: v.to(*a, **kw) for k, v in self.stats.items()}
         return self
-
-    def p(self, name):
-        return self.w[name.replace(".", "__")]
 
     def lin(self, x, name):
         return F.linear(x, self.p(name + ".weight"), self.p(name + ".bias"))
@@ -125,13 +110,7 @@ class Reference(nn.Module):
 
 
 def make_objective(structure, args):
-    rng = np.random.RandomState(0)
-    cells = pretrain.SparseCells()
-    for r in range(max(2 * args.batch, 16)):
-        n = rng.randint(150, 900)
-        cols = np.sort(rng.choice(N_GENES, n, replace=False))
-        raw = rng.poisson(3.0, n).astype(np.float32) + 1
-        cells.ids[r], cells.values[r], cells.raw[r] = cols, np.log1p(raw), raw
+    cells = synthetic_cells(max(2 * args.batch, 16), 900)
     n_tok = max(args.vocab, N_GENES + 2)
     tok = pretrain.Tokens(np.arange(N_GENES), n_tok, n_tok - 3, n_tok - 2, None, None)
     cfg = PublishedConfig(n_tokens=n_tok, pad_id=tok.pad_id, cls_id=tok.cls_id, structure=structure, dropout=0.0,
@@ -162,32 +141,8 @@ def bench_structure(structure, args):
                float((a[2] - b[2]).abs().max()))
     ours.to(args.device)
     ref.to(args.device)
-    opts = {"ours": torch.optim.Adam(ours.parameters(), lr=2e-4), "reference": torch.optim.Adam(ref.parameters(),
-                                                                                              lr=2e-4)}
-    ctx = distributed.Context()
-    res = {k: {"wall": [], "cpu": [], "tokens": []} for k in opts}
-    for r in range(args.repeats + 1):
-        for impl in ("ours", "reference"):
-            model = ours if impl == "ours" else ref
-            model.train()
-            if args.device == "cuda":
-                torch.cuda.synchronize()
-            t0, c0 = time.perf_counter(), time.process_time()
-            if impl == "ours":
-                loss, bt, _ = pretrain.step_loss(model, obj, rows, r + 1, ctx, args.device, False)
-            else:
-                bt = batch
-                loss = ref_loss(model(*[t.to(args.device) for t in batch.inputs]), batch, args.device)
-            opts[impl].zero_grad()
-            loss.backward()
-            opts[impl].step()
-            if args.device == "cuda":
-                torch.cuda.synchronize()
-            if r:
-                res[impl]["wall"].append(time.perf_counter() - t0)
-                res[impl]["cpu"].append(time.process_time() - c0)
-                res[impl]["tokens"].append(bt.n_tokens)
-    med = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in res.items()}
+    med = medians(timed_steps({"ours": ours, "reference": ref}, obj, batch, rows, 2e-4, ref_loss, args.device,
+                              args.repeats))
     return {"structure": structure, "places": cfg.max_seq_len, "diff": diff, "ours_s": med["ours"]["wall"],
             "ref_s": med["reference"]["wall"], "ours_cpu_s": med["ours"]["cpu"], "ref_cpu_s": med["reference"]["cpu"],
             "tokens": med["ours"]["tokens"]}

@@ -100,24 +100,48 @@ export async function openRegular(file: string, o: ReadOptions = {}): Promise<{ 
   }
 }
 
+/**
+ * The chunks of one bounded read (shared by the sync and async readers). fstat's size is a hint only: size 0 may still
+ * hold bytes (/proc, some network filesystems) and the file may grow after fstat, so the reader asks for chunks of at
+ * least 64 KiB until the end of the file or until one byte past the ceiling, which `bytes` refuses.
+ */
+class BoundedRead {
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+
+  constructor(private readonly file: string, private readonly size: number, private readonly max: number) {}
+
+  /** The buffer for the next read; null once one byte past the ceiling has been read. */
+  next(): Buffer | null {
+    const b = Buffer.allocUnsafe(Math.min(Math.max(this.size - this.total, 64 * 1024), this.max + 1 - this.total));
+    return b.length === 0 ? null : b;
+  }
+
+  /** Keeps the `n` bytes just read into `b`; false at the end of the file (n = 0). */
+  add(b: Buffer, n: number): boolean {
+    if (n === 0) return false;
+    this.chunks.push(b.subarray(0, n));
+    this.total += n;
+    return true;
+  }
+
+  /** The bytes read, refused when there are more than the ceiling. */
+  bytes(): Buffer {
+    if (this.total > this.max) throw new UnsafeFileError(this.file, `holds more than the ${this.max} bytes read for a file of this kind`);
+    return Buffer.concat(this.chunks, this.total);
+  }
+}
+
 /** A regular file's bytes, at most `maxBytes` of them (the file may grow between fstat and read: still bounded). */
 export function readRegularFileSync(file: string, o: ReadOptions = {}): Buffer {
   const max = o.maxBytes ?? TEXT_FILE_LIMIT;
   const { fd, size } = openRegularSync(file, { ...o, maxBytes: max });
   try {
-    // size 0 may still hold bytes (/proc, some network filesystems): read in chunks up to the ceiling
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const b = Buffer.allocUnsafe(Math.min(Math.max(size - total, 64 * 1024), max + 1 - total));
-      if (b.length === 0) break;
-      const n = fs.readSync(fd, b, 0, b.length, null);
-      if (n === 0) break;
-      chunks.push(b.subarray(0, n));
-      total += n;
+    const read = new BoundedRead(file, size, max);
+    for (let b = read.next(); b; b = read.next()) {
+      if (!read.add(b, fs.readSync(fd, b, 0, b.length, null))) break;
     }
-    if (total > max) throw new UnsafeFileError(file, `holds more than the ${max} bytes read for a file of this kind`);
-    return Buffer.concat(chunks, total);
+    return read.bytes();
   } finally {
     fs.closeSync(fd);
   }
@@ -127,18 +151,11 @@ export async function readRegularFile(file: string, o: ReadOptions = {}): Promis
   const max = o.maxBytes ?? TEXT_FILE_LIMIT;
   const { handle, size } = await openRegular(file, { ...o, maxBytes: max });
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const b = Buffer.allocUnsafe(Math.min(Math.max(size - total, 64 * 1024), max + 1 - total));
-      if (b.length === 0) break;
-      const { bytesRead } = await handle.read(b, 0, b.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(b.subarray(0, bytesRead));
-      total += bytesRead;
+    const read = new BoundedRead(file, size, max);
+    for (let b = read.next(); b; b = read.next()) {
+      if (!read.add(b, (await handle.read(b, 0, b.length, null)).bytesRead)) break;
     }
-    if (total > max) throw new UnsafeFileError(file, `holds more than the ${max} bytes read for a file of this kind`);
-    return Buffer.concat(chunks, total);
+    return read.bytes();
   } finally {
     await handle.close();
   }

@@ -39,9 +39,12 @@ describe('Pre-flight before runs (in the real extension host)', () => {
     assert.strictEqual((await api.runs.store!.list()).length, before);
   });
 
-  it('Run Fine-tune names the classes too small for a fraction right after the fractions, before the seeds', async () => {
-    const asked: string[] = [];
-    let fractionAnswers = ['0.1', '0.5'];
+  /**
+   * Run Fine-tune's questions on rare.h5ad, answered for scGPT without pre-training on CPU: `tooFew` is the item picked
+   * when a class is too small for a fraction, `fractions` gives each answer to the fractions prompt; every question
+   * asked is pushed to `asked`.
+   */
+  async function askScgptOnRare(asked: string[], tooFew: string, fractions: () => string | undefined) {
     const ui: FinetunePrompts = {
       pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
         const ph = String(options.placeHolder);
@@ -49,21 +52,27 @@ describe('Pre-flight before runs (in the real extension host)', () => {
         if (ph === 'Label column (cell types)') return items.find(i => i.label === 'cell_type');
         if (ph === 'Model') return items.find(i => i.label === 'scGPT');
         if (ph === 'scGPT checkpoint') return items.find(i => /No pre-training/.test(i.label));
-        if (/too few cells/.test(ph)) return items.find(i => i.label === 'Enter other fractions…');
+        if (/too few cells/.test(ph)) return items.find(i => i.label === tooFew);
         if (ph === 'Where to train') return items.find(i => i.label === 'CPU');
         return items[0];
       },
       input: async options => {
         const p = String(options.prompt);
         asked.push(p);
-        if (/fractions/.test(p)) { const [a, ...rest] = fractionAnswers; fractionAnswers = rest; return a; }
+        if (/fractions/.test(p)) return fractions();
         return options.value;
       },
       open: async () => undefined,
     };
     const dataset = path.join(dir, 'rare.h5ad');
     const api = await activeApi();
-    const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: async () => [] }, checkWorkerEnvironment(PYTHON), ui);
+    return askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: async () => [] }, checkWorkerEnvironment(PYTHON), ui);
+  }
+
+  it('Run Fine-tune names the classes too small for a fraction right after the fractions, before the seeds', async () => {
+    const asked: string[] = [];
+    const fractionAnswers = ['0.1', '0.5'];
+    const options = await askScgptOnRare(asked, 'Enter other fractions…', () => fractionAnswers.shift());
     const at = asked.findIndex(a => /too few cells/.test(a));
     assert.ok(at > 0, asked.join('\n'));
     assert.match(asked[at - 1], /Few-shot fractions/);
@@ -75,28 +84,7 @@ describe('Pre-flight before runs (in the real extension host)', () => {
 
   it('Run Fine-tune (scGPT) offers to keep the fractions with the published non-stratified validation split', async () => {
     const asked: string[] = [];
-    const ui: FinetunePrompts = {
-      pick: async <T extends vscode.QuickPickItem>(items: T[], options: vscode.QuickPickOptions) => {
-        const ph = String(options.placeHolder);
-        asked.push(ph);
-        if (ph === 'Label column (cell types)') return items.find(i => i.label === 'cell_type');
-        if (ph === 'Model') return items.find(i => i.label === 'scGPT');
-        if (ph === 'scGPT checkpoint') return items.find(i => /No pre-training/.test(i.label));
-        if (/too few cells/.test(ph)) return items.find(i => i.label === 'Keep fractions 0.1 with the published validation split');
-        if (ph === 'Where to train') return items.find(i => i.label === 'CPU');
-        return items[0];
-      },
-      input: async options => {
-        const p = String(options.prompt);
-        asked.push(p);
-        if (/fractions/.test(p)) return '0.1';
-        return options.value;
-      },
-      open: async () => undefined,
-    };
-    const dataset = path.join(dir, 'rare.h5ad');
-    const api = await activeApi();
-    const options = await askForFinetune(dataset, await api.datasets.summaryOf(dataset), { checkpoints: async () => [] }, checkWorkerEnvironment(PYTHON), ui);
+    const options = await askScgptOnRare(asked, 'Keep fractions 0.1 with the published validation split', () => '0.1');
     assert.ok(asked.some(a => /too few cells of C/.test(a)), asked.join('\n'));
     assert.deepStrictEqual([options?.fractions, options?.validationSplit], [[0.1], 'random']);
   });

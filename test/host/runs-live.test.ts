@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { currentOwner } from '../../src/core/runs/owner';
+import type { RunStore } from '../../src/core/runs/store';
 import type { RunsTree, RunsTreeNode } from '../../src/host/runs/tree';
 import { activeApi, until } from './helpers';
 
@@ -29,6 +30,17 @@ function followExperiment(runs: RunsTree, experiment: string) {
     }).catch(() => undefined);
   });
   return { snapshots, dispose: () => sub.dispose(), settled: () => chain };
+}
+
+/** A running scBERT fine-tune run (3 epochs) of `experiment`, as the worker's run.json says while it trains. */
+function createRunningFinetune(store: RunStore, experiment: string) {
+  return store.create({
+    kind: 'finetune', name: '', experiment,
+    dataset: { path: path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad'), sha256: '0'.repeat(64) }, labelColumn: 'bulk_labels',
+    split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, seed: 0, fraction: 1,
+    model: { family: 'scBERT', label: 'scBERT', variant: '' }, parameters: { finetune: { model: 'scbert', epochs: 3, batchSize: 8 } },
+    codeVersion: '0.1.0', status: 'running', owner: currentOwner(),
+  });
 }
 
 describe('Runs view of a running experiment (in the real extension host)', () => {
@@ -78,13 +90,7 @@ describe('Runs view of a running experiment (in the real extension host)', () =>
     const api = await activeApi();
     const store = api.runs.store!;
     const experiment = 'host test live finetune';
-    const run = await store.create({
-      kind: 'finetune', name: '', experiment,
-      dataset: { path: path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad'), sha256: '0'.repeat(64) }, labelColumn: 'bulk_labels',
-      split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, seed: 0, fraction: 1,
-      model: { family: 'scBERT', label: 'scBERT', variant: '' }, parameters: { finetune: { model: 'scbert', epochs: 3, batchSize: 8 } },
-      codeVersion: '0.1.0', status: 'running', owner: currentOwner(),
-    });
+    const run = await createRunningFinetune(store, experiment);
     const follow = followExperiment(api.runs, experiment);
     try {
       await store.appendEvent(run.id, { type: 'train', epoch: 1, step: 10, loss: 2.3456, lr: 1e-4, cellsPerSec: 123.4, gpuMemoryMiB: null });
@@ -115,13 +121,7 @@ describe('Runs view of a running experiment (in the real extension host)', () =>
     const api = await activeApi();
     const store = api.runs.store!;
     const experiment = 'host test live rows';
-    const run = await store.create({
-      kind: 'finetune', name: '', experiment,
-      dataset: { path: path.join(SHARED_H5AD, 'scanpy_pbmc68k_reduced_2025.h5ad'), sha256: '0'.repeat(64) }, labelColumn: 'bulk_labels',
-      split: { kind: 'stratified', testSize: 0.2, seed: 2022 }, seed: 0, fraction: 1,
-      model: { family: 'scBERT', label: 'scBERT', variant: '' }, parameters: { finetune: { model: 'scbert', epochs: 3, batchSize: 8 } },
-      codeVersion: '0.1.0', status: 'running', owner: currentOwner(),
-    });
+    const run = await createRunningFinetune(store, experiment);
     try {
       // the view lists the tree (as after the change event of the new run), then follows what changes
       const listed = async () => {

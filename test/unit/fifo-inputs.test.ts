@@ -68,6 +68,20 @@ describe('guarded reads: FIFOs, devices and /dev/zero links are refused by name'
     assert.strictEqual(readTextFileSync(big), 'x'.repeat(2000));
   });
 
+  it('a file whose fstat size is 0 (/proc) is read in chunks, and its ceiling is kept while reading', async () => {
+    const expected = fs.readFileSync('/proc/version', 'utf8');
+    assert.ok(fs.statSync('/proc/version').size === 0 && expected.length > 20);
+    assert.strictEqual(readTextFileSync('/proc/version'), expected);
+    assert.strictEqual(await readTextFile('/proc/version'), expected);
+    const ceiling = (e: unknown) => e instanceof UnsafeFileError && e.problem === 'holds more than the 20 bytes read for a file of this kind';
+    assert.throws(() => readTextFileSync('/proc/version', { maxBytes: 20 }), ceiling);
+    await assert.rejects(readTextFile('/proc/version', { maxBytes: 20 }), ceiling);
+    const exact = path.join(dir, 'exact.txt');
+    fs.writeFileSync(exact, 'y'.repeat(70 * 1024));
+    assert.strictEqual(readTextFileSync(exact, { maxBytes: 70 * 1024 }), 'y'.repeat(70 * 1024));
+    assert.strictEqual(await readTextFile(exact, { maxBytes: 70 * 1024 }), 'y'.repeat(70 * 1024));
+  });
+
   it('scwb checkpoint inspect: .pth, .safetensors and .onnx FIFOs and /dev/zero links', async () => {
     for (const name of ['m.pth', 'm.safetensors', 'm.onnx']) {
       const f = fifo(path.join(dir, name));

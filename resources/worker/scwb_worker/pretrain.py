@@ -20,8 +20,8 @@ from .data import H5ad
 from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConfig
 from .models import published as pub
 from . import published_data
-from .runtime import (RunError, _autocast, rank_device, _gpu_mib, _num, epoch_order, load_own, load_resume, rng_state,
-                    seed_everything)
+from .pretrain_loop import end_epoch, epoch_batches, log_train, resume_from_last, stop_in_epoch
+from .runtime import RunError, _autocast, rank_device, _num, epoch_order, load_own, rng_state, seed_everything
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "scwb-encoder"
@@ -553,11 +553,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     val_rows = list(split["validation"])
     B, epochs, log_every = p["batchSize"], p["epochs"], p["logEvery"]
     n_train = len(train_rows)
-    n_batches = math.ceil(n_train / B)
-    if ctx.active and n_train < ctx.world:
-        raise RunError("%d training cells cannot be shared by %d processes" % (n_train, ctx.world))
-    if ctx.active and n_batches > 1 and n_train - (n_batches - 1) * B < ctx.world:
-        n_batches -= 1
+    n_batches = epoch_batches(n_train, B, ctx)
     total_steps = n_batches * epochs
     if published:  # warm-up in the first epoch only, then the lr stays where it is
         scheduler = published_data.warmup_scheduler(optimizer, p["warmupSteps"], n_batches)
@@ -567,17 +563,12 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     best = {"value": None, "epoch": None}
     best_state = None  # published: the weights of the lowest validation MSE (best_model.pt)
     tokens_done, seconds_done = 0.0, 0.0
-    last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
-                 else os.path.join(folder.path, "checkpoints", "last.pt"))
-    if resume and os.path.exists(last_path):
-        state = load_resume(last_path, model, optimizer, scheduler)
+    last_path, state = resume_from_last(folder, ctx, resume, model, optimizer, scheduler)
+    if state is not None:
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
         best_state = state.get("best_state_dict")
         tokens_done, seconds_done = float(state.get("tokens", 0.0)), float(state.get("seconds", 0.0))
-        folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
-    elif resume:
-        folder.log("no checkpoints/last.pt: starting from the beginning")
     if resume:  # the events after this one redo the steps past `step` (readers keep the last segment)
         folder.event("resume", step=step, epoch=start_epoch, batch=start_batch)
     t_start = time.time()
@@ -621,21 +612,11 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             loss_n += 1
             end_of_epoch = bi == n_batches - 1
             if step % log_every == 0 or end_of_epoch:
-                elapsed = max(time.time() - t0, 1e-9)
-                folder.event("train", epoch=epoch, step=step, loss=_num(loss_acc / loss_n),
-                             lr=lr_used, cellsPerSec=round(cells_seen / elapsed, 3), gpuMemoryMiB=_gpu_mib(device))
-                folder.event("progress", fraction=round(step / total_steps, 6),
-                             message="epoch %d/%d, step %d" % (epoch, epochs, step))
-                folder.say("epoch %d/%d step %d/%d: loss %.4f, lr %.3g, %.1f cells/s" % (
-                    epoch, epochs, step, total_steps, loss_acc / loss_n, lr_used,
-                    cells_seen / elapsed))
+                log_train(folder, device, epoch, epochs, step, total_steps, loss_acc / loss_n, lr_used, cells_seen, t0)
                 loss_acc, loss_n = 0.0, 0
-            if not end_of_epoch and ctx.any(stop.requested, device):
-                if ctx.is_main:
-                    save(epoch, bi + 1)
-                    folder.log("stopped by signal %s at epoch %d, batch %d: checkpoints/last.pt written; "
-                               "--resume continues from there" % (stop.signal or "", epoch, bi + 1))
-                return "cancelled", "cancelled at epoch %d, step %d" % (epoch, step)
+            stopped = None if end_of_epoch else stop_in_epoch(folder, ctx, stop, device, save, epoch, bi + 1, step)
+            if stopped:
+                return stopped
         if val_rows:
             val_loss, val_acc = validate(model, obj, val_rows, B, device, amp, ctx)
             improved = best["value"] is None or (not math.isnan(val_loss) and val_loss < best["value"])
@@ -647,12 +628,9 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                          accuracy=None if val_acc is None else _num(val_acc), best=bool(improved))
             folder.log("epoch %d: validation loss %.5f%s" % (
                 epoch, val_loss, "" if val_acc is None else ", masked-token accuracy %.4f" % val_acc))
-        if ctx.is_main:
-            save(epoch + 1, 0)
-        ctx.barrier()
-        if epoch < epochs and ctx.any(stop.requested, device):
-            folder.log("stopped by signal after epoch %d: checkpoints/last.pt written" % epoch)
-            return "cancelled", "cancelled after epoch %d" % epoch
+        stopped = end_epoch(folder, ctx, stop, device, save, epoch, epochs)
+        if stopped:
+            return stopped
 
     if ctx.is_main:
         if published and best_state is not None:

@@ -13,7 +13,6 @@ Every random draw of a cell's mask comes from numpy.random.default_rng([seed, ep
 epoch 0, so their masks are the same every epoch), so it does not depend on the batch, the rank or a resumption.
 """
 import math
-import os
 import time
 
 import numpy as np
@@ -22,8 +21,9 @@ import torch.nn.functional as F
 
 from . import distributed, protocols, tokens
 from .data import H5ad
-from .runtime import (RunError, _autocast, _gpu_mib, _num, epoch_order, load_resume, rank_device, rng_state,
-                      seed_everything, usable_precision)
+from .pretrain_loop import end_epoch, epoch_batches, log_train, resume_from_last, stop_in_epoch
+from .runtime import (RunError, _autocast, _num, epoch_order, rank_device, rng_state, seed_everything,
+                      usable_precision)
 
 MASK_TOKEN = 6
 IGNORE = -100
@@ -176,26 +176,17 @@ def run(folder, rec, resume, device_arg, stop, ctx):
 
     B, G, epochs, log_every = p["batchSize"], p["gradAcc"], p["epochs"], p["logEvery"]
     n_train = len(train_rows)
-    n_batches = math.ceil(n_train / B)
     if n_train == 0:
         raise RunError("split.json has no training rows")
-    if ctx.active and n_train < ctx.world:
-        raise RunError("%d training cells cannot be shared by %d processes" % (n_train, ctx.world))
-    if ctx.active and n_batches > 1 and n_train - (n_batches - 1) * B < ctx.world:
-        n_batches -= 1
+    n_batches = epoch_batches(n_train, B, ctx)
     n_steps_epoch = math.ceil(n_batches / G)
     total_steps = n_steps_epoch * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
-    last_path = (folder.checkpoint_path("last.pt") if ctx.is_main
-                 else os.path.join(folder.path, "checkpoints", "last.pt"))
-    if resume and os.path.exists(last_path):
-        state = load_resume(last_path, model, optimizer, scheduler)
+    last_path, state = resume_from_last(folder, ctx, resume, model, optimizer, scheduler)
+    if state is not None:
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
-        folder.log("resuming at epoch %d, batch %d (step %d)" % (start_epoch, start_batch, step))
-    elif resume:
-        folder.log("no checkpoints/last.pt: starting from the beginning")
 
     def payload():
         return {"format": "scwb-encoder", "version": 1, "model": "scbert", "structure": None,
@@ -252,21 +243,12 @@ def run(folder, rec, resume, device_arg, stop, ctx):
             optimizer.zero_grad(set_to_none=True)
             step += 1
             if step % log_every == 0 or end_of_epoch:
-                elapsed = max(time.time() - t0, 1e-9)
-                lr = float(optimizer.param_groups[0]["lr"])
-                folder.event("train", epoch=epoch, step=step, loss=_num(loss_acc / loss_n), lr=lr,
-                             cellsPerSec=round(cells_seen / elapsed, 3), gpuMemoryMiB=_gpu_mib(device))
-                folder.event("progress", fraction=round(step / total_steps, 6),
-                             message="epoch %d/%d, step %d" % (epoch, epochs, step))
-                folder.say("epoch %d/%d step %d/%d: loss %.4f, lr %.3g, %.1f cells/s" % (
-                    epoch, epochs, step, total_steps, loss_acc / loss_n, lr, cells_seen / elapsed))
+                log_train(folder, device, epoch, epochs, step, total_steps, loss_acc / loss_n,
+                          float(optimizer.param_groups[0]["lr"]), cells_seen, t0)
                 loss_acc, loss_n = 0.0, 0
-            if not end_of_epoch and ctx.any(stop.requested, device):
-                if ctx.is_main:
-                    save(epoch, bi + 1)
-                    folder.log("stopped by signal %s at epoch %d, batch %d: checkpoints/last.pt written; "
-                               "--resume continues from there" % (stop.signal or "", epoch, bi + 1))
-                return "cancelled", "cancelled at epoch %d, step %d" % (epoch, step)
+            stopped = None if end_of_epoch else stop_in_epoch(folder, ctx, stop, device, save, epoch, bi + 1, step)
+            if stopped:
+                return stopped
         scheduler.step()
         if len(val_rows):
             val_loss, acc, base = validate(model, cells, val_rows, seed, p, B, device, precision, ctx)
@@ -280,12 +262,9 @@ def run(folder, rec, resume, device_arg, stop, ctx):
                 folder.event("metric", name="mostCommonBinAccuracy", value=base, step=step)
                 folder.log("epoch %d: validation loss %.5f, masked-bin accuracy %s vs the cell's most common bin %s"
                            % (epoch, val_loss, _pct(acc), _pct(base)))
-        if ctx.is_main:
-            save(epoch + 1, 0)
-        ctx.barrier()
-        if epoch < epochs and ctx.any(stop.requested, device):
-            folder.log("stopped by signal after epoch %d: checkpoints/last.pt written" % epoch)
-            return "cancelled", "cancelled after epoch %d" % epoch
+        stopped = end_epoch(folder, ctx, stop, device, save, epoch, epochs)
+        if stopped:
+            return stopped
 
     if ctx.is_main:
         write_atomic(folder.file("encoder.pt"), lambda fh: torch.save(payload(), fh))

@@ -7,6 +7,19 @@ import numpy as np
 from conftest import CLASSES, class_data, write_h5ad
 
 
+class StopAfter:
+    """A runtime.Stop whose `requested` turns true at its n-th reading (the pre-training loops read it after each
+    optimizer step and at the end of each epoch; the run reads it twice before training)."""
+
+    def __init__(self, n):
+        self.n, self.reads, self.signal = n, 0, 15
+
+    @property
+    def requested(self):
+        self.reads += 1
+        return self.reads > self.n
+
+
 def count_data(n_cells, n_genes, seed, n_classes=3):
     """Integer counts with a class-specific block of high genes; about half the entries zero."""
     X, y = class_data(n_cells, n_genes, n_classes, seed=seed)

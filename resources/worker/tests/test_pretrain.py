@@ -11,7 +11,7 @@ import torch
 from scipy import stats
 
 from conftest import WORKER_ROOT, read_events, read_json, run_cli, write_h5ad
-from pretrain_helpers import make_pretrain_run, write_dataset
+from pretrain_helpers import StopAfter, make_pretrain_run, write_dataset
 from scwb_worker import distributed, pretrain, runtime
 from scwb_worker.models.published import PublishedConfig, PublishedEncoder
 from scwb_worker.runfolder import RunFolder
@@ -149,18 +149,6 @@ def test_two_process_gradient_equals_one_process_on_the_whole_batch(tmp_path):
         assert torch.allclose(g, g2[name], rtol=1e-4, atol=1e-6), name
 
 
-class _StopAfter:
-    """A Stop whose `requested` turns true at its n-th reading (the loop reads it once per step)."""
-
-    def __init__(self, n):
-        self.n, self.reads, self.signal = n, 0, 15
-
-    @property
-    def requested(self):
-        self.reads += 1
-        return self.reads > self.n
-
-
 def _weights(run):
     return torch.load(os.path.join(run, "encoder.pt"))["model_state_dict"]
 
@@ -170,7 +158,7 @@ def test_cancel_then_resume_gives_the_uninterrupted_encoder(tmp_path):
     whole = make_pretrain_run(str(tmp_path), name="whole", **common)
     cut = make_pretrain_run(str(tmp_path), name="cut", **common)
     assert pretrain.pretrain(whole) == 0
-    assert pretrain.pretrain(cut, stop=_StopAfter(9)) == 130  # 7 batches an epoch: stops inside epoch 2
+    assert pretrain.pretrain(cut, stop=StopAfter(9)) == 130  # 7 batches an epoch: stops inside epoch 2
     assert read_json(os.path.join(cut, "run.json"))["status"] == "cancelled"
     state = torch.load(os.path.join(cut, "checkpoints", "last.pt"))
     assert state["epoch"] == 2 and 0 < state["batch"] < 7

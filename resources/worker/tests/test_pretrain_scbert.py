@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 
 from conftest import CLASSES, read_events, read_json, run_cli
-from pretrain_helpers import make_pretrain_run
+from pretrain_helpers import StopAfter, make_pretrain_run
 from scwb_worker import protocols, pretrain_scbert as ps, train
 from scwb_worker.runtime import RunError
 
@@ -164,6 +164,28 @@ def test_scbert_pretraining_resumes_to_the_same_result(tmp_path):
     sb = torch.load(os.path.join(b, "encoder.pt"))["model_state_dict"]
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
+
+
+def test_scbert_pretraining_cancelled_inside_an_epoch_resumes_to_the_same_result(tmp_path):
+    from scwb_worker import pretrain
+    whole = _scbert_run(str(tmp_path / "whole"), epochs=2)
+    assert run_cli(["pretrain", "--run-dir", whole]) == 0
+    cut = _scbert_run(str(tmp_path / "cut"), epochs=2)
+    # the flag is read twice before training; 8 batches an epoch, a step every 2: epoch 1 reads it after 3 steps and
+    # at its end, so the 8th reading is after the second step of epoch 2 (batch 4)
+    assert pretrain.pretrain(cut, stop=StopAfter(7)) == 130
+    assert read_json(os.path.join(cut, "run.json"))["status"] == "cancelled"
+    state = torch.load(os.path.join(cut, "checkpoints", "last.pt"))
+    assert (state["epoch"], state["batch"], state["step"]) == (2, 4, 6)
+    assert not os.path.exists(os.path.join(cut, "encoder.pt"))
+    assert "stopped by signal 15 at epoch 2, batch 4" in open(os.path.join(cut, "run.log")).read()
+    assert run_cli(["pretrain", "--run-dir", cut, "--resume"]) == 0
+    sa = torch.load(os.path.join(whole, "encoder.pt"))["model_state_dict"]
+    sb = torch.load(os.path.join(cut, "encoder.pt"))["model_state_dict"]
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    events = read_events(cut)
+    assert [e["status"] for e in events if e["type"] == "status"] == ["running", "cancelled", "running", "completed"]
 
 
 def test_two_processes_train_as_one_on_the_same_global_batches(tmp_path):

@@ -17,6 +17,7 @@ from scipy import stats
 
 from conftest import WORKER_ROOT
 from scwb_worker import published_data as pdata
+from scwb_worker.models.encoder import EncoderConfig
 from scwb_worker.models.published import (STRUCTURES, PublishedConfig, PublishedEncoder, default_max_seq_len,
                                           manifest)
 from test_models import manifest as shared_manifest
@@ -210,6 +211,17 @@ def test_structure_checks_name_the_problem():
         PublishedConfig(structure="linear_ours", mvc=False).check()
     with pytest.raises(ValueError, match="exactly 16 places"):
         _small("cnn_base")(*_inputs(L=12))
+
+
+@pytest.mark.parametrize("cls", [PublishedConfig, EncoderConfig])
+def test_encoder_configs_round_trip_and_refuse_unknown_settings_and_bad_token_ids(cls):
+    cfg = cls(n_tokens=100, pad_id=97, cls_id=98, dim=32, depth=2, heads=4)
+    again = cls.from_dict(cfg.to_dict())
+    assert again == cfg and type(again) is cls
+    with pytest.raises(ValueError, match=r"unknown encoder setting\(s\): colour, size"):
+        cls.from_dict(dict(cfg.to_dict(), size=1, colour=2))
+    with pytest.raises(ValueError, match="pad id 100 / cls id 98 outside the 100 tokens"):
+        cls(n_tokens=100, pad_id=100, cls_id=98, dim=32, depth=2, heads=4).check()
 
 
 # ---------------------------------------------------------------------------------------------------------------

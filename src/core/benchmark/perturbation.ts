@@ -6,14 +6,13 @@
  * The worker writes perturbation.json; finalize copies its scores into run.json (`perturbation`).
  */
 import * as crypto from 'crypto';
-import { labelValues } from '../h5ad/labels';
-import { openH5ad } from '../h5ad/read';
 import { H5adError } from '../h5ad/types';
 import { codeVersion, datasetStem, settle } from '../runs/baseline';
 import { ProbeParametersSchema, type ModelRef, type ProbeParameters, type RunSplit } from '../runs/schema';
 import { RunStore } from '../runs/store';
 import { groupShuffleSplit, randomSplit, SplitError, type SplitIndices } from '../splits';
 import { CancelledError, type TaskContext } from '../workers/task';
+import { readDatasetInput } from './dataset-input';
 import { datasetRef, defaultEncoderName, PROBE_DEFAULTS, resolveEncoder, type ProbeInput, type ProbePlan } from './prepare';
 
 /** The published perturbation-prediction settings: Adam 0.005, batch 128, 50 epochs per stage. */
@@ -44,19 +43,9 @@ export async function preparePerturbationGrid(input: ProbeInput, ctx: TaskContex
     check(v === undefined || (Number.isInteger(v) && v > 0), `${name} must be a positive integer, got ${v}`);
   }
 
-  const reader = await openH5ad(input.datasetPath);
-  let labels;
-  let nObs: number;
-  let nVars: number;
-  try {
-    const summary = reader.summary();
-    if (!summary.X) throw new H5adError(input.datasetPath, 'the file has no X matrix');
-    ({ nObs, nVars } = summary);
-    labels = labelValues(reader.obs(), input.labelColumn, input.datasetPath).map(String);
-    if (input.valueLayer && !Object.keys(summary.layers).includes(input.valueLayer)) throw new H5adError(input.datasetPath, `the file has no layer '${input.valueLayer}'`);
-  } finally {
-    reader.close();
-  }
+  const read = await readDatasetInput(input.datasetPath, { noX: 'the file has no X matrix', labelColumn: input.labelColumn, valueLayer: input.valueLayer });
+  const { nObs, nVars } = read;
+  const labels = read.labels.map(String);
   const controlRows: number[] = [];
   const perturbedRows: number[] = [];
   labels.forEach((l, i) => (l === control ? controlRows : perturbedRows).push(i));

@@ -19,8 +19,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { resolveCheckpoint } from '../finetune/prepare';
 import { sha256File } from '../hash';
-import { labelValues } from '../h5ad/labels';
-import { openH5ad } from '../h5ad/read';
 import { H5adError } from '../h5ad/types';
 import { codeVersion, datasetStem, runBaselineGrid, settle, settleBatch, type BaselineModelSpec } from '../runs/baseline';
 import {
@@ -33,6 +31,7 @@ import { randomSplit, stratifiedShuffleSplit, uniqueLabels, SplitError, type Spl
 import { runTask } from '../workers/run-task';
 import { CancelledError, type TaskContext } from '../workers/task';
 import { readTextFileSync } from '../safe-read';
+import { readDatasetInput } from './dataset-input';
 
 /** Published defaults (science notes part B; docs/worker-benchmark.md). */
 export const PRETRAIN_DEFAULTS = {
@@ -171,17 +170,7 @@ export async function preparePretrainRun(input: PretrainInput, ctx: TaskContext)
   check(input.maskRatio === undefined || (input.maskRatio > 0 && input.maskRatio < 1), `the mask ratio must be in (0, 1), got ${input.maskRatio}`);
   check(input.device === undefined || FINETUNE_DEVICES.includes(input.device), `device must be one of ${FINETUNE_DEVICES.join(', ')}, got '${String(input.device)}'`);
 
-  const reader = await openH5ad(input.datasetPath);
-  let nObs: number;
-  let nVars: number;
-  try {
-    const summary = reader.summary();
-    if (!summary.X) throw new H5adError(input.datasetPath, 'the file has no X matrix to pre-train on');
-    ({ nObs, nVars } = summary);
-    if (input.valueLayer && !Object.keys(summary.layers).includes(input.valueLayer)) throw new H5adError(input.datasetPath, `the file has no layer '${input.valueLayer}'`);
-  } finally {
-    reader.close();
-  }
+  const { nObs, nVars } = await readDatasetInput(input.datasetPath, { noX: 'the file has no X matrix to pre-train on', valueLayer: input.valueLayer });
   let rows: SplitIndices;
   try {
     rows = randomSplit(nObs, validationFraction, seed);
@@ -368,19 +357,7 @@ export async function prepareProbeGrid(input: ProbeInput, ctx: TaskContext): Pro
   }
   check(input.lr === undefined || (input.lr > 0 && Number.isFinite(input.lr)), `lr must be a positive number, got ${input.lr}`);
 
-  const reader = await openH5ad(input.datasetPath);
-  let labels;
-  let nObs: number;
-  let nVars: number;
-  try {
-    const summary = reader.summary();
-    if (!summary.X) throw new H5adError(input.datasetPath, 'the file has no X matrix to embed');
-    ({ nObs, nVars } = summary);
-    labels = labelValues(reader.obs(), input.labelColumn, input.datasetPath);
-    if (input.valueLayer && !Object.keys(summary.layers).includes(input.valueLayer)) throw new H5adError(input.datasetPath, `the file has no layer '${input.valueLayer}'`);
-  } finally {
-    reader.close();
-  }
+  const { nObs, nVars, labels } = await readDatasetInput(input.datasetPath, { noX: 'the file has no X matrix to embed', labelColumn: input.labelColumn, valueLayer: input.valueLayer });
   const classes = uniqueLabels(labels).classes.map(String);
   if (classes.length < 2) throw new H5adError(input.datasetPath, `the label column '${input.labelColumn}' has ${classes.length} class; a probe needs at least 2`);
   const splits: RunSplit[] = seeds.map(seed => (protocol === 'published' ? { kind: 'random', testSize, seed } : { kind: 'stratified', testSize, seed }));

@@ -8,11 +8,13 @@ Inputs are the genes of a cell only (the model adds the <cls> token itself, firs
   `bins`; masked places hold MASK_VALUE, padded places PAD_VALUE), pad [B, G] bool (True = padding).
 forward returns (expression predictions [B, G], MVC predictions [B, G] or None, cell embedding [B, dim]).
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from .common import EncoderConfigBase
 
 STRUCTURES = ("scwb-transformer",)
 POOLINGS = ("cls", "mean")
@@ -22,7 +24,7 @@ PAD_VALUE = -2.0
 
 
 @dataclass
-class EncoderConfig:
+class EncoderConfig(EncoderConfigBase):
     n_tokens: int = 60697
     pad_id: int = 60694
     cls_id: int = 60695
@@ -50,24 +52,12 @@ class EncoderConfig:
             raise ValueError("dim %d is not divisible by heads %d" % (self.dim, self.heads))
         if self.max_seq_len < 2:
             raise ValueError("maxSeqLen must be at least 2 (<cls> and one gene), got %d" % self.max_seq_len)
-        if not (0 <= self.pad_id < self.n_tokens and 0 <= self.cls_id < self.n_tokens):
-            raise ValueError("pad id %d / cls id %d outside the %d tokens" % (self.pad_id, self.cls_id, self.n_tokens))
+        self.check_token_ids()
         return self
 
     @property
     def hidden(self):
         return self.d_hid or 4 * self.dim
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError("unknown encoder setting(s): %s" % ", ".join(unknown))
-        return cls(**d)
 
 
 class ValueEncoder(nn.Module):

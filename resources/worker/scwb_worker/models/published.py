@@ -23,11 +23,13 @@ Inputs are whole token rows: `src` [B, L] long with <cls> at place 0, then genes
 - linear_base: per-token blocks x + GELU(LayerNorm(fc2(ReLU(fc1(x))))); output heads as the transformer's.
 """
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from .common import EncoderConfigBase
 
 STRUCTURES = ("transformer", "cnn_base", "cnn_ours", "linear_ours", "linear_base")
 POOLED = ("cnn_base", "cnn_ours", "linear_ours")  # the encoder pools; only the MVC loss trains
@@ -47,7 +49,7 @@ def default_max_seq_len(structure):
 
 
 @dataclass
-class PublishedConfig:
+class PublishedConfig(EncoderConfigBase):
     n_tokens: int = 60697
     pad_id: int = 60694
     cls_id: int = 60695
@@ -85,20 +87,8 @@ class PublishedConfig:
         if self.structure in POOLED and not self.mvc:
             raise ValueError("%s trains only through the MVC loss (its masked-value output is a detached copy of "
                              "the MVC output): mvc must be true" % self.structure)
-        if not (0 <= self.pad_id < self.n_tokens and 0 <= self.cls_id < self.n_tokens):
-            raise ValueError("pad id %d / cls id %d outside the %d tokens" % (self.pad_id, self.cls_id, self.n_tokens))
+        self.check_token_ids()
         return self
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError("unknown encoder setting(s): %s" % ", ".join(unknown))
-        return cls(**d)
 
 
 class _ConvBN(nn.Module):
