@@ -50,7 +50,14 @@ def _parser():
     return ap
 
 
+RUN_COMMANDS = ("finetune", "pretrain", "probe")  # these install their own stop handler (runtime.Stop, launcher)
+
+
 def main(argv):
+    if not argv or argv[0] not in RUN_COMMANDS:
+        from . import supervision
+        if supervision.release() is not None:  # stopped while Python started: not a run, nothing to cancel
+            return EXIT_CANCELLED
     if argv and argv[0] == "demo-checkpoints":
         from .demo import main_demo
         return main_demo(argv[1:])

@@ -2,7 +2,9 @@
 torch: installed first thing by `python -m scwb_worker`).
 
 - A SIGTERM/SIGINT in the first second (while Python starts and torch imports) is recorded, not fatal: the run then
-  ends as cancelled, never as failed (runtime.Stop.install and the launcher pick it up).
+  ends as cancelled, never as failed (runtime.Stop.install and the launcher pick it up). Every other command
+  (env, estimate, export-onnx, ...) gets the default handling back first thing (`release`), so a SIGTERM or
+  Ctrl-C stops it; one recorded before that ends it with exit 130.
 - `SCWB_PARENT_PID` (set by `scwb finetune`, which starts the worker in its own process group): when that process is
   gone (killed with -9, its terminal closed), the worker gets the SIGTERM its parent would have forwarded, so it
   stops at the next step with a checkpoint instead of training unsupervised.
@@ -26,6 +28,17 @@ def install_early():
     """Records SIGINT/SIGTERM until a run installs its own handler (runtime.Stop, launcher.launch)."""
     for s in SIGNALS:
         signal.signal(s, _early)
+
+
+def release():
+    """For a command that is not a run (env, estimate, export-onnx, ...): a stop request ends it as usual again.
+    Puts the default SIGTERM/SIGINT handling back where the early handler is still installed and returns the first
+    signal already recorded (the caller then exits as cancelled), or None."""
+    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    for s, h in defaults.items():
+        if signal.getsignal(s) is _early:
+            signal.signal(s, h)
+    return take_pending()
 
 
 def take_pending():

@@ -65,6 +65,43 @@ def test_sigterm_while_the_worker_starts_cancels_the_run(tmp_path):
     assert not [e for e in events if e["type"] == "train"]
 
 
+def test_sigterm_stops_a_command_that_is_not_a_run():
+    """`env` (like estimate, export-onnx, encoder-manifest) has no stop handler of its own: a SIGTERM while it starts
+    must end it (killed by the signal, or exit 130 when it came before the default handling was back), never be
+    recorded and ignored while the command runs to the end (exit 0 with its report)."""
+    proc = subprocess.Popen([sys.executable, "-m", "scwb_worker", "env", "--json"],
+                            env=dict(os.environ, PYTHONPATH=WORKER_ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    while proc.poll() is None and not _catches_sigterm(proc.pid):
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate()
+    assert proc.returncode in (-signal.SIGTERM, 130), (proc.returncode, err.decode())
+    assert out == b""
+
+
+def test_a_non_run_command_gets_default_signal_handling_back(capsys):
+    """An early SIGTERM before a non-run command ends it as cancelled (130, no report); without one, SIGTERM and
+    SIGINT are back to Python's defaults (terminate, KeyboardInterrupt)."""
+    from scwb_worker import cli
+    old = {s: signal.getsignal(s) for s in supervision.SIGNALS}
+    try:
+        supervision.install_early()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert cli.main(["env", "--json"]) == cli.EXIT_CANCELLED
+        assert capsys.readouterr().out == ""
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        supervision.install_early()
+        assert supervision.release() is None
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        supervision.take_pending()
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 PARENT = """
 import os, subprocess, sys
 child = subprocess.Popen([sys.executable, "-m", "scwb_worker", "finetune", "--run-dir", sys.argv[1]] + sys.argv[3:],
