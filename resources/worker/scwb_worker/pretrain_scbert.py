@@ -85,6 +85,13 @@ def mask_cell(tok, rng, mask_prob=0.15, replace_prob=0.9):
     return inp, labels
 
 
+def with_appended_zero(tok):
+    """A cell's n_genes tokens with token 0 appended: the model's input is n_genes + 1 long, as in the published
+    SCDataset (and as fine-tuning feeds it, tokens.scbert_batch); mask_cell never masks the appended 0."""
+    tok = np.asarray(tok)
+    return np.concatenate([tok, np.zeros(1, dtype=tok.dtype)])
+
+
 def mask_batch(cells, rows, seed, epoch, mask_prob, replace_prob):
     """Token matrix [B, L] -> (inputs, labels) LongTensors; cell i's draws from default_rng([seed, epoch, row_i])."""
     ins, labs = [], []
@@ -152,7 +159,7 @@ def run(folder, rec, resume, device_arg, stop, ctx):
         for pos, block in m.iter_rows(wanted_rows):
             t = tokens.scbert_tokens(block, ds.path)
             for i, q in enumerate(pos.tolist()):
-                cells[int(wanted_rows[q])] = t[i]
+                cells[int(wanted_rows[q])] = with_appended_zero(t[i])
     cfg = ScBertConfig(n_genes=n_genes, g2v_position_emb=bool(p["gene2vec"]))
     for k, v in dict(p.get("config") or {}).items():
         if not hasattr(cfg, k) or k in ("n_genes", "g2v_position_emb"):

@@ -30,8 +30,11 @@ def test_masking_draws_exactly_ceil_nonzero_positions_never_zeros_and_replaces_9
     for i in range(400):
         tok = rs.randint(0, 6, size=rs.randint(5, 300))
         tok[rs.rand(len(tok)) < 0.6] = 0
-        tok[-1] = 0  # the appended token
+        genes = len(tok)
+        tok = ps.with_appended_zero(tok)  # what the run feeds the model: n_genes + 1 tokens, the last one 0
+        assert len(tok) == genes + 1 and tok[-1] == 0
         inp, lab = ps.mask_cell(tok, np.random.default_rng([7, i]))
+        assert inp[-1] == 0 and lab[-1] == ps.IGNORE  # the appended token is never masked
         chosen = np.flatnonzero(lab != ps.IGNORE)
         nonzero = np.flatnonzero(tok != 0)
         assert len(chosen) == ps.n_masked(len(nonzero))
@@ -76,9 +79,19 @@ def _scbert_run(tmp, **kw):
     return make_pretrain_run(tmp, n_cells=40, n_genes=16, val_every=5, **params)
 
 
-def test_scbert_from_scratch_pretrains_and_feeds_the_no_gene2vec_ablation(tmp_path):
+def test_scbert_from_scratch_pretrains_and_feeds_the_no_gene2vec_ablation(tmp_path, monkeypatch):
+    from scwb_worker.models.scbert import PerformerLM
+    lengths = set()
+    forward = PerformerLM.forward
+
+    def recording(self, tokens):
+        lengths.add(int(tokens.shape[1]))
+        return forward(self, tokens)
+
+    monkeypatch.setattr(PerformerLM, "forward", recording)
     run = _scbert_run(str(tmp_path))
     assert run_cli(["pretrain", "--run-dir", run]) == 0
+    assert lengths == {16 + 1}  # n_genes + the appended token 0, as published and as fine-tuning feeds it
     rec = read_json(os.path.join(run, "run.json"))
     assert rec["status"] == "completed"
     events = read_events(run)
