@@ -21,7 +21,8 @@ from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConf
 from .models import published as pub
 from . import published_data
 from .pretrain_loop import end_epoch, epoch_batches, log_train, resume_from_last, stop_in_epoch
-from .runtime import RunError, _autocast, rank_device, _num, epoch_order, load_own, rng_state, seed_everything
+from .runtime import (RunError, _autocast, check_loss, rank_device, _num, epoch_order, load_own, rng_state,
+                      seed_everything)
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "scwb-encoder"
@@ -596,9 +597,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
             rows = order[bi * B:(bi + 1) * B]
             mine = distributed.shard(rows, ctx) if ctx.active else rows
             loss, batch, _ = step_loss(net, obj, mine.tolist(), epoch, ctx, device, amp)
-            if not torch.isfinite(loss.detach()).all():
-                raise RunError("the pre-training loss is %s at epoch %d, step %d: training diverged (try a lower "
-                               "learning rate)" % (float(loss), epoch, step + 1))
+            check_loss(loss, ctx, device, "pre-training", epoch, step + 1)  # all ranks at once
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             lr_used = float(optimizer.param_groups[0]["lr"])

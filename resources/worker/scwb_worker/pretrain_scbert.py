@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from . import distributed, protocols, tokens
 from .data import H5ad
 from .pretrain_loop import end_epoch, epoch_batches, log_train, resume_from_last, stop_in_epoch
-from .runtime import (RunError, _autocast, _num, epoch_order, rank_device, rng_state, seed_everything,
+from .runtime import (RunError, _autocast, _num, check_loss, epoch_order, rank_device, rng_state, seed_everything,
                       usable_precision)
 
 MASK_TOKEN = 6
@@ -234,9 +234,7 @@ def run(folder, rec, resume, device_arg, stop, ctx):
                 n_lab = ctx.all_sum([n_lab], device)[0]
             loss = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
                                    reduction="sum") / max(n_lab, 1.0) * ctx.world
-            if not torch.isfinite(loss.detach()).all():
-                raise RunError("the pre-training loss is %s at epoch %d, step %d: training diverged (try a lower "
-                               "learning rate)" % (float(loss), epoch, step + 1))
+            check_loss(loss, ctx, device, "pre-training", epoch, step + 1)  # all ranks at once
             (loss / G).backward()
             cells_seen += len(rows)
             loss_acc += ctx.all_sum([float(loss) / ctx.world], device)[0] if ctx.active else float(loss)

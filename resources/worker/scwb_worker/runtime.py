@@ -16,6 +16,20 @@ class RunError(Exception):
     """A problem with the run's inputs or settings; its message is the run's error."""
 
 
+def check_loss(loss, ctx, device, what, epoch, step):
+    """Raises RunError on EVERY rank when the loss of any rank is NaN or infinite; call it before backward(). A rank
+    that raised alone would leave the others waiting forever in DDP's gradient all-reduce. One all-reduce carries
+    the flag and the loss, so all ranks raise the same message (a NaN or infinity on one rank makes the sum so)."""
+    bad = not bool(torch.isfinite(loss.detach()).all())
+    value = float(loss.detach().float().sum())
+    if ctx.active:
+        flags, total = ctx.all_sum([1.0 if bad else 0.0, value], device)
+        bad, value = flags > 0, total / ctx.world
+    if bad:
+        raise RunError("the %s loss is %s at epoch %d, step %d: training diverged (try a lower learning rate)" % (
+            what, value, epoch, step))
+
+
 class Stop:
     """Set by SIGINT/SIGTERM: the loop finishes the current step, checkpoints and ends the run as cancelled."""
 

@@ -11,7 +11,7 @@ from . import distributed, protocols
 from .finetune_inputs import load_inputs
 from .finetune_model import attention_path, build
 from .lifecycle import execute
-from .runtime import (RunError, _autocast, _gpu_mib, _is_oom, _num, describe_worker, epoch_order, load_own,
+from .runtime import (RunError, _autocast, _gpu_mib, check_loss, _is_oom, _num, describe_worker, epoch_order, load_own,
                       load_resume, make_scaler, rank_device, rng_state, seed_everything, usable_precision, worker_facts)
 
 
@@ -205,9 +205,7 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
                 oom_batch = len(mine)
                 loss, _ = batch_loss(ddp_model, inp.encoder, _take(inp.train, mine), inp.y_train[mine], weights,
                                      denom, ctx.world, device, amp)
-                if not torch.isfinite(loss.detach()).all():
-                    raise RunError("the training loss is %s at epoch %d, step %d: training diverged (try a lower "
-                                   "learning rate)" % (float(loss), epoch, step + 1))
+                check_loss(loss, ctx, device, "training", epoch, step + 1)  # all ranks at once
                 optimizer.zero_grad(set_to_none=True)
                 optimizer_step(loss, optimizer, scaler, trainable, p.get("gradClip"))
                 step += 1

@@ -1,5 +1,6 @@
 """Two-process DDP on CPU (gloo, file:// rendezvous): the same gradient as one process on the whole batch, and a
 whole `--nproc 2` run."""
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from test_runfolder import check_event
 import ddp_grad_rank
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_grad_rank.py")
+LOSS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_loss_rank.py")
 
 
 def _env(extra=None):
@@ -40,6 +42,26 @@ def test_two_process_gradient_equals_one_process_on_the_whole_batch(tmp_path):
     assert set(g1) == set(g2) and len(g1) > 5
     for name, g in g1.items():
         assert torch.allclose(g, g2[name], rtol=1e-4, atol=1e-6), name
+
+
+def test_a_non_finite_loss_on_one_rank_fails_every_rank_before_backward(tmp_path):
+    """Rank 1's loss is NaN, rank 0's is finite: both ranks raise the same RunError before backward(). (Checked per
+    rank, rank 0 went on into backward() and waited in the gradient all-reduce for rank 1, which had raised: the
+    run hung until gloo's 30-minute timeout.)"""
+    out = str(tmp_path / "result")
+    store = str(tmp_path / "ddp-store")
+    procs = [subprocess.Popen([sys.executable, LOSS_SCRIPT, out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=_env({"RANK": str(r), "WORLD_SIZE": "2", "LOCAL_RANK": str(r),
+                                        "SCWB_DDP_STORE": store}))
+             for r in range(2)]
+    errs = [p.communicate()[1].decode() for p in procs]
+    results = []
+    for r in range(2):  # (the exit status is gloo's teardown, not under test here)
+        assert os.path.exists("%s.%d" % (out, r)), errs
+        with open("%s.%d" % (out, r)) as f:
+            results.append(json.load(f)["raised"])
+    assert results[0] == results[1] == "the training loss is nan at epoch 2, step 5: training diverged (try a lower " \
+        "learning rate)"
 
 
 def test_nproc_2_run_stops_on_sigterm_and_resumes(tmp_path):
