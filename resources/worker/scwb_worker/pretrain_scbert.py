@@ -5,14 +5,15 @@ on the validation cells vs "always predict the cell's most common bin" (nog2v_ex
 Reached through `pretrain` with parameters.pretrain.model = "scbert" and no checkpoint (pretrain.py hands the run
 here). Masking: per cell, exactly ceil(0.15 * n) of its n NON-ZERO tokens (n and the product in float32, as the
 published torch code computes it), chosen uniformly; 90% of them become the mask token 6, 10% stay unchanged; zeros
-(and the appended token) are never masked. Cross-entropy over the masked positions only. Adam (lr 1e-4), gradient
-accumulation over 60 batches, gradient norm clipped at 100, the cosine schedule with warm restarts stepped per
-epoch; fp32 unless parameters.pretrain.precision says bf16.
+(and the appended token) are never masked. Cross-entropy over the masked positions only. Adam (lr 1e-4), an optimizer
+step after every 60th batch of an epoch (the batch index restarts each epoch and gradients are zeroed only after a
+step, so the partial window at an epoch's end carries into the next epoch's first step: floor(batches / 60) steps
+an epoch), gradient norm clipped at 100, the cosine schedule with warm restarts stepped per epoch; fp32 unless
+parameters.pretrain.precision says bf16.
 
 Every random draw of a cell's mask comes from numpy.random.default_rng([seed, epoch, row]) (validation cells use
 epoch 0, so their masks are the same every epoch), so it does not depend on the batch, the rank or a resumption.
 """
-import math
 import time
 
 import numpy as np
@@ -90,6 +91,16 @@ def with_appended_zero(tok):
     SCDataset (and as fine-tuning feeds it, tokens.scbert_batch); mask_cell never masks the appended 0."""
     tok = np.asarray(tok)
     return np.concatenate([tok, np.zeros(1, dtype=tok.dtype)])
+
+
+def steps_after(batch_index, grad_acc):
+    """Whether the optimizer steps after batch `batch_index` (0-based, restarting each epoch): published
+    dist_pretrain.py steps when the 1-based index is a multiple of GRADIENT_ACCUMULATION."""
+    return (batch_index + 1) % grad_acc == 0
+
+
+def steps_per_epoch(n_batches, grad_acc):
+    return n_batches // grad_acc
 
 
 def mask_batch(cells, rows, seed, epoch, mask_prob, replace_prob):
@@ -186,7 +197,11 @@ def run(folder, rec, resume, device_arg, stop, ctx):
     if n_train == 0:
         raise RunError("split.json has no training rows")
     n_batches = epoch_batches(n_train, B, ctx)
-    n_steps_epoch = math.ceil(n_batches / G)
+    n_steps_epoch = steps_per_epoch(n_batches, G)
+    if n_steps_epoch == 0:
+        raise RunError("parameters.pretrain.gradAcc (%d) is more than the %d batches of an epoch: no optimizer step "
+                       "would ever be taken (a step every gradAcc batches of an epoch, as published); lower gradAcc "
+                       "or batchSize" % (G, n_batches))
     total_steps = n_steps_epoch * epochs
     start_epoch, start_batch, step = 1, 0, 0
     best = {"value": None, "epoch": None}
@@ -194,6 +209,10 @@ def run(folder, rec, resume, device_arg, stop, ctx):
     if state is not None:
         start_epoch, start_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
         best = dict(state["best"])
+        carried = state.get("carriedGrads") or {}
+        for name, prm in model.named_parameters():  # the partial window an epoch's end carried over
+            if name in carried:
+                prm.grad = carried[name].to(device=prm.device, dtype=prm.dtype)
 
     def payload():
         return {"format": "scwb-encoder", "version": 1, "model": "scbert", "structure": None,
@@ -206,7 +225,9 @@ def run(folder, rec, resume, device_arg, stop, ctx):
             "model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
             "scheduler_state_dict": scheduler.state_dict(), "epoch": epoch, "batch": batch, "step": step,
             "best": dict(best), "rng": rng_state(), "scaler": None, "model": "scbert", "classes": [],
-            "config": dict(vars(cfg)), "nGenes": int(cfg.n_genes)})
+            "config": dict(vars(cfg)), "nGenes": int(cfg.n_genes),
+            # gradients of a partial accumulation window (at an epoch's end), carried into the next step
+            "carriedGrads": {n: q.grad.detach().clone() for n, q in model.named_parameters() if q.grad is not None}})
 
     folder.log("pre-training scBERT from scratch (%s) on %s: %d training, %d validation cells, %d genes, %d epochs "
                "of %d batches of %d, an optimizer step every %d batches, %s%s" % (
@@ -218,7 +239,7 @@ def run(folder, rec, resume, device_arg, stop, ctx):
         order = train_rows[epoch_order(seed, epoch, n_train)]
         first = start_batch if epoch == start_epoch else 0
         t0, cells_seen, loss_acc, loss_n = time.time(), 0, 0.0, 0
-        optimizer.zero_grad(set_to_none=True)
+        # no zero_grad here: as published, the gradients of an epoch's last partial window carry into the next epoch
         for bi in range(first, n_batches):
             rows = order[bi * B:(bi + 1) * B]
             mine = distributed.shard(rows, ctx) if ctx.active else rows
@@ -239,19 +260,19 @@ def run(folder, rec, resume, device_arg, stop, ctx):
             cells_seen += len(rows)
             loss_acc += ctx.all_sum([float(loss) / ctx.world], device)[0] if ctx.active else float(loss)
             loss_n += 1
-            end_of_epoch = bi == n_batches - 1
-            if (bi + 1) % G and not end_of_epoch:
+            if not steps_after(bi, G):
                 continue
-            # an optimizer step every gradAcc batches (a partial accumulation at the end of an epoch steps too)
+            # an optimizer step after every gradAcc-th batch of the epoch, never on the partial window at its end
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(p["gradClip"]))
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            if step % log_every == 0 or end_of_epoch:
+            last_of_epoch = bi + 1 == n_steps_epoch * G
+            if step % log_every == 0 or last_of_epoch:
                 log_train(folder, device, epoch, epochs, step, total_steps, loss_acc / loss_n,
                           float(optimizer.param_groups[0]["lr"]), cells_seen, t0)
                 loss_acc, loss_n = 0.0, 0
-            stopped = None if end_of_epoch else stop_in_epoch(folder, ctx, stop, device, save, epoch, bi + 1, step)
+            stopped = None if bi == n_batches - 1 else stop_in_epoch(folder, ctx, stop, device, save, epoch, bi + 1, step)
             if stopped:
                 return stopped
         scheduler.step()

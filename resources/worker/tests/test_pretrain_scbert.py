@@ -179,6 +179,48 @@ def test_scbert_pretraining_resumes_to_the_same_result(tmp_path):
         assert torch.equal(sa[k], sb[k]), k
 
 
+def test_optimizer_steps_follow_the_published_accumulation_rule(tmp_path, monkeypatch):
+    """Published dist_pretrain.py: the batch index restarts each epoch, the optimizer steps when it is a multiple of
+    GRADIENT_ACCUMULATION and gradients are zeroed only after a step: epochs * floor(batches / gradAcc) steps, the
+    partial window at an epoch's end carried into the next epoch (no extra step on it). Resuming at an epoch's end
+    carries it too (last.pt keeps those gradients)."""
+    for bi in range(12):
+        assert ps.steps_after(bi, 3) == ((bi + 1) % 3 == 0)
+    assert [ps.steps_per_epoch(n, 3) for n in (2, 3, 8, 9)] == [0, 1, 2, 3]
+    steps = []
+    adam_step = torch.optim.Adam.step
+
+    def counting(self, *a, **kw):
+        steps.append(1)
+        return adam_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", counting)
+    whole = _scbert_run(str(tmp_path / "whole"), epochs=3, gradAcc=3)
+    assert run_cli(["pretrain", "--run-dir", whole]) == 0
+    # 32 training cells / batch 4 = 8 batches an epoch: 3 epochs * floor(8 / 3) = 6 steps (not 3 * ceil(8 / 3) = 9)
+    assert len(steps) == 6
+    assert max(e["step"] for e in read_events(whole) if e["type"] == "train") == 6
+    # the 2 batches after the epoch's second step carry into the next epoch: resuming there gives the same weights
+    cut = _scbert_run(str(tmp_path / "cut"), epochs=1, gradAcc=3)
+    assert run_cli(["pretrain", "--run-dir", cut]) == 0
+    assert any(float(g.abs().sum()) > 0 for g in torch.load(
+        os.path.join(cut, "checkpoints", "last.pt"))["carriedGrads"].values())
+    rec = read_json(os.path.join(cut, "run.json"))
+    rec["parameters"]["pretrain"]["epochs"] = 3
+    rec["status"] = "interrupted"
+    with open(os.path.join(cut, "run.json"), "w") as f:
+        json.dump(rec, f)
+    os.remove(os.path.join(cut, "encoder.pt"))
+    assert run_cli(["pretrain", "--run-dir", cut, "--resume"]) == 0
+    sa = torch.load(os.path.join(whole, "encoder.pt"))["model_state_dict"]
+    sb = torch.load(os.path.join(cut, "encoder.pt"))["model_state_dict"]
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    few = _scbert_run(str(tmp_path / "few"), epochs=1, gradAcc=9)  # 8 batches: published would never step
+    assert run_cli(["pretrain", "--run-dir", few]) == 1
+    assert "no optimizer step would ever be taken" in read_json(os.path.join(few, "run.json"))["error"]
+
+
 def test_scbert_pretraining_cancelled_inside_an_epoch_resumes_to_the_same_result(tmp_path):
     from scwb_worker import pretrain
     whole = _scbert_run(str(tmp_path / "whole"), epochs=2)
