@@ -19,7 +19,7 @@ from . import distributed, tokens
 from .data import H5ad
 from .models.encoder import MASK_VALUE, PAD_VALUE, BenchmarkEncoder, EncoderConfig
 from .models import published as pub
-from . import published_data
+from . import published_data, pretrain_scbert
 from .pretrain_loop import end_epoch, epoch_batches, log_train, resume_from_last, stop_in_epoch
 from .runtime import (RunError, _autocast, check_loss, rank_device, _num, epoch_order, load_own, rng_state,
                       seed_everything)
@@ -28,7 +28,6 @@ ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "scwb-encoder"
 SCWB_TRANSFORMER = "scwb-transformer"
 STRUCTURES = pub.STRUCTURES + (SCWB_TRANSFORMER,)
-SCBERT_MASK_TOKEN = 6
 VALIDATION_EPOCH = 0  # the key of the validation cells' (fixed) masks
 
 DEFAULTS = {
@@ -251,21 +250,21 @@ class BenchmarkObjective:
 
 
 class ScBertObjective:
-    """scBERT's masked-bin prediction: masked expression tokens become token 6, cross-entropy on them."""
+    """scBERT's masked-bin prediction with the published masking (pretrain_scbert.mask_batch, as dist_pretrain.py):
+    per cell exactly ceil(0.15 n) of its n non-zero tokens, 90% of them replaced by the mask token 6 and 10% left
+    unchanged; zeros and the appended token 0 never. Cross-entropy on the chosen places. `maskRatio` does not
+    apply."""
     kind = "scbert"
 
-    def __init__(self, cells, ratio, seed):
-        self.cells, self.ratio, self.seed = cells, float(ratio), seed  # cells: row -> uint8 tokens [n_genes]
+    def __init__(self, cells, seed):
+        self.cells, self.seed = cells, seed  # cells: row -> uint8 tokens [n_genes]
 
     def prepare(self, rows, epoch):
-        t = np.stack([self.cells[r] for r in rows]).astype(np.int64)
-        masked = np.stack([mask_positions(t.shape[1], self.ratio, cell_rng(self.seed, epoch, r)) for r in rows])
-        inp = np.where(masked, SCBERT_MASK_TOKEN, t)
-        zero = np.zeros((len(rows), 1), dtype=np.int64)
-        inp = np.concatenate([inp, zero], axis=1)
-        target = np.concatenate([t, zero], axis=1)
-        masked = np.concatenate([masked, np.zeros((len(rows), 1), dtype=bool)], axis=1)
-        return Batch((torch.from_numpy(inp),), torch.from_numpy(target), torch.from_numpy(masked), int(inp.size))
+        t = [pretrain_scbert.with_appended_zero(self.cells[r]) for r in rows]
+        inp, labels = pretrain_scbert.mask_batch(t, rows, self.seed, epoch, pretrain_scbert.DEFAULTS["maskProb"],
+                                                 pretrain_scbert.DEFAULTS["replaceProb"])
+        target = torch.as_tensor(np.stack(t).astype(np.int64))
+        return Batch((inp,), target, labels != pretrain_scbert.IGNORE, int(inp.numel()))
 
     def loss_sum(self, out, batch, device):
         m = batch.masked.to(device)
@@ -452,7 +451,7 @@ def _published_setup(rec, p, split, seed, ds):
             t = tokens.scbert_tokens(block, ds.path)
             for i, q in enumerate(pos.tolist()):
                 cells[int(rows_arr[q])] = t[i]
-        return model, ScBertObjective(cells, p["maskRatio"], seed), {"cfg": cfg, "report": report}
+        return model, ScBertObjective(cells, seed), {"cfg": cfg, "report": report}
     cfg = ck.infer_scgpt_config(sd, meta.get("args"), meta.get("vocab"))
     for k, v in overrides.items():
         if not hasattr(cfg, k):
@@ -523,7 +522,6 @@ def _run(folder, rec, resume, device_arg, stop, ctx):
     params = (rec.get("parameters") or {}).get("pretrain")
     if not isinstance(params, dict):
         raise RunError("%s: parameters.pretrain is missing" % folder.file("run.json"))
-    from . import pretrain_scbert
     if pretrain_scbert.wanted(params):  # scBERT from scratch, as published (its own module)
         return pretrain_scbert.run(folder, rec, resume, device_arg, stop, ctx)
     p = resolve(params)

@@ -236,6 +236,41 @@ def demo(tmp_path):
     return ds, write_demo_checkpoints(str(tmp_path / "ck"), ds)
 
 
+def test_continued_scbert_pretraining_masks_with_the_published_rule():
+    """As published dist_pretrain.py (not maskRatio over every token): exactly ceil(0.15 * n) of a cell's n non-zero
+    tokens (the float32 product of the torch code), 90% of them replaced by the mask token 6, the rest unchanged;
+    zeros and the appended token 0 never; the targets are the cell's tokens."""
+    from scipy import stats
+    from scwb_worker.pretrain import ScBertObjective
+    rs = np.random.RandomState(0)
+    n_genes = 120
+    cells = {}
+    for r in range(60):
+        t = rs.randint(1, 6, size=n_genes).astype(np.uint8)
+        t[rs.rand(n_genes) < rs.rand()] = 0
+        cells[r] = t
+    obj = ScBertObjective(cells, 5)
+    replaced = chosen = 0
+    for epoch in (1, 2):
+        batch = obj.prepare(list(range(60)), epoch)
+        inp, target, masked = batch.inputs[0], batch.target, batch.masked
+        assert inp.shape == target.shape == masked.shape == (60, n_genes + 1)
+        for r in range(60):
+            tok = torch.as_tensor(cells[r].astype(np.int64))
+            assert torch.equal(target[r, :n_genes], tok) and int(target[r, -1]) == 0
+            nonzero = tok != 0
+            published = int((nonzero.sum() * 0.15).ceil())  # a long tensor times a float: float32, as published
+            assert int(masked[r].sum()) == published
+            assert not bool(masked[r, :n_genes][~nonzero].any()) and not bool(masked[r, -1])
+            assert torch.equal(inp[r][~masked[r]], target[r][~masked[r]])
+            changed = inp[r][masked[r]] != target[r][masked[r]]
+            assert bool((inp[r][masked[r]][changed] == 6).all())
+            replaced += int((inp[r][masked[r]] == 6).sum())
+            chosen += published
+        assert batch.n_masked == int(masked.sum())
+    assert chosen > 500 and stats.binomtest(replaced, chosen, 0.9).pvalue > 1e-3
+
+
 def test_continued_pretraining_of_scbert_keeps_the_published_layout(tmp_path, demo):
     from scwb_worker import checkpoints as ck
     from scwb_worker.models.scbert import ScBertClassifier
