@@ -272,7 +272,8 @@ def run(folder, rec, resume, device_arg, stop, ctx):
                 log_train(folder, device, epoch, epochs, step, total_steps, loss_acc / loss_n,
                           float(optimizer.param_groups[0]["lr"]), cells_seen, t0)
                 loss_acc, loss_n = 0.0, 0
-            stopped = None if bi == n_batches - 1 else stop_in_epoch(folder, ctx, stop, device, save, epoch, bi + 1, step)
+            stopped = (None if bi == n_batches - 1
+                       else stop_in_epoch(folder, ctx, stop, device, save, epoch, bi + 1, step))
             if stopped:
                 return stopped
         scheduler.step()
