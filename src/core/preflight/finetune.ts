@@ -244,7 +244,7 @@ export async function checkFinetuneInput(input: FinetuneCheckInput, ctx: TaskCon
   }
   ctx.progress(0.2, 'checking the model against the data');
   if (input.checkpoint === null) {
-    const layer = input.valueLayer ?? (input.model === 'scgpt' && !('check' in data) && data.layers.includes('X_binned') ? 'X_binned' : null);
+    const layer = input.valueLayer !== undefined ? input.valueLayer : (input.model === 'scgpt' && !('check' in data) && data.layers.includes('X_binned') ? 'X_binned' : null);
     if (layer === null || input.model === 'scbert') {
       const scale = await scanValueScale(input.datasetPath, 2000, 1024, layer ?? undefined);
       const p = randomInitValueProblem(input.model, scale, layer ? `layers/${layer}` : 'X', input.datasetPath);
