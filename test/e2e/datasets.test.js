@@ -5,7 +5,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { useWorkbench, openScwbContainer, webviewFrame, shot, paintedPixels } = require('./workbench');
+const { useWorkbench, openScwbContainer, webviewFrame, shot, answerOpenDialog, paintedPixels } = require('./workbench');
 
 describe('e2e: datasets', function () {
   const ctx = useWorkbench();
@@ -70,10 +70,8 @@ describe('e2e: datasets', function () {
     const reference = widget.locator('.quick-input-title', { hasText: /Reference gene list|Open File|Open/ });
     await reference.first().waitFor();
     // The reference gene list through the file dialog (code-server's: a path in the quick input).
-    await widget.locator('input').waitFor();
-    await widget.locator('input').fill(path.join(ws, 'models', 'scbert_tiny', 'genes.txt'));
     await shot(page, 'preprocess-02-reference-genes');
-    await page.keyboard.press('Enter');
+    await answerOpenDialog(page, path.join(ws, 'models', 'scbert_tiny', 'genes.txt'), 'Minimum expressed genes per cell');
     await step('Minimum expressed genes per cell', { value: '50' });
     await step('A gene named in more than one column of the data', { row: 'First column' });
     await step('Output file (beside the input)', { value: 'pbmc_demo.scbert.h5ad' });

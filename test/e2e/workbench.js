@@ -121,6 +121,30 @@ async function answerSaveDialog(page, file) {
 }
 
 /**
+ * The user's open dialog as code-server shows it (a quick input holding a path): types `file` (absolute) and
+ * confirms, until the quick input titled `next` (the flow's next question) shows. As in the save dialog, the dialog
+ * may put its suggested folder back over what was typed while it settles: type again when it did.
+ */
+async function answerOpenDialog(page, file, next) {
+  const widget = page.locator('.quick-input-widget');
+  const input = widget.locator('input');
+  const nextTitle = widget.locator('.quick-input-title', { hasText: next }).first();
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  await input.waitFor();
+  for (let attempt = 0; attempt < 6; attempt++) {
+    await sleep(attempt === 0 ? 500 : 1000);
+    if (await nextTitle.isVisible()) return;
+    await input.fill(file);
+    await sleep(300);
+    if ((await input.inputValue()) !== file) continue;
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 20 && !(await nextTitle.isVisible()); i++) await sleep(250);
+    if (await nextTitle.isVisible()) return;
+  }
+  await nextTitle.waitFor();
+}
+
+/**
  * The content frame of the webview that shows `selector` (the run panel and the results panel are open at once, so
  * "the last webview" is not enough): the page's frames are polled for up to `ms`.
  */
@@ -160,4 +184,4 @@ function useWorkbench(options) {
   return holder;
 }
 
-module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, frameWith, shot, answerSaveDialog, paintedPixels, ARTIFACTS, SCREENSHOTS };
+module.exports = { useWorkbench, startWorkbench, openScwbContainer, runCommand, webviewFrame, frameWith, shot, answerSaveDialog, answerOpenDialog, paintedPixels, ARTIFACTS, SCREENSHOTS };

@@ -7,6 +7,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ModelRef } from '../runs/schema';
+import { readTextFileSync } from '../safe-read';
+
+/** the marker and args.json are a few hundred bytes */
+const SMALL_JSON = 1024 * 1024;
 
 export const DEMO_WEIGHTS_LABEL = 'demo weights (random)';
 /** written by the worker into each demo checkpoint folder */
@@ -25,11 +29,12 @@ export function isDemoCheckpoint(checkpoint: string): boolean {
     return false;
   }
   try {
-    const marker = JSON.parse(fs.readFileSync(path.join(dir, DEMO_MARKER), 'utf8')) as { demo?: unknown };
+    // guarded reads: a FIFO or device planted under these names is not read (not a demo checkpoint)
+    const marker = JSON.parse(readTextFileSync(path.join(dir, DEMO_MARKER), { maxBytes: SMALL_JSON })) as { demo?: unknown };
     if (marker.demo === true) return true;
   } catch { /* no marker */ }
   try {
-    const args = JSON.parse(fs.readFileSync(path.join(dir, 'args.json'), 'utf8')) as { note?: unknown };
+    const args = JSON.parse(readTextFileSync(path.join(dir, 'args.json'), { maxBytes: SMALL_JSON })) as { note?: unknown };
     return typeof args.note === 'string' && DEMO_NOTE.test(args.note);
   } catch {
     return false;

@@ -9,6 +9,7 @@
  */
 import * as path from 'path';
 import { baselineValuePreflight, decideBaselineValues } from '../preflight/baseline';
+import { PRESETS } from '../presets/presets';
 import { splitKey } from '../results/baseline-reuse';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult, type BaselineModelSpec } from '../runs/baseline';
 import type { RunRecord, RunSplit } from '../runs/schema';
@@ -30,7 +31,18 @@ export interface LrBaselineOutcome {
   results: BaselineGridResult[];
 }
 
-const DEAD = new Set(['failed', 'cancelled']);
+/** LR runs that will never give a result: not counted as existing (an interrupted one left no summary). */
+const DEAD = new Set(['failed', 'cancelled', 'interrupted']);
+
+/**
+ * Whether a queued fine-tune item runs its LR baseline beside it. Items of a paper preset do not: the preset is the
+ * published grid, with its own LR seeds and fractions (Table 1: LR seeds 0..9 beside fine-tune seeds 1000..4042)
+ * or none at all (Table 2 compares against the full model), and LR runs added for the fine-tune seeds would change
+ * the LR row's n, its CI and the tests against it. Hand-made grids ('' or 'custom') carry their LR as Run Fine-tune does.
+ */
+export function queuedFinetuneRunsLr(preset: string | undefined): boolean {
+  return !PRESETS.some(p => p.id === preset);
+}
 
 /** An LR run that will run but has no record yet (a queued baseline item): its file path, split, fraction and seed. */
 export interface PendingLr {

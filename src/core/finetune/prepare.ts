@@ -228,7 +228,7 @@ export function fewShotDrawOf(model: FinetuneModel, fraction: number, stratified
   return (SCBERT_FEW_SHOT_ORDER as readonly number[]).includes(fraction) ? 'stream' : 'reseed';
 }
 
-function drawTrainRows(draw: FewShotDraw, train: readonly number[], labels: readonly Label[], fraction: number, seed: number): number[] {
+export function drawTrainRows(draw: FewShotDraw, train: readonly number[], labels: readonly Label[], fraction: number, seed: number): number[] {
   if (draw === 'all') return train.slice();
   if (draw === 'stream') return fewShotStreamSubset(train, fraction, seed, SCBERT_FEW_SHOT_ORDER);
   return fewShotTrainRows(train, labels, fraction, seed, draw === 'stratified');

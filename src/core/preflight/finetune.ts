@@ -14,7 +14,7 @@ import * as path from 'path';
 import { checkDatasetTask, type CompatReport } from '../checkpoints/compat';
 import { describeModel, type ModelFacts } from '../checkpoints/compat-model';
 import { readJson } from '../checkpoints/inspect';
-import { readSplitLabels, resolveCheckpoint, scgptValidationSplit, type SplitLabels } from '../finetune/prepare';
+import { drawTrainRows, fewShotDrawOf, readSplitLabels, resolveCheckpoint, scgptValidationSplit, type SplitLabels } from '../finetune/prepare';
 import { openH5ad } from '../h5ad/read';
 import type { ValueScale } from '../h5ad/stats';
 import type { FinetuneModel, RunSplit, ValidationSplit } from '../runs/schema';
@@ -86,10 +86,13 @@ function classCounts(rows: readonly number[], labels: readonly Label[]): Map<str
 }
 
 /** Why one (fraction, seed) cannot be drawn, or null when it can. */
-function drawProblem(data: SplitLabels, holdOut: boolean, fraction: number, seed: number, stratified: boolean, validation: ValidationSplit): { message: string; small: string[] } | null {
+function drawProblem(data: SplitLabels, who: DrawOwner, fraction: number, seed: number, stratified: boolean, validation: ValidationSplit): { message: string; small: string[] } | null {
+  const holdOut = who === 'scgpt';
   let train: number[];
   try {
-    train = fewShotTrainRows(data.split.train, data.trainLabels, fraction, seed, stratified);
+    // the draw the run makes: scBERT's few-shot fractions come from the published stream (prepare's drawTrainRows)
+    train = who === 'scbert' ? drawTrainRows(fewShotDrawOf('scbert', fraction, stratified, false), data.split.train, data.trainLabels, fraction, seed)
+      : fewShotTrainRows(data.split.train, data.trainLabels, fraction, seed, stratified);
   } catch (e) {
     return { message: (e as Error).message, small: [] };
   }
@@ -108,20 +111,24 @@ function drawProblem(data: SplitLabels, holdOut: boolean, fraction: number, seed
   }
 }
 
+/** Whose few-shot draw is checked: a fine-tune model's, or the LR baseline's. */
+export type DrawOwner = FinetuneModel | 'baseline';
+
 /**
  * The few-shot fractions that cannot be drawn: for each, the classes too small and the fractions that work with the
- * same seeds. `holdOut`: the scGPT protocol's stratified 10% validation set is held out of each subset. Empty when
- * every (fraction, seed) can be drawn.
+ * same seeds. scGPT holds the protocol's 10% validation set out of each subset; scBERT draws from the published
+ * few-shot stream; the baseline draws per seed. Empty when every (fraction, seed) can be drawn.
  */
-export function fewShotProblems(data: SplitLabels, holdOut: boolean, fractions: readonly number[], seeds: readonly number[], stratified: boolean, validation: ValidationSplit = 'stratified'): PreflightProblem[] {
+export function fewShotProblems(data: SplitLabels, who: DrawOwner, fractions: readonly number[], seeds: readonly number[], stratified: boolean, validation: ValidationSplit = 'stratified'): PreflightProblem[] {
   const problems: PreflightProblem[] = [];
-  const works = (f: number) => seeds.every(s => drawProblem(data, holdOut, f, s, stratified, validation) === null);
+  const holdOut = who === 'scgpt';
+  const works = (f: number) => seeds.every(s => drawProblem(data, who, f, s, stratified, validation) === null);
   // the published scGPT script holds out an unstratified 10% (train_test_split without stratify): it needs no class sizes
   const offerRandom = holdOut && validation === 'stratified';
   const random = offerRandom ? 'the published non-stratified validation split (scwb finetune --validation-split random)' : '';
   let working: number[] | null = null;
   for (const fraction of fractions) {
-    const failed = seeds.map(seed => ({ seed, p: drawProblem(data, holdOut, fraction, seed, stratified, validation) })).filter(x => x.p !== null);
+    const failed = seeds.map(seed => ({ seed, p: drawProblem(data, who, fraction, seed, stratified, validation) })).filter(x => x.p !== null);
     if (!failed.length) continue;
     working ??= Array.from(new Set([...CANDIDATE_FRACTIONS, ...fractions])).sort((a, b) => a - b).filter(works);
     const small = Array.from(new Set(failed.flatMap(x => x.p!.small)));
@@ -240,11 +247,11 @@ export async function checkFinetuneInput(input: FinetuneCheckInput, ctx: TaskCon
   } else {
     const fractions = input.fractions?.length ? input.fractions : [1];
     const seeds = input.seeds?.length ? input.seeds : [0];
-    problems.push(...fewShotProblems(data, input.model === 'scgpt', fractions, seeds, input.stratifiedFewShot ?? input.model === 'scgpt', input.validationSplit ?? 'stratified'));
+    problems.push(...fewShotProblems(data, input.model, fractions, seeds, input.stratifiedFewShot ?? input.model === 'scgpt', input.validationSplit ?? 'stratified'));
   }
   ctx.progress(0.2, 'checking the model against the data');
   if (input.checkpoint === null) {
-    const layer = input.valueLayer ?? (input.model === 'scgpt' && !('check' in data) && data.layers.includes('X_binned') ? 'X_binned' : null);
+    const layer = input.valueLayer !== undefined ? input.valueLayer : (input.model === 'scgpt' && !('check' in data) && data.layers.includes('X_binned') ? 'X_binned' : null);
     if (layer === null || input.model === 'scbert') {
       const scale = await scanValueScale(input.datasetPath, 2000, 1024, layer ?? undefined);
       const p = randomInitValueProblem(input.model, scale, layer ? `layers/${layer}` : 'X', input.datasetPath);

@@ -55,7 +55,7 @@ export async function checkQueueItems(items: readonly QueueCheckItem[], ctx: Tas
       const data = await splitLabelsOrProblem({ datasetPath: spec.datasetPath, labelColumn: spec.labelColumn, split: splitOf(spec) });
       if ('check' in data) problems.push(data);
       else if (spec.kind === 'baseline') {
-        problems.push(...fewShotProblems(data, false, fractions, seeds, spec.stratifiedFewShot));
+        problems.push(...fewShotProblems(data, 'baseline', fractions, seeds, spec.stratifiedFewShot));
         if ('cvGrid' in spec.model) problems.push(...foldProblems(data, spec.model.folds ?? 5, group.map(g => g.spec)));
       }
       if (spec.kind === 'baseline') {

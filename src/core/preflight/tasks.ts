@@ -13,7 +13,7 @@ export async function fewShotChecks(input: Omit<FinetuneCheckInput, 'checkpoint'
   const data = await splitLabelsOrProblem(input);
   if ('check' in data) return [data];
   const stratified = input.stratifiedFewShot ?? input.model === 'scgpt';
-  return fewShotProblems(data, input.model === 'scgpt', input.fractions?.length ? input.fractions : [1], input.seeds?.length ? input.seeds : [0], stratified, input.validationSplit ?? 'stratified');
+  return fewShotProblems(data, input.model, input.fractions?.length ? input.fractions : [1], input.seeds?.length ? input.seeds : [0], stratified, input.validationSplit ?? 'stratified');
 }
 
 export function queueChecks(input: { items: QueueCheckItem[] }, ctx: TaskContext): Promise<QueueItemProblems[]> {

@@ -49,7 +49,6 @@ export function runSplitLabel(r: RunRecord, perTrial: boolean): string {
 }
 
 const isLr = (r: RunRecord) => r.kind === 'baseline' && r.model.family === 'LR';
-const sameData = (a: RunRecord, b: RunRecord) => a.dataset.sha256 === b.dataset.sha256 || path.resolve(a.dataset.path) === path.resolve(b.dataset.path);
 
 /**
  * The LR baseline runs an experiment borrows: for each (dataset, split, fraction, seed) of its fine-tune runs that
@@ -70,7 +69,8 @@ export function borrowedBaselines(experiment: string, own: readonly RunRecord[],
   const candidates = all.filter(r => r.experiment !== experiment && isLr(r) && r.status === 'completed' && r.summary)
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
   for (const r of candidates) {
-    const f = wanted.get(key(r)) ?? [...wanted.values()].find(w => sameData(w, r) && splitKey(w.split) === splitKey(r.split) && w.fraction === r.fraction && w.seed === r.seed);
+    // the same file is the same bytes (sha256): an LR run on an earlier version of a file at the same path is not it
+    const f = wanted.get(key(r));
     if (!f) continue;
     const one = `${key(f)}|${r.model.label}`;
     if (taken.has(one)) continue;

@@ -7,7 +7,8 @@
  * cells (scBERT's Zheng68K: 68,450 cells; the scGPT reference/query sets: their published reference and query
  * sizes, from the papers and science notes). A run whose recorded file contradicts the paper's gets no published
  * numbers, and a note instead. A run without a recorded cell count (older records) or a dataset whose size is not
- * known here is not checked. The label set is compared where it is known: the number of classes of the published
+ * known here is not checked. A reference/query set's numbers never stand beside a run that splits one file (its test
+ * cells are not the published query set). The label set is compared where it is known: the number of classes of the published
  * labels (scBERT's Zheng68K: 11 cell types) against the classes the run recorded (a fine-tune's
  * parameters.finetune.classes, a baseline's parameters.classes); the class names of the published files are not
  * known here, so they are not compared, and a run that recorded no classes (older records) is not checked.
@@ -52,11 +53,16 @@ export function runClasses(run: Pick<RunRecord, 'parameters'>): string[] | undef
  * null when the published numbers of `publishedName` may stand beside the run (the file is the paper's, or cannot
  * be checked); otherwise the note shown instead: "published values are for Zheng68K; this is mine.h5ad (2,400 cells)".
  */
-export function paperDatasetMismatch(run: Pick<RunRecord, 'dataset' | 'query'> & Partial<Pick<RunRecord, 'parameters'>>, publishedName: string, known: readonly PaperDataset[] = PAPER_DATASETS): string | null {
+export function paperDatasetMismatch(run: Pick<RunRecord, 'dataset' | 'query'> & Partial<Pick<RunRecord, 'parameters' | 'split'>>, publishedName: string, known: readonly PaperDataset[] = PAPER_DATASETS): string | null {
   const paper = known.find(d => d.name.toLowerCase() === publishedName.toLowerCase());
   if (!paper) return null;
   if (paper.sha256.includes(run.dataset.sha256)) return null;
   const fmt = (n: number) => n.toLocaleString('en-US');
+  // A reference/query set's published numbers are measured on its query file: a run that splits one file tests on
+  // part of it, whatever its size.
+  if (paper.queryObs !== undefined && !run.query && run.split !== undefined && run.split.kind !== 'reference-query') {
+    return `published values are for ${paper.name}'s query set (${fmt(paper.queryObs)} cells, trained on ${fmt(paper.nObs)} reference cells); this run tests on part of ${path.basename(run.dataset.path)}, so they are not shown beside it`;
+  }
   const nObs = run.dataset.nObs;
   const queryObs = run.query?.nObs;
   const sameCells = nObs === undefined || (nObs === paper.nObs && (paper.queryObs === undefined || queryObs === undefined || queryObs === paper.queryObs));

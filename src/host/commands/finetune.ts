@@ -140,11 +140,14 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
   }
   deps.runs.refresh();
   void announceDeviations(store, plan);
-  const baseline = options.baseline === false ? undefined : runLrBaselines(plan, input.datasetPath, deps);
+  // The LR baseline beside the fine-tune starts once the fine-tune is launched (a launch that is declined or fails
+  // leaves no LR runs in the cancelled experiment).
+  const startBaseline = () => (options.baseline === false ? undefined : runLrBaselines(plan, input.datasetPath, deps));
   if (runOn === 'slurm') {
     const runIds = plan.runs.map(r => r.id);
     try {
       const slurmJobs = await submitRunsToSlurm(store, runIds, python, options.device);
+      const baseline = startBaseline();
       deps.runs.refresh();
       void vscode.window.showInformationMessage(`Submitted ${slurmJobs.length} run${slurmJobs.length === 1 ? '' : 's'} to Slurm (job${slurmJobs.length === 1 ? '' : 's'} ${slurmJobs.join(', ')}).`);
       return { experiment: plan.experiment, taskName: `Slurm jobs ${slurmJobs.join(', ')}`, runIds, runDirs: plan.runs.map(r => r.runDir), storeRoot: plan.storeRoot, slurmJobs, ...(baseline ? { baseline } : {}) };
@@ -168,6 +171,7 @@ export async function runFinetuneCommand(target: Target, deps: FinetuneDeps): Pr
     type: FINETUNE_TASK_TYPE, runDirs,
     ...(options.nproc !== undefined ? { nproc: options.nproc } : {}), ...(options.device ? { device: options.device } : {}),
   }, folder, taskName);
+  const baseline = startBaseline();
   return { experiment: plan.experiment, taskName, runIds: plan.runs.map(r => r.id), runDirs, storeRoot: plan.storeRoot, ...(baseline ? { baseline } : {}) };
 }
 

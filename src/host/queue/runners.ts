@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { prepareProbeInWorker, type ProbeInput } from '../../core/benchmark/prepare';
 import { finalizeFinetuneRuns } from '../../core/finetune/finalize';
-import { ensureLrBaselines, type PendingLr } from '../../core/finetune/lr-baseline';
+import { ensureLrBaselines, queuedFinetuneRunsLr, type PendingLr } from '../../core/finetune/lr-baseline';
 import { prepareFinetuneInWorker, type FinetuneGridInput, type FinetuneGridPlan } from '../../core/finetune/prepare';
 import { protocolChoicesOf } from '../../core/protocols/choices';
 import { outcomeOfRuns, type ItemOutcome, type QueueRunner, type RunHandle } from '../../core/queue/executor';
@@ -55,15 +55,16 @@ export function finetuneRunner(runStore: RunStore, tasks: FinetuneTasks, opts: F
       command: 'finetune',
       prepare: async signal => {
         const plan = await prepareFinetuneInWorker(input, { signal });
-        return { runs: plan.runs, alongside: lrBeside(plan, item, signal, opts) };
+        return { runs: plan.runs, ...(queuedFinetuneRunsLr(item.preset) ? { alongside: lrBeside(plan, item, signal, opts) } : {}) };
       },
     };
   });
 }
 
 /**
- * A queued fine-tune carries its LR baseline as Run Fine-tune does (core/finetune/lr-baseline.ts): the published LR
- * on the same file, split, fraction and seed unless one exists or is queued. It runs in a worker thread beside the
+ * A queued fine-tune of a hand-made grid carries its LR baseline as Run Fine-tune does (core/finetune/lr-baseline.ts):
+ * the published LR on the same file, split, fraction and seed unless one exists or is queued (paper presets carry
+ * the published LR grid instead: queuedFinetuneRunsLr). It runs in a worker thread beside the
  * fine-tune; a failure is reported and never fails the fine-tune's item.
  */
 async function lrBeside(plan: FinetuneGridPlan, item: QueueItem, signal: AbortSignal, opts: FinetuneRunnerOptions): Promise<string[]> {

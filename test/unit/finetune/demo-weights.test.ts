@@ -40,6 +40,14 @@ describe('demo weights (random)', () => {
     assert.strictEqual(isDemoCheckpoint(path.join(dir, 'missing.pth')), false);
   });
 
+  it('does not read a FIFO or a device planted as the marker or args.json (no hang): not a demo checkpoint', () => {
+    const planted = path.join(dir, 'planted');
+    fs.mkdirSync(planted);
+    execFileSync('mkfifo', [path.join(planted, 'scwb_demo.json')]);
+    fs.symlinkSync('/dev/zero', path.join(planted, 'args.json'));
+    assert.strictEqual(isDemoCheckpoint(planted), false);
+  });
+
   it('a fine-tune on them is labelled in run.json; its results row shows no published value and says why', async () => {
     const root = path.join(dir, 'runs');
     const plan = await prepareFinetuneGrid({

@@ -9,7 +9,10 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../../../src/cli/main';
-import { ensureLrBaselines, lrGrids } from '../../../src/core/finetune/lr-baseline';
+import { ensureLrBaselines, lrGrids, queuedFinetuneRunsLr } from '../../../src/core/finetune/lr-baseline';
+import { expandPreset } from '../../../src/core/presets/grid';
+import { PRESETS, presetById } from '../../../src/core/presets/presets';
+import type { Preset } from '../../../src/core/presets/schema';
 import { prepareFinetuneGrid } from '../../../src/core/finetune/prepare';
 import { runBaselineGrid, type BaselineGridInput } from '../../../src/core/runs/baseline';
 import { RunStore } from '../../../src/core/runs/store';
@@ -17,6 +20,16 @@ import type { TaskContext } from '../../../src/core/workers/task';
 import { PY_DIR, PYTHON, tempDir } from '../../helpers/shared';
 
 const ctx = (): TaskContext => ({ progress: () => undefined, cancelled: false });
+
+/** A preset with every file and checkpoint bound (placeholder paths: only expanded, never run). */
+function bound(p: Preset): Preset {
+  const c = structuredClone(p);
+  for (const g of c.grids) {
+    for (const d of g.datasets) { d.path = `/data/${d.name}.h5ad`; if (d.split.kind === 'reference-query') d.queryPath = `/data/${d.name}_query.h5ad`; }
+    for (const m of g.models) { if (m.kind === 'finetune') m.checkpoint = '/models/ckpt'; if (m.kind === 'probe') m.encoderPath = '/models/encoder.pt'; }
+  }
+  return c;
+}
 
 describe('fine-tune: its LR baseline on the same split, fractions and seeds', () => {
   let dir: string;
@@ -81,6 +94,27 @@ describe('fine-tune: its LR baseline on the same split, fractions and seeds', ()
     const out = await ensureLrBaselines(plan, { run, pending });
     assert.deepStrictEqual([out.ran, out.reused], [2, 1]);
     assert.deepStrictEqual(calls.map(c => c.seeds), [[1, 2]]);
+  });
+
+  it('a queued fine-tune of a paper preset runs no LR beside it (the preset holds the published LR grid); hand-made grids do', () => {
+    for (const p of PRESETS) assert.strictEqual(queuedFinetuneRunsLr(p.id), false, p.id);
+    assert.strictEqual(queuedFinetuneRunsLr('custom'), true);
+    assert.strictEqual(queuedFinetuneRunsLr(''), true);
+    // Table 1 is why: its LR seeds are not its fine-tune seeds, so LR "beside" each fine-tune would add LR runs.
+    const t1 = expandPreset(bound(presetById('scbert-table1')));
+    const lrSeeds = new Set(t1.filter(i => i.spec.kind === 'baseline').map(i => i.spec.seed));
+    assert.ok(t1.some(i => i.spec.kind === 'finetune' && !lrSeeds.has(i.spec.seed)));
+  });
+
+  it('an interrupted LR run (no result) does not count as existing: the fine-tune runs its LR again', async () => {
+    const dataset = path.join(dir, 'counts.h5ad');
+    const store = path.join(dir, 'interrupted-runs');
+    const split = { kind: 'stratified' as const, testSize: 0.2, seed: 2022 };
+    const old = await runBaselineGrid({ datasetPath: dataset, labelColumn: 'cell_type', split, model: { penalty: 'l1', C: 0.1 }, fractions: [1], seeds: [0], storeRoot: store, experiment: 'older', valueTransform: 'normalize-log1p' }, ctx());
+    await new RunStore(store).update(old.runs[0].id, { status: 'interrupted', summary: null });
+    const plan = await prepareFinetuneGrid({ datasetPath: dataset, labelColumn: 'cell_type', model: 'scbert', checkpoint: ckpt, storeRoot: store, fractions: [1], seeds: [0], experiment: 'after' }, ctx());
+    const out = await ensureLrBaselines(plan, { run: input => runBaselineGrid(input, ctx()) });
+    assert.deepStrictEqual([out.ran, out.reused], [1, 0]);
   });
 
   it('fractions that miss the same seeds run as one grid', () => {

@@ -76,13 +76,20 @@ describe('fine-tune and queue pre-flight (tiny demo checkpoints)', () => {
     const data = await splitLabelsOrProblem({ datasetPath: f('rare.h5ad'), labelColumn: 'cell_type' });
     assert.ok(!('check' in data));
     const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-    const problems = fewShotProblems(data, true, [0.1, 0.5], seeds, true);
+    const problems = fewShotProblems(data, 'scgpt', [0.1, 0.5], seeds, true);
     assert.strictEqual(problems.length, 1);
     assert.strictEqual(problems[0].fraction, 0.1);
     assert.match(problems[0].message, /^fraction 0\.1 \(every seed\): too few cells of C \(1 cell\); the scGPT protocol holds out a stratified 10% validation set/);
     assert.strictEqual(problems[0].fix, 'use fractions 0.25, 0.5, 0.75, 1 (every seed can be drawn there), or the published non-stratified validation split (scwb finetune --validation-split random)');
     // scBERT validates on the test set: the same fraction can be drawn
-    assert.deepStrictEqual(fewShotProblems(data, false, [0.1], seeds, false), []);
+    assert.deepStrictEqual(fewShotProblems(data, 'scbert', [0.1], seeds, false), []);
+  });
+
+  it('checks the draw the run makes: scBERT\'s published stream rounds (7 cells x 0.1 -> 1 cell), the baseline\'s per-seed draw floors', () => {
+    const labels = ['A', 'B', 'A', 'B', 'A', 'B', 'A', 'A', 'B'];
+    const data = { split: { train: [0, 1, 2, 3, 4, 5, 6], test: [7, 8] }, trainLabels: labels } as unknown as Parameters<typeof fewShotProblems>[0];
+    assert.deepStrictEqual(fewShotProblems(data, 'scbert', [0.1], [0, 1, 2], false), [], 'round(0.7) = 1 cell in the published few-shot script');
+    assert.match(fewShotProblems(data, 'baseline', [0.1], [0], false)[0]?.message ?? '', /leaves no cell to train on/);
   });
 
   it('refuses a checkpoint whose classifier head predicts other classes, unless its head keys are ignored', () => {

@@ -48,6 +48,17 @@ describe('LR baseline carried by a fine-tune experiment; comparisons within one 
     assert.deepStrictEqual(lr.models, ['LR L1 C=0.1']);
   });
 
+  it('never borrows an LR run made on another version of the file at the same path (another sha256), however new', () => {
+    const runs: RunRecord[] = [];
+    for (const seed of [0, 1]) {
+      runs.push(rec({ kind: 'baseline', family: 'LR', label: 'LR L1 C=0.1', experiment: 'LR on the old file', fraction: 1, seed, acc: 0.2, sha: 'b', createdAt: '2026-12-06T12:00:00.000Z' }));
+      runs.push(rec({ kind: 'finetune', family: 'scBERT', label: 'scBERT', experiment: 'fine-tune on the new file', fraction: 1, seed, acc: 0.7, createdAt: '2026-12-06T10:00:00.000Z' }));
+    }
+    const ft = buildResultsModel(runs, []).experiments.find(e => e.experiment === 'fine-tune on the new file')!;
+    assert.deepStrictEqual(ft.rows.map(r => r.model), ['scBERT']);
+    assert.deepStrictEqual(ft.borrowedNotes, []);
+  });
+
   it('an experiment with two splits keeps their rows apart, shows a Split column and compares within each split', () => {
     const a: RunSplit = { kind: 'stratified', testSize: 0.2, seed: 2022 };
     const b: RunSplit = { kind: 'stratified', testSize: 0.3, seed: 2022 };

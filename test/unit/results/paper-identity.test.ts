@@ -60,6 +60,10 @@ describe('published numbers only for the paper\'s dataset', () => {
     assert.strictEqual(paperDatasetMismatch({ ...base, query: { path: '/q.h5ad', sha256: 'c'.repeat(64), nObs: 13468 } }, 'MS'), null);
     assert.match(paperDatasetMismatch({ ...base, query: { path: '/q.h5ad', sha256: 'c'.repeat(64), nObs: 500 } }, 'ms') ?? '',
       /^published values are for MS \(7,844 reference \/ 13,468 query cells\); this is ms_ref\.h5ad \(7,844 \/ 500 cells\)/);
+    // the MS reference file split 80/20 has the reference's size but tests on part of it, not on the query set
+    assert.strictEqual(base.split.kind, 'stratified');
+    assert.match(paperDatasetMismatch(base, 'MS') ?? '', /^published values are for MS's query set \(13,468 cells, trained on 7,844 reference cells\); this run tests on part of ms_ref\.h5ad/);
+    assert.strictEqual(paperDatasetMismatch({ ...base, split: { kind: 'reference-query', queryPath: '/q.h5ad' } }, 'MS'), null, 'an older reference/query record without query sizes is not checked');
     assert.strictEqual(paperDatasetMismatch(lrRun('x.h5ad', 10, 0, 0.5), 'Zheng68K', [{ name: 'Zheng68K', nObs: 68450, sha256: ['b'.repeat(64)] }]), null);
     assert.strictEqual(paperDatasetMismatch(lrRun('x.h5ad', 10, 0, 0.5), 'Panglao val5%'), null, 'a dataset whose size is not known here is not checked');
   });
@@ -75,7 +79,8 @@ describe('published numbers only for the paper\'s dataset', () => {
     assert.match(paperDatasetMismatch(ft, 'Zheng68K') ?? '', /with 4 classes/);
     assert.strictEqual(paperDatasetMismatch({ ...ft, dataset: { ...ft.dataset, nObs: undefined } }, 'Zheng68K')?.includes('with 4 classes'), true,
       'a run without a recorded size is still checked on its classes');
-    assert.strictEqual(paperDatasetMismatch({ ...lrRun('ms_ref.h5ad', 7844, 0, 0.8), parameters: { classes: classes(3) } }, 'MS'), null,
+    const msQuery = { path: '/ms_query.h5ad', sha256: 'c'.repeat(64), nObs: 13468 };
+    assert.strictEqual(paperDatasetMismatch({ ...lrRun('ms_ref.h5ad', 7844, 0, 0.8), query: msQuery, parameters: { classes: classes(3) } }, 'MS'), null,
       'MS: the published class count is not known here, so it is not checked');
     const exp = buildResultsModel([lr(5), { ...lr(5), id: 'other', seed: 1 }], published).experiments[0];
     assert.deepStrictEqual(exp.rows[0].published, { accuracy: [], macroF1: [] });

@@ -13,12 +13,12 @@ import * as path from 'path';
 
 let counter = 0;
 function run(o: { dataset: string; family: string; label: string; variant?: string; fraction: number; seed: number; acc: number; f1: number;
-  experiment?: string; status?: RunRecord['status']; publishedDataset?: string }): RunRecord {
+  experiment?: string; status?: RunRecord['status']; publishedDataset?: string; split?: RunRecord['split'] }): RunRecord {
   counter++;
   return {
     schemaVersion: 1, id: `20250101T000000${String(counter).padStart(3, '0')}Z-000000`, kind: 'baseline', name: '', note: '',
     experiment: o.experiment ?? 'exp', dataset: { path: `/data/${o.dataset}.h5ad`, sha256: 'a'.repeat(64) },
-    publishedDataset: o.publishedDataset, labelColumn: 'cell_type', split: { kind: 'stratified', testSize: 0.2, seed: 2022 },
+    publishedDataset: o.publishedDataset, labelColumn: 'cell_type', split: o.split ?? { kind: 'stratified', testSize: 0.2, seed: 2022 },
     seed: o.seed, fraction: o.fraction, stratifiedFewShot: false,
     model: { family: o.family, label: o.label, variant: o.variant ?? '' }, parameters: {}, codeVersion: '0.1.0',
     createdAt: '2025-01-01T00:00:00.000Z', startedAt: null, endedAt: null, status: o.status ?? 'completed', error: null, owner: null,
@@ -47,7 +47,8 @@ describe('results model vs numpy / scipy', () => {
   for (let s = 0; s < 3; s++) runs.push(run({ dataset: 'Zheng68K', family: 'scBERT', label: 'scBERT', fraction: 1, seed: 2021 * s, acc: 0.77 + noise(), f1: 0.69 + noise() }));
   runs.push(run({ dataset: 'Zheng68K', family: 'scBERT', label: 'scBERT no pretraining', variant: 'no pretraining', fraction: 1, seed: 0, acc: 0.75, f1: 0.67 }));
   runs.push(run({ dataset: 'Zheng68K', family: 'LR', label: 'LR L1 C=0.1', fraction: 1, seed: 99, acc: 0, f1: 0, status: 'failed' }));
-  runs.push(run({ dataset: 'ms_reference', publishedDataset: 'MS', family: 'LR', label: 'LR L1 CV', fraction: 1, seed: 0, acc: 0.8, f1: 0.64, experiment: 'scgpt' }));
+  // scGPT's sets are reference/query files: published numbers are for the query set
+  runs.push(run({ dataset: 'ms_reference', publishedDataset: 'MS', family: 'LR', label: 'LR L1 CV', fraction: 1, seed: 0, acc: 0.8, f1: 0.64, experiment: 'scgpt', split: { kind: 'reference-query', queryPath: '/data/ms_query.h5ad' } }));
   const published = loadPublishedNumbers();
   const model = buildResultsModel(runs, published);
   const exp = model.experiments.find(e => e.experiment === 'exp')!;
