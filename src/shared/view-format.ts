@@ -2,7 +2,7 @@
  * Number formats and labels the webviews share (pure; imported by the webview apps and tested in Node), so that
  * one axis or one matrix never mixes formats such as "98.50" beside "101", or "0" beside "0.25".
  */
-import type { ValueScaleKind } from '../core/h5ad/stats';
+import type { GeneNamespaceKind, ValueScaleKind } from '../core/h5ad/stats';
 
 const MAX_DECIMALS = 4;
 
@@ -86,5 +86,18 @@ export function perCellTotalLabel(kind: ValueScaleKind): string {
       return 'Sum of log-normalised values per cell';
     case 'scaled':
       return 'Sum of scaled values per cell';
+  }
+}
+
+/** A gene identifier namespace in words (the dataset view and the Preprocess questions): "Ensembl human gene ids". */
+export function geneNamespaceText(namespace: GeneNamespaceKind | string, symbolCase?: 'upper' | 'capitalized' | 'mixed'): string {
+  switch (namespace) {
+    case 'ensembl-human': return 'Ensembl human gene ids';
+    case 'ensembl-mouse': return 'Ensembl mouse gene ids';
+    case 'ensembl-other': return 'Ensembl gene ids';
+    case 'symbol': return `gene symbols${symbolCase === 'upper' ? ' (human style, upper case)' : symbolCase === 'capitalized' ? ' (mouse style, capitalised)' : ''}`;
+    case 'mixed': return 'a mix of symbols and Ensembl ids';
+    case 'unknown': return 'not recognised as gene identifiers';
+    default: return namespace;
   }
 }

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { axisFormatter, countFormatter, countOf, edgeFormatter, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
+import { axisFormatter, countFormatter, countOf, edgeFormatter, geneNamespaceText, perCellTotalLabel, proportionText } from '../../src/shared/view-format';
 import { histogram } from '../../src/core/h5ad/stats';
 
 /** number of decimals of a formatted number */
@@ -61,5 +61,12 @@ describe('webview number formats (issue 10: one format per axis and per matrix)'
     assert.strictEqual(perCellTotalLabel('raw-counts'), 'Counts per cell');
     assert.strictEqual(perCellTotalLabel('log-normalized'), 'Sum of log-normalised values per cell');
     for (const k of ['normalized', 'log-normalized', 'scaled'] as const) assert.doesNotMatch(perCellTotalLabel(k), /^Counts/);
+  });
+
+  it('names a gene namespace in the same words in the dataset view and the Preprocess questions', () => {
+    assert.strictEqual(geneNamespaceText('ensembl-human'), 'Ensembl human gene ids');
+    assert.strictEqual(geneNamespaceText('symbol', 'upper'), 'gene symbols (human style, upper case)');
+    assert.strictEqual(geneNamespaceText('symbol'), 'gene symbols');
+    assert.strictEqual(geneNamespaceText('unknown'), 'not recognised as gene identifiers');
   });
 });

@@ -7,7 +7,7 @@ import '../shared/base.css';
 import type { DatasetStats, DatasetSummary, GeneOverlapResult, HostMessage } from '../../src/shared/protocol';
 import { duplicateNamesWarning } from '../../src/core/h5ad/stats';
 import { Chart, chartBox, themeColors, themedChart } from '../shared/charts';
-import { countFormatter, edgeFormatter, perCellTotalLabel } from '../../src/shared/view-format';
+import { countFormatter, edgeFormatter, geneNamespaceText, perCellTotalLabel } from '../../src/shared/view-format';
 import { h, post, rendered, startApp } from '../shared/host';
 
 const root = document.getElementById('app') as HTMLElement;
@@ -143,13 +143,8 @@ function renderStats(stats: DatasetStats): void {
 
 function geneIdText(stats: DatasetStats): string {
   const g = stats.geneIds;
-  const names: Record<string, string> = {
-    'ensembl-human': 'Ensembl human gene ids', 'ensembl-mouse': 'Ensembl mouse gene ids', 'ensembl-other': 'Ensembl gene ids',
-    symbol: `gene symbols${g.symbolCase === 'upper' ? ' (human style, upper case)' : g.symbolCase === 'capitalized' ? ' (mouse style, capitalised)' : ''}`,
-    mixed: 'a mix of symbols and Ensembl ids', unknown: 'not recognised',
-  };
-  const alt = g.alternatives.length ? `; also ${g.alternatives.map(a => `${a.column} (${names[a.namespace] ?? a.namespace})`).join(', ')}` : '';
-  return `${names[g.namespace] ?? g.namespace}, e.g. ${g.examples.slice(0, 3).join(', ')}${alt}`;
+  const alt = g.alternatives.length ? `; also ${g.alternatives.map(a => `${a.column} (${geneNamespaceText(a.namespace)})`).join(', ')}` : '';
+  return `${geneNamespaceText(g.namespace, g.symbolCase)}, e.g. ${g.examples.slice(0, 3).join(', ')}${alt}`;
 }
 
 /** Warnings about gene names on more than one column: in var_names, then in var columns of gene identifiers. */

@@ -189,10 +189,7 @@ function normalise(input: FinetuneGridInput): Normalised {
   checkNumber('nproc', input.nproc, x => Number.isInteger(x) && x > 0, 'a positive integer');
   checkNumber('lr', input.lr, x => x > 0 && Number.isFinite(x), 'a positive number');
   if (input.device !== undefined && !FINETUNE_DEVICES.includes(input.device)) throw new Error(`device must be one of ${FINETUNE_DEVICES.join(', ')}, got '${String(input.device)}'`);
-  const split: RunSplit = input.queryPath
-    ? { kind: 'reference-query', queryPath: path.resolve(input.queryPath) }
-    : input.split?.kind === 'reference-query' ? { kind: 'reference-query', queryPath: path.resolve(input.split.queryPath) }
-      : input.split ?? { kind: 'stratified', testSize: 0.2, seed: 2022 };
+  const split = finetuneSplit(input);
   if (split.kind !== 'reference-query' && !(split.testSize > 0)) throw new Error('testSize must be positive');
   const stratifiedFewShot = input.stratifiedFewShot ?? FINETUNE_DEFAULTS[input.model].stratifiedFewShot;
   const parsed = ProtocolChoicesSchema.safeParse(input.protocol ?? {});
@@ -221,6 +218,13 @@ function normalise(input: FinetuneGridInput): Normalised {
  * from the few-shot script's stream for its published fractions (and at 1.0 when `fewShotRun`), else at fraction 1
  * the whole training split as dist_finetune.py, else (a fraction the paper has not) one reseeded np.random.choice.
  */
+/** The run's split: reference/query when a query file is given, else `split`, else stratified 80/20 with seed 2022. */
+export function finetuneSplit(input: Pick<FinetuneGridInput, 'queryPath' | 'split'>): RunSplit {
+  if (input.queryPath) return { kind: 'reference-query', queryPath: path.resolve(input.queryPath) };
+  if (input.split?.kind === 'reference-query') return { kind: 'reference-query', queryPath: path.resolve(input.split.queryPath) };
+  return input.split ?? { kind: 'stratified', testSize: 0.2, seed: 2022 };
+}
+
 export function fewShotDrawOf(model: FinetuneModel, fraction: number, stratified: boolean, fewShotRun: boolean): FewShotDraw {
   if (stratified) return 'stratified';
   if (model !== 'scbert') return 'reseed';

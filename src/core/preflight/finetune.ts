@@ -14,10 +14,10 @@ import * as path from 'path';
 import { checkDatasetTask, type CompatReport } from '../checkpoints/compat';
 import { describeModel, type ModelFacts } from '../checkpoints/compat-model';
 import { readJson } from '../checkpoints/inspect';
-import { drawTrainRows, fewShotDrawOf, readSplitLabels, resolveCheckpoint, scgptValidationSplit, type SplitLabels } from '../finetune/prepare';
+import { drawTrainRows, fewShotDrawOf, finetuneSplit, readSplitLabels, resolveCheckpoint, scgptValidationSplit, type FinetuneGridInput, type SplitLabels } from '../finetune/prepare';
 import { openH5ad } from '../h5ad/read';
 import type { ValueScale } from '../h5ad/stats';
-import type { FinetuneModel, RunSplit, ValidationSplit } from '../runs/schema';
+import type { FinetuneModel, ValidationSplit } from '../runs/schema';
 import { fewShotTrainRows, splitClasses } from '../runs/split-rows';
 import { SplitError, type Label } from '../splits';
 import { CancelledError, type TaskContext } from '../workers/task';
@@ -35,38 +35,19 @@ export interface PreflightProblem {
   seed?: number;
 }
 
-export interface FinetuneCheckInput {
-  datasetPath: string;
-  queryPath?: string;
-  labelColumn: string;
-  split?: RunSplit;
-  model: FinetuneModel;
-  checkpoint: string | null;
-  /** the layer the worker reads; default as prepare decides (scGPT: X_binned when present) */
-  valueLayer?: string | null;
-  fractions?: number[];
-  seeds?: number[];
-  stratifiedFewShot?: boolean;
-  /** scGPT's validation hold-out (default stratified; 'random': the published non-stratified split) */
-  validationSplit?: ValidationSplit;
-  /** checkpoint keys allowed to stay unloaded (the worker's ignoreKeys, glob patterns) */
-  ignoreKeys?: string[];
-}
+/** What the pre-flight checks: the fine-tune's own input (valueLayer: as prepare decides, scGPT X_binned when present). */
+export type FinetuneCheckInput = Pick<FinetuneGridInput, 'datasetPath' | 'queryPath' | 'labelColumn' | 'split' | 'model' | 'checkpoint'
+  | 'valueLayer' | 'fractions' | 'seeds' | 'stratifiedFewShot' | 'validationSplit' | 'ignoreKeys'>;
 
 /** Fractions tried when saying which ones work (the published few-shot fractions). */
 export const CANDIDATE_FRACTIONS = [0.1, 0.25, 0.5, 0.75, 1];
 
 const quietCtx: TaskContext = { progress: () => undefined, get cancelled() { return false; } };
 
-function resolvedSplit(input: Pick<FinetuneCheckInput, 'queryPath' | 'split'>): RunSplit {
-  if (input.queryPath) return { kind: 'reference-query', queryPath: path.resolve(input.queryPath) };
-  return input.split ?? { kind: 'stratified', testSize: 0.2, seed: 2022 };
-}
-
 /** The train/test labels of the split, or the problem that stops it. */
 export async function splitLabelsOrProblem(input: Pick<FinetuneCheckInput, 'datasetPath' | 'labelColumn' | 'queryPath' | 'split'>): Promise<SplitLabels | PreflightProblem> {
   try {
-    return await readSplitLabels(input.datasetPath, input.labelColumn, resolvedSplit(input));
+    return await readSplitLabels(input.datasetPath, input.labelColumn, finetuneSplit(input));
   } catch (e) {
     const message = (e as Error).message;
     if (/has no column/.test(message)) {

@@ -8,6 +8,7 @@ import type { ValueScale } from '../../core/h5ad/stats';
 import type { DatasetStats, GeneIdReport } from '../../core/h5ad/tasks';
 import type { InputKind } from '../../core/preprocess/recipe';
 import { runTask } from '../../core/workers/run-task';
+import { geneNamespaceText } from '../../shared/view-format';
 import type { Prompts } from '../prompts';
 
 /** cells read to classify the values (the dataset view reads them all; a few thousand tell the same) */
@@ -26,11 +27,6 @@ export async function profileInput(dataset: string, matrix: string): Promise<Inp
   return { values: stats.values, geneIds: stats.geneIds, rowsScanned: stats.rowsScanned, nObs: stats.nObs };
 }
 
-const NAMESPACE_WORDS: Record<string, string> = {
-  'ensembl-human': 'Ensembl human gene ids', 'ensembl-mouse': 'Ensembl mouse gene ids', 'ensembl-other': 'Ensembl gene ids',
-  symbol: 'gene symbols', mixed: 'symbols and Ensembl ids', unknown: 'not recognised as gene identifiers',
-};
-
 /**
  * Which names the recipe matches to its gene list or vocabulary: null for var_names, a var column's name, undefined
  * when dismissed. Asked only when var has a column of gene identifiers; with Ensembl var_names and a column of
@@ -39,8 +35,8 @@ const NAMESPACE_WORDS: Record<string, string> = {
 export async function pickGeneColumn(ids: GeneIdReport, prompts: Prompts): Promise<string | null | undefined> {
   if (ids.alternatives.length === 0) return null;
   type Item = vscode.QuickPickItem & { value: string | null };
-  const varNames: Item = { label: 'var_names', value: null, detail: `${NAMESPACE_WORDS[ids.namespace] ?? ids.namespace}, e.g. ${ids.examples.slice(0, 3).join(', ')}` };
-  const columns: Item[] = ids.alternatives.map(a => ({ label: a.column, value: a.column, detail: `var column: ${NAMESPACE_WORDS[a.namespace] ?? a.namespace}` }));
+  const varNames: Item = { label: 'var_names', value: null, detail: `${geneNamespaceText(ids.namespace)}, e.g. ${ids.examples.slice(0, 3).join(', ')}` };
+  const columns: Item[] = ids.alternatives.map(a => ({ label: a.column, value: a.column, detail: `var column: ${geneNamespaceText(a.namespace)}` }));
   const symbols = ids.namespace.startsWith('ensembl') ? columns.find((_, i) => ids.alternatives[i].namespace === 'symbol') : undefined;
   let items: Item[];
   if (symbols) {
