@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import { PROVENANCE_KEY } from './types';
 import type { CsrMatrix } from '../sparse';
+import { fileKind } from '../safe-read';
 import { loadH5Wasm } from './h5wasm';
 import { legacyCategoryKeys, readDataFrame, summarizeColumn } from './read-dataframe';
 import { H5Context, H5T, NumericArray, describeHdf5Error, dtypeName, toFloat64 } from './read-hdf5';
@@ -52,8 +53,7 @@ export function checkH5adFile(path: string): void {
   }
   if (stat.isDirectory()) throw new H5adError(path, 'is a folder, not an .h5ad file (a zarr store? this reader reads HDF5 .h5ad only)');
   if (!stat.isFile()) {
-    const kind = stat.isFIFO() ? 'a FIFO (named pipe)' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'not a regular file';
-    throw new H5adError(path, `is ${kind}, not an .h5ad file: only regular files are read`);
+    throw new H5adError(path, `is ${fileKind(stat)}, not an .h5ad file: only regular files are read`);
   }
   if (stat.size === 0) throw new H5adError(path, 'the file is empty');
   const fd = fs.openSync(path, 'r');
