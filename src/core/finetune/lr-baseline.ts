@@ -8,12 +8,13 @@
  * the reason.
  */
 import * as path from 'path';
-import { baselineValuePreflight, decideBaselineValues } from '../preflight/baseline';
+import { decideBaselineValues, type BaselineValueDecision } from '../preflight/baseline';
 import { PRESETS } from '../presets/presets';
 import { splitKey } from '../results/baseline-reuse';
 import { runBaselinesInWorker, type BaselineGridInput, type BaselineGridResult, type BaselineModelSpec } from '../runs/baseline';
 import type { RunRecord, RunSplit } from '../runs/schema';
 import { RunStore } from '../runs/store';
+import { runTask } from '../workers/run-task';
 import type { FinetuneGridPlan } from './prepare';
 
 /** The published LR baseline (Boiarsky et al.). */
@@ -105,7 +106,8 @@ export async function ensureLrBaselines(plan: FinetuneGridPlan, opts: LrBaseline
   const outcome: LrBaselineOutcome = { reused: new Set(finetunes.map(f => `${f.fraction}|${f.seed}`)).size - missing.length, ran: 0, skipped: null, transform: null, results: [] };
   if (missing.length === 0 || finetunes.length === 0) return outcome;
   const first = finetunes[0];
-  let decision = await baselineValuePreflight(first.dataset.path, undefined);
+  // the value scan reads up to 2,000 cells of the file: in a worker thread (the extension host calls this)
+  let decision = await runTask<BaselineValueDecision>('preflight/tasks', 'baselineValues', { path: first.dataset.path }, { signal: opts.signal });
   if (!decision.ok && decision.advice.transform) {
     decision = decideBaselineValues(decision.advice.scale, first.dataset.path, { kind: 'transform', transform: decision.advice.transform });
   }
