@@ -1,7 +1,7 @@
 /**
  * Which cells of a dataset the annotating model was trained on: an annotation scored on its own training cells
  * reports how well the model remembers them, not how well it annotates. The model's sidecar names its fine-tune run;
- * when that run trained on this very file (same sha256), its split.json's training rows are left out of the scores.
+ * when that run trained on this very file (same sha256, whatever its path), its split.json's training rows are left out of the scores.
  */
 import * as path from 'path';
 import { sha256File } from '../hash';
@@ -25,7 +25,8 @@ export async function trainedCells(store: RunStore | undefined, sourceRun: strin
     return { kind: 'unknown', reason: `its training run ${sourceRun} is not in this workspace's run store` };
   }
   const file = path.resolve(dataset);
-  const same = record.dataset.path === file || record.dataset.sha256 === await sha256File(file);
+  // the same bytes, not merely the same path: a file rewritten since the run holds other cells under those rows
+  const same = record.dataset.sha256 === await sha256File(file);
   if (!same) return { kind: 'other-file', sourceRun };
   const split = await store.readSplit(sourceRun).catch(() => null);
   if (!split) return { kind: 'unknown', reason: `its training run ${sourceRun} trained on this file but has no split.json` };

@@ -40,6 +40,12 @@ describe('annotate: only cells the model was not trained on are scored', () => {
     const copy = path.join(dir, 'other.h5ad');
     fs.writeFileSync(copy, 'another file');
     assert.deepStrictEqual(await trainedCells(store, runId, copy), { kind: 'other-file', sourceRun: runId });
+    // a file rewritten at the training run's path since is another file: its rows are not the training cells
+    const rewritten = path.join(dir, 'rewritten.h5ad');
+    fs.writeFileSync(rewritten, 'rewritten since');
+    const old = await store.create({ ...(await store.get(runId)), name: 'trained on an earlier version', dataset: { path: rewritten, sha256: (await store.get(runId)).dataset.sha256, nObs: 40 } });
+    await store.writeSplit(old.id, { train: trainRows, validation: [1, 3], test: [1, 3, 5] });
+    assert.deepStrictEqual(await trainedCells(store, old.id, rewritten), { kind: 'other-file', sourceRun: old.id });
     const missing = await trainedCells(store, 'nope', made.query);
     assert.strictEqual(missing.kind, 'unknown');
     assert.strictEqual(trainedCellsText(missing, 0), 'the scores may include cells the model was trained on: its training run nope is not in this workspace\'s run store');
